@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+
+from store import customers, schemas
+
+PAGING = {"limit", "offset"}
+
+
+class CustomerController(Controller):
+    path = "/customers"
+    tags = ["customers"]
+
+    @get("/")
+    async def list_customers(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        schema = await schemas.get_schema("customers")
+        filters = {k: v for k, v in request.query_params.items() if k not in PAGING}
+        items, total = await customers.list_customers(schema, filters, limit, offset)
+        return {"items": items, "total": total}
+
+    @get("/{customer_id:str}")
+    async def get_customer(self, customer_id: str) -> dict[str, Any]:
+        return await customers.get_customer(customer_id)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+from litestar.response import Stream
+
+from api.security import IMPORTER, current_principal
+from api.serializers import job_json
+from config import get_settings
+from domain.errors import InvalidRequest
+from domain.import_config import ImportConfig
+from store import imports
+from store.documents import JobStatus
+from store.reports import REPORT_CONTENT_TYPE
+from workers.actors import dispatcher
+
+Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+def _upload(data: dict[str, Any]) -> UploadFile:
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidRequest("Send the CSV as the multipart field 'file'")
+    return upload
+
+
+def _config(data: dict[str, Any]) -> ImportConfig:
+    raw = data.get("config")
+    if raw is None:
+        raise InvalidRequest("Send the import settings as the multipart field 'config' (JSON)")
+    try:
+        parsed = json.loads(raw if isinstance(raw, str) else raw.file.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidRequest(f"'config' is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("'config' must be a JSON object")
+    return ImportConfig.model_validate(parsed)
+
+
+class ImportController(Controller):
+    path = "/imports"
+    tags = ["imports"]
+
+    @post("/mapping", opt=IMPORTER, status_code=200)
+    async def suggest_mapping(self, data: Multipart) -> dict[str, Any]:
+        upload = _upload(data)
+        record_type = str(data.get("recordType") or "customers")
+        delimiter = data.get("delimiter") or None
+        preview = await imports.preview_mapping(upload.file, record_type, delimiter,
+                                                get_settings())
+        return {
+            "columns": [asdict(c) for c in preview.columns],
+            "missingRequired": preview.missing_required,
+            "encoding": preview.encoding,
+            "delimiter": preview.delimiter,
+            "sampleRows": preview.sample_rows,
+        }
+
+    @post("/", opt=IMPORTER, status_code=202)
+    async def create(self, data: Multipart, request: Request) -> dict[str, Any]:  # type: ignore[type-arg]
+        upload = _upload(data)
+        config = _config(data)
+        job = await imports.create_job(upload.file, upload.filename or "upload.csv", config,
+                                       current_principal(request).name, dispatcher,
+                                       get_settings())
+        return {"id": str(job.id), "status": job.status.value}
+
+    @get("/")
+    async def list_jobs(
+        self,
+        status: JobStatus | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        jobs, total = await imports.list_jobs(status, limit, offset)
+        return {"items": [job_json(job) for job in jobs], "total": total}
+
+    @get("/{job_id:str}")
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        return job_json(await imports.get_job(job_id))
+
+    @post("/{job_id:str}/cancel", opt=IMPORTER, status_code=200)
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        return job_json(await imports.cancel_job(job_id))
+
+    @get("/{job_id:str}/report")
+    async def report(self, job_id: str) -> Response[Any]:
+        job, chunks = await imports.report_stream(job_id)
+        name = job.file_name.rsplit(".", 1)[0] + "-report.xlsx"
+        return Stream(chunks, media_type=REPORT_CONTENT_TYPE,
+                      headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from litestar import Controller, MediaType, Response, get, put
+
+from api.security import ADMIN
+from domain.errors import InvalidRequest
+from domain.schema import RECORD_TYPE_LABELS, RecordSchema
+from store import schemas
+
+
+def schema_json(schema: RecordSchema) -> dict[str, Any]:
+    return {"recordType": schema.record_type,
+            "attributes": [a.model_dump(by_alias=True, mode="json") for a in schema.attributes]}
+
+
+class RecordTypeController(Controller):
+    path = "/record-types"
+    tags = ["schema"]
+
+    @get("/")
+    async def list_record_types(self) -> list[dict[str, str]]:
+        return [{"name": name, "label": label} for name, label in RECORD_TYPE_LABELS.items()]
+
+    @get("/{record_type:str}/schema")
+    async def get_schema(self, record_type: str) -> dict[str, Any]:
+        return schema_json(await schemas.get_schema(record_type))
+
+    @put("/{record_type:str}/schema", opt=ADMIN, status_code=200)
+    async def put_schema(self, record_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("recordType", record_type) != record_type:
+            raise InvalidRequest("recordType in the body differs from the path")
+        schema = RecordSchema.model_validate({"recordType": record_type,
+                                              "attributes": data.get("attributes")})
+        return schema_json(await schemas.replace_schema(schema))
+
+    @get("/{record_type:str}/channel-identifiers")
+    async def channel_identifiers(self, record_type: str) -> list[dict[str, str]]:
+        schema = await schemas.get_schema(record_type)
+        return [{"key": a.key, "label": a.label} for a in schema.channel_identifiers]
+
+    @get("/{record_type:str}/template.csv", media_type="text/csv")
+    async def template(self, record_type: str) -> Response[bytes]:
+        schema = await schemas.get_schema(record_type)
+        buffer = io.StringIO()
+        buffer.write(",".join(schema.keys) + "\r\n")
+        return Response(buffer.getvalue().encode(), media_type=MediaType.TEXT,
+                        headers={"Content-Type": "text/csv; charset=utf-8",
+                                 "Content-Disposition":
+                                     f'attachment; filename="{record_type}-template.csv"'})

@@ -1,0 +1,53 @@
+"""The one `Settings` object. Every variable here is documented in `.env.example`."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Connections. Unset URLs mean "start the embedded server" (make run / tests only).
+    mongodb_url: str | None = None
+    mongodb_database: str = "bulk_upload"
+    redis_url: str | None = None
+    data_dir: Path = Path("var")
+
+    # Ports and addresses of the processes.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    ui_port: int = 8501
+    api_url: str | None = None  # where the UI reaches the API; default http://api_host:api_port
+
+    # Security: the bootstrap admin key (more keys live in MongoDB).
+    admin_api_key: str = "dev-admin-key"
+
+    # Import processing.
+    batch_size: int = Field(default=1000, ge=1, le=10_000)
+    phone_validation: Literal["strict", "possible"] = "strict"
+    max_upload_bytes: int = 512 * 1024 * 1024
+    max_columns: int = 200
+    max_field_chars: int = 10_000
+    max_rows: int = 2_000_000
+    bulk_max_customers: int = 5_000
+    lookup_chunk_size: int = 50
+
+    # Workers and recovery.
+    worker_processes: int = 1
+    worker_threads: int = 4
+    stalled_job_seconds: int = 120
+    sweep_interval_seconds: int = 30
+    report_retention_days: int = 30
+
+    @property
+    def effective_api_url(self) -> str:
+        return self.api_url or f"http://{self.api_host}:{self.api_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,17 @@
+"""Errors of the pure rules. The API maps each to an HTTP status in one place."""
+
+
+class DomainError(Exception):
+    """A rule refused the input; `str(error)` is the user-facing reason."""
+
+
+class FileRejected(DomainError):
+    """The whole file is refused: nothing of it is written."""
+
+    def __init__(self, reason: str, missing_required: list[str] | None = None) -> None:
+        super().__init__(reason)
+        self.missing_required = missing_required or []
+
+
+class InvalidRequest(DomainError):
+    """A request's configuration or payload is invalid."""

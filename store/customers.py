@@ -1,0 +1,120 @@
+"""Reading customers and writing a batch's resolution with one unordered bulk_write."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import InsertOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from domain.resolution import BatchResolution, CustomerState, IdentifierValue
+from domain.schema import RecordSchema
+from store.documents import Customer, utcnow
+from domain.errors import InvalidRequest
+from store.errors import NotFound
+
+
+class WriteConflict(Exception):
+    """Another writer changed a customer between our read and our write: resolve again."""
+
+
+def new_customer_id() -> str:
+    return str(ObjectId())
+
+
+async def find_owners(identifiers: Iterable[IdentifierValue], chunk_size: int,
+                      session: AsyncClientSession | None = None) -> list[CustomerState]:
+    """Every customer holding any of the (attribute, value) pairs; chunked `$in` queries."""
+    by_key: dict[str, list[Any]] = defaultdict(list)
+    for key, value in set(identifiers):
+        by_key[key].append(value)
+    collection = Customer.get_pymongo_collection()
+    found: dict[str, CustomerState] = {}
+    for key, values in by_key.items():
+        values.sort(key=str)
+        for start in range(0, len(values), chunk_size):
+            chunk = values[start:start + chunk_size]
+            query = {f"attributes.{key}": {"$in": chunk}}
+            async for doc in collection.find(query, {"attributes": 1, "rev": 1},
+                                             session=session):
+                customer_id = str(doc["_id"])
+                if customer_id not in found:
+                    found[customer_id] = CustomerState(customer_id, doc.get("attributes", {}),
+                                                       rev=doc.get("rev", 0))
+    return list(found.values())
+
+
+def resolution_writes(resolution: BatchResolution, now: datetime) -> list[InsertOne[Any] | UpdateOne]:
+    writes: list[InsertOne[Any] | UpdateOne] = [
+        InsertOne({"_id": ObjectId(c.id), "attributes": c.attributes, "created_at": now,
+                   "updated_at": now, "rev": 1})
+        for c in resolution.inserts
+    ]
+    writes.extend(
+        # The rev filter makes the update fail if anyone wrote the customer since we read it.
+        UpdateOne({"_id": ObjectId(c.id), "rev": c.rev},
+                  {"$set": {"attributes": c.attributes, "updated_at": now},
+                   "$inc": {"rev": 1}})
+        for c in resolution.updates
+    )
+    return writes
+
+
+async def write_resolution(resolution: BatchResolution, session: AsyncClientSession) -> None:
+    """Apply the inserts and updates in one unordered bulk_write, inside the caller's
+    transaction; raises WriteConflict (or a duplicate-key error) so the caller retries."""
+    writes = resolution_writes(resolution, utcnow())
+    if not writes:
+        return
+    result = await Customer.get_pymongo_collection().bulk_write(writes, ordered=False,
+                                                               session=session)
+    expected_updates = len(resolution.updates)
+    if result.matched_count != expected_updates:
+        raise WriteConflict(
+            f"{expected_updates - result.matched_count} customer(s) changed concurrently")
+
+
+def customer_json(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": str(doc["_id"]), **doc.get("attributes", {}),
+            "createdAt": doc.get("created_at"), "updatedAt": doc.get("updated_at")}
+
+
+async def get_customer(customer_id: str) -> dict[str, Any]:
+    try:
+        oid = ObjectId(customer_id)
+    except InvalidId:
+        raise NotFound(f"No customer with id {customer_id!r}") from None
+    doc = await Customer.get_pymongo_collection().find_one({"_id": oid})
+    if doc is None:
+        raise NotFound(f"No customer with id {customer_id!r}")
+    return customer_json(doc)
+
+
+async def list_customers(schema: RecordSchema, filters: Mapping[str, str], limit: int,
+                         offset: int) -> tuple[list[dict[str, Any]], int]:
+    query: dict[str, Any] = {}
+    for key, value in filters.items():
+        attribute = schema.attribute(key)
+        if attribute is None:
+            raise InvalidRequest(f"Unknown attribute to filter on: {key}")
+        query[f"attributes.{key}"] = _filter_value(schema, key, value)
+    collection = Customer.get_pymongo_collection()
+    total = await collection.count_documents(query)
+    cursor = collection.find(query).sort("created_at", 1).skip(offset).limit(limit)
+    return [customer_json(doc) async for doc in cursor], total
+
+
+def _filter_value(schema: RecordSchema, key: str, value: str) -> Any:
+    """Filters match the stored (normalised) form, so normalise the filter the same way."""
+    from domain.validation import RowValidator
+
+    attribute = schema.attribute(key)
+    assert attribute is not None
+    normalized, error = RowValidator(schema, phone_policy="possible").normalize_value(
+        attribute, value)
+    return value.strip() if error else normalized

@@ -1,0 +1,53 @@
+"""Connecting to MongoDB and initialising Beanie, once per process and event loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from beanie import init_beanie
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from config import Settings
+from store.documents import DOCUMENT_MODELS
+
+_client: AsyncMongoClient | None = None  # type: ignore[type-arg]
+_database: AsyncDatabase | None = None  # type: ignore[type-arg]
+_lock = asyncio.Lock()
+
+
+async def connect(settings: Settings) -> AsyncDatabase:  # type: ignore[type-arg]
+    """Initialise Beanie on the running loop (idempotent) and return the database."""
+    global _client, _database
+    async with _lock:
+        if _database is None:
+            if not settings.mongodb_url:
+                raise RuntimeError("MONGODB_URL is not set")
+            _client = AsyncMongoClient(settings.mongodb_url, tz_aware=True,
+                                       serverSelectionTimeoutMS=10_000)
+            database = _client[settings.mongodb_database]
+            await init_beanie(database=database, document_models=DOCUMENT_MODELS)
+            from store.schemas import ensure_default_schemas
+
+            await ensure_default_schemas()
+            _database = database
+        return _database
+
+
+def client() -> AsyncMongoClient:  # type: ignore[type-arg]
+    if _client is None:
+        raise RuntimeError("store.db.connect() has not run")
+    return _client
+
+
+def database() -> AsyncDatabase:  # type: ignore[type-arg]
+    if _database is None:
+        raise RuntimeError("store.db.connect() has not run")
+    return _database
+
+
+async def disconnect() -> None:
+    global _client, _database
+    if _client is not None:
+        await _client.close()
+    _client, _database = None, None

@@ -1,0 +1,148 @@
+"""Beanie documents. Customers keep their schema attributes under `attributes`, so that
+attribute keys never collide with bookkeeping fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from beanie import Document
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Customer(Document):
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    rev: int = 0  # bumped on every write: optimistic concurrency between imports
+
+    class Settings:
+        name = "customers"
+        # Unique indexes on identifier attributes are made from the live schema
+        # (store.schemas.ensure_customer_indexes), not declared here.
+
+
+class SchemaDocument(Document):
+    id: str  # type: ignore[assignment]  # the record type, e.g. "customers"
+    attributes: list[dict[str, Any]]
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "record_schemas"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    IMPORTER = "importer"
+    ADMIN = "admin"
+
+
+class ApiKey(Document):
+    key_hash: str
+    name: str
+    role: Role
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "api_keys"
+        indexes = [IndexModel([("key_hash", ASCENDING)], unique=True)]
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Counts(BaseModel):
+    total: int = 0
+    imported: int = 0
+    updated: int = 0
+    ignored: int = 0
+    failed: int = 0
+
+
+class ImportJob(Document):
+    status: JobStatus = JobStatus.PENDING
+    file_name: str
+    file_id: Any  # GridFS id of the uploaded file
+    file_size: int = 0
+    record_type: str = "customers"
+    action: str
+    deduplication_keys: list[str]
+    mapping: dict[str, str]  # column → attribute key, as resolved at upload
+    header: list[str]
+    schema_attributes: list[dict[str, Any]]  # the schema as it was at upload
+    phone_default_region: str | None = None
+    multi_value_separator: str = "|"
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    dry_run: bool = False
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    processed_rows: int = 0
+    total_rows: int = 0
+    batch_count: int | None = None  # set once planning has stored every batch
+    counts: Counts = Field(default_factory=Counts)
+    error: str | None = None
+    report_file_id: Any = None
+    finalizing_until: datetime | None = None  # lease of the worker building the report
+    heartbeat_at: datetime = Field(default_factory=utcnow)  # last progress; recovery looks here
+
+    class Settings:
+        name = "import_jobs"
+        indexes = [
+            IndexModel([("created_at", DESCENDING)]),
+            IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)]),
+        ]
+
+
+class BatchStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class BatchRow(BaseModel):
+    number: int  # data row number in the file
+    line: int  # line of the file where the row starts
+    raw: list[str]  # the original cells, in header order
+    values: dict[str, Any] = Field(default_factory=dict)
+    errors: list[str] = Field(default_factory=list)
+
+
+class RowResultRecord(BaseModel):
+    number: int
+    outcome: str
+    reason: str | None = None
+    customer_id: str | None = None
+
+
+class ImportBatch(Document):
+    id: str  # type: ignore[assignment]  # "<job id>-<seq>": planning twice writes the same ids
+    job_id: str
+    seq: int
+    rows: list[BatchRow]
+    status: BatchStatus = BatchStatus.PENDING
+    attempts: int = 0
+    results: list[RowResultRecord] = Field(default_factory=list)
+    counts: Counts = Field(default_factory=Counts)
+    error: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "import_batches"
+        indexes = [IndexModel([("job_id", ASCENDING), ("seq", ASCENDING)])]
+
+
+DOCUMENT_MODELS: list[type[Document]] = [Customer, SchemaDocument, ApiKey, ImportJob, ImportBatch]

@@ -1,0 +1,20 @@
+"""Errors raised by services; the API maps each to an HTTP status in one place."""
+
+from domain.errors import DomainError
+
+
+class NotFound(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    """The request is valid but the resource is not in a state that allows it."""
+
+
+class Forbidden(DomainError):
+    pass
+
+
+class Unauthorized(DomainError):
+    pass
+

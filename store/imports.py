@@ -1,0 +1,424 @@
+"""Import jobs: accepting a file, planning it into batches, processing a batch, finishing.
+
+Every step is idempotent (Dramatiq delivers at least once): a batch's customer writes and
+its "done" mark commit in one transaction, so a redelivered or half-run message either
+finds the batch done or starts it again from scratch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import IO, Any, Protocol
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
+
+from config import Settings
+from domain.actions import Action
+from domain.batching import RowGrouper
+from domain.csvfile import CsvLimits, CsvReader
+from domain.errors import FileRejected
+from domain.import_config import ImportConfig
+from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, suggest_mapping
+from domain.resolution import Outcome, RowInput, identifier_values, resolve_batch
+from domain.schema import RecordSchema
+from domain.validation import RowValidator
+from store import customers, db, files
+from store.documents import (
+    BatchRow,
+    BatchStatus,
+    Counts,
+    ImportBatch,
+    ImportJob,
+    JobStatus,
+    RowResultRecord,
+    utcnow,
+)
+from store.errors import Conflict, NotFound
+from store.schemas import get_schema
+
+log = logging.getLogger(__name__)
+
+SAMPLE_ROWS = 5
+MAX_BATCH_ATTEMPTS = 5  # messages for a batch beyond this mark it failed: the job still ends
+RESOLVE_RETRIES = 8  # concurrent-writer conflicts resolved again within one attempt
+UNFINISHED = (JobStatus.PENDING, JobStatus.IN_PROGRESS)
+
+
+class Dispatcher(Protocol):
+    """Sends work to the workers. Messages carry ids only."""
+
+    def plan(self, job_id: str) -> None: ...
+    def process_batch(self, batch_id: str) -> None: ...
+    def finalize(self, job_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class MappingPreview:
+    columns: list[ColumnSuggestion]
+    missing_required: list[str]
+    encoding: str
+    delimiter: str
+    sample_rows: list[dict[str, str]]
+
+
+def _limits(settings: Settings) -> CsvLimits:
+    return CsvLimits(max_columns=settings.max_columns, max_field_chars=settings.max_field_chars)
+
+
+def _read_sample(reader: CsvReader) -> list[list[str]]:
+    sample = []
+    for row in reader:
+        if row.error is None:
+            sample.append(row.values)
+        if len(sample) >= SAMPLE_ROWS:
+            break
+    return sample
+
+
+async def preview_mapping(upload: IO[bytes], record_type: str, delimiter: str | None,
+                          settings: Settings) -> MappingPreview:
+    schema = await get_schema(record_type)
+    reader = CsvReader(upload, delimiter=delimiter, limits=_limits(settings))
+    sample = _read_sample(reader)
+    suggestions = suggest_mapping(reader.header, sample, schema)
+    mapping = {s.column: s.field for s in suggestions if s.field is not None}
+    return MappingPreview(
+        columns=suggestions,
+        missing_required=missing_required(mapping, schema),
+        encoding=reader.encoding,
+        delimiter=reader.delimiter,
+        sample_rows=[dict(zip(reader.header, values, strict=False)) for values in sample],
+    )
+
+
+async def create_job(upload: IO[bytes], file_name: str, config: ImportConfig, created_by: str,
+                     dispatcher: Dispatcher, settings: Settings) -> ImportJob:
+    """Check the whole file, store it, create the job and enqueue its planning.
+    A rejected file raises FileRejected and leaves nothing behind."""
+    schema = await get_schema(config.record_type)
+    config.check_against(schema)
+    reader = CsvReader(upload, delimiter=config.delimiter, limits=_limits(settings))
+    sample = _read_sample(reader)
+    mapping = resolve_mapping(reader.header, suggest_mapping(reader.header, sample, schema),
+                              config.mapping, schema)
+    missing = missing_required(mapping, schema)
+    if missing:
+        raise FileRejected(
+            "The file has no column for mandatory attribute(s): " + ", ".join(missing),
+            missing_required=missing)
+    total = len(sample) + sum(1 for _ in reader)  # reads to the end: undecodable files fail here
+    if total == 0:
+        raise FileRejected("The file has a header but no data rows.")
+    if total > settings.max_rows:
+        raise FileRejected(f"The file has {total} rows; at most {settings.max_rows} are allowed.")
+    size = upload.seek(0, 2)
+    upload.seek(0)
+    file_id = await files.save_stream(files.uploads(), file_name, upload,
+                                      {"recordType": config.record_type})
+    job = ImportJob(
+        file_name=file_name, file_id=file_id, file_size=size, record_type=config.record_type,
+        action=config.action.value, deduplication_keys=config.deduplication_keys,
+        mapping=mapping, header=reader.header,
+        schema_attributes=[a.model_dump(by_alias=True, mode="json") for a in schema.attributes],
+        phone_default_region=config.phone_default_region,
+        multi_value_separator=config.multi_value_separator, delimiter=reader.delimiter,
+        encoding=reader.encoding, dry_run=config.dry_run, created_by=created_by,
+        total_rows=total,
+    )
+    await job.insert()
+    dispatcher.plan(str(job.id))
+    return job
+
+
+async def get_job(job_id: str) -> ImportJob:
+    try:
+        oid = ObjectId(job_id)
+    except InvalidId:
+        raise NotFound(f"No import with id {job_id!r}") from None
+    job = await ImportJob.get(oid)
+    if job is None:
+        raise NotFound(f"No import with id {job_id!r}")
+    return job
+
+
+async def list_jobs(status: JobStatus | None, limit: int, offset: int) -> tuple[list[ImportJob], int]:
+    query = ImportJob.find(ImportJob.status == status) if status else ImportJob.find_all()
+    total = await query.count()
+    jobs = await query.sort(-ImportJob.created_at).skip(offset).limit(limit).to_list()  # type: ignore[operator]
+    return jobs, total
+
+
+def job_schema(job: ImportJob) -> RecordSchema:
+    return RecordSchema(record_type=job.record_type, attributes=job.schema_attributes)  # type: ignore[arg-type]
+
+
+def _validator(job: ImportJob, settings: Settings) -> RowValidator:
+    return RowValidator(job_schema(job), phone_region=job.phone_default_region,
+                        phone_policy=settings.phone_validation,
+                        separator=job.multi_value_separator)
+
+
+# --- planning -------------------------------------------------------------------------------
+
+def _spooled_rows(spool: IO[bytes]) -> Iterator[BatchRow]:
+    spool.seek(0)
+    while True:
+        try:
+            yield pickle.load(spool)  # our own temporary file, written just above
+        except EOFError:
+            return
+
+
+async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
+    """Validate every row and store the rows in batches; rows that share any identifier
+    value go to one batch, in file order. Running twice stores the same batches."""
+    job = await get_job(job_id)
+    if job.status not in UNFINISHED:
+        return
+    if job.batch_count is not None:
+        await _enqueue_unfinished(job, dispatcher)
+        return
+    validator = _validator(job, settings)
+    identifier_keys = [a.key for a in validator.schema.channel_identifiers]
+    grouper = RowGrouper()
+    with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool:
+        await files.download_to(files.uploads(), job.file_id, source)
+        source.seek(0)
+        reader = CsvReader(source, delimiter=job.delimiter, limits=_limits(settings))
+        for csv_row in reader:
+            if csv_row.error:
+                row = BatchRow(number=csv_row.number, line=csv_row.line, raw=csv_row.values,
+                               errors=[csv_row.error])
+            else:
+                validated = validator.validate_csv_row(reader.header, csv_row.values, job.mapping)
+                row = BatchRow(number=csv_row.number, line=csv_row.line, raw=csv_row.values,
+                               values=validated.values, errors=validated.errors)
+            # Failed rows write nothing, so they need no group.
+            grouper.add(() if row.errors else identifier_values(row.values, identifier_keys))
+            pickle.dump(row, spool, protocol=pickle.HIGHEST_PROTOCOL)
+        batch_of_row, sizes = grouper.assign_batches(settings.batch_size)
+        pending: dict[int, list[BatchRow]] = {}
+        collection = ImportBatch.get_pymongo_collection()
+        for index, row in enumerate(_spooled_rows(spool)):
+            seq = batch_of_row[index]
+            rows = pending.setdefault(seq, [])
+            rows.append(row)
+            if len(rows) == sizes[seq]:
+                batch = ImportBatch(id=f"{job_id}-{seq:06d}", job_id=job_id, seq=seq, rows=rows)
+                document = batch.model_dump(by_alias=True, mode="python")
+                await collection.replace_one({"_id": batch.id}, document, upsert=True)
+                del pending[seq]
+    updated = await ImportJob.get_pymongo_collection().find_one_and_update(
+        {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
+        {"$set": {"batch_count": len(sizes), "total_rows": len(batch_of_row),
+                  "status": JobStatus.IN_PROGRESS, "started_at": job.started_at or utcnow(),
+                  "heartbeat_at": utcnow()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if updated is None:  # cancelled while planning
+        return
+    job = ImportJob.model_validate(updated)
+    await _enqueue_unfinished(job, dispatcher)
+
+
+async def _enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
+    pending = ImportBatch.get_pymongo_collection().find(
+        {"job_id": str(job.id), "status": BatchStatus.PENDING}, {"_id": 1}).sort("seq", 1)
+    any_pending = False
+    async for batch in pending:
+        any_pending = True
+        dispatcher.process_batch(batch["_id"])
+    if not any_pending:
+        dispatcher.finalize(str(job.id))
+
+
+# --- one batch ------------------------------------------------------------------------------
+
+class BatchGaveUp(Exception):
+    pass
+
+
+async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
+    batch = await ImportBatch.get(batch_id)
+    if batch is None:
+        raise NotFound(f"No batch {batch_id!r}")
+    job = await get_job(batch.job_id)
+    if batch.status is not BatchStatus.PENDING or job.status not in UNFINISHED:
+        await _finish_if_complete(job, dispatcher)
+        return
+    attempts = await _count_attempt(batch_id)
+    try:
+        committed = await _resolve_and_commit(batch, job, settings)
+    except Exception as error:
+        if attempts < MAX_BATCH_ATTEMPTS:
+            raise  # Dramatiq retries the message
+        log.exception("batch %s failed after %d attempts", batch_id, attempts)
+        committed = await _mark_batch_failed(batch, f"{type(error).__name__}: {error}")
+    if committed:
+        await ImportJob.get_pymongo_collection().update_one(
+            {"_id": job.id},
+            {"$inc": {"processed_rows": len(batch.rows)}, "$set": {"heartbeat_at": utcnow()}})
+    await _finish_if_complete(job, dispatcher)
+
+
+async def _count_attempt(batch_id: str) -> int:
+    updated = await ImportBatch.get_pymongo_collection().find_one_and_update(
+        {"_id": batch_id}, {"$inc": {"attempts": 1}}, return_document=ReturnDocument.AFTER)
+    return int(updated["attempts"]) if updated else 0
+
+
+def _is_retryable(error: PyMongoError) -> bool:
+    if isinstance(error, customers.WriteConflict | DuplicateKeyError):
+        return True
+    if isinstance(error, BulkWriteError):
+        return all(e.get("code") == 11000 for e in error.details.get("writeErrors", []))
+    return isinstance(error, OperationFailure) and error.has_error_label(
+        "TransientTransactionError")
+
+
+async def _resolve_and_commit(batch: ImportBatch, job: ImportJob, settings: Settings) -> bool:
+    """Resolve the batch against the customers as they are now and commit the writes with
+    the batch's "done" mark in one transaction. Returns False if another delivery of the
+    same message committed first."""
+    schema = job_schema(job)
+    identifier_keys = [a.key for a in schema.channel_identifiers]
+    rows = [RowInput(r.number, r.values, r.errors) for r in batch.rows]
+    wanted = set().union(*(identifier_values(r.values, identifier_keys) for r in rows
+                           if not r.errors)) if rows else set()
+    for attempt in range(RESOLVE_RETRIES):
+        existing = await customers.find_owners(wanted, settings.lookup_chunk_size)
+        resolution = resolve_batch(rows, existing, action=Action(job.action),
+                                   deduplication_keys=job.deduplication_keys, schema=schema,
+                                   new_id=customers.new_customer_id)
+        results = [RowResultRecord(number=r.number, outcome=r.outcome.value, reason=r.reason,
+                                   customer_id=r.customer_id) for r in resolution.results]
+        counts = _count(results)
+        try:
+            async with db.client().start_session() as session:
+                async with await session.start_transaction():
+                    if not job.dry_run:
+                        await customers.write_resolution(resolution, session)
+                    marked = await ImportBatch.get_pymongo_collection().update_one(
+                        {"_id": batch.id, "status": BatchStatus.PENDING},
+                        {"$set": {"status": BatchStatus.DONE,
+                                  "results": [r.model_dump() for r in results],
+                                  "counts": counts.model_dump(), "updated_at": utcnow()}},
+                        session=session)
+                    if marked.modified_count == 0:
+                        await session.abort_transaction()
+                        return False
+            return True
+        except PyMongoError as error:
+            if not _is_retryable(error) or attempt == RESOLVE_RETRIES - 1:
+                raise
+            log.info("batch %s: concurrent write (%s), resolving again", batch.id, error)
+            await asyncio.sleep(0.05 * (attempt + 1))
+    return False
+
+
+def _count(results: Sequence[RowResultRecord]) -> Counts:
+    counts = Counts(total=len(results))
+    for result in results:
+        setattr(counts, result.outcome, getattr(counts, result.outcome) + 1)
+    return counts
+
+
+async def _mark_batch_failed(batch: ImportBatch, error: str) -> bool:
+    reason = f"Not processed: the batch failed ({error})"
+    results = [RowResultRecord(number=r.number, outcome=Outcome.FAILED.value, reason=reason)
+               for r in batch.rows]
+    marked = await ImportBatch.get_pymongo_collection().update_one(
+        {"_id": batch.id, "status": BatchStatus.PENDING},
+        {"$set": {"status": BatchStatus.FAILED, "error": error,
+                  "results": [r.model_dump() for r in results],
+                  "counts": _count(results).model_dump(), "updated_at": utcnow()}})
+    return marked.modified_count == 1
+
+
+async def _finish_if_complete(job: ImportJob, dispatcher: Dispatcher) -> None:
+    if job.batch_count is None:
+        return
+    unfinished = await ImportBatch.get_pymongo_collection().count_documents(
+        {"job_id": str(job.id), "status": BatchStatus.PENDING}, limit=1)
+    if unfinished == 0:
+        dispatcher.finalize(str(job.id))
+
+
+# --- completion -----------------------------------------------------------------------------
+
+FINALIZE_LEASE = timedelta(minutes=10)
+
+
+async def finalize_job(job_id: str, settings: Settings) -> None:
+    """Aggregate the batch results, build the report and complete the job, once: a lease
+    keeps a second delivery out while the first works, and lets a later one take over if
+    the first worker died."""
+    from store import reports
+
+    now = utcnow()
+    claimed = await ImportJob.get_pymongo_collection().find_one_and_update(
+        {"_id": ObjectId(job_id), "status": JobStatus.IN_PROGRESS,
+         "batch_count": {"$ne": None},
+         "$or": [{"finalizing_until": None}, {"finalizing_until": {"$lt": now}}]},
+        {"$set": {"finalizing_until": now + FINALIZE_LEASE}},
+        return_document=ReturnDocument.AFTER)
+    if claimed is None:
+        return
+    job = ImportJob.model_validate(claimed)
+    batches = ImportBatch.get_pymongo_collection()
+    if await batches.count_documents({"job_id": job_id, "status": BatchStatus.PENDING}, limit=1):
+        await _release(job_id)
+        return
+    counts = Counts()
+    failed_batches: list[str] = []
+    async for batch in batches.find({"job_id": job_id}, {"counts": 1, "status": 1, "error": 1}):
+        for name, value in batch["counts"].items():
+            setattr(counts, name, getattr(counts, name) + value)
+        if batch["status"] == BatchStatus.FAILED:
+            failed_batches.append(batch.get("error") or "unknown error")
+    job.counts = counts
+    job.finished_at = utcnow()
+    report_id = await reports.build_report(job)
+    status = JobStatus.COMPLETED
+    error = None
+    if failed_batches:
+        status = JobStatus.FAILED
+        error = (f"{len(failed_batches)} batch(es) could not be processed: "
+                 + "; ".join(sorted(set(failed_batches))[:5]))
+    await ImportJob.get_pymongo_collection().update_one(
+        {"_id": job.id, "status": JobStatus.IN_PROGRESS},
+        {"$set": {"status": status, "counts": counts.model_dump(), "error": error,
+                  "processed_rows": counts.total, "finished_at": job.finished_at,
+                  "report_file_id": report_id, "finalizing_until": None}})
+
+
+async def _release(job_id: str) -> None:
+    await ImportJob.get_pymongo_collection().update_one(
+        {"_id": ObjectId(job_id)}, {"$set": {"finalizing_until": None}})
+
+
+async def cancel_job(job_id: str) -> ImportJob:
+    job = await get_job(job_id)
+    result = await ImportJob.get_pymongo_collection().update_one(
+        {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
+        {"$set": {"status": JobStatus.CANCELLED, "finished_at": utcnow()}})
+    if result.modified_count == 0:
+        raise Conflict(f"Import {job_id} is {job.status.value}; only pending or running "
+                       "imports can be cancelled")
+    return await get_job(job_id)
+
+
+async def report_stream(job_id: str) -> tuple[ImportJob, Any]:
+    job = await get_job(job_id)
+    if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED) or job.report_file_id is None:
+        raise Conflict(f"The report is not ready: the import is {job.status.value}")
+    return job, files.iterate(files.reports(), job.report_file_id)

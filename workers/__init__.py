@@ -1,0 +1,1 @@
+"""Dramatiq broker and actors. Actors are thin: they call one store service each."""

@@ -1,0 +1,48 @@
+"""The import pipeline's actors: plan → one message per batch → finalise. Ids only."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from config import get_settings
+from store import db, imports
+from workers.broker import QUEUE
+
+# Dramatiq's own retries cover crashes and transient errors; the batch service counts
+# attempts in MongoDB and marks a batch failed after its limit, so a job always ends.
+RETRY = {"max_retries": imports.MAX_BATCH_ATTEMPTS, "min_backoff": 500, "max_backoff": 10_000}
+
+
+class DramatiqDispatcher:
+    def plan(self, job_id: str) -> None:
+        plan_import.send(job_id)
+
+    def process_batch(self, batch_id: str) -> None:
+        process_batch.send(batch_id)
+
+    def finalize(self, job_id: str) -> None:
+        finalize_import.send(job_id)
+
+
+dispatcher = DramatiqDispatcher()
+
+
+@dramatiq.actor(actor_name="plan_import", queue_name=QUEUE, **RETRY)
+async def plan_import(job_id: str) -> None:
+    settings = get_settings()
+    await db.connect(settings)
+    await imports.plan_job(job_id, dispatcher, settings)
+
+
+@dramatiq.actor(actor_name="process_batch", queue_name=QUEUE, **RETRY)
+async def process_batch(batch_id: str) -> None:
+    settings = get_settings()
+    await db.connect(settings)
+    await imports.process_batch(batch_id, dispatcher, settings)
+
+
+@dramatiq.actor(actor_name="finalize_import", queue_name=QUEUE, **RETRY)
+async def finalize_import(job_id: str) -> None:
+    settings = get_settings()
+    await db.connect(settings)
+    await imports.finalize_job(job_id, settings)

@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     mongodb_database: str = "bulk_upload"
     redis_url: str | None = None
     data_dir: Path = Path("var")
+    embedded_mongodb_port: int = 27018  # not 27017: a real MongoDB may own that
+    embedded_redis_port: int = 6380  # not 6379: a system Redis may own that
 
     # Ports and addresses of the processes.
     api_host: str = "127.0.0.1"

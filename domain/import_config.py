@@ -23,6 +23,7 @@ class ImportConfig(BaseModel):
     multi_value_separator: str = Field(default="|", min_length=1, max_length=3)
     delimiter: str | None = None
     dry_run: bool = False
+    batch_size: int | None = Field(default=None, ge=1, le=10_000)  # advanced: rows per batch
 
     @field_validator("phone_default_region")
     @classmethod

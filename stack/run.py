@@ -24,8 +24,6 @@ from stack.processes import (
     wait_for_port,
 )
 
-EMBEDDED_MONGO_PORT = 27018  # not 27017: a real MongoDB may own that
-EMBEDDED_REDIS_PORT = 6380  # not 6379: a system Redis may own that
 RESTART_DELAY = 1.0
 
 
@@ -54,16 +52,18 @@ def start_embedded(settings: Settings, env: dict[str, str], logs: Path | None) -
     started = []
     data = settings.data_dir.resolve()
     if not settings.mongodb_url:
-        mongo = mongo_child(EMBEDDED_MONGO_PORT, data / "mongodb",
-                            logs / "mongodb.log" if logs else None).start()
-        wait_for_port(EMBEDDED_MONGO_PORT, proc=mongo.proc)
-        env["MONGODB_URL"] = mongo_url_for(EMBEDDED_MONGO_PORT)
+        port = settings.embedded_mongodb_port
+        mongo = mongo_child(port, data / "mongodb", logs / "mongodb.log" if logs else None)
+        mongo.start()
+        wait_for_port(port, proc=mongo.proc)
+        env["MONGODB_URL"] = mongo_url_for(port)
         started.append(mongo)
     if not settings.redis_url:
-        redis = redis_child(EMBEDDED_REDIS_PORT, data / "redis",
-                            logs / "redis.log" if logs else None).start()
-        wait_for_port(EMBEDDED_REDIS_PORT, proc=redis.proc)
-        env["REDIS_URL"] = redis_url_for(EMBEDDED_REDIS_PORT)
+        port = settings.embedded_redis_port
+        redis = redis_child(port, data / "redis", logs / "redis.log" if logs else None)
+        redis.start()
+        wait_for_port(port, proc=redis.proc)
+        env["REDIS_URL"] = redis_url_for(port)
         started.append(redis)
     return started
 

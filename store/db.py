@@ -26,12 +26,17 @@ async def connect(settings: Settings) -> AsyncDatabase:  # type: ignore[type-arg
             _client = AsyncMongoClient(settings.mongodb_url, tz_aware=True,
                                        serverSelectionTimeoutMS=10_000)
             database = _client[settings.mongodb_database]
-            await init_beanie(database=database, document_models=DOCUMENT_MODELS)
-            from store.schemas import ensure_default_schemas
-
-            await ensure_default_schemas()
+            await initialise(database)
             _database = database
         return _database
+
+
+async def initialise(database: AsyncDatabase) -> None:  # type: ignore[type-arg]
+    """Bind the documents, create their indexes and the default schemas (idempotent)."""
+    from store.schemas import ensure_default_schemas
+
+    await init_beanie(database=database, document_models=DOCUMENT_MODELS)
+    await ensure_default_schemas()
 
 
 def client() -> AsyncMongoClient:  # type: ignore[type-arg]

@@ -86,6 +86,7 @@ class ImportJob(Document):
     delimiter: str = ","
     encoding: str = "utf-8"
     dry_run: bool = False
+    batch_size: int | None = None  # None: the BATCH_SIZE setting
     created_by: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None

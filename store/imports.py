@@ -131,7 +131,7 @@ async def create_job(upload: IO[bytes], file_name: str, config: ImportConfig, cr
         schema_attributes=[a.model_dump(by_alias=True, mode="json") for a in schema.attributes],
         phone_default_region=config.phone_default_region,
         multi_value_separator=config.multi_value_separator, delimiter=reader.delimiter,
-        encoding=reader.encoding, dry_run=config.dry_run, created_by=created_by,
+        encoding=reader.encoding, dry_run=config.dry_run, batch_size=config.batch_size, created_by=created_by,
         total_rows=total,
     )
     await job.insert()
@@ -205,7 +205,7 @@ async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> N
             # Failed rows write nothing, so they need no group.
             grouper.add(() if row.errors else identifier_values(row.values, identifier_keys))
             pickle.dump(row, spool, protocol=pickle.HIGHEST_PROTOCOL)
-        batch_of_row, sizes = grouper.assign_batches(settings.batch_size)
+        batch_of_row, sizes = grouper.assign_batches(job.batch_size or settings.batch_size)
         pending: dict[int, list[BatchRow]] = {}
         collection = ImportBatch.get_pymongo_collection()
         for index, row in enumerate(_spooled_rows(spool)):

@@ -1,0 +1,89 @@
+"""Test harness: a private MongoDB-wire server (SecantusDB) and redis-server on free ports,
+started before collection (modules read REDIS_URL at import), unless MONGODB_URL /
+REDIS_URL are given. Each test that asks for `database` gets an empty database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from stack.processes import (
+    Child,
+    free_port,
+    mongo_child,
+    mongo_url_for,
+    redis_child,
+    redis_url_for,
+    stop_all,
+    wait_for_port,
+)
+
+_started: list[Child] = []
+_workdir = Path(tempfile.mkdtemp(prefix="bcu-tests-"))
+TEST_DATABASE = "bcu_test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get("MONGODB_URL"):
+        port = free_port()
+        mongo = mongo_child(port, _workdir / "mongodb", _workdir / "mongodb.log").start()
+        _started.append(mongo)
+        wait_for_port(port, proc=mongo.proc)
+        os.environ["MONGODB_URL"] = mongo_url_for(port)
+    if not os.environ.get("REDIS_URL"):
+        port = free_port()
+        redis = redis_child(port, _workdir / "redis", _workdir / "redis.log").start()
+        _started.append(redis)
+        wait_for_port(port, proc=redis.proc)
+        os.environ["REDIS_URL"] = redis_url_for(port)
+    os.environ["MONGODB_DATABASE"] = TEST_DATABASE
+    os.environ.setdefault("ADMIN_API_KEY", "test-admin-key")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_all(_started)
+    shutil.rmtree(_workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Path:
+    return _workdir
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[object]:
+    """An empty database with the documents bound and the default schema in place."""
+    from config import get_settings
+    from store import db
+
+    database = await db.connect(get_settings())
+    await db.client().drop_database(TEST_DATABASE)
+    await db.initialise(database)
+    yield database
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {os.environ['ADMIN_API_KEY']}"}
+
+
+@pytest.fixture(scope="session")
+def worker_env() -> dict[str, str]:
+    return dict(os.environ)
+
+
+@pytest.fixture(scope="session")
+def worker(workdir: Path, worker_env: dict[str, str]) -> Iterator[Child]:
+    """A real Dramatiq worker process (two worker processes) on the test Redis and Mongo."""
+    from stack.processes import VENV_BIN
+
+    child = Child("worker", [str(VENV_BIN / "python"), "-m", "dramatiq", "workers.actors",
+                             "--processes", "2", "--threads", "2"],
+                  worker_env, workdir / "worker.log").start()
+    yield child
+    stop_all([child])

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+
+@pytest.fixture
+async def api(database: object) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app in-process on the test's event loop and database (the `database` fixture
+    has connected, so the app's startup hook is not needed); the broker is the real Redis."""
+    from api.app import create_app
+
+    transport = httpx.ASGITransport(app=create_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as client:
+        yield client

@@ -12,6 +12,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.routes.customers import CustomerController
 from api.routes.health import get_health
 from api.routes.imports import ImportController
+from api.routes.keys import KeyController
 from api.routes.record_types import RecordTypeController
 from api.security import OPENAPI_PATH, require_role
 from config import get_settings
@@ -26,14 +27,22 @@ def create_app() -> Litestar:
     settings = get_settings()
     logging.basicConfig(level=logging.INFO)
     return Litestar(
-        route_handlers=[get_health, RecordTypeController, ImportController, CustomerController],
+        route_handlers=[
+            get_health,
+            RecordTypeController,
+            ImportController,
+            CustomerController,
+            KeyController,
+        ],
         guards=[require_role],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         on_startup=[_connect],
         on_shutdown=[db.disconnect],
         request_max_body_size=settings.max_upload_bytes,
         openapi_config=OpenAPIConfig(
-            title="Bulk Customer Upload", version="1.0.0", path=OPENAPI_PATH,
+            title="Bulk Customer Upload",
+            version="1.0.0",
+            path=OPENAPI_PATH,
             render_plugins=[SwaggerRenderPlugin(path="/")],
         ),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
@@ -27,7 +28,7 @@ def _json(status: int, body: dict[str, object]) -> Response[dict[str, object]]:
     return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
-def domain_error(_: Request, error: DomainError) -> Response[dict[str, object]]:
+def domain_error(_: Request[Any, Any, Any], error: DomainError) -> Response[dict[str, object]]:
     status = next((code for kind, code in STATUS_OF.items() if isinstance(error, kind)), 400)
     body: dict[str, object] = {"status_code": status, "detail": str(error)}
     if isinstance(error, FileRejected) and error.missing_required:
@@ -35,7 +36,9 @@ def domain_error(_: Request, error: DomainError) -> Response[dict[str, object]]:
     return _json(status, body)
 
 
-def validation_error(_: Request, error: ValidationError) -> Response[dict[str, object]]:
+def validation_error(
+    _: Request[Any, Any, Any], error: ValidationError
+) -> Response[dict[str, object]]:
     reasons = []
     for item in error.errors():
         where = ".".join(str(p) for p in item["loc"])
@@ -43,18 +46,22 @@ def validation_error(_: Request, error: ValidationError) -> Response[dict[str, o
     return _json(400, {"status_code": 400, "detail": "Invalid request: " + "; ".join(reasons)})
 
 
-def http_error(_: Request, error: HTTPException) -> Response[dict[str, object]]:
+def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, object]]:
     body: dict[str, object] = {"status_code": error.status_code, "detail": error.detail}
     if error.extra:
         body["extra"] = error.extra
-    return Response(body, status_code=error.status_code, media_type=MediaType.JSON,
-                    headers=error.headers)
+    return Response(
+        body, status_code=error.status_code, media_type=MediaType.JSON, headers=error.headers
+    )
 
 
-def unexpected_error(request: Request, error: Exception) -> Response[dict[str, object]]:
+def unexpected_error(
+    request: Request[Any, Any, Any], error: Exception
+) -> Response[dict[str, object]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-    return _json(500, {"status_code": 500,
-                       "detail": "Internal server error; the request was not completed"})
+    return _json(
+        500, {"status_code": 500, "detail": "Internal server error; the request was not completed"}
+    )
 
 
 EXCEPTION_HANDLERS = {

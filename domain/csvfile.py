@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from domain.errors import FileRejected
 
@@ -66,25 +66,31 @@ def detect_delimiter(sample: str) -> str:
 class CsvReader:
     """Reads a CSV from a binary stream, one row at a time (never the whole file)."""
 
-    def __init__(self, stream: BinaryIO, delimiter: str | None = None,
-                 limits: CsvLimits | None = None) -> None:
+    def __init__(
+        self, stream: IO[bytes], delimiter: str | None = None, limits: CsvLimits | None = None
+    ) -> None:
         self.limits = limits or CsvLimits()
-        buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(
-            stream  # type: ignore[arg-type]
-        )
-        head = buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        # Callers hand in seekable files (spooled uploads, temporary copies): sniff, rewind.
+        start = stream.tell()
+        head = stream.read(SNIFF_BYTES)
+        stream.seek(start)
         if not head.strip():
             raise FileRejected("The file is empty.")
         self.encoding = detect_encoding(head)
-        self._text = io.TextIOWrapper(buffered, encoding=self.encoding, newline="",
-                                      errors="strict" if self.encoding != "cp1252" else "replace")
+        self._text = io.TextIOWrapper(
+            stream,
+            encoding=self.encoding,
+            newline="",
+            errors="strict" if self.encoding != "cp1252" else "replace",
+        )
         sample = head.decode(self.encoding, errors="ignore")
         if delimiter is not None and delimiter not in DELIMITERS:
             raise FileRejected(f"Unsupported delimiter {delimiter!r}; use one of , ; tab |.")
         self.delimiter = delimiter or detect_delimiter(sample)
         csv.field_size_limit(max(self.limits.max_field_chars * 4, 131072))
-        self._reader = csv.reader(self._text, delimiter=self.delimiter, quotechar='"',
-                                  doublequote=True, strict=False)
+        self._reader = csv.reader(
+            self._text, delimiter=self.delimiter, quotechar='"', doublequote=True, strict=False
+        )
         self.header = self._read_header()
 
     def _read_header(self) -> list[str]:
@@ -101,7 +107,8 @@ class CsvReader:
             raise FileRejected("The header row is empty.")
         if len(header) > self.limits.max_columns:
             raise FileRejected(
-                f"The file has {len(header)} columns; at most {self.limits.max_columns} are allowed."
+                f"The file has {len(header)} columns; "
+                f"at most {self.limits.max_columns} are allowed."
             )
         empty = [str(i + 1) for i, name in enumerate(header) if not name]
         if empty:
@@ -135,14 +142,20 @@ class CsvReader:
                 continue  # blank lines carry no record
             number += 1
             if len(values) != width:
-                yield CsvRow(number, line, values,
-                             f"Row has {len(values)} fields; the header has {width}")
+                yield CsvRow(
+                    number, line, values, f"Row has {len(values)} fields; the header has {width}"
+                )
                 continue
-            too_long = [self.header[i] for i, v in enumerate(values)
-                        if len(v) > self.limits.max_field_chars]
+            too_long = [
+                self.header[i] for i, v in enumerate(values) if len(v) > self.limits.max_field_chars
+            ]
             if too_long:
-                yield CsvRow(number, line, values,
-                             f"Field too long (over {self.limits.max_field_chars} characters): "
-                             + ", ".join(too_long))
+                yield CsvRow(
+                    number,
+                    line,
+                    values,
+                    f"Field too long (over {self.limits.max_field_chars} characters): "
+                    + ", ".join(too_long),
+                )
                 continue
             yield CsvRow(number, line, values)

@@ -51,4 +51,5 @@ class ImportConfig(BaseModel):
         if wrong:
             raise InvalidRequest(
                 f"Not channel identifiers of {schema.record_type}: {', '.join(wrong)} "
-                f"(choose from {', '.join(sorted(identifiers))})")
+                f"(choose from {', '.join(sorted(identifiers))})"
+            )

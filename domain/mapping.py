@@ -27,8 +27,9 @@ def normalize_header(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-def suggest_mapping(header: Sequence[str], sample_rows: Sequence[Sequence[str]],
-                    schema: RecordSchema) -> list[ColumnSuggestion]:
+def suggest_mapping(
+    header: Sequence[str], sample_rows: Sequence[Sequence[str]], schema: RecordSchema
+) -> list[ColumnSuggestion]:
     by_key = {a.key: a for a in schema.attributes}
     by_normalized = {normalize_header(a.key): a.key for a in schema.attributes}
     by_normalized.update({normalize_header(a.label): a.key for a in schema.attributes})
@@ -55,9 +56,12 @@ def suggest_mapping(header: Sequence[str], sample_rows: Sequence[Sequence[str]],
     return suggestions
 
 
-def resolve_mapping(header: Sequence[str], suggestions: Sequence[ColumnSuggestion],
-                    overrides: Mapping[str, str | None] | None,
-                    schema: RecordSchema) -> dict[str, str]:
+def resolve_mapping(
+    header: Sequence[str],
+    suggestions: Sequence[ColumnSuggestion],
+    overrides: Mapping[str, str | None] | None,
+    schema: RecordSchema,
+) -> dict[str, str]:
     """Column name → attribute key, after the user's overrides; validated."""
     mapping = {s.column: s.field for s in suggestions if s.field is not None}
     if overrides:

@@ -102,13 +102,22 @@ def resolve_batch(
         if row.errors:
             resolution.results.append(RowResult(row.number, Outcome.FAILED, "; ".join(row.errors)))
             continue
-        matches = sorted({owners[ident] for ident in identifier_values(row.values, deduplication_keys)
-                          if ident in owners})
+        matches = sorted(
+            {
+                owners[ident]
+                for ident in identifier_values(row.values, deduplication_keys)
+                if ident in owners
+            }
+        )
         if len(matches) > 1:
             keys = ", ".join(labels.get(k, k) for k in deduplication_keys)
-            resolution.results.append(RowResult(
-                row.number, Outcome.FAILED,
-                f"Matches {len(matches)} different existing customers by {keys}"))
+            resolution.results.append(
+                RowResult(
+                    row.number,
+                    Outcome.FAILED,
+                    f"Matches {len(matches)} different existing customers by {keys}",
+                )
+            )
             continue
         if not matches:
             conflict = taken_by_other(row.values, None)
@@ -119,13 +128,15 @@ def resolve_batch(
             resolution.customers[customer.id] = customer
             for ident in identifier_values(customer.attributes, identifier_keys):
                 owners[ident] = customer.id
-            resolution.results.append(RowResult(row.number, Outcome.IMPORTED,
-                                                customer_id=customer.id))
+            resolution.results.append(
+                RowResult(row.number, Outcome.IMPORTED, customer_id=customer.id)
+            )
             continue
         customer = resolution.customers[matches[0]]
         if action is Action.IGNORE:
-            resolution.results.append(RowResult(row.number, Outcome.IGNORED, IGNORED_REASON,
-                                                customer.id))
+            resolution.results.append(
+                RowResult(row.number, Outcome.IGNORED, IGNORED_REASON, customer.id)
+            )
             continue
         after = apply_action(action, customer.attributes, row.values, schema)
         conflict = taken_by_other(after, customer.id)
@@ -140,6 +151,7 @@ def resolve_batch(
                 owners[ident] = customer.id
             customer.attributes = after
             customer.changed = True
-        resolution.results.append(RowResult(row.number, Outcome.UPDATED, customer_id=customer.id,
-                                            changed=changed))
+        resolution.results.append(
+            RowResult(row.number, Outcome.UPDATED, customer_id=customer.id, changed=changed)
+        )
     return resolution

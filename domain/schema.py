@@ -80,27 +80,58 @@ class RecordSchema(CamelModel):
         return [a for a in self.attributes if a.channel_identifier]
 
 
-def _identifier(key: str, label: str, type_: AttributeType = "string",
-                synonyms: tuple[str, ...] = ()) -> Attribute:
-    return Attribute(key=key, label=label, type=type_, multi_value=True,
-                     channel_identifier=True, synonyms=synonyms)
+def _identifier(
+    key: str, label: str, type_: AttributeType = "string", synonyms: tuple[str, ...] = ()
+) -> Attribute:
+    return Attribute(
+        key=key,
+        label=label,
+        type=type_,
+        multi_value=True,
+        channel_identifier=True,
+        synonyms=synonyms,
+    )
 
 
 DEFAULT_CUSTOMER_SCHEMA = RecordSchema(
     record_type="customers",
     attributes=(
-        Attribute(key="firstName", label="First Name", required=True,
-                  synonyms=("first name", "given name", "forename", "first")),
-        Attribute(key="lastName", label="Last Name",
-                  synonyms=("last name", "surname", "family name", "last")),
-        _identifier("email", "Email", "email",
-                    ("e-mail", "email address", "e-mail address", "mail")),
-        _identifier("phoneNumber", "Phone Number", "phone",
-                    ("phone", "phone number", "mobile", "mobile phone", "telephone", "tel",
-                     "cell", "cell phone")),
+        Attribute(
+            key="firstName",
+            label="First Name",
+            required=True,
+            synonyms=("first name", "given name", "forename", "first"),
+        ),
+        Attribute(
+            key="lastName",
+            label="Last Name",
+            synonyms=("last name", "surname", "family name", "last"),
+        ),
+        _identifier(
+            "email", "Email", "email", ("e-mail", "email address", "e-mail address", "mail")
+        ),
+        _identifier(
+            "phoneNumber",
+            "Phone Number",
+            "phone",
+            (
+                "phone",
+                "phone number",
+                "mobile",
+                "mobile phone",
+                "telephone",
+                "tel",
+                "cell",
+                "cell phone",
+            ),
+        ),
         Attribute(key="city", label="City", synonyms=("town", "mailing city", "billing city")),
-        Attribute(key="labels", label="Labels", multi_value=True,
-                  synonyms=("tags", "label", "tag", "groups")),
+        Attribute(
+            key="labels",
+            label="Labels",
+            multi_value=True,
+            synonyms=("tags", "label", "tag", "groups"),
+        ),
         _identifier("facebook", "Facebook"),
         _identifier("instagram", "Instagram"),
         _identifier("web", "Web", synonyms=("website", "web page", "url")),

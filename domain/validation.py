@@ -42,8 +42,11 @@ def normalize_phone(raw: str, region: str | None, policy: PhonePolicy) -> str | 
         number = phonenumbers.parse(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException:
         return None
-    ok = (phonenumbers.is_valid_number(number) if policy == "strict"
-          else phonenumbers.is_possible_number(number))
+    ok = (
+        phonenumbers.is_valid_number(number)
+        if policy == "strict"
+        else phonenumbers.is_possible_number(number)
+    )
     if not ok:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -72,8 +75,11 @@ class RowValidator:
             if phone:
                 return phone, None
             where = f" for region {self.phone_region}" if self.phone_region else ""
-            hint = "" if text.startswith("+") or self.phone_region else (
-                " (no country code and no default region)")
+            hint = (
+                ""
+                if text.startswith("+") or self.phone_region
+                else (" (no country code and no default region)")
+            )
             return None, f"Invalid phone number{where}: '{text}'{hint}"
         if kind == "number":
             try:
@@ -127,8 +133,9 @@ class RowValidator:
                 row.values[attribute.key] = normalized if attribute.multi_value else normalized[0]
         return row
 
-    def validate_csv_row(self, header: Sequence[str], values: Sequence[str],
-                         mapping: Mapping[str, str]) -> ValidatedRow:
+    def validate_csv_row(
+        self, header: Sequence[str], values: Sequence[str], mapping: Mapping[str, str]
+    ) -> ValidatedRow:
         cells: dict[str, list[str]] = {}
         for column, text in zip(header, values, strict=False):
             key = mapping.get(column)

@@ -35,16 +35,57 @@ def app_children(settings: Settings, env: dict[str, str], logs: Path | None) -> 
         return logs / f"{name}.log" if logs else None
 
     return [
-        Child("api", [python, "-m", "uvicorn", "api.app:create_app", "--factory",
-                      "--host", settings.api_host, "--port", str(settings.api_port)],
-              env, log("api")),
-        Child("worker", [python, "-m", "dramatiq", "workers.actors",
-                         "--processes", str(settings.worker_processes),
-                         "--threads", str(settings.worker_threads)], env, log("worker")),
-        Child("ui", [python, "-m", "streamlit", "run", "ui/app.py",
-                     "--server.port", str(settings.ui_port), "--server.headless", "true",
-                     "--server.address", "0.0.0.0", "--browser.gatherUsageStats", "false"],
-              env, log("ui")),
+        Child(
+            "api",
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                settings.api_host,
+                "--port",
+                str(settings.api_port),
+            ],
+            env,
+            log("api"),
+        ),
+        Child(
+            "worker",
+            [
+                python,
+                "-m",
+                "dramatiq",
+                "workers.actors",
+                "--processes",
+                str(settings.worker_processes),
+                "--threads",
+                str(settings.worker_threads),
+            ],
+            env,
+            log("worker"),
+        ),
+        Child(
+            "ui",
+            [
+                python,
+                "-m",
+                "streamlit",
+                "run",
+                "ui/app.py",
+                "--server.port",
+                str(settings.ui_port),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "0.0.0.0",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            env,
+            log("ui"),
+        ),
     ]
 
 
@@ -103,21 +144,25 @@ def main() -> int:
     logs.mkdir(parents=True, exist_ok=True)
     try:
         supervisor.children += start_embedded(settings, env, logs)
-        settings = Settings(**{"mongodb_url": env.get("MONGODB_URL"),
-                               "redis_url": env.get("REDIS_URL")})
+        settings = Settings(
+            **{"mongodb_url": env.get("MONGODB_URL"), "redis_url": env.get("REDIS_URL")}
+        )
         apps = app_children(settings, env, None)
         for child in apps:
             child.start()
         supervisor.children += apps
         wait_for_port(settings.api_port, proc=apps[0].proc)
         wait_for_port(settings.ui_port, proc=apps[2].proc)
+        key_hint = "set" if os.environ.get("ADMIN_API_KEY") else "default: dev-admin-key"
         print(
             "\nBulk Customer Upload is running:\n"
             f"  UI:   http://localhost:{settings.ui_port}\n"
             f"  API:  http://localhost:{settings.api_port}  (OpenAPI at /docs)\n"
             f"  MongoDB: {env['MONGODB_URL']}\n  Redis:   {env['REDIS_URL']}\n"
-            f"  Sign in with ADMIN_API_KEY ({'set' if os.environ.get('ADMIN_API_KEY') else 'default: dev-admin-key'})\n"
-            "Press Ctrl-C to stop everything.\n", flush=True)
+            f"  Sign in with the API key in ADMIN_API_KEY ({key_hint})\n"
+            "Press Ctrl-C to stop everything.\n",
+            flush=True,
+        )
         supervisor.watch()
     finally:
         print("[run] stopping…", flush=True)

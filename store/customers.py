@@ -12,10 +12,10 @@ from bson.errors import InvalidId
 from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from domain.errors import InvalidRequest
 from domain.resolution import BatchResolution, CustomerState, IdentifierValue
 from domain.schema import RecordSchema
 from store.documents import Customer, utcnow
-from domain.errors import InvalidRequest
 from store.errors import NotFound
 
 
@@ -27,8 +27,11 @@ def new_customer_id() -> str:
     return str(ObjectId())
 
 
-async def find_owners(identifiers: Iterable[IdentifierValue], chunk_size: int,
-                      session: AsyncClientSession | None = None) -> list[CustomerState]:
+async def find_owners(
+    identifiers: Iterable[IdentifierValue],
+    chunk_size: int,
+    session: AsyncClientSession | None = None,
+) -> list[CustomerState]:
     """Every customer holding any of the (attribute, value) pairs; chunked `$in` queries."""
     by_key: dict[str, list[Any]] = defaultdict(list)
     for key, value in set(identifiers):
@@ -38,28 +41,38 @@ async def find_owners(identifiers: Iterable[IdentifierValue], chunk_size: int,
     for key, values in by_key.items():
         values.sort(key=str)
         for start in range(0, len(values), chunk_size):
-            chunk = values[start:start + chunk_size]
+            chunk = values[start : start + chunk_size]
             query = {f"attributes.{key}": {"$in": chunk}}
-            async for doc in collection.find(query, {"attributes": 1, "rev": 1},
-                                             session=session):
+            async for doc in collection.find(query, {"attributes": 1, "rev": 1}, session=session):
                 customer_id = str(doc["_id"])
                 if customer_id not in found:
-                    found[customer_id] = CustomerState(customer_id, doc.get("attributes", {}),
-                                                       rev=doc.get("rev", 0))
+                    found[customer_id] = CustomerState(
+                        customer_id, doc.get("attributes", {}), rev=doc.get("rev", 0)
+                    )
     return list(found.values())
 
 
-def resolution_writes(resolution: BatchResolution, now: datetime) -> list[InsertOne[Any] | UpdateOne]:
+def resolution_writes(
+    resolution: BatchResolution, now: datetime
+) -> list[InsertOne[Any] | UpdateOne]:
     writes: list[InsertOne[Any] | UpdateOne] = [
-        InsertOne({"_id": ObjectId(c.id), "attributes": c.attributes, "created_at": now,
-                   "updated_at": now, "rev": 1})
+        InsertOne(
+            {
+                "_id": ObjectId(c.id),
+                "attributes": c.attributes,
+                "created_at": now,
+                "updated_at": now,
+                "rev": 1,
+            }
+        )
         for c in resolution.inserts
     ]
     writes.extend(
         # The rev filter makes the update fail if anyone wrote the customer since we read it.
-        UpdateOne({"_id": ObjectId(c.id), "rev": c.rev},
-                  {"$set": {"attributes": c.attributes, "updated_at": now},
-                   "$inc": {"rev": 1}})
+        UpdateOne(
+            {"_id": ObjectId(c.id), "rev": c.rev},
+            {"$set": {"attributes": c.attributes, "updated_at": now}, "$inc": {"rev": 1}},
+        )
         for c in resolution.updates
     )
     return writes
@@ -71,17 +84,23 @@ async def write_resolution(resolution: BatchResolution, session: AsyncClientSess
     writes = resolution_writes(resolution, utcnow())
     if not writes:
         return
-    result = await Customer.get_pymongo_collection().bulk_write(writes, ordered=False,
-                                                               session=session)
+    result = await Customer.get_pymongo_collection().bulk_write(
+        writes, ordered=False, session=session
+    )
     expected_updates = len(resolution.updates)
     if result.matched_count != expected_updates:
         raise WriteConflict(
-            f"{expected_updates - result.matched_count} customer(s) changed concurrently")
+            f"{expected_updates - result.matched_count} customer(s) changed concurrently"
+        )
 
 
 def customer_json(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {"id": str(doc["_id"]), **doc.get("attributes", {}),
-            "createdAt": doc.get("created_at"), "updatedAt": doc.get("updated_at")}
+    return {
+        "id": str(doc["_id"]),
+        **doc.get("attributes", {}),
+        "createdAt": doc.get("created_at"),
+        "updatedAt": doc.get("updated_at"),
+    }
 
 
 async def get_customer(customer_id: str) -> dict[str, Any]:
@@ -95,8 +114,9 @@ async def get_customer(customer_id: str) -> dict[str, Any]:
     return customer_json(doc)
 
 
-async def list_customers(schema: RecordSchema, filters: Mapping[str, str], limit: int,
-                         offset: int) -> tuple[list[dict[str, Any]], int]:
+async def list_customers(
+    schema: RecordSchema, filters: Mapping[str, str], limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
     query: dict[str, Any] = {}
     for key, value in filters.items():
         attribute = schema.attribute(key)
@@ -116,5 +136,6 @@ def _filter_value(schema: RecordSchema, key: str, value: str) -> Any:
     attribute = schema.attribute(key)
     assert attribute is not None
     normalized, error = RowValidator(schema, phone_policy="possible").normalize_value(
-        attribute, value)
+        attribute, value
+    )
     return value.strip() if error else normalized

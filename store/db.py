@@ -23,8 +23,9 @@ async def connect(settings: Settings) -> AsyncDatabase:  # type: ignore[type-arg
         if _database is None:
             if not settings.mongodb_url:
                 raise RuntimeError("MONGODB_URL is not set")
-            _client = AsyncMongoClient(settings.mongodb_url, tz_aware=True,
-                                       serverSelectionTimeoutMS=10_000)
+            _client = AsyncMongoClient(
+                settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=10_000
+            )
             database = _client[settings.mongodb_database]
             await initialise(database)
             _database = database

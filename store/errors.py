@@ -17,4 +17,3 @@ class Forbidden(DomainError):
 
 class Unauthorized(DomainError):
     pass
-

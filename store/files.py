@@ -25,8 +25,12 @@ def reports() -> AsyncGridFSBucket:
     return _bucket("reports")
 
 
-async def save_stream(bucket: AsyncGridFSBucket, filename: str, source: IO[bytes],
-                      metadata: dict[str, Any] | None = None) -> Any:
+async def save_stream(
+    bucket: AsyncGridFSBucket,
+    filename: str,
+    source: IO[bytes],
+    metadata: dict[str, Any] | None = None,
+) -> Any:
     """Copy a local file object into GridFS chunk by chunk; returns the file id."""
     stream = bucket.open_upload_stream(filename, metadata=metadata or {})
     try:

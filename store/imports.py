@@ -84,8 +84,9 @@ def _read_sample(reader: CsvReader) -> list[list[str]]:
     return sample
 
 
-async def preview_mapping(upload: IO[bytes], record_type: str, delimiter: str | None,
-                          settings: Settings) -> MappingPreview:
+async def preview_mapping(
+    upload: IO[bytes], record_type: str, delimiter: str | None, settings: Settings
+) -> MappingPreview:
     schema = await get_schema(record_type)
     reader = CsvReader(upload, delimiter=delimiter, limits=_limits(settings))
     sample = _read_sample(reader)
@@ -100,21 +101,29 @@ async def preview_mapping(upload: IO[bytes], record_type: str, delimiter: str | 
     )
 
 
-async def create_job(upload: IO[bytes], file_name: str, config: ImportConfig, created_by: str,
-                     dispatcher: Dispatcher, settings: Settings) -> ImportJob:
+async def create_job(
+    upload: IO[bytes],
+    file_name: str,
+    config: ImportConfig,
+    created_by: str,
+    dispatcher: Dispatcher,
+    settings: Settings,
+) -> ImportJob:
     """Check the whole file, store it, create the job and enqueue its planning.
     A rejected file raises FileRejected and leaves nothing behind."""
     schema = await get_schema(config.record_type)
     config.check_against(schema)
     reader = CsvReader(upload, delimiter=config.delimiter, limits=_limits(settings))
     sample = _read_sample(reader)
-    mapping = resolve_mapping(reader.header, suggest_mapping(reader.header, sample, schema),
-                              config.mapping, schema)
+    mapping = resolve_mapping(
+        reader.header, suggest_mapping(reader.header, sample, schema), config.mapping, schema
+    )
     missing = missing_required(mapping, schema)
     if missing:
         raise FileRejected(
             "The file has no column for mandatory attribute(s): " + ", ".join(missing),
-            missing_required=missing)
+            missing_required=missing,
+        )
     total = len(sample) + sum(1 for _ in reader)  # reads to the end: undecodable files fail here
     if total == 0:
         raise FileRejected("The file has a header but no data rows.")
@@ -122,16 +131,26 @@ async def create_job(upload: IO[bytes], file_name: str, config: ImportConfig, cr
         raise FileRejected(f"The file has {total} rows; at most {settings.max_rows} are allowed.")
     size = upload.seek(0, 2)
     upload.seek(0)
-    file_id = await files.save_stream(files.uploads(), file_name, upload,
-                                      {"recordType": config.record_type})
+    file_id = await files.save_stream(
+        files.uploads(), file_name, upload, {"recordType": config.record_type}
+    )
     job = ImportJob(
-        file_name=file_name, file_id=file_id, file_size=size, record_type=config.record_type,
-        action=config.action.value, deduplication_keys=config.deduplication_keys,
-        mapping=mapping, header=reader.header,
+        file_name=file_name,
+        file_id=file_id,
+        file_size=size,
+        record_type=config.record_type,
+        action=config.action.value,
+        deduplication_keys=config.deduplication_keys,
+        mapping=mapping,
+        header=reader.header,
         schema_attributes=[a.model_dump(by_alias=True, mode="json") for a in schema.attributes],
         phone_default_region=config.phone_default_region,
-        multi_value_separator=config.multi_value_separator, delimiter=reader.delimiter,
-        encoding=reader.encoding, dry_run=config.dry_run, batch_size=config.batch_size, created_by=created_by,
+        multi_value_separator=config.multi_value_separator,
+        delimiter=reader.delimiter,
+        encoding=reader.encoding,
+        dry_run=config.dry_run,
+        batch_size=config.batch_size,
+        created_by=created_by,
         total_rows=total,
     )
     await job.insert()
@@ -150,7 +169,9 @@ async def get_job(job_id: str) -> ImportJob:
     return job
 
 
-async def list_jobs(status: JobStatus | None, limit: int, offset: int) -> tuple[list[ImportJob], int]:
+async def list_jobs(
+    status: JobStatus | None, limit: int, offset: int
+) -> tuple[list[ImportJob], int]:
     query = ImportJob.find(ImportJob.status == status) if status else ImportJob.find_all()
     total = await query.count()
     jobs = await query.sort(-ImportJob.created_at).skip(offset).limit(limit).to_list()  # type: ignore[operator]
@@ -158,16 +179,22 @@ async def list_jobs(status: JobStatus | None, limit: int, offset: int) -> tuple[
 
 
 def job_schema(job: ImportJob) -> RecordSchema:
-    return RecordSchema(record_type=job.record_type, attributes=job.schema_attributes)  # type: ignore[arg-type]
+    return RecordSchema.model_validate(
+        {"recordType": job.record_type, "attributes": job.schema_attributes}
+    )
 
 
 def _validator(job: ImportJob, settings: Settings) -> RowValidator:
-    return RowValidator(job_schema(job), phone_region=job.phone_default_region,
-                        phone_policy=settings.phone_validation,
-                        separator=job.multi_value_separator)
+    return RowValidator(
+        job_schema(job),
+        phone_region=job.phone_default_region,
+        phone_policy=settings.phone_validation,
+        separator=job.multi_value_separator,
+    )
 
 
 # --- planning -------------------------------------------------------------------------------
+
 
 def _spooled_rows(spool: IO[bytes]) -> Iterator[BatchRow]:
     spool.seek(0)
@@ -196,12 +223,21 @@ async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> N
         reader = CsvReader(source, delimiter=job.delimiter, limits=_limits(settings))
         for csv_row in reader:
             if csv_row.error:
-                row = BatchRow(number=csv_row.number, line=csv_row.line, raw=csv_row.values,
-                               errors=[csv_row.error])
+                row = BatchRow(
+                    number=csv_row.number,
+                    line=csv_row.line,
+                    raw=csv_row.values,
+                    errors=[csv_row.error],
+                )
             else:
                 validated = validator.validate_csv_row(reader.header, csv_row.values, job.mapping)
-                row = BatchRow(number=csv_row.number, line=csv_row.line, raw=csv_row.values,
-                               values=validated.values, errors=validated.errors)
+                row = BatchRow(
+                    number=csv_row.number,
+                    line=csv_row.line,
+                    raw=csv_row.values,
+                    values=validated.values,
+                    errors=validated.errors,
+                )
             # Failed rows write nothing, so they need no group.
             grouper.add(() if row.errors else identifier_values(row.values, identifier_keys))
             pickle.dump(row, spool, protocol=pickle.HIGHEST_PROTOCOL)
@@ -219,9 +255,15 @@ async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> N
                 del pending[seq]
     updated = await ImportJob.get_pymongo_collection().find_one_and_update(
         {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
-        {"$set": {"batch_count": len(sizes), "total_rows": len(batch_of_row),
-                  "status": JobStatus.IN_PROGRESS, "started_at": job.started_at or utcnow(),
-                  "heartbeat_at": utcnow()}},
+        {
+            "$set": {
+                "batch_count": len(sizes),
+                "total_rows": len(batch_of_row),
+                "status": JobStatus.IN_PROGRESS,
+                "started_at": job.started_at or utcnow(),
+                "heartbeat_at": utcnow(),
+            }
+        },
         return_document=ReturnDocument.AFTER,
     )
     if updated is None:  # cancelled while planning
@@ -231,8 +273,11 @@ async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> N
 
 
 async def _enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
-    pending = ImportBatch.get_pymongo_collection().find(
-        {"job_id": str(job.id), "status": BatchStatus.PENDING}, {"_id": 1}).sort("seq", 1)
+    pending = (
+        ImportBatch.get_pymongo_collection()
+        .find({"job_id": str(job.id), "status": BatchStatus.PENDING}, {"_id": 1})
+        .sort("seq", 1)
+    )
     any_pending = False
     async for batch in pending:
         any_pending = True
@@ -242,6 +287,7 @@ async def _enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
 
 
 # --- one batch ------------------------------------------------------------------------------
+
 
 class BatchGaveUp(Exception):
     pass
@@ -266,13 +312,15 @@ async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Setting
     if committed:
         await ImportJob.get_pymongo_collection().update_one(
             {"_id": job.id},
-            {"$inc": {"processed_rows": len(batch.rows)}, "$set": {"heartbeat_at": utcnow()}})
+            {"$inc": {"processed_rows": len(batch.rows)}, "$set": {"heartbeat_at": utcnow()}},
+        )
     await _finish_if_complete(job, dispatcher)
 
 
 async def _count_attempt(batch_id: str) -> int:
     updated = await ImportBatch.get_pymongo_collection().find_one_and_update(
-        {"_id": batch_id}, {"$inc": {"attempts": 1}}, return_document=ReturnDocument.AFTER)
+        {"_id": batch_id}, {"$inc": {"attempts": 1}}, return_document=ReturnDocument.AFTER
+    )
     return int(updated["attempts"]) if updated else 0
 
 
@@ -282,7 +330,8 @@ def _is_retryable(error: PyMongoError) -> bool:
     if isinstance(error, BulkWriteError):
         return all(e.get("code") == 11000 for e in error.details.get("writeErrors", []))
     return isinstance(error, OperationFailure) and error.has_error_label(
-        "TransientTransactionError")
+        "TransientTransactionError"
+    )
 
 
 async def _resolve_and_commit(batch: ImportBatch, job: ImportJob, settings: Settings) -> bool:
@@ -292,27 +341,45 @@ async def _resolve_and_commit(batch: ImportBatch, job: ImportJob, settings: Sett
     schema = job_schema(job)
     identifier_keys = [a.key for a in schema.channel_identifiers]
     rows = [RowInput(r.number, r.values, r.errors) for r in batch.rows]
-    wanted = set().union(*(identifier_values(r.values, identifier_keys) for r in rows
-                           if not r.errors)) if rows else set()
+    wanted = (
+        set().union(*(identifier_values(r.values, identifier_keys) for r in rows if not r.errors))
+        if rows
+        else set()
+    )
     for attempt in range(RESOLVE_RETRIES):
         existing = await customers.find_owners(wanted, settings.lookup_chunk_size)
-        resolution = resolve_batch(rows, existing, action=Action(job.action),
-                                   deduplication_keys=job.deduplication_keys, schema=schema,
-                                   new_id=customers.new_customer_id)
-        results = [RowResultRecord(number=r.number, outcome=r.outcome.value, reason=r.reason,
-                                   customer_id=r.customer_id) for r in resolution.results]
+        resolution = resolve_batch(
+            rows,
+            existing,
+            action=Action(job.action),
+            deduplication_keys=job.deduplication_keys,
+            schema=schema,
+            new_id=customers.new_customer_id,
+        )
+        results = [
+            RowResultRecord(
+                number=r.number, outcome=r.outcome.value, reason=r.reason, customer_id=r.customer_id
+            )
+            for r in resolution.results
+        ]
         counts = _count(results)
         try:
-            async with db.client().start_session() as session:
+            async with db.client().start_session() as session:  # noqa: SIM117 - needs session
                 async with await session.start_transaction():
                     if not job.dry_run:
                         await customers.write_resolution(resolution, session)
                     marked = await ImportBatch.get_pymongo_collection().update_one(
                         {"_id": batch.id, "status": BatchStatus.PENDING},
-                        {"$set": {"status": BatchStatus.DONE,
-                                  "results": [r.model_dump() for r in results],
-                                  "counts": counts.model_dump(), "updated_at": utcnow()}},
-                        session=session)
+                        {
+                            "$set": {
+                                "status": BatchStatus.DONE,
+                                "results": [r.model_dump() for r in results],
+                                "counts": counts.model_dump(),
+                                "updated_at": utcnow(),
+                            }
+                        },
+                        session=session,
+                    )
                     if marked.modified_count == 0:
                         await session.abort_transaction()
                         return False
@@ -334,13 +401,22 @@ def _count(results: Sequence[RowResultRecord]) -> Counts:
 
 async def _mark_batch_failed(batch: ImportBatch, error: str) -> bool:
     reason = f"Not processed: the batch failed ({error})"
-    results = [RowResultRecord(number=r.number, outcome=Outcome.FAILED.value, reason=reason)
-               for r in batch.rows]
+    results = [
+        RowResultRecord(number=r.number, outcome=Outcome.FAILED.value, reason=reason)
+        for r in batch.rows
+    ]
     marked = await ImportBatch.get_pymongo_collection().update_one(
         {"_id": batch.id, "status": BatchStatus.PENDING},
-        {"$set": {"status": BatchStatus.FAILED, "error": error,
-                  "results": [r.model_dump() for r in results],
-                  "counts": _count(results).model_dump(), "updated_at": utcnow()}})
+        {
+            "$set": {
+                "status": BatchStatus.FAILED,
+                "error": error,
+                "results": [r.model_dump() for r in results],
+                "counts": _count(results).model_dump(),
+                "updated_at": utcnow(),
+            }
+        },
+    )
     return marked.modified_count == 1
 
 
@@ -348,7 +424,8 @@ async def _finish_if_complete(job: ImportJob, dispatcher: Dispatcher) -> None:
     if job.batch_count is None:
         return
     unfinished = await ImportBatch.get_pymongo_collection().count_documents(
-        {"job_id": str(job.id), "status": BatchStatus.PENDING}, limit=1)
+        {"job_id": str(job.id), "status": BatchStatus.PENDING}, limit=1
+    )
     if unfinished == 0:
         dispatcher.finalize(str(job.id))
 
@@ -366,11 +443,15 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
 
     now = utcnow()
     claimed = await ImportJob.get_pymongo_collection().find_one_and_update(
-        {"_id": ObjectId(job_id), "status": JobStatus.IN_PROGRESS,
-         "batch_count": {"$ne": None},
-         "$or": [{"finalizing_until": None}, {"finalizing_until": {"$lt": now}}]},
+        {
+            "_id": ObjectId(job_id),
+            "status": JobStatus.IN_PROGRESS,
+            "batch_count": {"$ne": None},
+            "$or": [{"finalizing_until": None}, {"finalizing_until": {"$lt": now}}],
+        },
         {"$set": {"finalizing_until": now + FINALIZE_LEASE}},
-        return_document=ReturnDocument.AFTER)
+        return_document=ReturnDocument.AFTER,
+    )
     if claimed is None:
         return
     job = ImportJob.model_validate(claimed)
@@ -392,28 +473,42 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
     error = None
     if failed_batches:
         status = JobStatus.FAILED
-        error = (f"{len(failed_batches)} batch(es) could not be processed: "
-                 + "; ".join(sorted(set(failed_batches))[:5]))
+        error = f"{len(failed_batches)} batch(es) could not be processed: " + "; ".join(
+            sorted(set(failed_batches))[:5]
+        )
     await ImportJob.get_pymongo_collection().update_one(
         {"_id": job.id, "status": JobStatus.IN_PROGRESS},
-        {"$set": {"status": status, "counts": counts.model_dump(), "error": error,
-                  "processed_rows": counts.total, "finished_at": job.finished_at,
-                  "report_file_id": report_id, "finalizing_until": None}})
+        {
+            "$set": {
+                "status": status,
+                "counts": counts.model_dump(),
+                "error": error,
+                "processed_rows": counts.total,
+                "finished_at": job.finished_at,
+                "report_file_id": report_id,
+                "finalizing_until": None,
+            }
+        },
+    )
 
 
 async def _release(job_id: str) -> None:
     await ImportJob.get_pymongo_collection().update_one(
-        {"_id": ObjectId(job_id)}, {"$set": {"finalizing_until": None}})
+        {"_id": ObjectId(job_id)}, {"$set": {"finalizing_until": None}}
+    )
 
 
 async def cancel_job(job_id: str) -> ImportJob:
     job = await get_job(job_id)
     result = await ImportJob.get_pymongo_collection().update_one(
         {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
-        {"$set": {"status": JobStatus.CANCELLED, "finished_at": utcnow()}})
+        {"$set": {"status": JobStatus.CANCELLED, "finished_at": utcnow()}},
+    )
     if result.modified_count == 0:
-        raise Conflict(f"Import {job_id} is {job.status.value}; only pending or running "
-                       "imports can be cancelled")
+        raise Conflict(
+            f"Import {job_id} is {job.status.value}; only pending or running "
+            "imports can be cancelled"
+        )
     return await get_job(job_id)
 
 

@@ -62,17 +62,24 @@ async def build_report(job: ImportJob) -> Any:
             row = rows[result.number]
             # A row that failed validation has no normalised values: show what the file had.
             shown = row.values or {
-                job.mapping[c]: v for c, v in zip(job.header, row.raw, strict=False)
-                if job.mapping.get(c) in identifier_keys and v}
-            details.append((result.number, _identifiers(shown, identifier_keys),
-                            result.reason or "", row.raw))
+                job.mapping[c]: v
+                for c, v in zip(job.header, row.raw, strict=False)
+                if job.mapping.get(c) in identifier_keys and v
+            }
+            details.append(
+                (result.number, _identifiers(shown, identifier_keys), result.reason or "", row.raw)
+            )
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("Summary")
     _header(summary, ["Summary", "Count"])
     counts = job.counts
-    for label, value in (("Total Records", counts.total), ("Imported", counts.imported),
-                         ("Updated", counts.updated), ("Ignored", counts.ignored),
-                         ("Failed", counts.failed)):
+    for label, value in (
+        ("Total Records", counts.total),
+        ("Imported", counts.imported),
+        ("Updated", counts.updated),
+        ("Ignored", counts.ignored),
+        ("Failed", counts.failed),
+    ):
         summary.append([text_cell(summary, label), value])
     summary.append([])
     started, finished = job.started_at or job.created_at, job.finished_at
@@ -89,13 +96,23 @@ async def build_report(job: ImportJob) -> Any:
         ("Duration (s)", round(duration, 3) if duration is not None else ""),
     ]
     for label, value in settings_rows:
-        summary.append([text_cell(summary, label),
-                        value if isinstance(value, float) else text_cell(summary, value)])
+        summary.append(
+            [
+                text_cell(summary, label),
+                value if isinstance(value, float) else text_cell(summary, value),
+            ]
+        )
     sheet = workbook.create_sheet("Details")
     _header(sheet, ["Row", "Identifiers", "Reason", *job.header])
     for number, identifiers, reason, raw in sorted(details, key=lambda d: d[0]):
-        sheet.append([number, text_cell(sheet, identifiers), text_cell(sheet, reason),
-                      *(text_cell(sheet, v) for v in raw)])
+        sheet.append(
+            [
+                number,
+                text_cell(sheet, identifiers),
+                text_cell(sheet, reason),
+                *(text_cell(sheet, v) for v in raw),
+            ]
+        )
     for outcome, entries in written.items():
         sheet = workbook.create_sheet(outcome.capitalize())
         _header(sheet, ["Row", "Customer id"])
@@ -105,5 +122,9 @@ async def build_report(job: ImportJob) -> Any:
         workbook.save(target)
         target.seek(0)
         name = f"report-{job.id}.xlsx"
-        return await files.save_stream(files.reports(), name, target,
-                                       {"jobId": str(job.id), "contentType": REPORT_CONTENT_TYPE})
+        return await files.save_stream(
+            files.reports(),
+            name,
+            target,
+            {"jobId": str(job.id), "contentType": REPORT_CONTENT_TYPE},
+        )

@@ -31,7 +31,9 @@ async def get_schema(record_type: str) -> RecordSchema:
     document = await SchemaDocument.get(record_type)
     if document is None:
         raise NotFound(f"Unknown record type: {record_type}")
-    return RecordSchema(record_type=record_type, attributes=document.attributes)  # type: ignore[arg-type]
+    return RecordSchema.model_validate(
+        {"recordType": record_type, "attributes": document.attributes}
+    )
 
 
 async def replace_schema(schema: RecordSchema) -> RecordSchema:
@@ -53,9 +55,12 @@ async def ensure_customer_indexes(schema: RecordSchema) -> None:
     """One unique index per channel identifier: two customers never share a value.
     Partial, so customers without the attribute do not collide on a missing value."""
     models = [
-        IndexModel([(f"attributes.{a.key}", ASCENDING)], name=identifier_index_name(a.key),
-                   unique=True,
-                   partialFilterExpression={f"attributes.{a.key}": {"$exists": True}})
+        IndexModel(
+            [(f"attributes.{a.key}", ASCENDING)],
+            name=identifier_index_name(a.key),
+            unique=True,
+            partialFilterExpression={f"attributes.{a.key}": {"$exists": True}},
+        )
         for a in schema.channel_identifiers
     ]
     models.append(IndexModel([("created_at", ASCENDING)], name="created_at"))

@@ -82,8 +82,20 @@ def worker(workdir: Path, worker_env: dict[str, str]) -> Iterator[Child]:
     """A real Dramatiq worker process (two worker processes) on the test Redis and Mongo."""
     from stack.processes import VENV_BIN
 
-    child = Child("worker", [str(VENV_BIN / "python"), "-m", "dramatiq", "workers.actors",
-                             "--processes", "2", "--threads", "2"],
-                  worker_env, workdir / "worker.log").start()
+    child = Child(
+        "worker",
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "dramatiq",
+            "workers.actors",
+            "--processes",
+            "2",
+            "--threads",
+            "2",
+        ],
+        worker_env,
+        workdir / "worker.log",
+    ).start()
     yield child
     stop_all([child])

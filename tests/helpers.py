@@ -24,12 +24,15 @@ def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def import_form(content: bytes, config: dict[str, Any], name: str = "customers.csv") -> dict[str, Any]:
+def import_form(
+    content: bytes, config: dict[str, Any], name: str = "customers.csv"
+) -> dict[str, Any]:
     return {"files": {"file": (name, content, "text/csv")}, "data": {"config": json.dumps(config)}}
 
 
-async def wait_for_job(client: Any, job_id: str, headers: dict[str, str],
-                       timeout: float = 60.0) -> dict[str, Any]:
+async def wait_for_job(
+    client: Any, job_id: str, headers: dict[str, str], timeout: float = 60.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         response = await client.get(f"/imports/{job_id}", headers=headers)

@@ -10,7 +10,9 @@ from workers.broker import QUEUE
 
 # Dramatiq's own retries cover crashes and transient errors; the batch service counts
 # attempts in MongoDB and marks a batch failed after its limit, so a job always ends.
-RETRY = {"max_retries": imports.MAX_BATCH_ATTEMPTS, "min_backoff": 500, "max_backoff": 10_000}
+MAX_RETRIES = imports.MAX_BATCH_ATTEMPTS
+MIN_BACKOFF_MS = 500
+MAX_BACKOFF_MS = 10_000
 
 
 class DramatiqDispatcher:
@@ -27,21 +29,39 @@ class DramatiqDispatcher:
 dispatcher = DramatiqDispatcher()
 
 
-@dramatiq.actor(actor_name="plan_import", queue_name=QUEUE, **RETRY)
+@dramatiq.actor(
+    actor_name="plan_import",
+    queue_name=QUEUE,
+    max_retries=MAX_RETRIES,
+    min_backoff=MIN_BACKOFF_MS,
+    max_backoff=MAX_BACKOFF_MS,
+)
 async def plan_import(job_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
     await imports.plan_job(job_id, dispatcher, settings)
 
 
-@dramatiq.actor(actor_name="process_batch", queue_name=QUEUE, **RETRY)
+@dramatiq.actor(
+    actor_name="process_batch",
+    queue_name=QUEUE,
+    max_retries=MAX_RETRIES,
+    min_backoff=MIN_BACKOFF_MS,
+    max_backoff=MAX_BACKOFF_MS,
+)
 async def process_batch(batch_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
     await imports.process_batch(batch_id, dispatcher, settings)
 
 
-@dramatiq.actor(actor_name="finalize_import", queue_name=QUEUE, **RETRY)
+@dramatiq.actor(
+    actor_name="finalize_import",
+    queue_name=QUEUE,
+    max_retries=MAX_RETRIES,
+    min_backoff=MIN_BACKOFF_MS,
+    max_backoff=MAX_BACKOFF_MS,
+)
 async def finalize_import(job_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)

@@ -12,7 +12,7 @@ QUEUE = "imports"
 
 
 def make_broker(redis_url: str) -> RedisBroker:
-    broker = RedisBroker(url=redis_url)
+    broker = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
     broker.add_middleware(AsyncIO())
     return broker
 

@@ -52,8 +52,7 @@ class ImportController(Controller):
         upload = _upload(data)
         record_type = str(data.get("recordType") or "customers")
         delimiter = data.get("delimiter") or None
-        preview = await imports.preview_mapping(upload.file, record_type, delimiter,
-                                                get_settings())
+        preview = await imports.preview_mapping(upload.file, record_type, delimiter, get_settings())
         return {
             "columns": [asdict(c) for c in preview.columns],
             "missingRequired": preview.missing_required,
@@ -66,9 +65,14 @@ class ImportController(Controller):
     async def create(self, data: Multipart, request: Request) -> dict[str, Any]:  # type: ignore[type-arg]
         upload = _upload(data)
         config = _config(data)
-        job = await imports.create_job(upload.file, upload.filename or "upload.csv", config,
-                                       current_principal(request).name, dispatcher,
-                                       get_settings())
+        job = await imports.create_job(
+            upload.file,
+            upload.filename or "upload.csv",
+            config,
+            current_principal(request).name,
+            dispatcher,
+            get_settings(),
+        )
         return {"id": str(job.id), "status": job.status.value}
 
     @get("/")
@@ -93,5 +97,8 @@ class ImportController(Controller):
     async def report(self, job_id: str) -> Response[Any]:
         job, chunks = await imports.report_stream(job_id)
         name = job.file_name.rsplit(".", 1)[0] + "-report.xlsx"
-        return Stream(chunks, media_type=REPORT_CONTENT_TYPE,
-                      headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Stream(
+            chunks,
+            media_type=REPORT_CONTENT_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )

@@ -12,8 +12,10 @@ from store import schemas
 
 
 def schema_json(schema: RecordSchema) -> dict[str, Any]:
-    return {"recordType": schema.record_type,
-            "attributes": [a.model_dump(by_alias=True, mode="json") for a in schema.attributes]}
+    return {
+        "recordType": schema.record_type,
+        "attributes": [a.model_dump(by_alias=True, mode="json") for a in schema.attributes],
+    }
 
 
 class RecordTypeController(Controller):
@@ -32,8 +34,9 @@ class RecordTypeController(Controller):
     async def put_schema(self, record_type: str, data: dict[str, Any]) -> dict[str, Any]:
         if data.get("recordType", record_type) != record_type:
             raise InvalidRequest("recordType in the body differs from the path")
-        schema = RecordSchema.model_validate({"recordType": record_type,
-                                              "attributes": data.get("attributes")})
+        schema = RecordSchema.model_validate(
+            {"recordType": record_type, "attributes": data.get("attributes")}
+        )
         return schema_json(await schemas.replace_schema(schema))
 
     @get("/{record_type:str}/channel-identifiers")
@@ -46,7 +49,11 @@ class RecordTypeController(Controller):
         schema = await schemas.get_schema(record_type)
         buffer = io.StringIO()
         buffer.write(",".join(schema.keys) + "\r\n")
-        return Response(buffer.getvalue().encode(), media_type=MediaType.TEXT,
-                        headers={"Content-Type": "text/csv; charset=utf-8",
-                                 "Content-Disposition":
-                                     f'attachment; filename="{record_type}-template.csv"'})
+        return Response(
+            buffer.getvalue().encode(),
+            media_type=MediaType.TEXT,
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="{record_type}-template.csv"',
+            },
+        )

@@ -28,8 +28,9 @@ class RunningStack:
     log_path: Path
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, timeout=60,
-                            headers={"Authorization": f"Bearer {self.admin_key}"})
+        return httpx.Client(
+            base_url=self.api_url, timeout=60, headers={"Authorization": f"Bearer {self.admin_key}"}
+        )
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -46,20 +47,38 @@ def start_stack(data_dir: Path, embedded: bool = True) -> RunningStack:
     """`python -m stack.run` with free ports. embedded=True also starts its own MongoDB and
     Redis (as `make run` on a fresh machine); otherwise it uses the test harness's."""
     api_port, ui_port = free_port(), free_port()
-    env = dict(os.environ, API_PORT=str(api_port), UI_PORT=str(ui_port),
-               DATA_DIR=str(data_dir), ADMIN_API_KEY="e2e-admin-key",
-               EMBEDDED_MONGODB_PORT=str(free_port()), EMBEDDED_REDIS_PORT=str(free_port()),
-               MONGODB_DATABASE="bcu_e2e")
+    env = dict(
+        os.environ,
+        API_PORT=str(api_port),
+        UI_PORT=str(ui_port),
+        DATA_DIR=str(data_dir),
+        ADMIN_API_KEY="e2e-admin-key",
+        EMBEDDED_MONGODB_PORT=str(free_port()),
+        EMBEDDED_REDIS_PORT=str(free_port()),
+        MONGODB_DATABASE="bcu_e2e",
+    )
     if embedded:
         env.pop("MONGODB_URL", None)
         env.pop("REDIS_URL", None)
     log_path = data_dir / "stack.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([str(VENV_BIN / "python"), "-m", "stack.run"], cwd=REPO, env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    stack = RunningStack(proc, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}",
-                         "e2e-admin-key", data_dir, log_path)
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "python"), "-m", "stack.run"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack = RunningStack(
+        proc,
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{ui_port}",
+        "e2e-admin-key",
+        data_dir,
+        log_path,
+    )
     try:
         wait_for_port(api_port, timeout=90, proc=proc)
         wait_for_port(ui_port, timeout=90, proc=proc)

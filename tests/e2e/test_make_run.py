@@ -13,8 +13,10 @@ from tests.helpers import csv_bytes, summary_counts, wait_for_job_sync
 
 EXAMPLE = csv_bytes(
     ["firstName", "lastName", "email", "phoneNumber", "city"],
-    [["John", "Doe", "john@example.com", "+12025550143", "New York"],
-     ["Jane", "Smith", "jane@example.com", "+14155550132", "Boston"]],
+    [
+        ["John", "Doe", "john@example.com", "+12025550143", "New York"],
+        ["Jane", "Smith", "jane@example.com", "+14155550132", "Boston"],
+    ],
 )
 
 
@@ -30,8 +32,12 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _alive(pids: list[int]) -> list[int]:
-    return [p for p in pids if Path(f"/proc/{p}").exists()
-            and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()]
+    return [
+        p
+        for p in pids
+        if Path(f"/proc/{p}").exists()
+        and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()
+    ]
 
 
 def test_example_file_imports_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
@@ -45,8 +51,11 @@ def test_example_file_imports_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
             response = client.post(
                 "/imports",
                 files={"file": ("example.csv", EXAMPLE, "text/csv")},
-                data={"config": '{"recordType": "customers", "deduplicationKeys": ["email"],'
-                                ' "action": "ignore"}'})
+                data={
+                    "config": '{"recordType": "customers", "deduplicationKeys": ["email"],'
+                    ' "action": "ignore"}'
+                },
+            )
             assert response.status_code == 202, response.text
             job = wait_for_job_sync(client, response.json()["id"])
             assert job["status"] == "completed"
@@ -70,8 +79,10 @@ def test_second_run_reuses_the_data(tmp_path: Path) -> None:
     try:
         with first.client() as client:
             response = client.post(
-                "/imports", files={"file": ("example.csv", EXAMPLE, "text/csv")},
-                data={"config": '{"deduplicationKeys": ["email"], "action": "ignore"}'})
+                "/imports",
+                files={"file": ("example.csv", EXAMPLE, "text/csv")},
+                data={"config": '{"deduplicationKeys": ["email"], "action": "ignore"}'},
+            )
             wait_for_job_sync(client, response.json()["id"])
     finally:
         first.stop()

@@ -6,8 +6,10 @@ from tests.helpers import csv_bytes, import_form, summary_counts, wait_for_job
 
 EXAMPLE = csv_bytes(
     ["firstName", "lastName", "email", "phoneNumber", "city"],
-    [["John", "Doe", "john@example.com", "+12025550143", "New York"],
-     ["Jane", "Smith", "jane@example.com", "+14155550132", "Boston"]],
+    [
+        ["John", "Doe", "john@example.com", "+12025550143", "New York"],
+        ["Jane", "Smith", "jane@example.com", "+14155550132", "Boston"],
+    ],
 )
 
 
@@ -41,12 +43,16 @@ async def test_documented_example_imports_through_the_workers(api, worker, admin
     counts = summary_counts(report.content)
     assert (counts["Total Records"], counts["Imported"], counts["Failed"]) == (2, 2, 0)
 
-    found = (await api.get("/customers", params={"email": "JOHN@example.com"},
-                           headers=admin_headers)).json()
+    found = (
+        await api.get("/customers", params={"email": "JOHN@example.com"}, headers=admin_headers)
+    ).json()
     assert found["total"] == 1
     john = found["items"][0]
     assert (john["firstName"], john["city"], john["phoneNumber"]) == (
-        "John", "New York", ["+12025550143"])
+        "John",
+        "New York",
+        ["+12025550143"],
+    )
     assert (await api.get(f"/customers/{john['id']}", headers=admin_headers)).json() == john
 
 
@@ -58,3 +64,21 @@ async def test_missing_mandatory_column_rejects_the_whole_file(api, admin_header
     assert response.json()["missingRequired"] == ["firstName"]
     assert "firstName" in response.json()["detail"]
     assert (await api.get("/imports", headers=admin_headers)).json()["total"] == 0
+
+
+async def test_roles_limit_what_a_key_may_do(api, admin_headers) -> None:
+    created = await api.post(
+        "/api-keys", headers=admin_headers, json={"name": "analyst", "role": "viewer"}
+    )
+    assert created.status_code == 201
+    viewer = {"Authorization": f"Bearer {created.json()['key']}"}
+    assert (await api.get("/auth/me", headers=viewer)).json() == {
+        "name": "analyst",
+        "role": "viewer",
+    }
+    assert (await api.get("/imports", headers=viewer)).status_code == 200
+    refused = await api.post(
+        "/imports", headers=viewer, **import_form(EXAMPLE, {"deduplicationKeys": ["email"]})
+    )
+    assert refused.status_code == 403
+    assert "importer" in refused.json()["detail"]

@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException
 from pydantic import ValidationError
 
 from domain.errors import DomainError, FileRejected, InvalidRequest
+from store.bulk import TooManyCustomers
 from store.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     Conflict: 409,
     Unauthorized: 401,
     Forbidden: 403,
+    TooManyCustomers: 413,
 }
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,16 +13,33 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
+from domain.actions import Action
 from domain.errors import InvalidRequest
-from domain.resolution import BatchResolution, CustomerState, IdentifierValue
+from domain.resolution import (
+    BatchResolution,
+    CustomerState,
+    IdentifierValue,
+    RowInput,
+    identifier_values,
+    resolve_batch,
+)
 from domain.schema import RecordSchema
+from store import db
 from store.documents import Customer, utcnow
 from store.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+RESOLVE_RETRIES = 8  # rounds of resolving again after a concurrent writer got in first
 
 
 class WriteConflict(Exception):
     """Another writer changed a customer between our read and our write: resolve again."""
+
+
+InTransaction = Callable[[BatchResolution, AsyncClientSession], Awaitable[bool]]
 
 
 def new_customer_id() -> str:
@@ -92,6 +111,64 @@ async def write_resolution(resolution: BatchResolution, session: AsyncClientSess
         raise WriteConflict(
             f"{expected_updates - result.matched_count} customer(s) changed concurrently"
         )
+
+
+def _is_retryable(error: Exception) -> bool:
+    """A concurrent writer got in first: an identifier inserted meanwhile (duplicate key),
+    a customer changed since we read it, or the server's own write conflict."""
+    if isinstance(error, WriteConflict | DuplicateKeyError):
+        return True
+    if isinstance(error, BulkWriteError):
+        return all(e.get("code") == 11000 for e in error.details.get("writeErrors", []))
+    return isinstance(error, OperationFailure) and error.has_error_label(
+        "TransientTransactionError"
+    )
+
+
+async def resolve_and_commit(
+    rows: Sequence[RowInput],
+    *,
+    action: Action,
+    deduplication_keys: Sequence[str],
+    schema: RecordSchema,
+    dry_run: bool,
+    lookup_chunk_size: int,
+    in_transaction: InTransaction | None = None,
+) -> BatchResolution | None:
+    """Resolve `rows` (in order) against the customers as they are now and commit the writes
+    in one transaction, resolving again when a concurrent writer got in first.
+    `in_transaction` runs inside the same transaction; when it returns False the transaction
+    is aborted and None returned (another delivery already did the work)."""
+    identifier_keys = [a.key for a in schema.channel_identifiers]
+    wanted: set[IdentifierValue] = set()
+    for row in rows:
+        if not row.errors:
+            wanted |= identifier_values(row.values, identifier_keys)
+    for attempt in range(RESOLVE_RETRIES):
+        existing = await find_owners(wanted, lookup_chunk_size)
+        resolution = resolve_batch(
+            rows,
+            existing,
+            action=action,
+            deduplication_keys=deduplication_keys,
+            schema=schema,
+            new_id=new_customer_id,
+        )
+        try:
+            async with db.client().start_session() as session:  # noqa: SIM117 - needs session
+                async with await session.start_transaction():
+                    if not dry_run:
+                        await write_resolution(resolution, session)
+                    if in_transaction is not None and not await in_transaction(resolution, session):
+                        await session.abort_transaction()
+                        return None
+            return resolution
+        except PyMongoError as error:
+            if not _is_retryable(error) or attempt == RESOLVE_RETRIES - 1:
+                raise
+            log.info("concurrent write (%s); resolving again", error)
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable: the last attempt raises")
 
 
 def customer_json(doc: Mapping[str, Any]) -> dict[str, Any]:

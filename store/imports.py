@@ -7,7 +7,6 @@ finds the batch done or starts it again from scratch.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import pickle
 import tempfile
@@ -19,7 +18,7 @@ from typing import IO, Any, Protocol
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from config import Settings
 from domain.actions import Action
@@ -28,10 +27,10 @@ from domain.csvfile import CsvLimits, CsvReader
 from domain.errors import FileRejected
 from domain.import_config import ImportConfig
 from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, suggest_mapping
-from domain.resolution import Outcome, RowInput, identifier_values, resolve_batch
+from domain.resolution import BatchResolution, Outcome, RowInput, identifier_values
 from domain.schema import RecordSchema
 from domain.validation import RowValidator
-from store import customers, db, files
+from store import customers, files
 from store.documents import (
     BatchRow,
     BatchStatus,
@@ -49,7 +48,6 @@ log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 5
 MAX_BATCH_ATTEMPTS = 5  # messages for a batch beyond this mark it failed: the job still ends
-RESOLVE_RETRIES = 8  # concurrent-writer conflicts resolved again within one attempt
 UNFINISHED = (JobStatus.PENDING, JobStatus.IN_PROGRESS)
 
 
@@ -289,10 +287,6 @@ async def _enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
 # --- one batch ------------------------------------------------------------------------------
 
 
-class BatchGaveUp(Exception):
-    pass
-
-
 async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
     batch = await ImportBatch.get(batch_id)
     if batch is None:
@@ -324,72 +318,42 @@ async def _count_attempt(batch_id: str) -> int:
     return int(updated["attempts"]) if updated else 0
 
 
-def _is_retryable(error: PyMongoError) -> bool:
-    if isinstance(error, customers.WriteConflict | DuplicateKeyError):
-        return True
-    if isinstance(error, BulkWriteError):
-        return all(e.get("code") == 11000 for e in error.details.get("writeErrors", []))
-    return isinstance(error, OperationFailure) and error.has_error_label(
-        "TransientTransactionError"
-    )
-
-
 async def _resolve_and_commit(batch: ImportBatch, job: ImportJob, settings: Settings) -> bool:
     """Resolve the batch against the customers as they are now and commit the writes with
     the batch's "done" mark in one transaction. Returns False if another delivery of the
     same message committed first."""
-    schema = job_schema(job)
-    identifier_keys = [a.key for a in schema.channel_identifiers]
-    rows = [RowInput(r.number, r.values, r.errors) for r in batch.rows]
-    wanted = (
-        set().union(*(identifier_values(r.values, identifier_keys) for r in rows if not r.errors))
-        if rows
-        else set()
-    )
-    for attempt in range(RESOLVE_RETRIES):
-        existing = await customers.find_owners(wanted, settings.lookup_chunk_size)
-        resolution = resolve_batch(
-            rows,
-            existing,
-            action=Action(job.action),
-            deduplication_keys=job.deduplication_keys,
-            schema=schema,
-            new_id=customers.new_customer_id,
-        )
+
+    async def mark_done(resolution: BatchResolution, session: AsyncClientSession) -> bool:
         results = [
             RowResultRecord(
                 number=r.number, outcome=r.outcome.value, reason=r.reason, customer_id=r.customer_id
             )
             for r in resolution.results
         ]
-        counts = _count(results)
-        try:
-            async with db.client().start_session() as session:  # noqa: SIM117 - needs session
-                async with await session.start_transaction():
-                    if not job.dry_run:
-                        await customers.write_resolution(resolution, session)
-                    marked = await ImportBatch.get_pymongo_collection().update_one(
-                        {"_id": batch.id, "status": BatchStatus.PENDING},
-                        {
-                            "$set": {
-                                "status": BatchStatus.DONE,
-                                "results": [r.model_dump() for r in results],
-                                "counts": counts.model_dump(),
-                                "updated_at": utcnow(),
-                            }
-                        },
-                        session=session,
-                    )
-                    if marked.modified_count == 0:
-                        await session.abort_transaction()
-                        return False
-            return True
-        except PyMongoError as error:
-            if not _is_retryable(error) or attempt == RESOLVE_RETRIES - 1:
-                raise
-            log.info("batch %s: concurrent write (%s), resolving again", batch.id, error)
-            await asyncio.sleep(0.05 * (attempt + 1))
-    return False
+        marked = await ImportBatch.get_pymongo_collection().update_one(
+            {"_id": batch.id, "status": BatchStatus.PENDING},
+            {
+                "$set": {
+                    "status": BatchStatus.DONE,
+                    "results": [r.model_dump() for r in results],
+                    "counts": _count(results).model_dump(),
+                    "updated_at": utcnow(),
+                }
+            },
+            session=session,
+        )
+        return marked.modified_count == 1
+
+    resolution = await customers.resolve_and_commit(
+        [RowInput(r.number, r.values, r.errors) for r in batch.rows],
+        action=Action(job.action),
+        deduplication_keys=job.deduplication_keys,
+        schema=job_schema(job),
+        dry_run=job.dry_run,
+        lookup_chunk_size=settings.lookup_chunk_size,
+        in_transaction=mark_done,
+    )
+    return resolution is not None
 
 
 def _count(results: Sequence[RowResultRecord]) -> Counts:

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
-from store import customers, schemas
+from api.security import IMPORTER
+from config import get_settings
+from domain.bulk import BulkRequest
+from store import bulk, customers, schemas
 
 PAGING = {"limit", "offset"}
 
@@ -29,3 +32,7 @@ class CustomerController(Controller):
     @get("/{customer_id:str}")
     async def get_customer(self, customer_id: str) -> dict[str, Any]:
         return await customers.get_customer(customer_id)
+
+    @post("/bulkCustomers", opt=IMPORTER, status_code=200)
+    async def bulk_customers(self, data: dict[str, Any]) -> dict[str, Any]:
+        return await bulk.bulk_write(BulkRequest.model_validate(data), get_settings())

@@ -1,0 +1,280 @@
+"""The Streamlit pages in AppTest against the real stack (`running_stack`): sign-in, every
+state of the import page and of the upload status page, and readable API errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from stack.processes import free_port
+from tests.e2e.conftest import RunningStack
+from tests.e2e.ui_support import (
+    APP_SCRIPT,
+    APP_TIMEOUT_SECONDS,
+    VALID_PHONES,
+    customers_csv,
+    new_key,
+    page_text,
+    signed_in_app,
+)
+from tests.helpers import csv_bytes, wait_for_job_sync
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def ui_api(running_stack: RunningStack, monkeypatch: pytest.MonkeyPatch) -> RunningStack:
+    """The UI in this process talks to the stack's API (API_URL, read through Settings)."""
+    monkeypatch.setenv("API_URL", running_stack.api_url)
+    return running_stack
+
+
+@pytest.fixture
+def api(running_stack: RunningStack) -> Iterator[httpx.Client]:
+    with running_stack.client() as client:
+        yield client
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def import_button(at: AppTest):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == "Import")
+
+
+def upload(at: AppTest, name: str, content: bytes) -> AppTest:
+    at.file_uploader(key="csv_file").set_value((name, content, "text/csv"))
+    return at.run()
+
+
+def mapping_choice(at: AppTest, column: str):  # type: ignore[no-untyped-def]
+    return next(s for s in at.selectbox if s.label == f"Import column {column} as")
+
+
+# --- sign-in --------------------------------------------------------------------------------
+
+
+def test_wrong_key_gets_a_clear_message(ui_api: RunningStack) -> None:
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS).run()
+    at.text_input(key="sign_in_key").input("not-a-real-key")
+    at.button[0].click().run()
+    no_exception(at)
+    assert "That API key was not recognised" in page_text(at)
+    assert "principal" not in at.session_state
+
+
+def test_viewer_signs_in_and_cannot_import(ui_api: RunningStack, api: httpx.Client) -> None:
+    key = new_key(api, "Vera Viewer", "viewer")
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS).run()
+    at.text_input(key="sign_in_key").input(key)
+    at.button[0].click().run()
+    no_exception(at)
+    assert at.title[0].value == "Upload status"
+    assert "Signed in as **Vera Viewer** (viewer)" in page_text(at)
+    assert not at.file_uploader
+    assert not [b for b in at.button if b.label in ("Import", "Cancel this import")]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("import_page.py")
+
+
+def test_importer_signs_in_to_the_import_page(ui_api: RunningStack, api: httpx.Client) -> None:
+    key = new_key(api, "Ida Importer", "importer")
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS).run()
+    at.text_input(key="sign_in_key").input(key)
+    at.button[0].click().run()
+    no_exception(at)
+    assert at.title[0].value == "Import customers"
+    assert "Signed in as **Ida Importer** (importer)" in page_text(at)
+
+
+# --- import page ----------------------------------------------------------------------------
+
+
+def test_no_file_shows_the_documented_choices(ui_api: RunningStack, api: httpx.Client) -> None:
+    at = signed_in_app(ui_api.admin_key).run()
+    no_exception(at)
+    assert [s.value for s in at.subheader][:5] == [
+        "1. Record type",
+        "2. CSV file",
+        "3. Channel identifier",
+        "4. Action on matching records",
+        "5. Map CSV columns to customer fields",
+    ]
+    record_type, identifier = at.selectbox[0], at.selectbox[1]
+    assert record_type.options == ["Customers"]
+    live = api.get("/record-types/customers/channel-identifiers").json()
+    assert identifier.options == [i["label"] for i in live]
+    action = at.radio[0]
+    assert action.options == ["Ignore", "Replace", "Update (merge)", "Append"]
+    assert "overwrites everything" in action.proto.captions[1]
+    assert [d.label for d in at.get("download_button")] == ["Download the sample CSV template"]
+    assert "Upload a CSV file" in page_text(at)
+    assert import_button(at).disabled
+
+
+def test_bad_file_is_explained_and_cannot_be_imported(ui_api: RunningStack) -> None:
+    at = signed_in_app(ui_api.admin_key).run()
+    upload(at, "photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\xff\xfe\x00")
+    no_exception(at)
+    assert "This file cannot be imported:" in page_text(at)
+    assert import_button(at).disabled
+
+
+def test_missing_mandatory_blocks_import_until_mapped(ui_api: RunningStack) -> None:
+    content = csv_bytes(["who", "email"], [["Ann", "ann@example.com"]])
+    at = upload(signed_in_app(ui_api.admin_key).run(), "no-first-name.csv", content)
+    no_exception(at)
+    assert mapping_choice(at, "who").value is None
+    assert ":red-background[**who**]" in page_text(at)
+    assert "Missing mandatory attribute: First Name (firstName)" in page_text(at)
+    assert import_button(at).disabled
+
+    mapping_choice(at, "who").set_value("firstName")
+    at.run()
+    no_exception(at)
+    assert "Missing mandatory" not in page_text(at)
+    assert not import_button(at).disabled
+
+
+def test_remapped_column_is_submitted_and_imported(ui_api: RunningStack, api: httpx.Client) -> None:
+    content = csv_bytes(
+        ["firstName", "email", "company"],
+        [["Rita", "rita@example.com", "Acme"], ["Sam", "sam@example.com", "Globex"]],
+    )
+    at = upload(signed_in_app(ui_api.admin_key).run(), "remapped.csv", content)
+    assert mapping_choice(at, "company").value is None
+    mapping_choice(at, "company").set_value("labels")
+    at.selectbox[1].set_value("email")
+    at.radio[0].set_value("append")
+    at.run()
+    no_exception(at)
+    preview = at.dataframe[0].value
+    assert list(preview["Labels (labels)"]) == ["Acme", "Globex"]
+
+    import_button(at).click().run()
+    no_exception(at)
+    assert at.title[0].value == "Upload status"
+    confirmation = at.success[0].value
+    assert "Import of remapped.csv started: job" in confirmation
+    job_id = confirmation.split("job ")[1].split(" ")[0]
+    job = wait_for_job_sync(api, job_id)
+    assert job["mapping"] == {"firstName": "firstName", "email": "email", "company": "labels"}
+    assert job["action"] == "append"
+    assert job["counts"]["imported"] == 2
+    found = api.get("/customers", params={"email": "rita@example.com"}).json()["items"]
+    assert found[0]["labels"] == ["Acme"]
+
+
+def test_file_the_api_rejects_keeps_the_user_on_the_page(ui_api: RunningStack) -> None:
+    header_only = csv_bytes(["firstName", "email"], [])
+    at = upload(signed_in_app(ui_api.admin_key).run(), "empty.csv", header_only)
+    import_button(at).click().run()
+    no_exception(at)
+    assert at.title[0].value == "Import customers"
+    assert "The import was not started: The file has a header but no data rows." in page_text(at)
+
+
+# --- upload status page ---------------------------------------------------------------------
+
+
+def start_import(api: httpx.Client, name: str, content: bytes, **config: object) -> str:
+    settings = {"deduplicationKeys": ["email"], "action": "ignore", **config}
+    response = api.post(
+        "/imports",
+        files={"file": (name, content, "text/csv")},
+        data={"config": json.dumps(settings)},
+    )
+    assert response.status_code == 202, response.text
+    job_id: str = response.json()["id"]
+    return job_id
+
+
+def status_page(api_key: str, job_id: str, role: str = "admin") -> AppTest:
+    at = signed_in_app(api_key, role=role).run()
+    at.session_state["focus_job"] = job_id
+    return at.switch_page("status_page.py").run()
+
+
+def test_completed_upload_shows_counts_errors_and_downloads(
+    ui_api: RunningStack, api: httpx.Client
+) -> None:
+    content = customers_csv(
+        [
+            ["Cara", "cara@example.com", VALID_PHONES[0]],
+            ["Dan", "not-an-email", VALID_PHONES[1]],
+        ]
+    )
+    job_id = start_import(api, "with-errors.csv", content, mapping={"mobile": "phoneNumber"})
+    assert wait_for_job_sync(api, job_id)["status"] == "completed"
+    at = status_page(ui_api.admin_key, job_id)
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert list(table.columns) == [
+        "File", "Created by", "Created", "Action", "Key", "Status", "Progress", "Rows",
+    ]  # fmt: skip
+    assert table.iloc[0]["File"] == "with-errors.csv"  # newest first
+    assert table.iloc[0]["Status"] == "✅ Completed"
+    assert table.iloc[0]["Created by"] == "admin"
+    assert "with-errors.csv · ✅ Completed" in page_text(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Total": "2", "Imported": "1", "Updated": "0", "Ignored": "0", "Failed": "1"}
+    issues = at.dataframe[1].value
+    assert [reason.split(":")[0] for reason in issues["Reason"]] == ["Invalid email format"]
+    assert [d.label for d in at.get("download_button")] == [
+        "Download the Excel report",
+        "Download the failed rows (CSV)",
+    ]
+    assert not [b for b in at.button if b.label == "Cancel this import"]
+    assert "Updating by itself" not in page_text(at)
+
+
+def test_running_upload_refreshes_and_can_be_cancelled(
+    ui_api: RunningStack, api: httpx.Client
+) -> None:
+    # One row per batch makes this import run long enough to be seen and cancelled.
+    rows = [[f"Row{n}", f"slow{n}@example.com", ""] for n in range(3000)]
+    job_id = start_import(api, "slow.csv", customers_csv(rows), batchSize=1)
+    at = status_page(ui_api.admin_key, job_id)
+    no_exception(at)
+    assert at.dataframe[0].value.iloc[0]["Status"] in ("⏳ Pending", "🔄 In progress")
+    assert "Updating by itself every 2 seconds" in page_text(at)
+    assert at.get("progress")
+
+    next(b for b in at.button if b.label == "Cancel this import").click().run()
+    no_exception(at)
+    assert "Import of slow.csv cancelled" in page_text(at)
+    assert api.get(f"/imports/{job_id}").json()["status"] == "cancelled"
+    assert at.dataframe[0].value.iloc[0]["Status"] == "⛔ Cancelled"
+
+
+def test_viewer_sees_a_running_upload_without_cancel(
+    ui_api: RunningStack, api: httpx.Client
+) -> None:
+    rows = [[f"View{n}", f"view{n}@example.com", ""] for n in range(3000)]
+    job_id = start_import(api, "watched.csv", customers_csv(rows), batchSize=1)
+    key = new_key(api, "Val Viewer", "viewer")
+    at = status_page(key, job_id, role="viewer")
+    no_exception(at)
+    assert "watched.csv" in page_text(at)
+    assert not [b for b in at.button if b.label == "Cancel this import"]
+    assert api.post(f"/imports/{job_id}/cancel").status_code == 200
+
+
+# --- the API unreachable --------------------------------------------------------------------
+
+
+def test_api_down_is_a_readable_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_URL", f"http://127.0.0.1:{free_port()}")
+    at = signed_in_app("any-key").run()
+    no_exception(at)
+    assert "cannot be reached" in at.error[0].value
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS).run()
+    at.text_input(key="sign_in_key").input("any-key")
+    at.button[0].click().run()
+    no_exception(at)
+    assert "Signing in failed: The API at" in at.error[0].value

@@ -1,0 +1,51 @@
+"""Shared pieces of the UI tests (AppTest and browser): the app's path and CSV files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import csv_bytes
+
+REPO = Path(__file__).resolve().parents[2]
+APP_SCRIPT = REPO / "ui" / "app.py"
+# Calls go to the real API, and the first run imports pandas and openpyxl.
+APP_TIMEOUT_SECONDS = 60
+
+VALID_PHONES = ["+12025550143", "+14155550132", "+13125550178"]
+
+
+def new_key(client: httpx.Client, name: str, role: str) -> str:
+    response = client.post("/api-keys", json={"name": name, "role": role})
+    assert response.status_code == 201, response.text
+    key: str = response.json()["key"]
+    return key
+
+
+def signed_in_app(api_key: str, name: str = "admin", role: str = "admin") -> AppTest:
+    """The app with a user already signed in (the sign-in form has tests of its own)."""
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS)
+    at.session_state["principal"] = {"name": name, "role": role, "api_key": api_key}
+    return at
+
+
+def page_text(at: AppTest) -> str:
+    """Everything a person reads on the page: titles, text, captions and alerts."""
+    parts: list[Any] = [
+        *at.title,
+        *at.subheader,
+        *at.markdown,
+        *at.caption,
+        *at.info,
+        *at.success,
+        *at.warning,
+        *at.error,
+    ]
+    return "\n".join(str(part.value) for part in parts)
+
+
+def customers_csv(rows: list[list[str]], header: list[str] | None = None) -> bytes:
+    return csv_bytes(header or ["firstName", "email", "mobile"], rows)

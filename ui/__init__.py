@@ -1,0 +1,1 @@
+"""The Streamlit UI: sign-in, the import page and the upload status page."""

@@ -1,0 +1,131 @@
+"""A small synchronous client for the REST API (DESIGN.md §6), used by every page.
+
+Every failure, including an API that cannot be reached, raises `ApiError` with a message a
+person can read; pages show it with `st.error` instead of a traceback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+TIMEOUT_SECONDS = 60.0
+
+
+class ApiError(Exception):
+    """A request the API refused or could not answer; `str()` is the readable reason."""
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        missing_required: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.missing_required = missing_required or []
+
+
+def _error_from(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    missing = body.get("missingRequired") if isinstance(body, dict) else None
+    if not detail:
+        detail = f"The API answered HTTP {response.status_code} ({response.reason_phrase})."
+    elif response.status_code >= 500:
+        detail = f"The API failed: {detail}"
+    return ApiError(str(detail), response.status_code, list(missing or []))
+
+
+class ApiClient:
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = httpx.request(
+                method,
+                self.base_url + path,
+                headers=self._headers,
+                timeout=TIMEOUT_SECONDS,
+                **kwargs,
+            )
+        except httpx.TimeoutException:
+            raise ApiError(
+                f"The API at {self.base_url} did not answer in time. Try again in a moment."
+            ) from None
+        except httpx.TransportError as error:
+            raise ApiError(
+                f"The API at {self.base_url} cannot be reached ({error}). "
+                "Check that it is running, then try again."
+            ) from None
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
+
+    def me(self) -> dict[str, str]:
+        result: dict[str, str] = self._json("GET", "/auth/me")
+        return result
+
+    def record_types(self) -> list[dict[str, str]]:
+        result: list[dict[str, str]] = self._json("GET", "/record-types")
+        return result
+
+    def schema(self, record_type: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/record-types/{record_type}/schema")
+        return result
+
+    def channel_identifiers(self, record_type: str) -> list[dict[str, str]]:
+        path = f"/record-types/{record_type}/channel-identifiers"
+        result: list[dict[str, str]] = self._json("GET", path)
+        return result
+
+    def template_csv(self, record_type: str) -> bytes:
+        return self._request("GET", f"/record-types/{record_type}/template.csv").content
+
+    def suggest_mapping(self, file_name: str, content: bytes, record_type: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST",
+            "/imports/mapping",
+            files={"file": (file_name, content, "text/csv")},
+            data={"recordType": record_type},
+        )
+        return result
+
+    def create_import(
+        self, file_name: str, content: bytes, config: dict[str, Any]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST",
+            "/imports",
+            files={"file": (file_name, content, "text/csv")},
+            data={"config": json.dumps(config)},
+        )
+        return result
+
+    def list_imports(self, limit: int = 50) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self._json("GET", "/imports", params={"limit": limit})
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    def get_import(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/imports/{job_id}")
+        return result
+
+    def cancel_import(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", f"/imports/{job_id}/cancel")
+        return result
+
+    def report(self, job_id: str) -> bytes:
+        return self._request("GET", f"/imports/{job_id}/report").content
+
+    def failed_rows_csv(self, job_id: str) -> bytes:
+        return self._request("GET", f"/imports/{job_id}/failed-rows.csv").content

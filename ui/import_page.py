@@ -1,0 +1,251 @@
+"""Import page: the whole configuration on one screen, in the documented order (record type,
+CSV file and sample template, channel identifier, action, column mapping), then Import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import phonenumbers
+import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+from ui import session
+from ui.api_client import ApiClient, ApiError
+from ui.mapping_table import (
+    Attribute,
+    attributes_of,
+    column_flag,
+    missing_required,
+    preview_rows,
+    single_values_mapped_twice,
+)
+
+SUGGESTION_KEY = "mapping_suggestion"
+# Order and wording of the product documentation; replace carries the warning it asks for.
+ACTIONS = {
+    "ignore": (
+        "Ignore",
+        "Skip the CSV row and leave the existing profile unchanged. Safest: changes nothing.",
+    ),
+    "replace": (
+        "Replace",
+        "The profile becomes exactly the CSV row. ⚠️ Risky: overwrites everything, and "
+        "fields the row leaves empty are removed.",
+    ),
+    "update": (
+        "Update (merge)",
+        "Fill only the profile's empty fields. Safe: never overwrites an existing value.",
+    ),
+    "append": (
+        "Append",
+        "Add new values to multi-value fields (emails, phones…); single-value fields such "
+        "as city take the CSV's value. Overwrites single-value fields.",
+    ),
+}
+PHONE_REGIONS = [None, *sorted(phonenumbers.SUPPORTED_REGIONS)]
+CONFIDENCE_HINT = {"unmapped": "Not mapped", "low confidence": "Low confidence: please check"}
+
+
+def suggestion_for(
+    api: ApiClient, record_type: str, upload: UploadedFile
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The API's mapping suggestion for this upload (asked once per file and record type),
+    or the reason the file cannot be used."""
+    identity = (record_type, upload.file_id)
+    cached = st.session_state.get(SUGGESTION_KEY)
+    if cached is None or cached["for"] != identity:
+        try:
+            result, problem = api.suggest_mapping(upload.name, upload.getvalue(), record_type), None
+        except ApiError as error:
+            if error.status_code is None or error.status_code >= 500:
+                raise
+            result, problem = None, str(error)
+        cached = {"for": identity, "result": result, "problem": problem}
+        st.session_state[SUGGESTION_KEY] = cached
+    return cached["result"], cached["problem"]
+
+
+def field_label(field: str | None, attributes: list[Attribute]) -> str:
+    if field is None:
+        return "— do not import —"
+    return next((a.display for a in attributes if a.key == field), field)
+
+
+def render_mapping_table(
+    suggestion: dict[str, Any], attributes: list[Attribute], widget_prefix: str
+) -> dict[str, str | None]:
+    """One row per CSV column with the suggestion and a drop-down; returns the chosen mapping."""
+    options: list[str | None] = [None, *(a.key for a in attributes)]
+    samples = suggestion["sampleRows"]
+    widths = [2, 3, 3, 3]
+    header = st.columns(widths)
+    titles = ["CSV column", "Sample values", "Suggested", "Import as"]
+    for cell, title in zip(header, titles, strict=True):
+        cell.markdown(f"**{title}**")
+    mapping: dict[str, str | None] = {}
+    for index, column in enumerate(suggestion["columns"]):
+        name_cell, sample_cell, suggested_cell, choice_cell = st.columns(
+            widths, vertical_alignment="center"
+        )
+        flag = column_flag(column)
+        if flag == "unmapped":
+            name_cell.markdown(f":red-background[**{column['column']}**]")
+        elif flag == "low confidence":
+            name_cell.markdown(f":orange-background[**{column['column']}**]")
+        else:
+            name_cell.markdown(f"**{column['column']}**")
+        values = [row.get(column["column"], "") for row in samples[:3]]
+        sample_cell.caption(", ".join(v for v in values if v) or "(empty)")
+        suggested = field_label(column["field"], attributes) if column["field"] else "—"
+        detail = f"{column['method']}, {float(column['confidence']):.0%} confidence"
+        hint = CONFIDENCE_HINT.get(flag or "", "")
+        suggested_cell.markdown(
+            f"{suggested}  \n:gray[{detail}]" + (f"  \n:orange[{hint}]" if hint else "")
+        )
+        mapping[column["column"]] = choice_cell.selectbox(
+            f"Import column {column['column']} as",
+            options,
+            index=options.index(column["field"]) if column["field"] in options else 0,
+            format_func=lambda field: field_label(field, attributes),
+            key=f"{widget_prefix}:map:{index}",
+            label_visibility="collapsed",
+        )
+    return mapping
+
+
+def import_config(
+    record_type: str,
+    channel_identifier: str,
+    action: str,
+    mapping: dict[str, str | None],
+    phone_region: str | None,
+    separator: str,
+) -> dict[str, Any]:
+    return {
+        "recordType": record_type,
+        "deduplicationKeys": [channel_identifier],
+        "action": action,
+        "mapping": mapping,
+        "phoneDefaultRegion": phone_region,
+        "multiValueSeparator": separator,
+    }
+
+
+def render() -> None:
+    api = session.client()
+    st.title("Import customers")
+    st.caption("Configure everything on this screen, then click Import.")
+
+    top_left, top_right = st.columns(2, gap="large")
+    with top_left:
+        st.subheader("1. Record type")
+        record_types = api.record_types()
+        labels = {rt["name"]: rt["label"] for rt in record_types}
+        record_type: str = st.selectbox(
+            "Record type", list(labels), format_func=lambda name: labels[name]
+        )
+    with top_right:
+        st.subheader("2. CSV file")
+        upload = st.file_uploader("Upload a CSV file", type=["csv"], key="csv_file")
+        st.download_button(
+            "Download the sample CSV template",
+            data=api.template_csv(record_type),
+            file_name=f"{record_type}-template.csv",
+            mime="text/csv",
+            icon="⬇️",
+            on_click="ignore",
+            help="Every attribute of the schema as a header: fill it in and upload it.",
+        )
+
+    middle_left, middle_right = st.columns(2, gap="large")
+    with middle_left:
+        st.subheader("3. Channel identifier")
+        identifiers = {i["key"]: i["label"] for i in api.channel_identifiers(record_type)}
+        channel_identifier: str = st.selectbox(
+            "Search for existing customers by",
+            list(identifiers),
+            format_func=lambda key: identifiers[key],
+            help="A CSV row whose value here matches an existing customer is a duplicate.",
+        )
+    with middle_right:
+        st.subheader("4. Action on matching records")
+        action: str = st.radio(
+            "When a duplicate is found",
+            list(ACTIONS),
+            format_func=lambda key: ACTIONS[key][0],
+            captions=[text for _, text in ACTIONS.values()],
+        )
+
+    with st.expander("Advanced options"):
+        phone_region: str | None = st.selectbox(
+            "Phone default region",
+            PHONE_REGIONS,
+            format_func=lambda code: code or "None: phone numbers must start with +",
+            help="Used for phone numbers written without a country code, e.g. US or GB.",
+        )
+        separator: str = st.text_input(
+            "Multi-value separator",
+            value="|",
+            max_chars=3,
+            help="Splits one cell into several values for multi-value fields.",
+        )
+
+    st.subheader("5. Map CSV columns to customer fields")
+    ready = False
+    mapping: dict[str, str | None] = {}
+    if upload is None:
+        st.info("Upload a CSV file to see and adjust how its columns map to customer fields.")
+    else:
+        suggestion, rejected = suggestion_for(api, record_type, upload)
+        if suggestion is None:
+            st.error(f"This file cannot be imported: {rejected}", icon="🚫")
+        else:
+            attributes = attributes_of(api.schema(record_type))
+            st.caption(
+                f"{upload.name}: {len(suggestion['columns'])} columns, "
+                f"encoding {suggestion['encoding']}, delimiter {suggestion['delimiter']!r}. "
+                "Highlighted columns need your attention."
+            )
+            mapping = render_mapping_table(suggestion, attributes, upload.file_id)
+            problems = []
+            for attribute in missing_required(mapping, attributes):
+                problems.append(f"Missing mandatory attribute: {attribute.display}")
+            for attribute, columns in single_values_mapped_twice(mapping, attributes).items():
+                problems.append(
+                    f"{attribute.display} holds one value but columns {', '.join(columns)} "
+                    "all map to it"
+                )
+            for problem in problems:
+                st.error(f"{problem}. Map a column to it in the table above.", icon="⚠️")
+            st.subheader("6. Preview")
+            rows = preview_rows(suggestion["sampleRows"], mapping, attributes, separator)
+            if rows:
+                st.caption(
+                    f"The first {len(rows)} rows as they will be imported (before validation)."
+                )
+                st.dataframe(pd.DataFrame(rows), hide_index=True)
+            else:
+                st.caption("The file has no data rows to preview.")
+            ready = not problems
+
+    clicked = st.button("Import", type="primary", disabled=not ready, icon="📤")
+    if clicked and upload is not None:
+        config = import_config(
+            record_type, channel_identifier, action, mapping, phone_region, separator
+        )
+        try:
+            job = api.create_import(upload.name, upload.getvalue(), config)
+        except ApiError as error:
+            st.error(f"The import was not started: {error}", icon="🚫")
+            return
+        st.session_state.pop(SUGGESTION_KEY, None)
+        st.session_state[session.FOCUS_JOB_KEY] = job["id"]
+        session.flash(f"Import of {upload.name} started: job {job['id']} is {job['status']}.")
+        st.switch_page("status_page.py")
+
+
+try:
+    render()
+except ApiError as error:
+    st.error(str(error), icon="🚫")

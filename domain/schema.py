@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -10,14 +11,25 @@ from pydantic.alias_generators import to_camel
 
 AttributeType = Literal["string", "email", "phone", "number", "boolean", "date"]
 
-# A key becomes a MongoDB field name: no operators, no paths, nothing odd.
-_KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+# A key becomes a MongoDB field name: no operators (`$x`), no paths (`a.b`), nothing odd.
+_KEY_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # Fields the store keeps beside the attributes; an attribute may not shadow them.
 RESERVED_KEYS = frozenset({"id", "_id", "createdAt", "updatedAt", "rev"})
+IDENTIFIER_TYPES: tuple[AttributeType, ...] = ("string", "email", "phone")
 
 
 class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    # extra="forbid": a misspelt flag ("multivalue") must be refused, not silently dropped.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
+    )
+
+
+def normalize_name(name: str) -> str:
+    """A header or synonym as compared: accents, case, spaces and punctuation removed."""
+    text = unicodedata.normalize("NFKD", name)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
 class Attribute(CamelModel):
@@ -32,7 +44,7 @@ class Attribute(CamelModel):
     @field_validator("key")
     @classmethod
     def _key_is_a_plain_name(cls, key: str) -> str:
-        if not _KEY_PATTERN.match(key):
+        if not _KEY_PATTERN.fullmatch(key):
             raise ValueError(
                 f"attribute key {key!r} must start with a letter and hold only letters, "
                 "digits and '_' (at most 64 characters)"
@@ -48,13 +60,29 @@ class Attribute(CamelModel):
             raise ValueError("attribute label must not be empty")
         return label.strip()
 
+    @field_validator("synonyms")
+    @classmethod
+    def _synonyms_not_blank(cls, synonyms: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not normalize_name(s) for s in synonyms):
+            raise ValueError("every synonym needs at least one letter or digit")
+        return tuple(s.strip() for s in synonyms)
+
+    @model_validator(mode="after")
+    def _identifier_has_an_identifier_type(self) -> Attribute:
+        if self.channel_identifier and self.type not in IDENTIFIER_TYPES:
+            raise ValueError(
+                f"channel identifier {self.key!r} must be of type "
+                f"{', '.join(IDENTIFIER_TYPES)}, not {self.type}"
+            )
+        return self
+
 
 class RecordSchema(CamelModel):
     record_type: str
     attributes: tuple[Attribute, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _keys_unique(self) -> RecordSchema:
+    def _names_unique(self) -> RecordSchema:
         seen: set[str] = set()
         for attribute in self.attributes:
             if attribute.key in seen:
@@ -62,6 +90,17 @@ class RecordSchema(CamelModel):
             seen.add(attribute.key)
         if not any(a.channel_identifier for a in self.attributes):
             raise ValueError("the schema needs at least one channel identifier attribute")
+        # A header name must point at one attribute, or auto-mapping would be a coin toss.
+        owner: dict[str, str] = {}
+        for attribute in self.attributes:
+            for name in {normalize_name(n) for n in (attribute.key, attribute.label)} | {
+                normalize_name(s) for s in attribute.synonyms
+            }:
+                if owner.setdefault(name, attribute.key) != attribute.key:
+                    raise ValueError(
+                        f"the name {name!r} is used by both {owner[name]!r} and "
+                        f"{attribute.key!r} (as key, label or synonym)"
+                    )
         return self
 
     def attribute(self, key: str) -> Attribute | None:
@@ -93,6 +132,9 @@ def _identifier(
     )
 
 
+# Synonyms cover the headers of common exports (Google Contacts, Outlook, HubSpot, Salesforce,
+# Mailchimp, Shopify) and a few European languages; numbered and qualified forms such as
+# "E-mail 2 - Value" or "Home City" are handled by the mapper, not listed here.
 DEFAULT_CUSTOMER_SCHEMA = RecordSchema(
     record_type="customers",
     attributes=(
@@ -100,15 +142,48 @@ DEFAULT_CUSTOMER_SCHEMA = RecordSchema(
             key="firstName",
             label="First Name",
             required=True,
-            synonyms=("first name", "given name", "forename", "first"),
+            synonyms=(
+                "given name",
+                "forename",
+                "first",
+                "fname",
+                "prenom",
+                "vorname",
+                "nombre",
+                "nome",
+                "voornaam",
+            ),
         ),
         Attribute(
             key="lastName",
             label="Last Name",
-            synonyms=("last name", "surname", "family name", "last"),
+            synonyms=(
+                "surname",
+                "family name",
+                "last",
+                "lname",
+                "nachname",
+                "apellido",
+                "apellidos",
+                "cognome",
+                "achternaam",
+                "nom",
+                "nom de famille",
+            ),
         ),
         _identifier(
-            "email", "Email", "email", ("e-mail", "email address", "e-mail address", "mail")
+            "email",
+            "Email",
+            "email",
+            (
+                "email address",
+                "mail",
+                "e-mail adresse",
+                "correo",
+                "correo electronico",
+                "courriel",
+                "adresse e-mail",
+            ),
         ),
         _identifier(
             "phoneNumber",
@@ -116,25 +191,39 @@ DEFAULT_CUSTOMER_SCHEMA = RecordSchema(
             "phone",
             (
                 "phone",
-                "phone number",
                 "mobile",
                 "mobile phone",
+                "mobile number",
                 "telephone",
+                "telephone number",
                 "tel",
                 "cell",
                 "cell phone",
+                "cellphone",
+                "landline",
+                "telefon",
+                "telefono",
+                "telefoon",
+                "handy",
+                "movil",
+                "portable",
+                "cellulare",
             ),
         ),
-        Attribute(key="city", label="City", synonyms=("town", "mailing city", "billing city")),
+        Attribute(
+            key="city",
+            label="City",
+            synonyms=("town", "locality", "stadt", "ort", "ciudad", "ville", "citta", "plaats"),
+        ),
         Attribute(
             key="labels",
             label="Labels",
             multi_value=True,
-            synonyms=("tags", "label", "tag", "groups"),
+            synonyms=("tags", "label", "tag", "groups", "group membership", "categories"),
         ),
         _identifier("facebook", "Facebook"),
         _identifier("instagram", "Instagram"),
-        _identifier("web", "Web", synonyms=("website", "web page", "url")),
+        _identifier("web", "Website", synonyms=("web", "web page", "url", "homepage", "site")),
         _identifier("youtube", "YouTube"),
         _identifier("linkedin", "LinkedIn"),
         _identifier("twitter", "Twitter", synonyms=("x", "twitter handle")),
@@ -144,6 +233,37 @@ DEFAULT_CUSTOMER_SCHEMA = RecordSchema(
         _identifier("viber", "Viber", "phone"),
     ),
 )
+
+_EXAMPLE_BY_TYPE: dict[str, str] = {
+    "string": "example",
+    "email": "jane.doe@example.com",
+    "phone": "+12025550143",
+    "number": "42",
+    "boolean": "true",
+    "date": "2024-01-31",
+}
+# Friendlier examples for the default string attributes.
+_EXAMPLE_TEXT_BY_KEY = {
+    "firstName": "Jane",
+    "lastName": "Doe",
+    "city": "Boston",
+    "labels": "vip|newsletter",
+    "facebook": "https://www.facebook.com/jane.doe",
+    "instagram": "https://www.instagram.com/jane.doe",
+    "web": "https://jane-doe.example.com",
+    "youtube": "https://www.youtube.com/@janedoe",
+    "linkedin": "https://www.linkedin.com/in/jane-doe",
+    "twitter": "@janedoe",
+    "telegram": "@janedoe",
+}
+
+
+def example_value(attribute: Attribute) -> str:
+    """A value that validates for the attribute, for the CSV template."""
+    if attribute.type == "string":
+        return _EXAMPLE_TEXT_BY_KEY.get(attribute.key, _EXAMPLE_BY_TYPE["string"])
+    return _EXAMPLE_BY_TYPE[attribute.type]
+
 
 RECORD_TYPE_LABELS = {"customers": "Customers"}
 DEFAULT_SCHEMAS = {"customers": DEFAULT_CUSTOMER_SCHEMA}

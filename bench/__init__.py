@@ -1,0 +1,1 @@
+"""Benchmarks of the pure pipeline (no services)."""

@@ -6,7 +6,9 @@ import streamlit as st
 from ui import session
 from ui.sign_in import render_sign_in
 
-st.set_page_config(page_title="Bulk Customer Upload", page_icon="📤", layout="wide")
+st.set_page_config(
+    page_title="Bulk Customer Upload", page_icon=":material/upload_file:", layout="wide"
+)
 
 signed_in = session.principal()
 if signed_in is None:
@@ -14,10 +16,17 @@ if signed_in is None:
     st.stop()
 
 importer = session.can_import()
-status_page = st.Page("status_page.py", title="Upload status", icon="📊", default=not importer)
+status_page = st.Page(
+    "status_page.py", title="Upload status", icon=":material/monitoring:", default=not importer
+)
 pages = [status_page]
 if importer:
-    pages.insert(0, st.Page("import_page.py", title="Import customers", icon="📤", default=True))
+    pages.insert(
+        0,
+        st.Page(
+            "import_page.py", title="Import customers", icon=":material/upload_file:", default=True
+        ),
+    )
 
 with st.sidebar:
     st.markdown(f"Signed in as **{signed_in['name']}** ({signed_in['role']})")

@@ -30,8 +30,8 @@ ACTIONS = {
     ),
     "replace": (
         "Replace",
-        "The profile becomes exactly the CSV row. ⚠️ Risky: overwrites everything, and "
-        "fields the row leaves empty are removed.",
+        "The profile becomes exactly the CSV row. :red[**Risky: overwrites everything**], "
+        "and fields the row leaves empty are removed.",
     ),
     "update": (
         "Update (merge)",
@@ -153,7 +153,7 @@ def render() -> None:
             data=api.template_csv(record_type),
             file_name=f"{record_type}-template.csv",
             mime="text/csv",
-            icon="⬇️",
+            icon=":material/download:",
             on_click="ignore",
             help="Every attribute of the schema as a header: fill it in and upload it.",
         )
@@ -188,6 +188,7 @@ def render() -> None:
             "Multi-value separator",
             value="|",
             max_chars=3,
+            key="multi_value_separator",
             help="Splits one cell into several values for multi-value fields.",
         )
 
@@ -199,7 +200,7 @@ def render() -> None:
     else:
         suggestion, rejected = suggestion_for(api, record_type, upload)
         if suggestion is None:
-            st.error(f"This file cannot be imported: {rejected}", icon="🚫")
+            st.error(f"This file cannot be imported: {rejected}", icon=":material/error:")
         else:
             attributes = attributes_of(api.schema(record_type))
             st.caption(
@@ -217,7 +218,9 @@ def render() -> None:
                     "all map to it"
                 )
             for problem in problems:
-                st.error(f"{problem}. Map a column to it in the table above.", icon="⚠️")
+                st.error(
+                    f"{problem}. Map a column to it in the table above.", icon=":material/warning:"
+                )
             st.subheader("6. Preview")
             rows = preview_rows(suggestion["sampleRows"], mapping, attributes, separator)
             if rows:
@@ -229,7 +232,7 @@ def render() -> None:
                 st.caption("The file has no data rows to preview.")
             ready = not problems
 
-    clicked = st.button("Import", type="primary", disabled=not ready, icon="📤")
+    clicked = st.button("Import", type="primary", disabled=not ready, icon=":material/upload:")
     if clicked and upload is not None:
         config = import_config(
             record_type, channel_identifier, action, mapping, phone_region, separator
@@ -237,7 +240,7 @@ def render() -> None:
         try:
             job = api.create_import(upload.name, upload.getvalue(), config)
         except ApiError as error:
-            st.error(f"The import was not started: {error}", icon="🚫")
+            st.error(f"The import was not started: {error}", icon=":material/error:")
             return
         st.session_state.pop(SUGGESTION_KEY, None)
         st.session_state[session.FOCUS_JOB_KEY] = job["id"]
@@ -248,4 +251,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon="🚫")
+    st.error(str(error), icon=":material/error:")

@@ -11,7 +11,8 @@ from ui.api_client import ApiClient, ApiError
 def render_sign_in() -> None:
     st.title("Bulk Customer Upload")
     st.write("Sign in with your API key. It is kept for this browser session only.")
-    with st.form("sign_in"):
+    form_column, _ = st.columns([2, 3])
+    with form_column, st.form("sign_in"):
         api_key = st.text_input("API key", type="password", key="sign_in_key")
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:

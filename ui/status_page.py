@@ -20,11 +20,18 @@ ISSUE_ROWS_SHOWN = 20
 UNFINISHED = {"pending", "in_progress"}
 WITH_REPORT = {"completed", "failed"}
 STATUS_LABELS = {
-    "pending": "⏳ Pending",
-    "in_progress": "🔄 In progress",
-    "completed": "✅ Completed",
-    "failed": "❌ Failed",
-    "cancelled": "⛔ Cancelled",
+    "pending": "Pending",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+STATUS_COLOURS = {
+    "pending": "gray",
+    "in_progress": "blue",
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "orange",
 }
 OUTCOMES = {"imported": "Imported", "updated": "Updated", "ignored": "Ignored", "failed": "Failed"}
 SELECTED_JOB_KEY = "status_selected_job"
@@ -96,6 +103,9 @@ def render_counts(job: dict[str, Any]) -> None:
     metrics[0].metric("Total", counts["total"])
     for cell, (key, label) in zip(metrics[1:], OUTCOMES.items(), strict=True):
         cell.metric(label, counts[key])
+    if not counts["total"]:
+        st.caption("The outcome counts appear when the import finishes.")
+        return
     chart = pd.DataFrame(
         {"Outcome": list(OUTCOMES.values()), "Rows": [counts[k] for k in OUTCOMES]}
     )
@@ -114,7 +124,7 @@ def render_downloads(api: ApiClient, job: dict[str, Any]) -> None:
                 data=report,
                 file_name=f"{stem}-report.xlsx",
                 mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                icon="📊",
+                icon=":material/table_view:",
                 on_click="ignore",
                 key=f"report:{job['id']}",
             )
@@ -127,7 +137,7 @@ def render_downloads(api: ApiClient, job: dict[str, Any]) -> None:
                 data=failed_rows,
                 file_name=f"{stem}-failed-rows.csv",
                 mime="text/csv",
-                icon="📄",
+                icon=":material/description:",
                 on_click="ignore",
                 key=f"failed-rows:{job['id']}",
             )
@@ -141,7 +151,9 @@ def render_downloads(api: ApiClient, job: dict[str, Any]) -> None:
 
 
 def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
-    st.subheader(f"{job['fileName']} · {STATUS_LABELS.get(job['status'], job['status'])}")
+    label = STATUS_LABELS.get(job["status"], job["status"])
+    colour = STATUS_COLOURS.get(job["status"], "gray")
+    st.subheader(f"{job['fileName']} :{colour}-badge[{label}]")
     st.caption(
         f"Started by {job.get('createdBy') or 'unknown'} on {when(job['createdAt'])} · "
         f"action {job['action']} · key {', '.join(job['deduplicationKeys'])}"
@@ -151,14 +163,16 @@ def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
     processed, total = job["progress"]["processedRows"], job["progress"]["totalRows"]
     st.progress(progress_of(job), text=f"{processed} of {total} rows processed")
     if job.get("error"):
-        st.error(f"The import failed: {job['error']}", icon="🚫")
+        st.error(f"The import failed: {job['error']}", icon=":material/error:")
     render_counts(job)
     cancellable = job["status"] in UNFINISHED and session.can_import()
-    if cancellable and st.button("Cancel this import", icon="⛔", key=f"cancel:{job['id']}"):
+    if cancellable and st.button(
+        "Cancel this import", icon=":material/cancel:", key=f"cancel:{job['id']}"
+    ):
         try:
             api.cancel_import(job["id"])
         except ApiError as error:
-            st.error(f"The import was not cancelled: {error}", icon="🚫")
+            st.error(f"The import was not cancelled: {error}", icon=":material/error:")
         else:
             session.flash(f"Import of {job['fileName']} cancelled; rows already written stay.")
             st.rerun()
@@ -191,9 +205,9 @@ def render_uploads(api: ApiClient, refreshing: bool) -> None:
     selected = st.selectbox(
         "Upload details",
         list(by_id),
+        # Without the status: a label that changes under an open drop-down confuses.
         format_func=lambda job_id: (
-            f"{by_id[job_id]['fileName']} — {when(by_id[job_id]['createdAt'])} — "
-            f"{STATUS_LABELS.get(by_id[job_id]['status'], '')}"
+            f"{by_id[job_id]['fileName']} — {when(by_id[job_id]['createdAt'])}"
         ),
         key=SELECTED_JOB_KEY,
     )
@@ -214,7 +228,7 @@ def render() -> None:
         try:
             render_uploads(api, refreshing)
         except ApiError as error:
-            st.error(str(error), icon="🚫")
+            st.error(str(error), icon=":material/error:")
 
     uploads()
 
@@ -222,4 +236,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon="🚫")
+    st.error(str(error), icon=":material/error:")

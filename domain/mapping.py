@@ -195,7 +195,7 @@ def _looks_like_a_number_on_its_own(value: str) -> bool:
 
 
 def _url_kind(value: str) -> str | None:
-    if " " in value or "@" in value:
+    if " " in value or _is_email(value):
         return None
     text = value if "://" in value else f"https://{value}"
     try:

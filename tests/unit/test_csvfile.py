@@ -1,0 +1,231 @@
+"""CSV reading: encodings, dialects, whole-file and row-level errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from domain.csvfile import CsvLimits, CsvReader, detect_delimiter
+from domain.errors import FileRejected
+
+
+def read(data: bytes, **kwargs: object) -> tuple[CsvReader, list]:
+    reader = CsvReader(io.BytesIO(data), **kwargs)  # type: ignore[arg-type]
+    return reader, list(reader)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix", "expected"),
+    [
+        ("utf-8", b"", "utf-8"),
+        ("utf-8", b"\xef\xbb\xbf", "utf-8-sig"),
+        ("utf-16", b"", "utf-16"),
+        ("utf-16-le", b"", "utf-16-le"),
+        ("cp1252", b"", "cp1252"),
+    ],
+)
+def test_encodings_are_detected(encoding: str, prefix: bytes, expected: str) -> None:
+    text = "firstName,city\r\nJosé,Köln\r\nZoë,Málaga\r\n"
+    reader, rows = read(prefix + text.encode(encoding))
+    assert reader.encoding == expected
+    assert reader.header == ["firstName", "city"]
+    assert [r.values for r in rows] == [["José", "Köln"], ["Zoë", "Málaga"]]
+
+
+def test_a_windows_1252_byte_after_the_sniffed_start_is_still_read() -> None:
+    head = "firstName,city\n" + "Ann,Paris\n" * 10_000  # beyond the sniffed bytes
+    data = head.encode() + "Renée,Orléans\n".encode("cp1252")
+    _, rows = read(data)
+    assert rows[-1].values == ["Renée", "Orléans"]
+
+
+def test_the_callers_stream_is_left_open_and_readable() -> None:
+    stream = io.BytesIO(b"a,b\n1,2\n")
+    reader = CsvReader(stream)
+    del reader
+    assert not stream.closed
+    stream.seek(0)
+    assert stream.read() == b"a,b\n1,2\n"
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiters_are_detected(delimiter: str) -> None:
+    data = (
+        delimiter.join(["first", "email", "city"]) + "\n" + delimiter.join(["A", "a@x.com", "Oslo"])
+    )
+    reader, _ = read(data.encode())
+    assert reader.delimiter == delimiter
+
+
+def test_delimiters_inside_quotes_do_not_count() -> None:
+    sample = 'name;note\n"Doe, Jane";"a, b, c"\n"Roe, Rick";"d, e"\n'
+    assert detect_delimiter(sample) == ";"
+
+
+def test_an_explicit_delimiter_wins_and_an_unknown_one_is_refused() -> None:
+    reader, _ = read(b"a;b,c\n1;2,3\n", delimiter=",")
+    assert reader.header == ["a;b", "c"]
+    with pytest.raises(FileRejected, match="Unsupported delimiter"):
+        read(b"a:b\n1:2\n", delimiter=":")
+
+
+def test_quoted_newlines_and_line_numbers() -> None:
+    data = b'name,note\r\n"Ann","line one\r\nline two"\r\n\r\nBob,"say ""hi"""\r\n'
+    _, rows = read(data)
+    assert [(r.number, r.line, r.values) for r in rows] == [
+        (1, 2, ["Ann", "line one\r\nline two"]),
+        (2, 5, ["Bob", 'say "hi"']),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"  \r\n \n", "empty"),
+        (b"firstName,email\r\n", "header row but no data rows"),
+        (b"firstName,email\r\n\r\n,\r\n", "header row but no data rows"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "Excel workbook"),
+        (b"\x00\x01\x02\x03binary\x00\x00", "binary"),
+        (bytes(range(1, 32)) * 20, "binary"),
+        (b"a,,c\n1,2,3\n", "no name for column"),
+        (b"email,Email\nx,y\n", "duplicate column names: Email"),
+    ],
+)
+def test_whole_file_problems_are_rejected_with_a_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(FileRejected, match=reason):
+        read(data)
+
+
+def test_too_many_columns_is_rejected() -> None:
+    header = ",".join(f"c{i}" for i in range(6))
+    with pytest.raises(FileRejected, match="6 columns; at most 5"):
+        read(f"{header}\n{',' * 5}x\n".encode(), limits=CsvLimits(max_columns=5))
+
+
+def test_bad_rows_get_reasons_and_do_not_stop_the_others() -> None:
+    data = b"a,b\n1,2\n1,2,3\n4\n" + b"x," + b"y" * 50 + b"\n5,6\n"
+    _, rows = read(data, limits=CsvLimits(max_field_chars=20))
+    assert [(r.number, r.line, r.error) for r in rows] == [
+        (1, 2, None),
+        (2, 3, "Row has 3 values but the header has 2 columns"),
+        (3, 4, "Row has 1 value but the header has 2 columns"),
+        (4, 5, "Value too long (over 20 characters) in: b"),
+        (5, 6, None),
+    ]
+
+
+_TEXT = st.text(
+    st.characters(
+        categories=("L", "N", "P", "S", "Zs"),
+        include_characters="\r\n\t",
+        exclude_characters="\x00",
+    ),
+    max_size=12,
+)
+_NAME = st.text(st.characters(categories=("L", "N")), min_size=1, max_size=8)
+
+
+@st.composite
+def tables(draw: st.DrawFn, text: st.SearchStrategy[str]) -> tuple[list[str], list[list[str]]]:
+    header = draw(st.lists(_NAME, min_size=1, max_size=6, unique_by=str.lower))
+    rows = draw(
+        st.lists(
+            st.lists(text, min_size=len(header), max_size=len(header)).filter(
+                lambda row: any(v.strip() for v in row)
+            ),
+            min_size=1,
+            max_size=8,
+        )
+    )
+    return header, rows
+
+
+def _write(
+    header: list[str], rows: list[list[str]], delimiter: str, quoting: int, newline: str
+) -> str:
+    # Python's writer quotes a CR only when it is part of the line terminator; an unquoted CR
+    # is ambiguous in any reader, and RFC 4180 writers quote it.
+    if quoting == csv.QUOTE_MINIMAL and "\r" not in newline:
+        assume(not any("\r" in v for row in rows for v in row))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=quoting, lineterminator=newline)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _encode(text: str, encoding: str) -> bytes:
+    data = text.encode(encoding)
+    # Without a BOM, Windows-1252 bytes that happen to be valid UTF-8 are read as UTF-8.
+    if encoding == "cp1252":
+        assume(data.isascii() or not _is_utf8(data))
+    return data
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+DIALECTS = {
+    "delimiter": st.sampled_from([",", ";", "\t", "|"]),
+    "quoting": st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+    "newline": st.sampled_from(["\r\n", "\n"]),
+    "encoding": st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]),
+}
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.filter_too_much])
+@given(table=tables(_TEXT), **DIALECTS)
+def test_round_trip_with_the_delimiter_given(
+    table: tuple[list[str], list[list[str]]],
+    delimiter: str,
+    quoting: int,
+    newline: str,
+    encoding: str,
+) -> None:
+    header, rows = table
+    text = _write(header, rows, delimiter, quoting, newline)
+    if encoding == "cp1252":
+        assume(all(ord(ch) < 256 and ch.encode("cp1252", "ignore") for ch in text))
+    try:
+        data = _encode(text, encoding)
+    except UnicodeEncodeError:
+        assume(False)
+    reader, read_rows = read(data, delimiter=delimiter)
+    assert reader.header == header
+    assert [r.values for r in read_rows] == rows
+    assert all(r.error is None for r in read_rows)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.filter_too_much])
+@given(
+    table=tables(st.text(st.characters(categories=("L", "N", "Zs")), max_size=10)),
+    **DIALECTS,
+)
+def test_round_trip_with_the_delimiter_detected(
+    table: tuple[list[str], list[list[str]]],
+    delimiter: str,
+    quoting: int,
+    newline: str,
+    encoding: str,
+) -> None:
+    header, rows = table
+    assume(len(header) >= 2)
+    text = _write(header, rows, delimiter, quoting, newline)
+    try:
+        data = _encode(text, encoding)
+    except UnicodeEncodeError:
+        assume(False)
+    reader, read_rows = read(data)
+    assert reader.delimiter == delimiter
+    assert reader.header == header
+    assert [r.values for r in read_rows] == rows

@@ -99,3 +99,41 @@ def worker(workdir: Path, worker_env: dict[str, str]) -> Iterator[Child]:
     ).start()
     yield child
     stop_all([child])
+
+
+@pytest.fixture(scope="session")
+def api_server(workdir: Path, worker_env: dict[str, str]) -> Iterator[str]:
+    """The API as a real uvicorn process on the test services; yields its base URL."""
+    from stack.processes import VENV_BIN
+
+    port = free_port()
+    child = Child(
+        "api",
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        worker_env,
+        workdir / "api.log",
+    ).start()
+    wait_for_port(port, proc=child.proc)
+    yield f"http://127.0.0.1:{port}"
+    stop_all([child])
+
+
+@pytest.fixture(scope="session")
+def sync_db() -> Iterator[object]:
+    """A synchronous PyMongo handle on the test database, for tests that drive real
+    processes from plain (non-async) code such as hypothesis tests."""
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, object]] = MongoClient(os.environ["MONGODB_URL"], tz_aware=True)
+    yield client[TEST_DATABASE]
+    client.close()

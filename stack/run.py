@@ -66,6 +66,7 @@ def app_children(settings: Settings, env: dict[str, str], logs: Path | None) -> 
             env,
             log("worker"),
         ),
+        Child("sweeper", [python, "-m", "workers.sweeper"], env, log("sweeper")),
         Child(
             "ui",
             [
@@ -80,6 +81,8 @@ def app_children(settings: Settings, env: dict[str, str], logs: Path | None) -> 
                 "true",
                 "--server.address",
                 "0.0.0.0",
+                "--server.maxUploadSize",
+                str(settings.max_upload_bytes // (1024 * 1024)),
                 "--browser.gatherUsageStats",
                 "false",
             ],
@@ -151,8 +154,9 @@ def main() -> int:
         for child in apps:
             child.start()
         supervisor.children += apps
-        wait_for_port(settings.api_port, proc=apps[0].proc)
-        wait_for_port(settings.ui_port, proc=apps[2].proc)
+        by_name = {child.name: child for child in apps}
+        wait_for_port(settings.api_port, proc=by_name["api"].proc)
+        wait_for_port(settings.ui_port, proc=by_name["ui"].proc)
         key_hint = "set" if os.environ.get("ADMIN_API_KEY") else "default: dev-admin-key"
         print(
             "\nBulk Customer Upload is running:\n"

@@ -46,7 +46,7 @@ from store.schemas import get_schema
 
 log = logging.getLogger(__name__)
 
-SAMPLE_ROWS = 5
+SAMPLE_ROWS = 20
 MAX_BATCH_ATTEMPTS = 5  # messages for a batch beyond this mark it failed: the job still ends
 UNFINISHED = (JobStatus.PENDING, JobStatus.IN_PROGRESS)
 
@@ -476,8 +476,42 @@ async def cancel_job(job_id: str) -> ImportJob:
     return await get_job(job_id)
 
 
+async def failed_rows(job_id: str) -> tuple[ImportJob, bytes]:
+    from store import reports
+
+    job = await get_job(job_id)
+    if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+        raise Conflict(f"The failed rows are not ready: the import is {job.status.value}")
+    return job, await reports.failed_rows_csv(job)
+
+
 async def report_stream(job_id: str) -> tuple[ImportJob, Any]:
     job = await get_job(job_id)
     if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED) or job.report_file_id is None:
         raise Conflict(f"The report is not ready: the import is {job.status.value}")
     return job, files.iterate(files.reports(), job.report_file_id)
+
+
+async def redrive_stalled_jobs(dispatcher: Dispatcher, settings: Settings) -> list[str]:
+    """Enqueue again the work of unfinished jobs with no progress for STALLED_JOB_SECONDS:
+    messages lost with a Redis restart, or a worker killed mid-batch. Safe to run any time,
+    since every step is idempotent. Returns the ids of the jobs driven again."""
+    now = utcnow()
+    stalled = ImportJob.get_pymongo_collection().find(
+        {
+            "status": {"$in": list(UNFINISHED)},
+            "heartbeat_at": {"$lt": now - timedelta(seconds=settings.stalled_job_seconds)},
+        }
+    )
+    driven = []
+    async for document in stalled:
+        job = ImportJob.model_validate(document)
+        await ImportJob.get_pymongo_collection().update_one(
+            {"_id": job.id}, {"$set": {"heartbeat_at": now, "finalizing_until": None}}
+        )
+        if job.batch_count is None:
+            dispatcher.plan(str(job.id))
+        else:
+            await _enqueue_unfinished(job, dispatcher)
+        driven.append(str(job.id))
+    return driven

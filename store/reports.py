@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import tempfile
 from typing import Any
 
@@ -128,3 +131,33 @@ async def build_report(job: ImportJob) -> Any:
             target,
             {"jobId": str(job.id), "contentType": REPORT_CONTENT_TYPE},
         )
+
+
+_PHONE_OR_NUMBER = re.compile(r"^[+-][\d\s().-]+$")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula; phone numbers such as
+    +12025550143 and signed numbers stay as they are (they are not formulas)."""
+    if value.startswith(FORMULA_PREFIXES) and not _PHONE_OR_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+async def failed_rows_csv(job: ImportJob) -> bytes:
+    """The failed rows with their original headers plus an `error` column, in file order."""
+    failed: list[tuple[int, list[str], str]] = []
+    async for batch in ImportBatch.find(ImportBatch.job_id == str(job.id)):
+        rows = {row.number: row for row in batch.rows}
+        failed.extend(
+            (r.number, rows[r.number].raw, r.reason or "")
+            for r in batch.results
+            if r.outcome == "failed"
+        )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([*job.header, "error"])
+    for _, raw, reason in sorted(failed, key=lambda f: f[0]):
+        writer.writerow([csv_safe(v) for v in raw] + [csv_safe(reason)])
+    return buffer.getvalue().encode("utf-8-sig")

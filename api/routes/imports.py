@@ -102,3 +102,13 @@ class ImportController(Controller):
             media_type=REPORT_CONTENT_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
+
+    @get("/{job_id:str}/failed-rows.csv")
+    async def failed_rows(self, job_id: str) -> Response[bytes]:
+        job, content = await imports.failed_rows(job_id)
+        name = job.file_name.rsplit(".", 1)[0] + "-failed-rows.csv"
+        return Response(
+            content,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )

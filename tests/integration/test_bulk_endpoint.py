@@ -6,40 +6,62 @@ PHONE_1, PHONE_2 = "+12025550143", "+14155550132"
 
 
 async def _bulk(api, headers, customers, action="append", keys=("email",)):
-    return await api.post("/customers/bulkCustomers", headers=headers,
-                          json={"action": action, "deduplicationKeys": list(keys),
-                                "customers": customers})
+    return await api.post(
+        "/customers/bulkCustomers",
+        headers=headers,
+        json={"action": action, "deduplicationKeys": list(keys), "customers": customers},
+    )
 
 
 async def test_documented_request_inserts_and_reports_each_rejection(api, admin_headers) -> None:
-    response = await _bulk(api, admin_headers, [
-        {"firstName": "John", "phoneNumber": [PHONE_1], "email": ["john@example.com"],
-         "labels": "premium"},
-        {"firstName": "Jane", "phoneNumber": [PHONE_2], "email": ["jane@example.com"]},
-        {"firstName": "Bad", "email": "invalid@"},
-        {"email": ["nobody@example.com"]},
-        {"firstName": "Odd", "shoeSize": 42},
-    ], keys=("email", "phoneNumber"))
+    response = await _bulk(
+        api,
+        admin_headers,
+        [
+            {
+                "firstName": "John",
+                "phoneNumber": [PHONE_1],
+                "email": ["john@example.com"],
+                "labels": "premium",
+            },
+            {"firstName": "Jane", "phoneNumber": [PHONE_2], "email": ["jane@example.com"]},
+            {"firstName": "Bad", "email": "invalid@"},
+            {"email": ["nobody@example.com"]},
+            {"firstName": "Odd", "shoeSize": 42},
+        ],
+        keys=("email", "phoneNumber"),
+    )
     assert response.status_code == 200
     body = response.json()
-    assert (body["insertedCount"], body["updatedCount"], body["appendedCount"],
-            body["rejectedCount"]) == (2, 0, 0, 3)
+    assert (
+        body["insertedCount"],
+        body["updatedCount"],
+        body["appendedCount"],
+        body["rejectedCount"],
+    ) == (2, 0, 0, 3)
     reasons = [r["reason"] for r in body["rejectedCustomers"]]
     assert reasons[0] == "Invalid email format: 'invalid@'"
     assert reasons[1] == "Missing mandatory field: firstName"
     assert reasons[2] == "Unknown attribute: shoeSize"
     assert body["rejectedCustomers"][0]["customer"] == {"firstName": "Bad", "email": "invalid@"}
-    john = (await api.get("/customers", params={"email": "john@example.com"},
-                          headers=admin_headers)).json()["items"][0]
+    john = (
+        await api.get("/customers", params={"email": "john@example.com"}, headers=admin_headers)
+    ).json()["items"][0]
     assert john["labels"] == ["premium"]  # a scalar for a multi-value attribute is a list
 
 
 async def test_rows_of_one_request_behave_as_if_processed_in_order(api, admin_headers) -> None:
-    body = (await _bulk(api, admin_headers, [
-        {"firstName": "John", "email": "john@example.com"},
-        {"firstName": "John", "email": "john@example.com", "phoneNumber": PHONE_1},
-        {"firstName": "Johnny", "email": "john@example.com", "phoneNumber": PHONE_2},
-    ])).json()
+    body = (
+        await _bulk(
+            api,
+            admin_headers,
+            [
+                {"firstName": "John", "email": "john@example.com"},
+                {"firstName": "John", "email": "john@example.com", "phoneNumber": PHONE_1},
+                {"firstName": "Johnny", "email": "john@example.com", "phoneNumber": PHONE_2},
+            ],
+        )
+    ).json()
     assert (body["insertedCount"], body["updatedCount"], body["appendedCount"]) == (1, 2, 1)
     customers = (await api.get("/customers", headers=admin_headers)).json()
     assert customers["total"] == 1
@@ -48,32 +70,57 @@ async def test_rows_of_one_request_behave_as_if_processed_in_order(api, admin_he
 
 
 async def test_identifier_held_by_another_customer_fails_naming_it(api, admin_headers) -> None:
-    await _bulk(api, admin_headers, [
-        {"firstName": "A", "email": "a@example.com", "phoneNumber": PHONE_1},
-        {"firstName": "B", "email": "b@example.com"},
-    ])
-    body = (await _bulk(api, admin_headers, [
-        {"firstName": "B", "email": "b@example.com", "phoneNumber": PHONE_1},
-    ])).json()
+    await _bulk(
+        api,
+        admin_headers,
+        [
+            {"firstName": "A", "email": "a@example.com", "phoneNumber": PHONE_1},
+            {"firstName": "B", "email": "b@example.com"},
+        ],
+    )
+    body = (
+        await _bulk(
+            api,
+            admin_headers,
+            [
+                {"firstName": "B", "email": "b@example.com", "phoneNumber": PHONE_1},
+            ],
+        )
+    ).json()
     assert body["rejectedCount"] == 1
     assert body["rejectedCustomers"][0]["reason"] == (
-        f"Phone Number '{PHONE_1}' already belongs to another customer")
-    b = (await api.get("/customers", params={"email": "b@example.com"},
-                       headers=admin_headers)).json()["items"][0]
+        f"Phone Number '{PHONE_1}' already belongs to another customer"
+    )
+    b = (
+        await api.get("/customers", params={"email": "b@example.com"}, headers=admin_headers)
+    ).json()["items"][0]
     assert "phoneNumber" not in b
 
 
 async def test_a_row_matching_two_customers_fails(api, admin_headers) -> None:
-    await _bulk(api, admin_headers, [
-        {"firstName": "A", "email": "a@example.com"},
-        {"firstName": "B", "phoneNumber": PHONE_1},
-    ])
-    body = (await _bulk(api, admin_headers, [
-        {"firstName": "AB", "email": "a@example.com", "phoneNumber": PHONE_1},
-    ], action="update", keys=("email", "phoneNumber"))).json()
+    await _bulk(
+        api,
+        admin_headers,
+        [
+            {"firstName": "A", "email": "a@example.com"},
+            {"firstName": "B", "phoneNumber": PHONE_1},
+        ],
+    )
+    body = (
+        await _bulk(
+            api,
+            admin_headers,
+            [
+                {"firstName": "AB", "email": "a@example.com", "phoneNumber": PHONE_1},
+            ],
+            action="update",
+            keys=("email", "phoneNumber"),
+        )
+    ).json()
     assert body["rejectedCount"] == 1
     assert body["rejectedCustomers"][0]["reason"] == (
-        "Matches 2 different existing customers by Email, Phone Number")
+        "Matches 2 different existing customers by Email, Phone Number"
+    )
 
 
 async def test_too_many_customers_is_413_and_nothing_is_written(api, admin_headers) -> None:
@@ -104,7 +151,8 @@ async def test_malformed_requests_get_a_reason_not_a_500(api, admin_headers) -> 
 
 
 async def test_viewer_may_not_write(api, admin_headers) -> None:
-    key = (await api.post("/api-keys", headers=admin_headers,
-                          json={"name": "v", "role": "viewer"})).json()["key"]
+    key = (
+        await api.post("/api-keys", headers=admin_headers, json={"name": "v", "role": "viewer"})
+    ).json()["key"]
     response = await _bulk(api, {"Authorization": f"Bearer {key}"}, [{"firstName": "A"}])
     assert response.status_code == 403

@@ -11,8 +11,13 @@ import pytest
 from tests.helpers import csv_bytes, import_form, wait_for_job
 
 PHONE_1, PHONE_2 = "+12025550143", "+14155550132"
-NEW_YORK = {"firstName": "John", "lastName": "Doe", "email": ["john@example.com"],
-            "phoneNumber": [PHONE_1], "city": "New York"}
+NEW_YORK = {
+    "firstName": "John",
+    "lastName": "Doe",
+    "email": ["john@example.com"],
+    "phoneNumber": [PHONE_1],
+    "city": "New York",
+}
 
 
 @dataclass(frozen=True)
@@ -27,35 +32,77 @@ class Example:
 
 
 EXAMPLES = [
-    Example("replace: Boston overwrites New York", NEW_YORK,
-            {"firstName": "John", "lastName": "Doe", "email": "john@example.com",
-             "phoneNumber": PHONE_1, "city": "Boston"},
-            "replace", ["email"], "updated",
-            {**NEW_YORK, "city": "Boston"}),
-    Example("replace: fields the row does not provide are removed",
-            {**NEW_YORK, "labels": ["vip"]},
-            {"firstName": "John", "email": "john@example.com", "city": "Boston"},
-            "replace", ["email"], "updated",
-            {"firstName": "John", "email": ["john@example.com"], "city": "Boston"}),
-    Example("update: the missing email is added, New York stays",
-            {k: v for k, v in NEW_YORK.items() if k != "email"},
-            {"firstName": "John", "lastName": "Doe", "email": "john@example.com",
-             "phoneNumber": PHONE_1, "city": "Boston"},
-            "update", ["phoneNumber"], "updated",
-            NEW_YORK),
-    Example("append: the phone list grows and city is replaced", NEW_YORK,
-            {"firstName": "John", "email": "john@example.com", "phoneNumber": PHONE_2,
-             "city": "Boston"},
-            "append", ["email"], "updated",
-            {**NEW_YORK, "phoneNumber": [PHONE_1, PHONE_2], "city": "Boston"}),
-    Example("append: a value already present is not repeated", NEW_YORK,
-            {"firstName": "John", "email": "JOHN@example.com", "phoneNumber": PHONE_1},
-            "append", ["email"], "updated",
-            NEW_YORK),
-    Example("ignore: the profile is untouched", NEW_YORK,
-            {"firstName": "Johnny", "email": "john@example.com", "city": "Boston"},
-            "ignore", ["email"], "ignored",
-            NEW_YORK),
+    Example(
+        "replace: Boston overwrites New York",
+        NEW_YORK,
+        {
+            "firstName": "John",
+            "lastName": "Doe",
+            "email": "john@example.com",
+            "phoneNumber": PHONE_1,
+            "city": "Boston",
+        },
+        "replace",
+        ["email"],
+        "updated",
+        {**NEW_YORK, "city": "Boston"},
+    ),
+    Example(
+        "replace: fields the row does not provide are removed",
+        {**NEW_YORK, "labels": ["vip"]},
+        {"firstName": "John", "email": "john@example.com", "city": "Boston"},
+        "replace",
+        ["email"],
+        "updated",
+        {"firstName": "John", "email": ["john@example.com"], "city": "Boston"},
+    ),
+    Example(
+        "update: the missing email is added, New York stays",
+        {k: v for k, v in NEW_YORK.items() if k != "email"},
+        {
+            "firstName": "John",
+            "lastName": "Doe",
+            "email": "john@example.com",
+            "phoneNumber": PHONE_1,
+            "city": "Boston",
+        },
+        "update",
+        ["phoneNumber"],
+        "updated",
+        NEW_YORK,
+    ),
+    Example(
+        "append: the phone list grows and city is replaced",
+        NEW_YORK,
+        {
+            "firstName": "John",
+            "email": "john@example.com",
+            "phoneNumber": PHONE_2,
+            "city": "Boston",
+        },
+        "append",
+        ["email"],
+        "updated",
+        {**NEW_YORK, "phoneNumber": [PHONE_1, PHONE_2], "city": "Boston"},
+    ),
+    Example(
+        "append: a value already present is not repeated",
+        NEW_YORK,
+        {"firstName": "John", "email": "JOHN@example.com", "phoneNumber": PHONE_1},
+        "append",
+        ["email"],
+        "updated",
+        NEW_YORK,
+    ),
+    Example(
+        "ignore: the profile is untouched",
+        NEW_YORK,
+        {"firstName": "Johnny", "email": "john@example.com", "city": "Boston"},
+        "ignore",
+        ["email"],
+        "ignored",
+        NEW_YORK,
+    ),
 ]
 
 COLUMNS = ["firstName", "lastName", "email", "phoneNumber", "city"]
@@ -66,9 +113,11 @@ def _profile(customer: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _seed(api, headers, existing: dict[str, Any]) -> dict[str, Any]:
-    response = await api.post("/customers/bulkCustomers", headers=headers,
-                              json={"action": "ignore", "deduplicationKeys": ["email"],
-                                    "customers": [existing]})
+    response = await api.post(
+        "/customers/bulkCustomers",
+        headers=headers,
+        json={"action": "ignore", "deduplicationKeys": ["email"], "customers": [existing]},
+    )
     assert response.json()["insertedCount"] == 1, response.text
     return (await api.get("/customers", headers=headers)).json()["items"][0]
 
@@ -92,15 +141,18 @@ async def test_import_applies_the_documented_action(api, worker, admin_headers, 
 async def test_bulk_endpoint_applies_the_documented_action(api, admin_headers, example) -> None:
     before = await _seed(api, admin_headers, example.existing)
     row = {k: v for k, v in example.row.items() if v}
-    response = await api.post("/customers/bulkCustomers", headers=admin_headers,
-                              json={"action": example.action, "deduplicationKeys": example.keys,
-                                    "customers": [row]})
+    response = await api.post(
+        "/customers/bulkCustomers",
+        headers=admin_headers,
+        json={"action": example.action, "deduplicationKeys": example.keys, "customers": [row]},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     counted = {"updated": body["updatedCount"], "ignored": body["ignoredCount"]}
     assert counted[example.outcome] == 1, body
-    assert body["appendedCount"] == (1 if example.action == "append"
-                                     and example.expected != example.existing else 0)
+    assert body["appendedCount"] == (
+        1 if example.action == "append" and example.expected != example.existing else 0
+    )
     after = await api.get(f"/customers/{before['id']}", headers=admin_headers)
     assert _profile(after.json()) == example.expected
     if example.expected == example.existing:

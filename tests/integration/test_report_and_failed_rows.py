@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 
 from tests.helpers import csv_bytes, import_form, wait_for_job
 
-HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1)", "+1", "-2"]
+HOSTILE = ['=HYPERLINK("http://x","y")', "@SUM(A1)", "+1", "-2"]
 
 
 async def test_hostile_values_stay_text_and_failed_rows_are_fixable(
@@ -18,8 +18,9 @@ async def test_hostile_values_stay_text_and_failed_rows_are_fixable(
     rows = [[value, "not-an-email", "+12025550143", value] for value in HOSTILE]
     rows.append(["Ann", "ann@example.com", "+14155550132", "Paris"])
     content = csv_bytes(["firstName", "email", "phoneNumber", "city"], rows)
-    created = await api.post("/imports", headers=admin_headers,
-                             **import_form(content, {"deduplicationKeys": ["email"]}))
+    created = await api.post(
+        "/imports", headers=admin_headers, **import_form(content, {"deduplicationKeys": ["email"]})
+    )
     job = await wait_for_job(api, created.json()["id"], admin_headers)
     assert job["counts"] == {"total": 5, "imported": 1, "updated": 0, "ignored": 0, "failed": 4}
 

@@ -166,7 +166,12 @@ async def resolve_and_commit(
         except PyMongoError as error:
             if not _is_retryable(error) or attempt == RESOLVE_RETRIES - 1:
                 raise
-            log.info("concurrent write (%s); resolving again", error)
+            log.warning(
+                "batch write attempt %d failed (%s %r); resolving again",
+                attempt + 1,
+                type(error).__name__,
+                getattr(error, "details", error),
+            )
             await asyncio.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable: the last attempt raises")
 

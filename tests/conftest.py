@@ -45,9 +45,12 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("ADMIN_API_KEY", "test-admin-key")
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stop_all(_started)
-    shutil.rmtree(_workdir, ignore_errors=True)
+    if exitstatus == 0:
+        shutil.rmtree(_workdir, ignore_errors=True)
+    else:  # the services' and workers' logs tell why
+        print(f"\nservice and worker logs kept in {_workdir}")
 
 
 @pytest.fixture(scope="session")

@@ -145,10 +145,6 @@ def _canonical(customers: list[dict[str, Any]]) -> list[str]:
     return sorted(json.dumps(c, sort_keys=True) for c in customers)
 
 
-# Known defect (issue 4, open): with two worker processes, concurrent batch transactions on
-# SecantusDB keep failing with NoSuchTransaction until the batch gives up; seen in the full
-# suite, not when this test runs alone. Not run until that is fixed, so CI stays bounded.
-@pytest.mark.xfail(run=False, reason="concurrent batch transactions abort on SecantusDB")
 @pytest.mark.parametrize("batch_size", [1, 7, 1000])
 def test_import_matches_the_row_by_row_reference(batch_size, api_server, worker, sync_db) -> None:
     client = httpx.Client(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import pickle
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any, Protocol
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from pydantic import ValidationError
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -41,7 +42,7 @@ from store.documents import (
     RowResultRecord,
     utcnow,
 )
-from store.errors import Conflict, NotFound
+from store.errors import Conflict, Gone, NotFound
 from store.schemas import get_schema
 
 log = logging.getLogger(__name__)
@@ -288,26 +289,35 @@ async def _enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
 
 
 async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
-    batch = await ImportBatch.get(batch_id)
-    if batch is None:
+    # The stored document is read raw and every delivery is counted before it is read as a
+    # batch: a batch whose document no longer reads still ends failed after its attempts.
+    stored = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id})
+    if stored is None:
         raise NotFound(f"No batch {batch_id!r}")
-    job = await get_job(batch.job_id)
-    if batch.status is not BatchStatus.PENDING or job.status not in UNFINISHED:
+    job = await get_job(str(stored.get("job_id")))
+    if stored.get("status") != BatchStatus.PENDING or job.status not in UNFINISHED:
         await _finish_if_complete(job, dispatcher)
         return
     attempts = await _count_attempt(batch_id)
     try:
+        batch = ImportBatch.model_validate(stored)
+        rows = len(batch.rows)
         committed = await _resolve_and_commit(batch, job, settings)
     except Exception as error:
         if attempts < MAX_BATCH_ATTEMPTS:
             raise  # Dramatiq retries the message
         log.exception("batch %s failed after %d attempts", batch_id, attempts)
-        committed = await _mark_batch_failed(batch, f"{type(error).__name__}: {error}")
+        marked = await _mark_batch_failed(stored, error)
+        committed, rows = marked is not None, marked or 0
     if committed:
-        await ImportJob.get_pymongo_collection().update_one(
+        after = await ImportJob.get_pymongo_collection().find_one_and_update(
             {"_id": job.id},
-            {"$inc": {"processed_rows": len(batch.rows)}, "$set": {"heartbeat_at": utcnow()}},
+            {"$inc": {"processed_rows": rows}, "$set": {"heartbeat_at": utcnow()}},
+            projection={"status": 1},
+            return_document=ReturnDocument.AFTER,
         )
+        if after is not None and after["status"] == JobStatus.CANCELLED:
+            await _count_cancelled(job.id)  # committed just as the job was cancelled
     await _finish_if_complete(job, dispatcher)
 
 
@@ -321,9 +331,14 @@ async def _count_attempt(batch_id: str) -> int:
 async def _resolve_and_commit(batch: ImportBatch, job: ImportJob, settings: Settings) -> bool:
     """Resolve the batch against the customers as they are now and commit the writes with
     the batch's "done" mark in one transaction. Returns False if another delivery of the
-    same message committed first."""
+    same message committed first, or the job was cancelled meanwhile (nothing written)."""
 
     async def mark_done(resolution: BatchResolution, session: AsyncClientSession) -> bool:
+        still_running = await ImportJob.get_pymongo_collection().find_one(
+            {"_id": job.id, "status": {"$in": list(UNFINISHED)}}, {"_id": 1}, session=session
+        )
+        if still_running is None:  # cancelled while this batch was being resolved
+            return False
         results = [
             RowResultRecord(
                 number=r.number, outcome=r.outcome.value, reason=r.reason, customer_id=r.customer_id
@@ -363,25 +378,66 @@ def _count(results: Sequence[RowResultRecord]) -> Counts:
     return counts
 
 
-async def _mark_batch_failed(batch: ImportBatch, error: str) -> bool:
-    reason = f"Not processed: the batch failed ({error})"
+def _readable_rows(stored: dict[str, Any]) -> list[BatchRow]:
+    """The rows of a stored batch as far as they can be read: a row that does not read
+    keeps its number, line and original cells, so that it can be reported."""
+    rows = []
+    for item in stored.get("rows") or []:
+        try:
+            rows.append(BatchRow.model_validate(item))
+        except ValidationError:
+            if isinstance(item, dict) and isinstance(item.get("number"), int):
+                raw = item.get("raw")
+                line = item.get("line")
+                rows.append(
+                    BatchRow(
+                        number=item["number"],
+                        line=line if isinstance(line, int) else 0,
+                        raw=[str(cell) for cell in raw] if isinstance(raw, list) else [],
+                    )
+                )
+    return rows
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"its stored data is unreadable ({where}: {first['msg']})"
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
+
+
+async def _mark_batch_failed(stored: dict[str, Any], error: Exception) -> int | None:
+    """Mark the batch failed: each of its rows gets the outcome failed with the batch's
+    problem as the reason. Returns the number of rows, or None if the batch was no longer
+    pending (another delivery finished it)."""
+    rows = _readable_rows(stored)
+    numbers = [row.number for row in rows]
+    where = f"rows {min(numbers)}–{max(numbers)}" if numbers else f"batch {stored['_id']}"
+    problem = f"{where}: {_describe(error)}"
+    reason = (
+        f"Not processed: the batch of {where} failed {MAX_BATCH_ATTEMPTS} times "
+        f"({_describe(error)})"
+    )
     results = [
-        RowResultRecord(number=r.number, outcome=Outcome.FAILED.value, reason=reason)
-        for r in batch.rows
+        RowResultRecord(number=number, outcome=Outcome.FAILED.value, reason=reason)
+        for number in numbers
     ]
     marked = await ImportBatch.get_pymongo_collection().update_one(
-        {"_id": batch.id, "status": BatchStatus.PENDING},
+        {"_id": stored["_id"], "status": BatchStatus.PENDING},
         {
             "$set": {
                 "status": BatchStatus.FAILED,
-                "error": error,
+                "error": problem,
+                "rows": [row.model_dump() for row in rows],  # readable from now on
                 "results": [r.model_dump() for r in results],
                 "counts": _count(results).model_dump(),
                 "updated_at": utcnow(),
             }
         },
     )
-    return marked.modified_count == 1
+    return len(rows) if marked.modified_count == 1 else None
 
 
 async def _finish_if_complete(job: ImportJob, dispatcher: Dispatcher) -> None:
@@ -423,13 +479,7 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
     if await batches.count_documents({"job_id": job_id, "status": BatchStatus.PENDING}, limit=1):
         await _release(job_id)
         return
-    counts = Counts()
-    failed_batches: list[str] = []
-    async for batch in batches.find({"job_id": job_id}, {"counts": 1, "status": 1, "error": 1}):
-        for name, value in batch["counts"].items():
-            setattr(counts, name, getattr(counts, name) + value)
-        if batch["status"] == BatchStatus.FAILED:
-            failed_batches.append(batch.get("error") or "unknown error")
+    counts, failed_batches = await _batch_counts(job_id)
     job.counts = counts
     job.finished_at = utcnow()
     report_id = await reports.build_report(job)
@@ -437,8 +487,13 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
     error = None
     if failed_batches:
         status = JobStatus.FAILED
-        error = f"{len(failed_batches)} batch(es) could not be processed: " + "; ".join(
-            sorted(set(failed_batches))[:5]
+        failed_rows = sum(rows for _, rows in failed_batches)
+        shown = "; ".join(problem for problem, _ in failed_batches[:5])
+        more = f"; and {len(failed_batches) - 5} more" if len(failed_batches) > 5 else ""
+        error = (
+            f"{len(failed_batches)} of {job.batch_count} batches could not be processed "
+            f"after {MAX_BATCH_ATTEMPTS} attempts, so their {failed_rows} row(s) are counted "
+            f"as failed: {shown}{more}"
         )
     await ImportJob.get_pymongo_collection().update_one(
         {"_id": job.id, "status": JobStatus.IN_PROGRESS},
@@ -453,6 +508,35 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
                 "finalizing_until": None,
             }
         },
+    )
+
+
+async def _batch_counts(job_id: str) -> tuple[Counts, list[tuple[str, int]]]:
+    """The sum of the finished batches' counts, and each failed batch's problem and rows."""
+    counts = Counts()
+    failed: list[tuple[str, int]] = []
+    finished = (
+        ImportBatch.get_pymongo_collection()
+        .find(
+            {"job_id": job_id, "status": {"$ne": BatchStatus.PENDING}},
+            {"counts": 1, "status": 1, "error": 1},
+        )
+        .sort("seq", 1)
+    )
+    async for batch in finished:
+        for name, value in batch["counts"].items():
+            setattr(counts, name, getattr(counts, name) + value)
+        if batch["status"] == BatchStatus.FAILED:
+            failed.append((batch.get("error") or "unknown error", batch["counts"]["total"]))
+    return counts, failed
+
+
+async def _count_cancelled(job_id: Any) -> None:
+    """A cancelled job's counts and progress are those of the batches finished before."""
+    counts, _ = await _batch_counts(str(job_id))
+    await ImportJob.get_pymongo_collection().update_one(
+        {"_id": job_id, "status": JobStatus.CANCELLED},
+        {"$set": {"counts": counts.model_dump(), "processed_rows": counts.total}},
     )
 
 
@@ -473,23 +557,81 @@ async def cancel_job(job_id: str) -> ImportJob:
             f"Import {job_id} is {job.status.value}; only pending or running "
             "imports can be cancelled"
         )
+    await _count_cancelled(job.id)
     return await get_job(job_id)
 
 
-async def failed_rows(job_id: str) -> tuple[ImportJob, bytes]:
+# --- results and their retention ------------------------------------------------------------
+
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def _deleted(what: str, settings: Settings) -> Gone:
+    return Gone(
+        f"{what} deleted: uploaded files and reports are kept for "
+        f"{settings.report_retention_days} days after an import finishes"
+    )
+
+
+async def failed_rows(job_id: str, settings: Settings) -> tuple[ImportJob, AsyncIterator[bytes]]:
+    """The failed-rows CSV, as pieces to stream (read from the batches as they are sent)."""
     from store import reports
 
     job = await get_job(job_id)
+    if job.status in FINISHED and job.file_id is None:  # see delete_expired_files
+        raise _deleted("The failed rows were", settings)
     if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
         raise Conflict(f"The failed rows are not ready: the import is {job.status.value}")
-    return job, await reports.failed_rows_csv(job)
+    return job, reports.failed_rows_csv(job)
 
 
-async def report_stream(job_id: str) -> tuple[ImportJob, Any]:
+async def report_stream(job_id: str, settings: Settings) -> tuple[ImportJob, AsyncIterator[bytes]]:
+    from gridfs.errors import NoFile
+
     job = await get_job(job_id)
+    if job.status in FINISHED and job.file_id is None:  # see delete_expired_files
+        raise _deleted("The report was", settings)
     if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED) or job.report_file_id is None:
         raise Conflict(f"The report is not ready: the import is {job.status.value}")
-    return job, files.iterate(files.reports(), job.report_file_id)
+    try:
+        return job, await files.open_chunks(files.reports(), job.report_file_id)
+    except NoFile:  # deleted by a retention run that has not marked the job yet
+        raise _deleted("The report was", settings) from None
+
+
+async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str]:
+    """Retention: for each import finished more than REPORT_RETENTION_DAYS ago, delete its
+    uploaded file, its report(s) and its batches (their rows hold the file's data), then
+    clear the job's `file_id` and `report_file_id`: the job stays listed with its counts,
+    and its report and failed rows answer 410 Gone. Unfinished imports are never touched;
+    0 days keeps everything. Files go first, the mark last, so a run that dies halfway is
+    finished by the next one. Returns the ids of the jobs cleaned (at most `limit`)."""
+    if settings.report_retention_days <= 0:
+        return []
+    cutoff = utcnow() - timedelta(days=settings.report_retention_days)
+    jobs = ImportJob.get_pymongo_collection()
+    expired = await jobs.find(
+        {
+            "status": {"$in": list(FINISHED)},
+            "finished_at": {"$lt": cutoff},
+            "file_id": {"$ne": None},
+        },
+        {"file_id": 1},
+        limit=limit,
+    ).to_list()
+    cleaned = []
+    for job in expired:
+        job_id = str(job["_id"])
+        # Every report of the job, also one left by a finalize that died before recording it.
+        await files.delete_where(files.reports(), {"metadata.jobId": job_id})
+        await files.delete(files.uploads(), job["file_id"])
+        await ImportBatch.get_pymongo_collection().delete_many({"job_id": job_id})
+        await jobs.update_one(
+            {"_id": job["_id"], "status": {"$in": list(FINISHED)}},
+            {"$set": {"file_id": None, "report_file_id": None}},
+        )
+        cleaned.append(job_id)
+    return cleaned
 
 
 async def redrive_stalled_jobs(dispatcher: Dispatcher, settings: Settings) -> list[str]:

@@ -58,3 +58,58 @@ def wait_for_job_sync(client: httpx.Client, job_id: str, timeout: float = 60.0) 
 def summary_counts(xlsx: bytes) -> dict[str, Any]:
     sheet = load_workbook(io.BytesIO(xlsx), read_only=True)["Summary"]
     return {row[0]: row[1] for row in sheet.iter_rows(values_only=True) if row and row[0]}
+
+
+# --- driving the pipeline step by step (tests/integration/test_job_lifecycle.py) ----------
+
+IMPORT_QUEUE_KEYS = ("dramatiq:imports.msgs", "dramatiq:imports.DQ.msgs")
+
+
+class RecordingDispatcher:
+    """A store.imports.Dispatcher that records what the service asks to send instead of
+    sending it, so a test decides when (and whether) the real workers get each message."""
+
+    def __init__(self) -> None:
+        self.plans: list[str] = []
+        self.batches: list[str] = []
+        self.finalizes: list[str] = []
+
+    def plan(self, job_id: str) -> None:
+        self.plans.append(job_id)
+
+    def process_batch(self, batch_id: str) -> None:
+        self.batches.append(batch_id)
+
+    def finalize(self, job_id: str) -> None:
+        self.finalizes.append(job_id)
+
+
+async def wait_until(check: Any, what: str, timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll the async `check()` until it returns something truthy; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached in {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)
+
+
+def import_queue_backlog(redis_url: str) -> int:
+    """Messages of the import queue that are queued, being processed (not acked yet) or
+    waiting for a retry: 0 means the workers have nothing left to do."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return sum(int(client.hlen(key)) for key in IMPORT_QUEUE_KEYS)
+    finally:
+        client.close()
+
+
+async def wait_for_idle_queue(redis_url: str, timeout: float = 45.0) -> None:
+    async def idle() -> bool:
+        return import_queue_backlog(redis_url) == 0
+
+    await wait_until(idle, "the import queue drained", timeout=timeout, interval=0.1)

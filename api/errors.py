@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from domain.errors import DomainError, FileRejected, InvalidRequest
 from store.bulk import TooManyCustomers
-from store.errors import Conflict, Forbidden, NotFound, Unauthorized
+from store.errors import Conflict, Forbidden, Gone, NotFound, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     InvalidRequest: 400,
     NotFound: 404,
     Conflict: 409,
+    Gone: 410,
     Unauthorized: 401,
     Forbidden: 403,
     TooManyCustomers: 413,

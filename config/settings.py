@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     worker_threads: int = 4
     stalled_job_seconds: int = 120
     sweep_interval_seconds: int = 30
-    report_retention_days: int = 30
+    report_retention_days: int = Field(default=30, ge=0)  # 0: keep them forever
 
     @property
     def effective_api_url(self) -> str:

@@ -11,6 +11,10 @@ class Conflict(DomainError):
     """The request is valid but the resource is not in a state that allows it."""
 
 
+class Gone(DomainError):
+    """The resource existed but was deleted for good (retention of reports and files)."""
+
+
 class Forbidden(DomainError):
     pass
 

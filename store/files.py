@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import IO, Any
 
 from gridfs import AsyncGridFSBucket
+from gridfs.errors import NoFile
 
 from store import db
 
@@ -53,6 +54,36 @@ async def iterate(bucket: AsyncGridFSBucket, file_id: Any) -> AsyncIterator[byte
     stream = await bucket.open_download_stream(file_id)
     while chunk := await stream.read(CHUNK):
         yield chunk
+
+
+async def open_chunks(bucket: AsyncGridFSBucket, file_id: Any) -> AsyncIterator[bytes]:
+    """Like `iterate`, but the file is opened now: a missing file raises
+    `gridfs.errors.NoFile` here, before a response has started, not on the first read."""
+    stream = await bucket.open_download_stream(file_id)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await stream.read(CHUNK):
+            yield chunk
+
+    return chunks()
+
+
+async def delete(bucket: AsyncGridFSBucket, file_id: Any) -> bool:
+    """Delete a file and its chunks; False if there was no such file (already deleted)."""
+    try:
+        await bucket.delete(file_id)
+    except NoFile:
+        return False
+    return True
+
+
+async def delete_where(bucket: AsyncGridFSBucket, where: dict[str, Any]) -> int:
+    """Delete every file whose `files` document matches `where`; returns how many."""
+    ids = [grid_out._id async for grid_out in bucket.find(where)]
+    deleted = 0
+    for file_id in ids:
+        deleted += await delete(bucket, file_id)
+    return deleted
 
 
 def copy_file(source: IO[bytes], target: IO[bytes]) -> None:

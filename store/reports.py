@@ -1,12 +1,32 @@
-"""The Excel results report, written in openpyxl's write-only mode and stored in GridFS."""
+"""The Excel results report, written in openpyxl's write-only mode and stored in GridFS,
+and the failed-rows CSV, streamed.
+
+Both list rows by CSV row number. Batches hold the rows of whole identifier groups, so a
+batch's rows are in file order but batches interleave. Memory stays flat whatever the number
+of rows: batches are read a few at a time, each outcome row goes through a `SortedSpill`
+(sorted chunks of bounded size spilled to a temporary file, then merged back), and rows go
+straight from the merge to the workbook's sheets (openpyxl's write-only mode writes each sheet
+to its own temporary file, with inline strings) or to the HTTP response.
+
+Why not one aggregation ($unwind the rows, $sort by number, allowDiskUse)? It keeps the
+worker flat, and real MongoDB spills a large $sort to disk; but SecantusDB, the embedded
+server of `make run` and the tests, materialises every find and aggregate result as a list in
+its own process: about 300 MiB more for a 100,000-row job (see `bench.report`). Reading
+batches by ranges of `seq` and sorting here keeps both processes flat on either server.
+"""
 
 from __future__ import annotations
 
 import csv
+import heapq
 import io
+import os
+import pickle
 import re
 import tempfile
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Iterator
+from operator import itemgetter
+from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -20,6 +40,15 @@ from store.documents import ImportBatch, ImportJob
 EXCEL_CELL_LIMIT = 32_767
 TRUNCATION_MARK = "…[truncated]"
 REPORT_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# Memory bounds of the sorted reading (none depends on the number of rows).
+SORT_CHUNK_BYTES = 4 * 1024 * 1024  # about this much row data is sorted in memory at once
+MERGE_FAN_IN = 64  # runs merged at once; more runs are first merged into fewer, longer ones
+RUN_BUFFER_BYTES = 64 * 1024  # read buffer of each run being merged
+READ_ROWS = 2_000  # about this many rows of batches per query
+MAX_BATCHES_PER_READ = 64
+CSV_CHUNK_CHARS = 64 * 1024  # the failed-rows CSV is sent in pieces of about this size
+WRITTEN = ("imported", "updated")  # outcomes listed with their customer id, on their own sheets
 
 
 def text_cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
@@ -51,27 +80,177 @@ def _identifiers(values: dict[str, Any], keys: list[str]) -> str:
     return "; ".join(shown)
 
 
-async def build_report(job: ImportJob) -> Any:
-    """Write the report for a finished job to GridFS; returns its file id."""
-    details: list[tuple[int, str, str, list[str]]] = []
-    written: dict[str, list[tuple[int, str]]] = {"imported": [], "updated": []}
+# --- rows sorted by row number, in bounded memory --------------------------------------------
+
+Record = tuple[int, str, Any]  # (row number, outcome, what the report shows of the row)
+_number = itemgetter(0)
+
+
+class _RunReader(io.RawIOBase):
+    """One run of a spill file, read with pread: any number of runs of the same file can be
+    read side by side, each at its own position."""
+
+    def __init__(self, fd: int, start: int, end: int) -> None:
+        super().__init__()
+        self._fd, self._position, self._end = fd, start, end
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), self._end - self._position)
+        if size <= 0:
+            return 0
+        data = os.pread(self._fd, size, self._position)
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+
+class SortedSpill:
+    """Records in, records out sorted by their first item (an int), with bounded memory:
+    records gather in a chunk of about SORT_CHUNK_BYTES, which is sorted and written to a
+    temporary file as a run; reading merges the runs (MERGE_FAN_IN at a time, in passes when
+    there are more). Records are pickled: the file is ours and temporary."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._runs: list[tuple[int, int]] = []
+        self._chunk: list[Record] = []
+        self._chunk_bytes = 0
+
+    def __enter__(self) -> SortedSpill:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._chunk = []
+
+    def add(self, record: Record, size: int) -> None:
+        """`size`: about how many bytes the record holds in memory."""
+        self._chunk.append(record)
+        self._chunk_bytes += size
+        if self._chunk_bytes >= SORT_CHUNK_BYTES:
+            self._spill()
+
+    def _spill(self) -> None:
+        if not self._chunk:
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self._chunk.sort(key=_number)
+        self._runs.append(_write_run(self._file, self._chunk))
+        self._chunk, self._chunk_bytes = [], 0
+
+    def sorted(self) -> Iterator[Record]:
+        """Every record added, by number; call once, after the last `add`."""
+        if self._file is None:  # everything fitted in one chunk
+            chunk, self._chunk = self._chunk, []
+            chunk.sort(key=_number)
+            return iter(chunk)
+        self._spill()
+        while len(self._runs) > MERGE_FAN_IN:
+            self._merge_pass()
+        return self._merged(self._runs)
+
+    def _merged(self, runs: list[tuple[int, int]]) -> Iterator[Record]:
+        assert self._file is not None
+        self._file.flush()
+        fd = self._file.fileno()
+        readers = [_read_run(fd, start, end) for start, end in runs]
+        return heapq.merge(*readers, key=_number)
+
+    def _merge_pass(self) -> None:
+        target = tempfile.TemporaryFile()  # noqa: SIM115 - becomes self._file
+        runs = [
+            _write_run(target, self._merged(self._runs[i : i + MERGE_FAN_IN]))
+            for i in range(0, len(self._runs), MERGE_FAN_IN)
+        ]
+        self.close()
+        self._file, self._runs = target, runs
+
+
+def _write_run(target: IO[bytes], records: Iterable[Record]) -> tuple[int, int]:
+    start = target.seek(0, os.SEEK_END)
+    for record in records:
+        pickle.dump(record, target, protocol=pickle.HIGHEST_PROTOCOL)
+    return start, target.tell()
+
+
+def _read_run(fd: int, start: int, end: int) -> Iterator[Record]:
+    source = io.BufferedReader(_RunReader(fd, start, end), buffer_size=RUN_BUFFER_BYTES)
+    while True:
+        try:
+            yield pickle.load(source)  # our own temporary file, written just above
+        except EOFError:
+            return
+
+
+async def _job_batches(job: ImportJob, projection: dict[str, int]) -> AsyncIterator[dict[str, Any]]:
+    """The job's batches (raw documents), a few at a time by ranges of `seq` (READ_ROWS rows
+    or so): neither this process nor the server holds more than one range at once."""
+    collection = ImportBatch.get_pymongo_collection()
+    job_id = str(job.id)
+    count = job.batch_count
+    if count is None:
+        count = await collection.count_documents({"job_id": job_id})
+    seq, width = 0, 1
+    while seq < count:
+        rows = batches = 0
+        query = {"job_id": job_id, "seq": {"$gte": seq, "$lt": seq + width}}
+        async for batch in collection.find(query, projection):
+            rows += len(batch.get("results") or ())
+            batches += 1
+            yield batch
+        seq += width
+        # Batches have about the same size: size the next range from this one.
+        width = max(1, min(MAX_BATCHES_PER_READ, READ_ROWS * batches // max(rows, 1)))
+
+
+def _row_size(raw: list[str], *texts: str) -> int:
+    """About the bytes a row's strings hold in memory (CPython str overhead included)."""
+    return 100 + sum(56 + len(v) for v in raw) + sum(56 + len(t) for t in texts)
+
+
+async def _sorted_rows(
+    job: ImportJob, spill: SortedSpill, outcomes: tuple[str, ...]
+) -> Iterator[Record]:
+    """The job's rows with one of `outcomes`, by row number: (number, outcome, detail) where
+    the detail is the customer id for WRITTEN outcomes, else (identifiers, reason, raw)."""
     identifier_keys = [a["key"] for a in job.schema_attributes if a.get("channelIdentifier")]
-    async for batch in ImportBatch.find(ImportBatch.job_id == str(job.id)):
-        rows = {row.number: row for row in batch.rows}
-        for result in batch.results:
-            if result.outcome in written:
-                written[result.outcome].append((result.number, result.customer_id or ""))
+    projection = {"rows.number": 1, "rows.raw": 1, "rows.values": 1, "results": 1}
+    async for batch in _job_batches(job, projection):
+        rows = {row["number"]: row for row in batch.get("rows") or ()}
+        for result in batch.get("results") or ():
+            outcome = result["outcome"]
+            if outcome not in outcomes:
                 continue
-            row = rows[result.number]
+            number = result["number"]
+            if outcome in WRITTEN:
+                customer_id = result.get("customer_id") or ""
+                spill.add((number, outcome, customer_id), 150 + len(customer_id))
+                continue
+            row = rows[number]
+            raw = row.get("raw") or []
             # A row that failed validation has no normalised values: show what the file had.
-            shown = row.values or {
+            shown = row.get("values") or {
                 job.mapping[c]: v
-                for c, v in zip(job.header, row.raw, strict=False)
+                for c, v in zip(job.header, raw, strict=False)
                 if job.mapping.get(c) in identifier_keys and v
             }
-            details.append(
-                (result.number, _identifiers(shown, identifier_keys), result.reason or "", row.raw)
-            )
+            identifiers = _identifiers(shown, identifier_keys)
+            reason = result.get("reason") or ""
+            spill.add((number, outcome, (identifiers, reason, raw)), _row_size(raw, reason))
+    return spill.sorted()
+
+
+async def build_report(job: ImportJob) -> Any:
+    """Write the report for a finished job to GridFS; returns its file id."""
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("Summary")
     _header(summary, ["Summary", "Count"])
@@ -105,23 +284,30 @@ async def build_report(job: ImportJob) -> Any:
                 value if isinstance(value, float) else text_cell(summary, value),
             ]
         )
-    sheet = workbook.create_sheet("Details")
-    _header(sheet, ["Row", "Identifiers", "Reason", *job.header])
-    for number, identifiers, reason, raw in sorted(details, key=lambda d: d[0]):
-        sheet.append(
-            [
-                number,
-                text_cell(sheet, identifiers),
-                text_cell(sheet, reason),
-                *(text_cell(sheet, v) for v in raw),
-            ]
-        )
-    for outcome, entries in written.items():
-        sheet = workbook.create_sheet(outcome.capitalize())
-        _header(sheet, ["Row", "Customer id"])
-        for number, customer_id in sorted(entries):
-            sheet.append([number, text_cell(sheet, customer_id)])
-    with tempfile.TemporaryFile() as target:
+    details = workbook.create_sheet("Details")
+    _header(details, ["Row", "Identifiers", "Reason", *job.header])
+    written: dict[str, WriteOnlyWorksheet] = {}
+    for outcome in WRITTEN:
+        written[outcome] = workbook.create_sheet(outcome.capitalize())
+        _header(written[outcome], ["Row", "Customer id"])
+    # Each write-only sheet streams to its own temporary file, so one pass over the rows
+    # fills all three, each in row order.
+    with SortedSpill() as spill, tempfile.TemporaryFile() as target:
+        outcomes = ("failed", "ignored", *WRITTEN)
+        for number, outcome, detail in await _sorted_rows(job, spill, outcomes):
+            sheet = written.get(outcome)
+            if sheet is not None:
+                sheet.append([number, text_cell(sheet, detail)])
+                continue
+            identifiers, reason, raw = detail
+            details.append(
+                [
+                    number,
+                    text_cell(details, identifiers),
+                    text_cell(details, reason),
+                    *(text_cell(details, v) for v in raw),
+                ]
+            )
         workbook.save(target)
         target.seek(0)
         name = f"report-{job.id}.xlsx"
@@ -145,19 +331,21 @@ def csv_safe(value: str) -> str:
     return value
 
 
-async def failed_rows_csv(job: ImportJob) -> bytes:
-    """The failed rows with their original headers plus an `error` column, in file order."""
-    failed: list[tuple[int, list[str], str]] = []
-    async for batch in ImportBatch.find(ImportBatch.job_id == str(job.id)):
-        rows = {row.number: row for row in batch.rows}
-        failed.extend(
-            (r.number, rows[r.number].raw, r.reason or "")
-            for r in batch.results
-            if r.outcome == "failed"
-        )
+async def failed_rows_csv(job: ImportJob) -> AsyncIterator[bytes]:
+    """The failed rows with their original headers plus an `error` column, in file order:
+    UTF-8 with a BOM, CRLF line ends, sent in pieces as they are read."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*job.header, "error"])
-    for _, raw, reason in sorted(failed, key=lambda f: f[0]):
-        writer.writerow([csv_safe(v) for v in raw] + [csv_safe(reason)])
-    return buffer.getvalue().encode("utf-8-sig")
+    yield buffer.getvalue().encode("utf-8-sig")
+    buffer.seek(0)
+    buffer.truncate()
+    with SortedSpill() as spill:
+        for _, _, (_, reason, raw) in await _sorted_rows(job, spill, ("failed",)):
+            writer.writerow([csv_safe(v) for v in raw] + [csv_safe(reason)])
+            if buffer.tell() >= CSV_CHUNK_CHARS:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")

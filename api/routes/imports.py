@@ -95,7 +95,7 @@ class ImportController(Controller):
 
     @get("/{job_id:str}/report")
     async def report(self, job_id: str) -> Response[Any]:
-        job, chunks = await imports.report_stream(job_id)
+        job, chunks = await imports.report_stream(job_id, get_settings())
         name = job.file_name.rsplit(".", 1)[0] + "-report.xlsx"
         return Stream(
             chunks,
@@ -104,11 +104,11 @@ class ImportController(Controller):
         )
 
     @get("/{job_id:str}/failed-rows.csv")
-    async def failed_rows(self, job_id: str) -> Response[bytes]:
-        job, content = await imports.failed_rows(job_id)
+    async def failed_rows(self, job_id: str) -> Response[Any]:
+        job, chunks = await imports.failed_rows(job_id, get_settings())
         name = job.file_name.rsplit(".", 1)[0] + "-failed-rows.csv"
-        return Response(
-            content,
+        return Stream(
+            chunks,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

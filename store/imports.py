@@ -17,6 +17,7 @@ from typing import IO, Any, Protocol
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from gridfs.errors import NoFile
 from pydantic import ValidationError
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -48,7 +49,9 @@ from store.schemas import get_schema
 log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 20
-MAX_BATCH_ATTEMPTS = 5  # messages for a batch beyond this mark it failed: the job still ends
+# Deliveries of a step (planning, a batch, the completion) that fail: at this many, the step
+# ends failed instead of being retried, so that a job always ends.
+MAX_BATCH_ATTEMPTS = 5
 UNFINISHED = (JobStatus.PENDING, JobStatus.IN_PROGRESS)
 
 
@@ -204,9 +207,30 @@ def _spooled_rows(spool: IO[bytes]) -> Iterator[BatchRow]:
             return
 
 
-async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
+async def plan_job(
+    job_id: str, dispatcher: Dispatcher, settings: Settings, attempt: int = 1
+) -> None:
     """Validate every row and store the rows in batches; rows that share any identifier
-    value go to one batch, in file order. Running twice stores the same batches."""
+    value go to one batch, in file order. Running twice stores the same batches.
+    `attempt` is the delivery of the message (1 = first): when the last one fails too, the
+    job ends failed with the reason instead of waiting forever."""
+    try:
+        await _plan_job(job_id, dispatcher, settings)
+    except NotFound:
+        raise  # no job to end
+    except Exception as error:
+        if attempt < MAX_BATCH_ATTEMPTS:
+            raise  # Dramatiq retries the message
+        log.exception("planning import %s failed after %d attempts", job_id, attempt)
+        reason = (
+            "the uploaded file is no longer stored"
+            if isinstance(error, NoFile)
+            else _describe(error)
+        )
+        await _fail_job(job_id, f"The import could not start after {attempt} attempts: {reason}")
+
+
+async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
     job = await get_job(job_id)
     if job.status not in UNFINISHED:
         return
@@ -455,10 +479,11 @@ async def _finish_if_complete(job: ImportJob, dispatcher: Dispatcher) -> None:
 FINALIZE_LEASE = timedelta(minutes=10)
 
 
-async def finalize_job(job_id: str, settings: Settings) -> None:
+async def finalize_job(job_id: str, settings: Settings, attempt: int = 1) -> None:
     """Aggregate the batch results, build the report and complete the job, once: a lease
     keeps a second delivery out while the first works, and lets a later one take over if
-    the first worker died."""
+    the first worker died. When the last `attempt` fails too, the job ends failed with its
+    counts and the reason."""
     from store import reports
 
     now = utcnow()
@@ -479,10 +504,24 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
     if await batches.count_documents({"job_id": job_id, "status": BatchStatus.PENDING}, limit=1):
         await _release(job_id)
         return
-    counts, failed_batches = await _batch_counts(job_id)
-    job.counts = counts
-    job.finished_at = utcnow()
-    report_id = await reports.build_report(job)
+    counts: Counts | None = None
+    try:
+        counts, failed_batches = await _batch_counts(job_id)
+        job.counts = counts
+        job.finished_at = utcnow()
+        report_id = await reports.build_report(job)
+    except Exception as problem:
+        await _release(job_id)  # a retry may take over at once
+        if attempt < MAX_BATCH_ATTEMPTS:
+            raise  # Dramatiq retries the message
+        log.exception("completing import %s failed after %d attempts", job_id, attempt)
+        await _fail_job(
+            job_id,
+            "Every row was processed, but the results report could not be built after "
+            f"{attempt} attempts: {_describe(problem)}",
+            counts,
+        )
+        return
     status = JobStatus.COMPLETED
     error = None
     if failed_batches:
@@ -537,6 +576,21 @@ async def _count_cancelled(job_id: Any) -> None:
     await ImportJob.get_pymongo_collection().update_one(
         {"_id": job_id, "status": JobStatus.CANCELLED},
         {"$set": {"counts": counts.model_dump(), "processed_rows": counts.total}},
+    )
+
+
+async def _fail_job(job_id: str, error: str, counts: Counts | None = None) -> None:
+    """End an unfinished job failed, with the reason (and its counts, when known)."""
+    fields: dict[str, Any] = {
+        "status": JobStatus.FAILED,
+        "error": error,
+        "finished_at": utcnow(),
+        "finalizing_until": None,
+    }
+    if counts is not None:
+        fields |= {"counts": counts.model_dump(), "processed_rows": counts.total}
+    await ImportJob.get_pymongo_collection().update_one(
+        {"_id": ObjectId(job_id), "status": {"$in": list(UNFINISHED)}}, {"$set": fields}
     )
 
 

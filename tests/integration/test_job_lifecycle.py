@@ -450,6 +450,54 @@ async def test_batches_that_always_fail_end_the_job_failed(
     assert all("Not processed:" in line for line in lines[1:])
 
 
+async def test_planning_or_completion_that_always_fails_ends_the_job_failed(
+    api, database, worker, admin_headers
+) -> None:
+    from store import files
+
+    # Planning: the uploaded file is gone from storage before the workers read it.
+    unplannable, _ = await create_held_job(csv_bytes(HEADER, people(4)), config())
+    stored = await database["import_jobs"].find_one({"_id": ObjectId(unplannable)})
+    await files.uploads().delete(stored["file_id"])
+    # Completion: every row is processed, but the report storage refuses every write.
+    unreportable, _ = await create_held_job(csv_bytes(HEADER, people(6)), config(batch_size=3))
+    for batch_id in await plan_held_job(unreportable):
+        await imports.process_batch(batch_id, RecordingDispatcher(), get_settings())
+    await database.create_collection(
+        "reports.chunks", validator={"$jsonSchema": {"required": ["refused"]}}
+    )
+
+    actors.plan_import.send(unplannable)
+    actors.finalize_import.send(unreportable)
+    # Five deliveries each, side by side, with Dramatiq's backoff: well under 30 s.
+    not_planned = await wait_for_job(api, unplannable, admin_headers, timeout=60)
+    not_reported = await wait_for_job(api, unreportable, admin_headers, timeout=60)
+
+    assert not_planned["status"] == "failed", not_planned
+    assert not_planned["error"] == (
+        f"The import could not start after {imports.MAX_BATCH_ATTEMPTS} attempts: "
+        "the uploaded file is no longer stored"
+    )
+    assert not_planned["counts"] == ZERO
+    assert not_planned["progress"] == {"processedRows": 0, "totalRows": 4}
+    assert not_planned["startedAt"] is None and not_planned["finishedAt"] is not None
+    assert await database["import_batches"].count_documents({"job_id": unplannable}) == 0
+
+    assert not_reported["status"] == "failed", not_reported
+    error = not_reported["error"]
+    assert error.startswith(
+        "Every row was processed, but the results report could not be built after "
+        f"{imports.MAX_BATCH_ATTEMPTS} attempts: "
+    ), error
+    assert "Document failed validation" in error, error
+    assert not_reported["counts"] == {**ZERO, "total": 6, "imported": 6}
+    assert not_reported["progress"] == {"processedRows": 6, "totalRows": 6}
+    assert when(not_reported["startedAt"]) <= when(not_reported["finishedAt"])
+    assert await database["customers"].count_documents({}) == 6
+    report = await api.get(f"/imports/{unreportable}/report", headers=admin_headers)
+    assert report.status_code == 409
+
+
 # --- recovery: messages lost with Redis ---------------------------------------------------
 
 

@@ -47,21 +47,31 @@ async def replace_schema(schema: RecordSchema) -> RecordSchema:
     return schema
 
 
+IDENTIFIER_INDEX_PREFIX = "unique_identifier_"
+
+
 def identifier_index_name(key: str) -> str:
-    return f"unique_identifier_{key}"
+    return IDENTIFIER_INDEX_PREFIX + key
 
 
 async def ensure_customer_indexes(schema: RecordSchema) -> None:
     """One unique index per channel identifier: two customers never share a value.
-    Partial, so customers without the attribute do not collide on a missing value."""
+    Sparse, so customers without the attribute do not collide on a missing value. Not
+    partial: an `$in` lookup cannot be proven to fall inside a partial index's filter by
+    every server (SecantusDB scans the whole collection instead), while any server uses a
+    sparse index for it."""
+    collection = Customer.get_pymongo_collection()
+    async for index in await collection.list_indexes():
+        if index["name"].startswith(IDENTIFIER_INDEX_PREFIX) and not index.get("sparse"):
+            await collection.drop_index(index["name"])  # the partial index of earlier versions
     models = [
         IndexModel(
             [(f"attributes.{a.key}", ASCENDING)],
             name=identifier_index_name(a.key),
             unique=True,
-            partialFilterExpression={f"attributes.{a.key}": {"$exists": True}},
+            sparse=True,
         )
         for a in schema.channel_identifiers
     ]
     models.append(IndexModel([("created_at", ASCENDING)], name="created_at"))
-    await Customer.get_pymongo_collection().create_indexes(models)
+    await collection.create_indexes(models)

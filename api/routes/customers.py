@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from api.security import IMPORTER
 from config import get_settings
@@ -30,9 +30,9 @@ class CustomerController(Controller):
         return {"items": items, "total": total}
 
     @get("/{customer_id:str}")
-    async def get_customer(self, customer_id: str) -> dict[str, Any]:
+    async def get_customer(self, customer_id: FromPath[str]) -> dict[str, Any]:
         return await customers.get_customer(customer_id)
 
     @post("/bulkCustomers", opt=IMPORTER, status_code=200)
-    async def bulk_customers(self, data: dict[str, Any]) -> dict[str, Any]:
+    async def bulk_customers(self, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
         return await bulk.bulk_write(BulkRequest.model_validate(data), get_settings())

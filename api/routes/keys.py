@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
 from pydantic import BaseModel, Field
 
 from api.security import ADMIN, current_principal
@@ -24,6 +25,6 @@ class KeyController(Controller):
         return {"name": principal.name, "role": principal.role.value}
 
     @post("/api-keys", opt=ADMIN, status_code=201, summary="Create an API key (shown once)")
-    async def create(self, data: NewKey) -> dict[str, Any]:
+    async def create(self, data: JSONBody[NewKey]) -> dict[str, Any]:
         key = await auth.create_key(data.name, data.role)
         return {"name": data.name, "role": data.role.value, "key": key}

@@ -5,6 +5,7 @@ import io
 from typing import Any
 
 from litestar import Controller, Response, get, put
+from litestar.params import FromPath, JSONBody
 
 from api.security import ADMIN
 from domain.errors import InvalidRequest
@@ -37,7 +38,7 @@ class RecordTypeController(Controller):
         return [{"name": name, "label": label} for name, label in RECORD_TYPE_LABELS.items()]
 
     @get("/{record_type:str}/schema", summary="The record type's attributes")
-    async def get_schema(self, record_type: str) -> dict[str, Any]:
+    async def get_schema(self, record_type: FromPath[str]) -> dict[str, Any]:
         return schema_json(await schemas.get_schema(record_type))
 
     @put(
@@ -46,7 +47,9 @@ class RecordTypeController(Controller):
         status_code=200,
         summary="Replace the attribute list (admin); validated",
     )
-    async def put_schema(self, record_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def put_schema(
+        self, record_type: FromPath[str], data: JSONBody[dict[str, Any]]
+    ) -> dict[str, Any]:
         if data.get("recordType", record_type) != record_type:
             raise InvalidRequest("recordType in the body differs from the path")
         if not isinstance(data.get("attributes"), list):
@@ -57,7 +60,7 @@ class RecordTypeController(Controller):
         return schema_json(await schemas.replace_schema(schema))
 
     @get("/{record_type:str}/channel-identifiers", summary="Attributes usable to deduplicate")
-    async def channel_identifiers(self, record_type: str) -> list[dict[str, str]]:
+    async def channel_identifiers(self, record_type: FromPath[str]) -> list[dict[str, str]]:
         schema = await schemas.get_schema(record_type)
         return [{"key": a.key, "label": a.label} for a in schema.channel_identifiers]
 
@@ -66,7 +69,7 @@ class RecordTypeController(Controller):
         media_type="text/csv",
         summary="A CSV template from the live schema",
     )
-    async def template(self, record_type: str) -> Response[bytes]:
+    async def template(self, record_type: FromPath[str]) -> Response[bytes]:
         schema = await schemas.get_schema(record_type)
         return Response(
             template_csv(schema),

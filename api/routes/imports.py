@@ -109,6 +109,6 @@ class ImportController(Controller):
         name = job.file_name.rsplit(".", 1)[0] + "-failed-rows.csv"
         return Stream(
             chunks,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Stream adds "; charset=utf-8"
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -28,7 +29,7 @@ from domain.resolution import (
 from domain.schema import RecordSchema
 from store import db
 from store.documents import Customer, utcnow
-from store.errors import NotFound
+from store.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -163,16 +164,22 @@ async def resolve_and_commit(
                         await session.abort_transaction()
                         return None
             return resolution
-        except PyMongoError as error:
-            if not _is_retryable(error) or attempt == RESOLVE_RETRIES - 1:
+        except (PyMongoError, WriteConflict) as error:
+            if not _is_retryable(error):
                 raise
+            if attempt == RESOLVE_RETRIES - 1:
+                raise Conflict(
+                    f"Other writers kept changing the same customers ({RESOLVE_RETRIES} "
+                    "attempts); nothing was written, try again"
+                ) from error
             log.warning(
                 "batch write attempt %d failed (%s %r); resolving again",
                 attempt + 1,
                 type(error).__name__,
                 getattr(error, "details", error),
             )
-            await asyncio.sleep(0.05 * (attempt + 1))
+            # Random, growing waits so two writers that collided do not collide again in step.
+            await asyncio.sleep(random.uniform(0, 0.05 * 2**attempt))
     raise AssertionError("unreachable: the last attempt raises")
 
 

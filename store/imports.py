@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any, Protocol
 
+from beanie import SortDirection
 from bson import ObjectId
 from bson.errors import InvalidId
 from gridfs.errors import NoFile
@@ -176,7 +177,9 @@ async def list_jobs(
 ) -> tuple[list[ImportJob], int]:
     query = ImportJob.find(ImportJob.status == status) if status else ImportJob.find_all()
     total = await query.count()
-    jobs = await query.sort(-ImportJob.created_at).skip(offset).limit(limit).to_list()  # type: ignore[operator]
+    # Newest first; the id breaks ties of created_at (milliseconds), so pages never overlap.
+    newest = [("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]
+    jobs = await query.sort(newest).skip(offset).limit(limit).to_list()
     return jobs, total
 
 

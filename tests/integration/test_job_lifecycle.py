@@ -13,7 +13,7 @@ import io
 import os
 import sys
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -352,6 +352,12 @@ async def test_list_is_newest_first_with_status_filter_and_paging(
     assert await listed(status="in_progress") == ([], 0)
     assert (await api.get("/imports?status=done", headers=admin_headers)).status_code == 400
     assert (await api.get("/imports?limit=0", headers=admin_headers)).status_code == 400
+
+    # Uploads in the same millisecond (several API replicas): pages still never overlap,
+    # newest (highest id) first.
+    await database["import_jobs"].update_many({}, {"$set": {"created_at": datetime.now(UTC)}})
+    pages = [(await listed(limit=1, offset=n))[0] for n in range(4)]
+    assert [job for page in pages for job in page] == newest_first
 
 
 # --- the completion step delivered more than once -----------------------------------------

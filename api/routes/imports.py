@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, FromQuery, Parameter
 from litestar.response import Stream
 
 from api.security import IMPORTER, current_principal
@@ -78,7 +78,7 @@ class ImportController(Controller):
     @get("/")
     async def list_jobs(
         self,
-        status: JobStatus | None = None,
+        status: FromQuery[JobStatus | None] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> dict[str, Any]:
@@ -86,15 +86,15 @@ class ImportController(Controller):
         return {"items": [job_json(job) for job in jobs], "total": total}
 
     @get("/{job_id:str}")
-    async def get_job(self, job_id: str) -> dict[str, Any]:
+    async def get_job(self, job_id: FromPath[str]) -> dict[str, Any]:
         return job_json(await imports.get_job(job_id))
 
     @post("/{job_id:str}/cancel", opt=IMPORTER, status_code=200)
-    async def cancel(self, job_id: str) -> dict[str, Any]:
+    async def cancel(self, job_id: FromPath[str]) -> dict[str, Any]:
         return job_json(await imports.cancel_job(job_id))
 
     @get("/{job_id:str}/report")
-    async def report(self, job_id: str) -> Response[Any]:
+    async def report(self, job_id: FromPath[str]) -> Response[Any]:
         job, chunks = await imports.report_stream(job_id, get_settings())
         name = job.file_name.rsplit(".", 1)[0] + "-report.xlsx"
         return Stream(
@@ -104,7 +104,7 @@ class ImportController(Controller):
         )
 
     @get("/{job_id:str}/failed-rows.csv")
-    async def failed_rows(self, job_id: str) -> Response[Any]:
+    async def failed_rows(self, job_id: FromPath[str]) -> Response[Any]:
         job, chunks = await imports.failed_rows(job_id, get_settings())
         name = job.file_name.rsplit(".", 1)[0] + "-failed-rows.csv"
         return Stream(

@@ -22,6 +22,7 @@ from gridfs.errors import NoFile
 from pydantic import ValidationError
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import OperationFailure
 
 from config import Settings
 from domain.actions import Action
@@ -51,7 +52,8 @@ log = logging.getLogger(__name__)
 
 SAMPLE_ROWS = 20
 # Deliveries of a step (planning, a batch, the completion) that fail: at this many, the step
-# ends failed instead of being retried, so that a job always ends.
+# ends failed instead of being retried, so that a job always ends. A batch that only met
+# other writers' transactions is not failed: those end (see _held_by_another_writer).
 MAX_BATCH_ATTEMPTS = 5
 UNFINISHED = (JobStatus.PENDING, JobStatus.IN_PROGRESS)
 
@@ -331,8 +333,8 @@ async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Setting
         rows = len(batch.rows)
         committed = await _resolve_and_commit(batch, job, settings)
     except Exception as error:
-        if attempts < MAX_BATCH_ATTEMPTS:
-            raise  # Dramatiq retries the message
+        if attempts < MAX_BATCH_ATTEMPTS or _held_by_another_writer(error):
+            raise  # Dramatiq retries the message (and after its retries, the sweeper)
         log.exception("batch %s failed after %d attempts", batch_id, attempts)
         marked = await _mark_batch_failed(stored, error)
         committed, rows = marked is not None, marked or 0
@@ -346,6 +348,17 @@ async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Setting
         if after is not None and after["status"] == JobStatus.CANCELLED:
             await _count_cancelled(job.id)  # committed just as the job was cancelled
     await _finish_if_complete(job, dispatcher)
+
+
+def _held_by_another_writer(error: Exception) -> bool:
+    """The batch's customers are held by another transaction: a concurrent import, or one
+    left open by a worker killed mid-batch, which the server aborts within its transaction
+    lifetime (60 s). That passes, so it never makes the batch fail, however many times."""
+    if isinstance(error, Conflict | customers.WriteConflict):  # resolve_and_commit gave up
+        return True
+    return isinstance(error, OperationFailure) and error.has_error_label(
+        "TransientTransactionError"
+    )
 
 
 async def _count_attempt(batch_id: str) -> int:

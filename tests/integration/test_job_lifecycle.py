@@ -504,6 +504,62 @@ async def test_planning_or_completion_that_always_fails_ends_the_job_failed(
     assert report.status_code == 409
 
 
+async def test_a_batch_whose_customer_another_transaction_holds_waits_instead_of_failing(
+    api, database, worker, admin_headers
+) -> None:
+    existing = await api.post(
+        "/customers/bulkCustomers",
+        headers=admin_headers,
+        json={
+            "action": "append",
+            "deduplicationKeys": ["email"],
+            "customers": [{"firstName": "Old", "email": ["person0@example.com"]}],
+        },
+    )
+    assert existing.status_code == 200, existing.text
+    job_id, _ = await create_held_job(csv_bytes(HEADER, people(1)), config(action="update"))
+    [batch_id] = await plan_held_job(job_id)
+    batches = database["import_batches"]
+
+    async def attempts() -> int:
+        batch = await batches.find_one({"_id": batch_id})
+        return int(batch["attempts"])
+
+    # Another transaction (a concurrent import, or one left open by a killed worker until
+    # the server reaps it) holds the customer the batch must update.
+    deliveries = imports.MAX_BATCH_ATTEMPTS + 5
+    async with database.client.start_session() as session:
+        await session.start_transaction()
+        try:
+            await database["customers"].update_one(
+                {"attributes.email": "person0@example.com"},
+                {"$set": {"attributes.city": "Elsewhere"}},
+                session=session,
+            )
+            for _ in range(deliveries):
+                actors.process_batch.send(batch_id)
+
+            async def all_started() -> bool:
+                return await attempts() >= deliveries
+
+            # At most four deliveries run at once (2 processes x 2 threads): once ten have
+            # started, six have failed on the held customer, one of them at attempt 6 or more.
+            await wait_until(all_started, f"{deliveries} deliveries of the batch", timeout=45)
+            assert (await batch_statuses(database, job_id)) == {"pending": 1}
+        finally:
+            await session.abort_transaction()
+
+    job = await wait_for_job(api, job_id, admin_headers, timeout=45)
+    assert job["status"] == "completed", job
+    assert job["counts"] == {**ZERO, "total": 1, "updated": 1}
+    assert job["progress"] == {"processedRows": 1, "totalRows": 1}
+    assert await attempts() > imports.MAX_BATCH_ATTEMPTS
+    customer = await database["customers"].find_one({"attributes.email": "person0@example.com"})
+    assert customer["attributes"]["lastName"] == "Tester"  # the row's update
+    assert "city" not in customer["attributes"]  # the aborted transaction's write is gone
+    assert await database["customers"].count_documents({}) == 1
+
+
 # --- recovery: messages lost with Redis ---------------------------------------------------
 
 
@@ -559,3 +615,72 @@ async def test_lost_messages_are_driven_again_by_the_sweeper(
     assert f"drove stalled imports again: {job_id}" in log, log[-2000:]
     report = await api.get(f"/imports/{job_id}/report", headers=admin_headers)
     assert summary_counts(report.content)["Imported"] == rows
+
+
+def requeue_messages_of_dead_workers(dead_after_ms: int = 5000) -> None:
+    """Dramatiq's own maintenance, run now with a short heartbeat timeout: the messages a
+    killed worker process had fetched go back to the queue (its live peers only do this
+    after a minute)."""
+    from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
+
+    broker = RedisBroker(  # type: ignore[no-untyped-call]
+        url=REDIS_URL, heartbeat_timeout=dead_after_ms, maintenance_chance=MAINTENANCE_SCALE
+    )
+    try:
+        broker.do_qsize("imports")
+    finally:
+        broker.close()
+
+
+async def test_workers_killed_mid_batch_are_recovered(
+    api, database, worker, admin_headers, workdir
+) -> None:
+    import signal
+
+    rows = 200
+    response = await api.post(
+        "/imports",
+        headers=admin_headers,
+        **import_form(csv_bytes(HEADER, people(rows)), config(batch_size=1)),
+    )
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+
+    async def running() -> bool:
+        job = await get(api, job_id, admin_headers)
+        return job["progress"]["processedRows"] >= 3
+
+    await wait_until(running, "the import is running", timeout=30, interval=0.02)
+    assert worker.proc is not None
+    try:
+        # Every worker process dies at once in the middle of its batches (SIGKILL: a lost
+        # machine or container); whatever runs the workers starts them again.
+        os.killpg(worker.proc.pid, signal.SIGKILL)
+        worker.proc.wait(timeout=30)
+        # Their open transactions hold some customers until the server reaps them (60 s, as
+        # mongod's transactionLifetimeLimitSeconds; batches wait for that, see the test
+        # above); to keep this test short, the server aborts them now.
+        await database.client.admin.command("killAllSessions", [])
+        pending = (await batch_statuses(database, job_id)).get("pending", 0)
+        assert pending > 20, f"the import was nearly done before the kill: {pending} pending"
+    finally:
+        worker.stop()  # reaps anything left of its process group
+        worker.start()  # the session's worker, for the tests that follow
+
+    sweeper = start_sweeper(workdir)
+    try:
+        job = await wait_for_job(api, job_id, admin_headers, timeout=60)
+    finally:
+        stop_all([sweeper])
+    assert job["status"] == "completed", job
+    assert job["counts"] == {**ZERO, "total": rows, "imported": rows}
+    assert job["progress"] == {"processedRows": rows, "totalRows": rows}
+    assert await batch_statuses(database, job_id) == {"done": rows}
+    assert await database["customers"].count_documents({}) == rows
+    await assert_no_duplicate_customers(database)
+
+    async def orphans_requeued() -> bool:
+        requeue_messages_of_dead_workers()
+        return import_queue_backlog(REDIS_URL) == 0
+
+    await wait_until(orphans_requeued, "the killed workers' messages requeued", interval=0.5)

@@ -72,16 +72,19 @@ class Child:
         return self.proc is not None and self.proc.poll() is None
 
     def terminate(self) -> None:
+        """SIGTERM to the child alone: it stops its own children. Signalling the whole group
+        makes Dramatiq's worker processes see a second signal and hang in a hard stop."""
         if self.proc is not None and self.proc.poll() is None:
-            _signal_group(self.proc.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
 
     def stop(self, timeout: float = 15.0) -> None:
         stop_all([self], timeout)
 
 
 def stop_all(children: Sequence[Child], timeout: float = 15.0) -> None:
-    """SIGTERM every child's group at once, wait up to `timeout`, then SIGKILL what is left
-    (grandchildren included, e.g. Dramatiq's worker processes)."""
+    """SIGTERM every child at once, wait up to `timeout`, then SIGKILL what is left of each
+    child's process group (grandchildren included, e.g. Dramatiq's worker processes)."""
     for child in children:
         child.terminate()
     deadline = time.monotonic() + timeout

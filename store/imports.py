@@ -53,8 +53,11 @@ log = logging.getLogger(__name__)
 SAMPLE_ROWS = 20
 # Deliveries of a step (planning, a batch, the completion) that fail: at this many, the step
 # ends failed instead of being retried, so that a job always ends. A batch that only met
-# other writers' transactions is not failed: those end (see _held_by_another_writer).
+# other writers' transactions gets more (see _held_by_another_writer): those end.
 MAX_BATCH_ATTEMPTS = 5
+# ...but not forever either: past this many deliveries (minutes of Dramatiq backoff and
+# sweeper rounds, far beyond a transaction's lifetime) the batch fails, so the job ends.
+MAX_CONTENDED_ATTEMPTS = 25
 UNFINISHED = (JobStatus.PENDING, JobStatus.IN_PROGRESS)
 
 
@@ -333,7 +336,9 @@ async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Setting
         rows = len(batch.rows)
         committed = await _resolve_and_commit(batch, job, settings)
     except Exception as error:
-        if attempts < MAX_BATCH_ATTEMPTS or _held_by_another_writer(error):
+        if attempts < MAX_BATCH_ATTEMPTS or (
+            _held_by_another_writer(error) and attempts < MAX_CONTENDED_ATTEMPTS
+        ):
             raise  # Dramatiq retries the message (and after its retries, the sweeper)
         log.exception("batch %s failed after %d attempts", batch_id, attempts)
         marked = await _mark_batch_failed(stored, error)
@@ -353,7 +358,7 @@ async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Setting
 def _held_by_another_writer(error: Exception) -> bool:
     """The batch's customers are held by another transaction: a concurrent import, or one
     left open by a worker killed mid-batch, which the server aborts within its transaction
-    lifetime (60 s). That passes, so it never makes the batch fail, however many times."""
+    lifetime (60 s). That passes, so it gets MAX_CONTENDED_ATTEMPTS deliveries, not five."""
     if isinstance(error, Conflict | customers.WriteConflict):  # resolve_and_commit gave up
         return True
     return isinstance(error, OperationFailure) and error.has_error_label(

@@ -515,7 +515,7 @@ async def finalize_job(job_id: str, settings: Settings, attempt: int = 1) -> Non
             "batch_count": {"$ne": None},
             "$or": [{"finalizing_until": None}, {"finalizing_until": {"$lt": now}}],
         },
-        {"$set": {"finalizing_until": now + FINALIZE_LEASE}},
+        {"$set": {"finalizing_until": now + FINALIZE_LEASE, "heartbeat_at": now}},
         return_document=ReturnDocument.AFTER,
     )
     if claimed is None:
@@ -724,7 +724,10 @@ async def redrive_stalled_jobs(dispatcher: Dispatcher, settings: Settings) -> li
     async for document in stalled:
         job = ImportJob.model_validate(document)
         await ImportJob.get_pymongo_collection().update_one(
-            {"_id": job.id}, {"$set": {"heartbeat_at": now, "finalizing_until": None}}
+            # The completion's lease stays: a report still being built is not built twice, and
+            # a dead worker's lease runs out by itself.
+            {"_id": job.id},
+            {"$set": {"heartbeat_at": now}},
         )
         if job.batch_count is None:
             dispatcher.plan(str(job.id))

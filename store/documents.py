@@ -98,6 +98,10 @@ class ImportJob(Document):
     error: str | None = None
     report_file_id: Any = None
     finalizing_until: datetime | None = None  # lease of the worker building the report
+    # Deliveries of planning and of the completion that started: counted here, not in the
+    # broker, so a delivery that kills its worker every time still ends the job.
+    plan_attempts: int = 0
+    finalize_attempts: int = 0
     heartbeat_at: datetime = Field(default_factory=utcnow)  # last progress; recovery looks here
 
     class Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import pickle
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -215,13 +216,18 @@ def _spooled_rows(spool: IO[bytes]) -> Iterator[BatchRow]:
             return
 
 
-async def plan_job(
-    job_id: str, dispatcher: Dispatcher, settings: Settings, attempt: int = 1
-) -> None:
+async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
     """Validate every row and store the rows in batches; rows that share any identifier
     value go to one batch, in file order. Running twice stores the same batches.
-    `attempt` is the delivery of the message (1 = first): when the last one fails too, the
-    job ends failed with the reason instead of waiting forever."""
+    Deliveries are counted: when the last one fails too, or a delivery finds that the earlier
+    ones all stopped midway (the worker died), the job ends failed with the reason."""
+    counted = await _count_job_attempt(job_id, "plan_attempts")
+    if counted is None:
+        return  # finished or cancelled meanwhile
+    attempt = int(counted["plan_attempts"])
+    if attempt > MAX_BATCH_ATTEMPTS and counted.get("batch_count") is None:
+        await _fail_job(job_id, _interrupted("Planning the import", attempt - 1))
+        return
     try:
         await _plan_job(job_id, dispatcher, settings)
     except NotFound:
@@ -238,6 +244,24 @@ async def plan_job(
         await _fail_job(job_id, f"The import could not start after {attempt} attempts: {reason}")
 
 
+class Heartbeat:
+    """Marks a long step's job as making progress, so the recovery check leaves it alone."""
+
+    INTERVAL_SECONDS = 10.0
+
+    def __init__(self, job_id: ObjectId | None) -> None:
+        self.job_id = job_id
+        self.last = time.monotonic()
+
+    async def beat(self) -> None:
+        if time.monotonic() - self.last < self.INTERVAL_SECONDS:
+            return
+        self.last = time.monotonic()
+        await ImportJob.get_pymongo_collection().update_one(
+            {"_id": self.job_id}, {"$set": {"heartbeat_at": utcnow()}}
+        )
+
+
 async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
     job = await get_job(job_id)
     if job.status not in UNFINISHED:
@@ -248,11 +272,13 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     validator = _validator(job, settings)
     identifier_keys = [a.key for a in validator.schema.channel_identifiers]
     grouper = RowGrouper()
+    heartbeat = Heartbeat(job.id)
     with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool:
         await files.download_to(files.uploads(), job.file_id, source)
         source.seek(0)
         reader = CsvReader(source, delimiter=job.delimiter, limits=_limits(settings))
         for csv_row in reader:
+            await heartbeat.beat()
             if csv_row.error:
                 row = BatchRow(
                     number=csv_row.number,
@@ -284,6 +310,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
                 document = batch.model_dump(by_alias=True, mode="python")
                 await collection.replace_one({"_id": batch.id}, document, upsert=True)
                 del pending[seq]
+                await heartbeat.beat()
     updated = await ImportJob.get_pymongo_collection().find_one_and_update(
         {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
         {
@@ -500,13 +527,18 @@ async def _finish_if_complete(job: ImportJob, dispatcher: Dispatcher) -> None:
 FINALIZE_LEASE = timedelta(minutes=10)
 
 
-async def finalize_job(job_id: str, settings: Settings, attempt: int = 1) -> None:
+async def finalize_job(job_id: str, settings: Settings) -> None:
     """Aggregate the batch results, build the report and complete the job, once: a lease
     keeps a second delivery out while the first works, and lets a later one take over if
-    the first worker died. When the last `attempt` fails too, the job ends failed with its
-    counts and the reason."""
+    the first worker died. Deliveries that take the lease are counted: when the last one
+    fails too, or the earlier ones all stopped midway, the job ends failed with its counts
+    and the reason."""
     from store import reports
 
+    batches = ImportBatch.get_pymongo_collection()
+    # Batches only ever leave `pending`, so a job with none left stays that way.
+    if await batches.count_documents({"job_id": job_id, "status": BatchStatus.PENDING}, limit=1):
+        return
     now = utcnow()
     claimed = await ImportJob.get_pymongo_collection().find_one_and_update(
         {
@@ -515,17 +547,22 @@ async def finalize_job(job_id: str, settings: Settings, attempt: int = 1) -> Non
             "batch_count": {"$ne": None},
             "$or": [{"finalizing_until": None}, {"finalizing_until": {"$lt": now}}],
         },
-        {"$set": {"finalizing_until": now + FINALIZE_LEASE, "heartbeat_at": now}},
+        {
+            "$set": {"finalizing_until": now + FINALIZE_LEASE, "heartbeat_at": now},
+            "$inc": {"finalize_attempts": 1},
+        },
         return_document=ReturnDocument.AFTER,
     )
     if claimed is None:
         return
     job = ImportJob.model_validate(claimed)
-    batches = ImportBatch.get_pymongo_collection()
-    if await batches.count_documents({"job_id": job_id, "status": BatchStatus.PENDING}, limit=1):
-        await _release(job_id)
-        return
+    attempt = job.finalize_attempts
     counts: Counts | None = None
+    if attempt > MAX_BATCH_ATTEMPTS:
+        counts, _ = await _batch_counts(job_id)
+        message = _interrupted("Every row was processed, but building the report", attempt - 1)
+        await _fail_job(job_id, message, counts)
+        return
     try:
         counts, failed_batches = await _batch_counts(job_id)
         job.counts = counts
@@ -612,6 +649,31 @@ async def _fail_job(job_id: str, error: str, counts: Counts | None = None) -> No
         fields |= {"counts": counts.model_dump(), "processed_rows": counts.total}
     await ImportJob.get_pymongo_collection().update_one(
         {"_id": ObjectId(job_id), "status": {"$in": list(UNFINISHED)}}, {"$set": fields}
+    )
+
+
+async def _count_job_attempt(job_id: str, field: str) -> dict[str, Any] | None:
+    """Count a delivery of a job's step; the job as it is now, or None when it is no longer
+    unfinished."""
+    try:
+        oid = ObjectId(job_id)
+    except InvalidId:
+        raise NotFound(f"No import with id {job_id!r}") from None
+    updated = await ImportJob.get_pymongo_collection().find_one_and_update(
+        {"_id": oid, "status": {"$in": list(UNFINISHED)}},
+        {"$inc": {field: 1}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if updated is None:
+        await get_job(job_id)  # NotFound when there is no such job at all
+        return None
+    return dict(updated)
+
+
+def _interrupted(what: str, attempts: int) -> str:
+    return (
+        f"{what} stopped midway {attempts} times (the worker process ended while working on "
+        "it, e.g. out of memory); giving up"
     )
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
 
 from config import get_settings
 from store import db, imports
 from workers.broker import QUEUE
 
-# Dramatiq's own retries cover crashes and transient errors; the batch service counts
-# attempts in MongoDB and marks a batch failed after its limit, and planning and completion
-# end the job failed on their last attempt (Dramatiq's retry count), so a job always ends.
+# Dramatiq's own retries cover crashes and transient errors; the services count every step's
+# deliveries in MongoDB and end a batch or the job failed after the limit, so a job always
+# ends, even when a delivery kills its worker each time.
 MAX_RETRIES = imports.MAX_BATCH_ATTEMPTS
 MIN_BACKOFF_MS = 500
 MAX_BACKOFF_MS = 10_000
@@ -31,12 +30,6 @@ class DramatiqDispatcher:
 dispatcher = DramatiqDispatcher()
 
 
-def _attempt() -> int:
-    """Which delivery of the current message this is: 1, then 2 after one retry, ..."""
-    message = CurrentMessage.get_current_message()
-    return 1 + int(message.options.get("retries", 0)) if message is not None else 1
-
-
 @dramatiq.actor(
     actor_name="plan_import",
     queue_name=QUEUE,
@@ -47,7 +40,7 @@ def _attempt() -> int:
 async def plan_import(job_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
-    await imports.plan_job(job_id, dispatcher, settings, _attempt())
+    await imports.plan_job(job_id, dispatcher, settings)
 
 
 @dramatiq.actor(
@@ -73,4 +66,4 @@ async def process_batch(batch_id: str) -> None:
 async def finalize_import(job_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
-    await imports.finalize_job(job_id, settings, _attempt())
+    await imports.finalize_job(job_id, settings)

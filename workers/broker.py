@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import AsyncIO, CurrentMessage
+from dramatiq.middleware import AsyncIO
 
 from config import get_settings
 
@@ -14,7 +14,6 @@ QUEUE = "imports"
 def make_broker(redis_url: str) -> RedisBroker:
     broker = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
     broker.add_middleware(AsyncIO())
-    broker.add_middleware(CurrentMessage())  # actors read their delivery count
     return broker
 
 

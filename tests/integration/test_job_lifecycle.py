@@ -684,3 +684,64 @@ async def test_workers_killed_mid_batch_are_recovered(
         return import_queue_backlog(REDIS_URL) == 0
 
     await wait_until(orphans_requeued, "the killed workers' messages requeued", interval=0.5)
+
+
+async def _set_attempts(job_id: str, field: str, value: int) -> None:
+    from store.documents import ImportJob
+
+    await ImportJob.get_pymongo_collection().update_one(
+        {"_id": ObjectId(job_id)}, {"$set": {field: value}}
+    )
+
+
+async def test_planning_that_kills_its_worker_every_time_still_ends_the_job(
+    api, worker, admin_headers
+) -> None:
+    """Five deliveries of planning that started and never finished (their worker died: no
+    exception, nothing caught) are on record; the next delivery ends the job failed."""
+    job_id, _ = await create_held_job(csv_bytes(HEADER, people(4)), config())
+    await _set_attempts(job_id, "plan_attempts", imports.MAX_BATCH_ATTEMPTS)
+
+    actors.dispatcher.plan(job_id)
+    job = await wait_for_job(api, job_id, admin_headers)
+
+    assert job["status"] == "failed", job
+    assert job["error"] == (
+        f"Planning the import stopped midway {imports.MAX_BATCH_ATTEMPTS} times (the "
+        "worker process ended while working on it, e.g. out of memory); giving up"
+    )
+    assert job["counts"] == ZERO
+
+
+async def test_planning_delivered_again_after_it_finished_never_fails_the_job(
+    api, worker, admin_headers
+) -> None:
+    job_id, _ = await create_held_job(csv_bytes(HEADER, people(4)), config(batch_size=2))
+    batches = await plan_held_job(job_id)
+    await _set_attempts(job_id, "plan_attempts", 3 * imports.MAX_BATCH_ATTEMPTS)
+
+    actors.dispatcher.plan(job_id)  # a late duplicate: it sends the unfinished batches
+    job = await wait_for_job(api, job_id, admin_headers)
+
+    assert len(batches) == 2
+    assert job["status"] == "completed", job
+    assert job["counts"] == {**ZERO, "total": 4, "imported": 4}
+
+
+async def test_completion_that_kills_its_worker_every_time_still_ends_the_job(
+    api, worker, admin_headers
+) -> None:
+    job_id, _ = await create_held_job(csv_bytes(HEADER, people(3)), config())
+    for batch_id in await plan_held_job(job_id):
+        await imports.process_batch(batch_id, RecordingDispatcher(), get_settings())
+    await _set_attempts(job_id, "finalize_attempts", imports.MAX_BATCH_ATTEMPTS)
+
+    actors.dispatcher.finalize(job_id)
+    job = await wait_for_job(api, job_id, admin_headers)
+
+    assert job["status"] == "failed", job
+    assert job["error"].startswith(
+        "Every row was processed, but building the report stopped midway 5 times"
+    )
+    assert job["counts"] == {**ZERO, "total": 3, "imported": 3}
+    assert job["progress"] == {"processedRows": 3, "totalRows": 3}

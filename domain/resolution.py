@@ -155,3 +155,19 @@ def resolve_batch(
             RowResult(row.number, Outcome.UPDATED, customer_id=customer.id, changed=changed)
         )
     return resolution
+
+
+def identifiers_kept(
+    original: Profile, final: Profile, identifier_keys: Iterable[str]
+) -> dict[str, list[Any] | None]:
+    """For each identifier the final profile no longer holds every value of: the values it
+    keeps (None: none). Writing these first frees the dropped values, so that a batch can give
+    them to another customer without meeting the unique index halfway."""
+    kept: dict[str, list[Any] | None] = {}
+    for key in identifier_keys:
+        old = as_list(original.get(key))
+        new = as_list(final.get(key))
+        if any(value not in new for value in old):
+            remaining = [value for value in old if value in new]
+            kept[key] = remaining or None
+    return kept

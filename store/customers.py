@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import random
 from collections import defaultdict
@@ -24,9 +25,11 @@ from domain.resolution import (
     IdentifierValue,
     RowInput,
     identifier_values,
+    identifiers_kept,
     resolve_batch,
 )
 from domain.schema import RecordSchema
+from domain.validation import Profile
 from store import db
 from store.documents import Customer, utcnow
 from store.errors import Conflict, NotFound
@@ -98,15 +101,50 @@ def resolution_writes(
     return writes
 
 
-async def write_resolution(resolution: BatchResolution, session: AsyncClientSession) -> None:
-    """Apply the inserts and updates in one unordered bulk_write, inside the caller's
-    transaction; raises WriteConflict (or a duplicate-key error) so the caller retries."""
+def release_writes(
+    resolution: BatchResolution,
+    originals: Mapping[str, Profile],
+    identifier_keys: Sequence[str],
+) -> list[UpdateOne]:
+    """Updates that first take from customers the identifier values the batch gives to
+    others (a row can replace a customer's email, and a later row claim it): the unique
+    index is checked statement by statement, so they must be free before anyone claims them."""
+    writes = []
+    for customer in resolution.updates:
+        kept = identifiers_kept(originals[customer.id], customer.attributes, identifier_keys)
+        if not kept:
+            continue
+        update: dict[str, Any] = {}
+        for key, values in kept.items():
+            if values is None:
+                update.setdefault("$unset", {})[f"attributes.{key}"] = ""
+            else:
+                update.setdefault("$set", {})[f"attributes.{key}"] = values
+        writes.append(UpdateOne({"_id": ObjectId(customer.id), "rev": customer.rev}, update))
+    return writes
+
+
+async def write_resolution(
+    resolution: BatchResolution,
+    session: AsyncClientSession,
+    originals: Mapping[str, Profile],
+    identifier_keys: Sequence[str],
+) -> None:
+    """Free the identifier values that change hands, then apply the inserts and updates in
+    one unordered bulk_write, inside the caller's transaction; raises WriteConflict (or a
+    duplicate-key error) so the caller retries."""
+    collection = Customer.get_pymongo_collection()
+    releases = release_writes(resolution, originals, identifier_keys)
+    if releases:
+        released = await collection.bulk_write(releases, ordered=False, session=session)
+        if released.matched_count != len(releases):
+            raise WriteConflict(
+                f"{len(releases) - released.matched_count} customer(s) changed concurrently"
+            )
     writes = resolution_writes(resolution, utcnow())
     if not writes:
         return
-    result = await Customer.get_pymongo_collection().bulk_write(
-        writes, ordered=False, session=session
-    )
+    result = await collection.bulk_write(writes, ordered=False, session=session)
     expected_updates = len(resolution.updates)
     if result.matched_count != expected_updates:
         raise WriteConflict(
@@ -147,6 +185,7 @@ async def resolve_and_commit(
             wanted |= identifier_values(row.values, identifier_keys)
     for attempt in range(RESOLVE_RETRIES):
         existing = await find_owners(wanted, lookup_chunk_size)
+        originals = {c.id: copy.deepcopy(c.attributes) for c in existing}  # resolving edits them
         resolution = resolve_batch(
             rows,
             existing,
@@ -159,7 +198,7 @@ async def resolve_and_commit(
             async with db.client().start_session() as session:  # noqa: SIM117 - needs session
                 async with await session.start_transaction():
                     if not dry_run:
-                        await write_resolution(resolution, session)
+                        await write_resolution(resolution, session, originals, identifier_keys)
                     if in_transaction is not None and not await in_transaction(resolution, session):
                         await session.abort_transaction()
                         return None

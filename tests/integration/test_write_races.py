@@ -138,3 +138,60 @@ async def test_bulk_request_that_loses_every_race_is_refused_whole(
     assert response.status_code == 409, response.text
     assert "Other writers kept changing the same customers" in response.json()["detail"]
     assert await _all_customers() == [{"email": ["cy@example.com"]}]
+
+
+async def _bulk(api: Any, headers: dict[str, str], customers_: list[dict[str, Any]]) -> Any:
+    response = await api.post(
+        "/customers/bulkCustomers",
+        headers=headers,
+        json={"action": "replace", "deduplicationKeys": ["email"], "customers": customers_},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_value_a_row_takes_from_a_customer_can_go_to_a_later_row(api, admin_headers) -> None:
+    """Found by the reference-model test: row 1 replaces a customer, dropping an email that
+    row 2 then gives to a new customer. The batch must free it before inserting."""
+    await _bulk(api, admin_headers, [{"firstName": "Old", "email": "d@example.com|a@example.com"}])
+
+    body = await _bulk(
+        api,
+        admin_headers,
+        [
+            {"firstName": "Bob", "email": "a@example.com"},
+            {"firstName": "Ann", "email": "d@example.com"},
+        ],
+    )
+
+    assert (body["updatedCount"], body["insertedCount"], body["rejectedCount"]) == (1, 1, 0)
+    assert sorted(await _all_customers(), key=repr) == [
+        {"firstName": "Ann", "email": ["d@example.com"]},
+        {"firstName": "Bob", "email": ["a@example.com"]},
+    ]
+
+
+async def test_value_can_move_between_two_existing_customers(api, admin_headers) -> None:
+    await _bulk(
+        api,
+        admin_headers,
+        [
+            {"firstName": "X", "email": "x@example.com", "phoneNumber": "+12025550143"},
+            {"firstName": "Y", "email": "y@example.com", "phoneNumber": "+14155550132"},
+        ],
+    )
+
+    body = await _bulk(
+        api,
+        admin_headers,
+        [
+            {"firstName": "Y", "email": "y@example.com", "phoneNumber": "+13125550199"},
+            {"firstName": "X", "email": "x@example.com", "phoneNumber": "+14155550132"},
+        ],
+    )
+
+    assert (body["updatedCount"], body["rejectedCount"]) == (2, 0), body
+    assert sorted(await _all_customers(), key=repr) == [
+        {"firstName": "X", "email": ["x@example.com"], "phoneNumber": ["+14155550132"]},
+        {"firstName": "Y", "email": ["y@example.com"], "phoneNumber": ["+13125550199"]},
+    ]

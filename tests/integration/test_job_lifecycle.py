@@ -573,36 +573,31 @@ def start_sweeper(workdir: Path) -> Child:
     ).start()
 
 
-async def test_lost_messages_are_driven_again_by_the_sweeper(
-    api, database, worker, admin_headers, workdir
-) -> None:
-    import redis
-
-    rows = 200
+async def start_running_import(api: Any, headers: dict[str, str], rows: int) -> str:
+    """An import of `rows` one-row batches, returned once the workers are into it."""
     response = await api.post(
         "/imports",
-        headers=admin_headers,
+        headers=headers,
         **import_form(csv_bytes(HEADER, people(rows)), config(batch_size=1)),
     )
     assert response.status_code == 202, response.text
-    job_id = response.json()["id"]
+    job_id: str = response.json()["id"]
 
     async def running() -> bool:
-        job = await get(api, job_id, admin_headers)
+        job = await get(api, job_id, headers)
         return job["progress"]["processedRows"] >= 3
 
     await wait_until(running, "the import is running", timeout=30, interval=0.02)
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushall()  # Redis restarted without persistence: every queued message is gone
-    client.close()
-    pending = (await batch_statuses(database, job_id)).get("pending", 0)
-    # More batches left than the workers can hold (in flight or prefetched): some are lost.
-    assert pending > 20, f"the import was nearly done before the flush: {pending} pending"
-    assert import_queue_backlog(REDIS_URL) == 0
+    return job_id
 
+
+async def assert_completed_by_the_sweeper(
+    api: Any, database: Any, headers: dict[str, str], workdir: Path, job_id: str, rows: int
+) -> None:
+    """The real recovery sweeper drives the job to the end, with exact counts."""
     sweeper = start_sweeper(workdir)
     try:
-        job = await wait_for_job(api, job_id, admin_headers, timeout=60)
+        job = await wait_for_job(api, job_id, headers, timeout=60)
     finally:
         stop_all([sweeper])
     assert job["status"] == "completed", job
@@ -611,6 +606,24 @@ async def test_lost_messages_are_driven_again_by_the_sweeper(
     assert await batch_statuses(database, job_id) == {"done": rows}
     assert await database["customers"].count_documents({}) == rows
     await assert_no_duplicate_customers(database)
+
+
+async def test_lost_messages_are_driven_again_by_the_sweeper(
+    api, database, worker, admin_headers, workdir
+) -> None:
+    import redis
+
+    rows = 200
+    job_id = await start_running_import(api, admin_headers, rows)
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushall()  # Redis restarted without persistence: every queued message is gone
+    client.close()
+    pending = (await batch_statuses(database, job_id)).get("pending", 0)
+    # More batches left than the workers can hold (in flight or prefetched): some are lost.
+    assert pending > 20, f"the import was nearly done before the flush: {pending} pending"
+    assert import_queue_backlog(REDIS_URL) == 0
+
+    await assert_completed_by_the_sweeper(api, database, admin_headers, workdir, job_id, rows)
     log = (workdir / "sweeper.log").read_text()
     assert f"drove stalled imports again: {job_id}" in log, log[-2000:]
     report = await api.get(f"/imports/{job_id}/report", headers=admin_headers)
@@ -638,19 +651,7 @@ async def test_workers_killed_mid_batch_are_recovered(
     import signal
 
     rows = 200
-    response = await api.post(
-        "/imports",
-        headers=admin_headers,
-        **import_form(csv_bytes(HEADER, people(rows)), config(batch_size=1)),
-    )
-    assert response.status_code == 202, response.text
-    job_id = response.json()["id"]
-
-    async def running() -> bool:
-        job = await get(api, job_id, admin_headers)
-        return job["progress"]["processedRows"] >= 3
-
-    await wait_until(running, "the import is running", timeout=30, interval=0.02)
+    job_id = await start_running_import(api, admin_headers, rows)
     assert worker.proc is not None
     try:
         # Every worker process dies at once in the middle of its batches (SIGKILL: a lost
@@ -667,17 +668,7 @@ async def test_workers_killed_mid_batch_are_recovered(
         worker.stop()  # reaps anything left of its process group
         worker.start()  # the session's worker, for the tests that follow
 
-    sweeper = start_sweeper(workdir)
-    try:
-        job = await wait_for_job(api, job_id, admin_headers, timeout=60)
-    finally:
-        stop_all([sweeper])
-    assert job["status"] == "completed", job
-    assert job["counts"] == {**ZERO, "total": rows, "imported": rows}
-    assert job["progress"] == {"processedRows": rows, "totalRows": rows}
-    assert await batch_statuses(database, job_id) == {"done": rows}
-    assert await database["customers"].count_documents({}) == rows
-    await assert_no_duplicate_customers(database)
+    await assert_completed_by_the_sweeper(api, database, admin_headers, workdir, job_id, rows)
 
     async def orphans_requeued() -> bool:
         requeue_messages_of_dead_workers()

@@ -113,13 +113,6 @@ def _rows(count: int) -> Iterator[tuple[BatchRow, RowResultRecord]]:
         yield row, result
 
 
-def _count(results: list[RowResultRecord]) -> Counts:
-    counts = Counts(total=len(results))
-    for result in results:
-        setattr(counts, result.outcome, getattr(counts, result.outcome) + 1)
-    return counts
-
-
 async def seed_job(rows: int, batch_size: int) -> str:
     """A completed job of `rows` rows with its batches, as the pipeline leaves them."""
     grouper = RowGrouper()
@@ -157,7 +150,7 @@ async def seed_job(rows: int, batch_size: int) -> str:
             continue
         del pending[seq]
         results = [result for _, result in members]
-        counts = _count(results)
+        counts = Counts.of(results)
         for name, value in counts.model_dump().items():
             setattr(total, name, getattr(total, name) + value)
         batch = ImportBatch(

@@ -3,6 +3,7 @@ attribute keys never collide with bookkeeping fields."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -68,6 +69,13 @@ class Counts(BaseModel):
     updated: int = 0
     ignored: int = 0
     failed: int = 0
+
+    @classmethod
+    def of(cls, results: Sequence[RowResultRecord]) -> Counts:
+        counts = cls(total=len(results))
+        for result in results:
+            setattr(counts, result.outcome, getattr(counts, result.outcome) + 1)
+        return counts
 
 
 class ImportJob(Document):

@@ -11,7 +11,7 @@ import logging
 import pickle
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any, Protocol
@@ -423,7 +423,7 @@ async def _resolve_and_commit(batch: ImportBatch, job: ImportJob, settings: Sett
                 "$set": {
                     "status": BatchStatus.DONE,
                     "results": [r.model_dump() for r in results],
-                    "counts": _count(results).model_dump(),
+                    "counts": Counts.of(results).model_dump(),
                     "updated_at": utcnow(),
                 }
             },
@@ -441,13 +441,6 @@ async def _resolve_and_commit(batch: ImportBatch, job: ImportJob, settings: Sett
         in_transaction=mark_done,
     )
     return resolution is not None
-
-
-def _count(results: Sequence[RowResultRecord]) -> Counts:
-    counts = Counts(total=len(results))
-    for result in results:
-        setattr(counts, result.outcome, getattr(counts, result.outcome) + 1)
-    return counts
 
 
 def _readable_rows(stored: dict[str, Any]) -> list[BatchRow]:
@@ -504,7 +497,7 @@ async def _mark_batch_failed(stored: dict[str, Any], error: Exception) -> int | 
                 "error": problem,
                 "rows": [row.model_dump() for row in rows],  # readable from now on
                 "results": [r.model_dump() for r in results],
-                "counts": _count(results).model_dump(),
+                "counts": Counts.of(results).model_dump(),
                 "updated_at": utcnow(),
             }
         },

@@ -24,13 +24,9 @@ from domain.import_config import ImportConfig
 from stack.processes import (
     VENV_BIN,
     Child,
-    free_port,
-    mongo_child,
-    mongo_url_for,
-    redis_child,
-    redis_url_for,
+    start_mongo,
+    start_redis,
     stop_all,
-    wait_for_port,
 )
 
 BENCH_DATABASE = "bcu_bench"
@@ -76,18 +72,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bcu-bench-"))
-    mongo_port, redis_port = free_port(), free_port()
-    children = [
-        mongo_child(mongo_port, workdir / "db", workdir / "mongodb.log").start(),
-        redis_child(redis_port, workdir / "redis", workdir / "redis.log").start(),
-    ]
+    children = []
     try:
-        wait_for_port(mongo_port, proc=children[0].proc)
-        wait_for_port(redis_port, proc=children[1].proc)
+        mongo, mongo_url = start_mongo(workdir / "db", workdir / "mongodb.log")
+        children.append(mongo)
+        redis, redis_url = start_redis(workdir / "redis", workdir / "redis.log")
+        children.append(redis)
         env = {
             **os.environ,
-            "MONGODB_URL": mongo_url_for(mongo_port),
-            "REDIS_URL": redis_url_for(redis_port),
+            "MONGODB_URL": mongo_url,
+            "REDIS_URL": redis_url,
             "MONGODB_DATABASE": BENCH_DATABASE,
         }
         os.environ.update(env)  # the broker reads REDIS_URL when workers.actors is imported

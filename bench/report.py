@@ -299,7 +299,7 @@ async def _drop(url: str) -> None:
 
 
 def run(sizes: list[int], batch_size: int) -> None:
-    from stack.processes import free_port, mongo_child, mongo_url_for, stop_all, wait_for_port
+    from stack.processes import start_mongo, stop_all
 
     workdir = Path(tempfile.mkdtemp(prefix="bcu-bench-report-"))
     started = []
@@ -307,11 +307,8 @@ def run(sizes: list[int], batch_size: int) -> None:
     server_pid = None
     try:
         if not env.get("MONGODB_URL"):
-            port = free_port()
-            mongo = mongo_child(port, workdir / "mongodb", workdir / "mongodb.log").start()
+            mongo, env["MONGODB_URL"] = start_mongo(workdir / "mongodb", workdir / "mongodb.log")
             started.append(mongo)
-            wait_for_port(port, proc=mongo.proc)
-            env["MONGODB_URL"] = mongo_url_for(port)
             server_pid = mongo.proc.pid if mongo.proc else None
         settings = Settings(mongodb_url=env["MONGODB_URL"], mongodb_database=DATABASE)
         jobs = asyncio.run(_seed_all(sizes, batch_size, settings))

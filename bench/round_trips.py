@@ -23,7 +23,7 @@ from bench.pipeline import generate
 from config import Settings
 from domain.actions import Action
 from domain.import_config import ImportConfig
-from stack.processes import free_port, mongo_child, mongo_url_for, stop_all, wait_for_port
+from stack.processes import start_mongo, stop_all
 
 BENCH_DATABASE = "bcu_bench"
 
@@ -129,12 +129,8 @@ def main() -> None:
     started = []
     url = os.environ.get("MONGODB_URL")
     if not url:
-        port = free_port()
-        storage = Path(tempfile.mkdtemp(prefix="bcu-bench-"))
-        mongo = mongo_child(port, storage / "db").start()
+        mongo, url = start_mongo(Path(tempfile.mkdtemp(prefix="bcu-bench-")) / "db")
         started.append(mongo)
-        wait_for_port(port, proc=mongo.proc)
-        url = mongo_url_for(port)
     settings = Settings(
         mongodb_url=url,
         mongodb_database=BENCH_DATABASE,

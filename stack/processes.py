@@ -136,6 +136,29 @@ def redis_child(port: int, workdir: Path, log_path: Path | None = None) -> Child
     return Child("redis", argv, log_path=log_path)
 
 
+def start_ready(child: Child, port: int) -> Child:
+    """Start `child` and wait until it listens on `port`; stopped again if it never does."""
+    child.start()
+    try:
+        wait_for_port(port, proc=child.proc)
+    except BaseException:
+        stop_all([child])
+        raise
+    return child
+
+
+def start_mongo(storage: Path, log_path: Path | None = None, port: int = 0) -> tuple[Child, str]:
+    """An embedded SecantusDB, ready, on `port` (0: a free one); with its URL."""
+    port = port or free_port()
+    return start_ready(mongo_child(port, storage, log_path), port), mongo_url_for(port)
+
+
+def start_redis(workdir: Path, log_path: Path | None = None, port: int = 0) -> tuple[Child, str]:
+    """A redis-server, ready, on `port` (0: a free one); with its URL."""
+    port = port or free_port()
+    return start_ready(redis_child(port, workdir, log_path), port), redis_url_for(port)
+
+
 def mongo_url_for(port: int) -> str:
     return f"mongodb://127.0.0.1:{port}/?directConnection=true"
 

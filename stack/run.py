@@ -16,10 +16,8 @@ from config import Settings
 from stack.processes import (
     VENV_BIN,
     Child,
-    mongo_child,
-    mongo_url_for,
-    redis_child,
-    redis_url_for,
+    start_mongo,
+    start_redis,
     stop_all,
     wait_for_port,
 )
@@ -96,18 +94,14 @@ def start_embedded(settings: Settings, env: dict[str, str], logs: Path | None) -
     started = []
     data = settings.data_dir.resolve()
     if not settings.mongodb_url:
-        port = settings.embedded_mongodb_port
-        mongo = mongo_child(port, data / "mongodb", logs / "mongodb.log" if logs else None)
-        mongo.start()
-        wait_for_port(port, proc=mongo.proc)
-        env["MONGODB_URL"] = mongo_url_for(port)
+        mongo, env["MONGODB_URL"] = start_mongo(
+            data / "mongodb", logs / "mongodb.log" if logs else None, settings.embedded_mongodb_port
+        )
         started.append(mongo)
     if not settings.redis_url:
-        port = settings.embedded_redis_port
-        redis = redis_child(port, data / "redis", logs / "redis.log" if logs else None)
-        redis.start()
-        wait_for_port(port, proc=redis.proc)
-        env["REDIS_URL"] = redis_url_for(port)
+        redis, env["REDIS_URL"] = start_redis(
+            data / "redis", logs / "redis.log" if logs else None, settings.embedded_redis_port
+        )
         started.append(redis)
     return started
 

@@ -15,10 +15,8 @@ import pytest
 from stack.processes import (
     Child,
     free_port,
-    mongo_child,
-    mongo_url_for,
-    redis_child,
-    redis_url_for,
+    start_mongo,
+    start_redis,
     stop_all,
     wait_for_port,
 )
@@ -30,17 +28,13 @@ TEST_DATABASE = "bcu_test"
 
 def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("MONGODB_URL"):
-        port = free_port()
-        mongo = mongo_child(port, _workdir / "mongodb", _workdir / "mongodb.log").start()
+        mongo, os.environ["MONGODB_URL"] = start_mongo(
+            _workdir / "mongodb", _workdir / "mongodb.log"
+        )
         _started.append(mongo)
-        wait_for_port(port, proc=mongo.proc)
-        os.environ["MONGODB_URL"] = mongo_url_for(port)
     if not os.environ.get("REDIS_URL"):
-        port = free_port()
-        redis = redis_child(port, _workdir / "redis", _workdir / "redis.log").start()
+        redis, os.environ["REDIS_URL"] = start_redis(_workdir / "redis", _workdir / "redis.log")
         _started.append(redis)
-        wait_for_port(port, proc=redis.proc)
-        os.environ["REDIS_URL"] = redis_url_for(port)
     os.environ["MONGODB_DATABASE"] = TEST_DATABASE
     os.environ.setdefault("ADMIN_API_KEY", "test-admin-key")
 

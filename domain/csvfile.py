@@ -207,7 +207,7 @@ class CsvReader:
                 return None
             except csv.Error as error:
                 return line, None, str(error)
-            if values and any(v.strip() for v in values):
+            if any(map(str.strip, values)):  # not a blank line
                 return line, values, None
 
     def _read_header(self) -> list[str]:
@@ -258,8 +258,8 @@ class CsvReader:
                 f"but the header has {width} columns",
             )
         limit = self.limits.max_field_chars
-        too_long = [self.header[i] for i, v in enumerate(values) if len(v) > limit]
-        if too_long:
+        if max(map(len, values), default=0) > limit:
+            too_long = [self.header[i] for i, v in enumerate(values) if len(v) > limit]
             return CsvRow(
                 number,
                 line,

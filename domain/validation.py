@@ -2,8 +2,9 @@
 
 email-validator and phonenumbers cost tens of microseconds a value. The common shapes
 ("jane.doe@example.com", "+1 202-555-0143") take exact fast paths built from the same rules
-and metadata the libraries use; anything else goes to the libraries. tests/unit/
-test_validation.py checks that both paths agree.
+and metadata the libraries use; anything else goes to the libraries.
+tests/unit/test_validation_fast_paths.py checks on generated inputs that every fast path
+(and the row plan) gives exactly what the libraries (and plain per-attribute validation) give.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def _plain_email(text: str) -> str | None:
     return lowered
 
 
+# Caches sit on the slow library paths only: a fast-path value costs less than a cache miss
+# (values in a file are mostly unique), while a repeated odd value ("n/a", national-format
+# phones) is worth remembering.
+@lru_cache(maxsize=65536)
 def _email_with_library(text: str) -> str | None:
     try:
         result = email_validator.validate_email(text, check_deliverability=False)
@@ -66,7 +71,6 @@ def _email_with_library(text: str) -> str | None:
     return result.normalized.lower()
 
 
-@lru_cache(maxsize=65536)
 def normalize_email(raw: str) -> str | None:
     """The address trimmed, validated (syntax only) and lower-cased; None when invalid."""
     text = raw.strip()
@@ -165,7 +169,9 @@ def _plus_number(text: str, policy: PhonePolicy) -> tuple[bool, str | None]:
     """(decided, E.164 or None) for a "+" number in a plain shape; (False, None) sends the
     number to phonenumbers (other shapes, national prefixes, leading zeros, non-geographic
     codes)."""
-    if not _PLUS_NUMBER.fullmatch(text):
+    # Only ASCII digits: `\d` also matches other scripts' digits, which phonenumbers reads
+    # as their ASCII values (and formats as such).
+    if not text.isascii() or not _PLUS_NUMBER.fullmatch(text):
         return False, None
     digits = text.translate(_FORMATTING)[1:]
     if len(digits) <= _MIN_NSN or digits[0] == "0":
@@ -193,6 +199,7 @@ def _plus_number(text: str, policy: PhonePolicy) -> tuple[bool, str | None]:
     return True, f"+{country_code}{nsn}" if ok else None
 
 
+@lru_cache(maxsize=65536)
 def _phone_with_library(text: str, region: str | None, policy: PhonePolicy) -> str | None:
     try:
         number = phonenumbers.parse(text, None if text.startswith("+") else region)
@@ -206,7 +213,6 @@ def _phone_with_library(text: str, region: str | None, policy: PhonePolicy) -> s
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if ok else None
 
 
-@lru_cache(maxsize=65536)
 def normalize_phone(raw: str, region: str | None, policy: PhonePolicy) -> str | None:
     """The number in E.164, or None when it is invalid under the policy. A number without a
     leading "+" needs a default region."""
@@ -289,18 +295,33 @@ class RowPlan:
         return row
 
 
+def _pieces(texts: Sequence[str], multi_value: bool, separator: str) -> list[str]:
+    """The trimmed, non-empty values in `texts`; a multi-value text is split at the separator
+    (a text without it is one value, so the split is skipped)."""
+    pieces: list[str] = []
+    for text in texts:
+        if multi_value and separator in text:
+            pieces.extend(filter(None, map(str.strip, text.split(separator))))
+        elif stripped := text.strip():
+            pieces.append(stripped)
+    return pieces
+
+
 def _collect(plan: _AttributePlan, texts: Sequence[str], separator: str, row: ValidatedRow) -> None:
     """Validate the raw texts given for one attribute into `row`."""
-    if plan.multi_value:
-        pieces = [p.strip() for text in texts for p in text.split(separator)]
-    else:
-        pieces = [text.strip() for text in texts]
-    pieces = [p for p in pieces if p]
+    pieces = _pieces(texts, plan.multi_value, separator)
     if not pieces:
         if plan.required:
             row.errors.append(f"Missing mandatory field: {plan.key}")
         return
-    if not plan.multi_value and len(pieces) > 1:
+    if len(pieces) == 1:  # the common case, without the list of distinct values
+        value, error = plan.normalize(pieces[0])
+        if error is not None:
+            row.errors.append(error)
+        else:
+            row.values[plan.key] = [value] if plan.multi_value else value
+        return
+    if not plan.multi_value:
         row.errors.append(f"Several values for single-value field {plan.key}")
         return
     normalized: list[Value] = []
@@ -311,7 +332,7 @@ def _collect(plan: _AttributePlan, texts: Sequence[str], separator: str, row: Va
         elif value not in normalized:
             normalized.append(value)  # type: ignore[arg-type]
     if normalized:
-        row.values[plan.key] = normalized if plan.multi_value else normalized[0]
+        row.values[plan.key] = normalized
 
 
 @dataclass(frozen=True)

@@ -229,3 +229,13 @@ def test_round_trip_with_the_delimiter_detected(
     assert reader.delimiter == delimiter
     assert reader.header == header
     assert [r.values for r in read_rows] == rows
+
+
+def test_blank_and_whitespace_only_rows_are_skipped_and_the_length_limit_is_inclusive() -> None:
+    data = b"a,b\n1,2\n \t, \n\n,\nx," + b"y" * 20 + b"\nx," + b"y" * 21 + b"\n"
+    _, rows = read(data, limits=CsvLimits(max_field_chars=20))
+    assert [(r.number, r.line, r.error) for r in rows] == [
+        (1, 2, None),
+        (2, 6, None),
+        (3, 7, "Value too long (over 20 characters) in: b"),
+    ]

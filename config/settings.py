@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     max_rows: int = 2_000_000
     bulk_max_customers: int = 5_000
     lookup_chunk_size: int = 50
+    writer_lease_seconds: float = Field(default=60.0, gt=0)
 
     # Workers and recovery.
     worker_processes: int = 1

@@ -78,10 +78,10 @@ def resolve_batch(
     action: Action,
     deduplication_keys: Sequence[str],
     schema: RecordSchema,
-    new_id: Callable[[], str],
+    new_id: Callable[[int], str],
 ) -> BatchResolution:
     """Apply DESIGN.md §3 to `rows` in order; `existing` must hold every customer that owns
-    any channel-identifier value of any row."""
+    any channel-identifier value of any row. `new_id(row number)` names a row's new customer."""
     identifier_keys = [a.key for a in schema.channel_identifiers]
     labels = {a.key: a.label for a in schema.attributes}
     resolution = BatchResolution()
@@ -124,7 +124,7 @@ def resolve_batch(
             if conflict:
                 resolution.results.append(RowResult(row.number, Outcome.FAILED, conflict))
                 continue
-            customer = CustomerState(new_id(), dict(row.values), rev=None, changed=True)
+            customer = CustomerState(new_id(row.number), dict(row.values), rev=None, changed=True)
             resolution.customers[customer.id] = customer
             for ident in identifier_values(customer.attributes, identifier_keys):
                 owners[ident] = customer.id

@@ -114,6 +114,9 @@ def mongo_child(port: int, storage: Path, log_path: Path | None = None) -> Child
         str(storage),
         "--log-level",
         "WARNING",
+        # No replica-set oplog: nothing here needs transactions or change streams, and the
+        # oplog costs on every write (and more once full, when commits prune it).
+        "--standalone",
     ]
     return Child("mongodb", argv, log_path=log_path)
 

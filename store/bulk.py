@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+from bson import ObjectId
 
 from config import Settings
 from domain.bulk import BulkRequest, customer_row
 from domain.errors import DomainError
 from domain.resolution import Outcome
 from domain.validation import RowValidator
-from store import customers
+from store import writers
+from store.commit import Commit, commit, id_for_row
 from store.schemas import get_schema
 
 
@@ -29,15 +33,19 @@ async def bulk_write(request: BulkRequest, settings: Settings) -> dict[str, Any]
         schema, phone_region=request.phone_default_region, phone_policy=settings.phone_validation
     )
     rows = [customer_row(i, c, validator) for i, c in enumerate(request.customers)]
-    resolution = await customers.resolve_and_commit(
-        rows,
-        action=request.action,
-        deduplication_keys=request.deduplication_keys,
-        schema=schema,
-        dry_run=False,
-        lookup_chunk_size=settings.lookup_chunk_size,
+    writer = writers.new_writer_id()
+    resolution = await commit(
+        Commit(
+            rows=rows,
+            action=request.action,
+            deduplication_keys=request.deduplication_keys,
+            schema=schema,
+            writer=writer,
+            new_id=functools.partial(id_for_row, ObjectId(writer.split("-")[0])),
+            lookup_chunk_size=settings.lookup_chunk_size,
+            lease_seconds=settings.writer_lease_seconds,
+        )
     )
-    assert resolution is not None  # no in-transaction check can refuse it
     counts = dict.fromkeys(Outcome, 0)
     rejected = []
     for result in resolution.results:

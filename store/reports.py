@@ -35,7 +35,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from store import files
-from store.documents import ImportBatch, ImportJob
+from store.documents import ImportBatch, ImportJob, unpack
 
 EXCEL_CELL_LIMIT = 32_767
 TRUNCATION_MARK = "…[truncated]"
@@ -204,7 +204,7 @@ async def _job_batches(job: ImportJob, projection: dict[str, int]) -> AsyncItera
         rows = batches = 0
         query = {"job_id": job_id, "seq": {"$gte": seq, "$lt": seq + width}}
         async for batch in collection.find(query, projection):
-            rows += len(batch.get("results") or ())
+            rows += batch.get("row_count") or 0
             batches += 1
             yield batch
         seq += width
@@ -223,10 +223,15 @@ async def _sorted_rows(
     """The job's rows with one of `outcomes`, by row number: (number, outcome, detail) where
     the detail is the customer id for WRITTEN outcomes, else (identifiers, reason, raw)."""
     identifier_keys = [a["key"] for a in job.schema_attributes if a.get("channelIdentifier")]
-    projection = {"rows.number": 1, "rows.raw": 1, "rows.values": 1, "results": 1}
+    projection = {"packed_rows": 1, "packed_results": 1, "row_count": 1}
     async for batch in _job_batches(job, projection):
-        rows = {row["number"]: row for row in batch.get("rows") or ()}
-        for result in batch.get("results") or ():
+        results = unpack(batch.get("packed_results"))
+        rows = (
+            {row["number"]: row for row in unpack(batch.get("packed_rows"))}
+            if any(r["outcome"] not in WRITTEN for r in results if r["outcome"] in outcomes)
+            else {}
+        )
+        for result in results:
             outcome = result["outcome"]
             if outcome not in outcomes:
                 continue

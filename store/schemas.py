@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
-
 from domain.schema import DEFAULT_SCHEMAS, RecordSchema
+from store import claims
 from store.documents import Customer, SchemaDocument, utcnow
 from store.errors import NotFound
 
@@ -37,41 +36,35 @@ async def get_schema(record_type: str) -> RecordSchema:
 
 
 async def replace_schema(schema: RecordSchema) -> RecordSchema:
-    if await SchemaDocument.get(schema.record_type) is None:
-        raise NotFound(f"Unknown record type: {schema.record_type}")
+    before = await get_schema(schema.record_type)
     await SchemaDocument.get_pymongo_collection().update_one(
         {"_id": schema.record_type},
         {"$set": {"attributes": _attributes_json(schema), "updated_at": utcnow()}},
     )
-    await ensure_customer_indexes(schema)
+    known = {a.key for a in before.channel_identifiers}
+    added = [a.key for a in schema.channel_identifiers if a.key not in known]
+    if added:  # values customers already hold in a new identifier need their claims
+        await claims.backfill(Customer.get_pymongo_collection(), added)
     return schema
 
 
-IDENTIFIER_INDEX_PREFIX = "unique_identifier_"
-
-
-def identifier_index_name(key: str) -> str:
-    return IDENTIFIER_INDEX_PREFIX + key
+LEGACY_INDEXES = ("created_at",)
+LEGACY_INDEX_PREFIX = "unique_identifier_"
 
 
 async def ensure_customer_indexes(schema: RecordSchema) -> None:
-    """One unique index per channel identifier: two customers never share a value.
-    Sparse, so customers without the attribute do not collide on a missing value. Not
-    partial: an `$in` lookup cannot be proven to fall inside a partial index's filter by
-    every server (SecantusDB scans the whole collection instead), while any server uses a
-    sparse index for it."""
+    """Customers need no secondary index: identifier values are kept unique, and found, by
+    their claims (store.claims), and each index costs on every insert. Indexes of earlier
+    versions are dropped, once their values have claims."""
     collection = Customer.get_pymongo_collection()
-    async for index in await collection.list_indexes():
-        if index["name"].startswith(IDENTIFIER_INDEX_PREFIX) and not index.get("sparse"):
-            await collection.drop_index(index["name"])  # the partial index of earlier versions
-    models = [
-        IndexModel(
-            [(f"attributes.{a.key}", ASCENDING)],
-            name=identifier_index_name(a.key),
-            unique=True,
-            sparse=True,
-        )
-        for a in schema.channel_identifiers
+    identifier_keys = [a.key for a in schema.channel_identifiers]
+    legacy = [
+        index["name"]
+        async for index in await collection.list_indexes()
+        if index["name"].startswith(LEGACY_INDEX_PREFIX) or index["name"] in LEGACY_INDEXES
     ]
-    models.append(IndexModel([("created_at", ASCENDING)], name="created_at"))
-    await collection.create_indexes(models)
+    claims_missing = await claims.collection().estimated_document_count() == 0
+    if legacy or (claims_missing and await collection.estimated_document_count() > 0):
+        await claims.backfill(collection, identifier_keys)
+    for name in legacy:
+        await collection.drop_index(name)

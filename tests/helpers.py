@@ -66,7 +66,7 @@ IMPORT_QUEUE_KEYS = ("dramatiq:imports.msgs", "dramatiq:imports.DQ.msgs")
 
 
 class RecordingDispatcher:
-    """A store.imports.Dispatcher that records what the service asks to send instead of
+    """A store.jobs.Dispatcher that records what the service asks to send instead of
     sending it, so a test decides when (and whether) the real workers get each message."""
 
     def __init__(self) -> None:
@@ -113,3 +113,24 @@ async def wait_for_idle_queue(redis_url: str, timeout: float = 45.0) -> None:
         return import_queue_backlog(redis_url) == 0
 
     await wait_until(idle, "the import queue drained", timeout=timeout, interval=0.1)
+
+
+def seed_customers_sync(sync_db: Any, profiles: list[dict[str, Any]]) -> None:
+    """Store customers as the store would have: each identifier value with its claim."""
+    from bson import ObjectId
+
+    from domain.resolution import identifier_values
+    from domain.schema import DEFAULT_CUSTOMER_SCHEMA
+    from store.claims import COLLECTION, claim_id
+
+    keys = [a.key for a in DEFAULT_CUSTOMER_SCHEMA.channel_identifiers]
+    docs = [{"_id": ObjectId(), "attributes": p, "rev": 1} for p in profiles]
+    if docs:
+        sync_db["customers"].insert_many(docs)
+    claims = [
+        {"_id": claim_id(ident), "c": str(doc["_id"]), "w": None}
+        for doc in docs
+        for ident in identifier_values(doc["attributes"], keys)
+    ]
+    if claims:
+        sync_db[COLLECTION].insert_many(claims)

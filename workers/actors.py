@@ -1,19 +1,22 @@
-"""The import pipeline's actors: plan → one message per batch → finalise. Ids only."""
+"""The import pipeline's actors: plan → one message per batch → finalise. Ids only.
+Retries follow the one policy of store.jobs.policy."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import dramatiq
 
 from config import get_settings
-from store import db, imports
+from store import db, jobs
+from store.jobs import policy
 from workers.broker import QUEUE
 
-# Dramatiq's own retries cover crashes and transient errors; the services count every step's
-# deliveries in MongoDB and end a batch or the job failed after the limit, so a job always
-# ends, even when a delivery kills its worker each time.
-MAX_RETRIES = imports.MAX_BATCH_ATTEMPTS
-MIN_BACKOFF_MS = 500
-MAX_BACKOFF_MS = 10_000
+RETRIES: dict[str, Any] = {
+    "retry_when": policy.retry_when,
+    "min_backoff": policy.MIN_BACKOFF_MS,
+    "max_backoff": policy.MAX_BACKOFF_MS,
+}
 
 
 class DramatiqDispatcher:
@@ -30,40 +33,22 @@ class DramatiqDispatcher:
 dispatcher = DramatiqDispatcher()
 
 
-@dramatiq.actor(
-    actor_name="plan_import",
-    queue_name=QUEUE,
-    max_retries=MAX_RETRIES,
-    min_backoff=MIN_BACKOFF_MS,
-    max_backoff=MAX_BACKOFF_MS,
-)
+@dramatiq.actor(actor_name="plan_import", queue_name=QUEUE, **RETRIES)
 async def plan_import(job_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
-    await imports.plan_job(job_id, dispatcher, settings)
+    await jobs.plan_job(job_id, dispatcher, settings)
 
 
-@dramatiq.actor(
-    actor_name="process_batch",
-    queue_name=QUEUE,
-    max_retries=MAX_RETRIES,
-    min_backoff=MIN_BACKOFF_MS,
-    max_backoff=MAX_BACKOFF_MS,
-)
+@dramatiq.actor(actor_name="process_batch", queue_name=QUEUE, **RETRIES)
 async def process_batch(batch_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
-    await imports.process_batch(batch_id, dispatcher, settings)
+    await jobs.process_batch(batch_id, dispatcher, settings)
 
 
-@dramatiq.actor(
-    actor_name="finalize_import",
-    queue_name=QUEUE,
-    max_retries=MAX_RETRIES,
-    min_backoff=MIN_BACKOFF_MS,
-    max_backoff=MAX_BACKOFF_MS,
-)
+@dramatiq.actor(actor_name="finalize_import", queue_name=QUEUE, **RETRIES)
 async def finalize_import(job_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
-    await imports.finalize_job(job_id, settings)
+    await jobs.finalize_job(job_id, settings)

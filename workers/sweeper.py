@@ -10,7 +10,7 @@ import logging
 import time
 
 from config import get_settings
-from store import db, imports
+from store import db, jobs
 from workers.actors import dispatcher
 
 log = logging.getLogger("workers.sweeper")
@@ -24,14 +24,14 @@ async def sweep_forever() -> None:
     retention_due = time.monotonic()
     while True:
         try:
-            driven = await imports.redrive_stalled_jobs(dispatcher, settings)
+            driven = await jobs.redrive_stalled_jobs(dispatcher, settings)
             if driven:
                 log.info("drove stalled imports again: %s", ", ".join(driven))
         except Exception:  # keep sweeping: the next round may find the servers back
             log.exception("recovery sweep failed")
         if time.monotonic() >= retention_due:
             try:
-                cleaned = await imports.delete_expired_files(settings)
+                cleaned = await jobs.delete_expired_files(settings)
                 if cleaned:
                     log.info("deleted the files of expired imports: %s", ", ".join(cleaned))
                 retention_due = time.monotonic() + RETENTION_CHECK_SECONDS

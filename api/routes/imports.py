@@ -15,7 +15,7 @@ from api.serializers import job_json
 from config import get_settings
 from domain.errors import InvalidRequest
 from domain.import_config import ImportConfig
-from store import imports
+from store import jobs
 from store.documents import JobStatus
 from store.reports import REPORT_CONTENT_TYPE
 from workers.actors import dispatcher
@@ -52,7 +52,7 @@ class ImportController(Controller):
         upload = _upload(data)
         record_type = str(data.get("recordType") or "customers")
         delimiter = data.get("delimiter") or None
-        preview = await imports.preview_mapping(upload.file, record_type, delimiter, get_settings())
+        preview = await jobs.preview_mapping(upload.file, record_type, delimiter, get_settings())
         return {
             "columns": [asdict(c) for c in preview.columns],
             "missingRequired": preview.missing_required,
@@ -65,7 +65,7 @@ class ImportController(Controller):
     async def create(self, data: Multipart, request: Request) -> dict[str, Any]:  # type: ignore[type-arg]
         upload = _upload(data)
         config = _config(data)
-        job = await imports.create_job(
+        job = await jobs.create_job(
             upload.file,
             upload.filename or "upload.csv",
             config,
@@ -82,20 +82,20 @@ class ImportController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> dict[str, Any]:
-        jobs, total = await imports.list_jobs(status, limit, offset)
-        return {"items": [job_json(job) for job in jobs], "total": total}
+        found, total = await jobs.list_jobs(status, limit, offset)
+        return {"items": [job_json(job) for job in found], "total": total}
 
     @get("/{job_id:str}")
     async def get_job(self, job_id: FromPath[str]) -> dict[str, Any]:
-        return job_json(await imports.get_job(job_id))
+        return job_json(await jobs.get_job(job_id))
 
     @post("/{job_id:str}/cancel", opt=IMPORTER, status_code=200)
     async def cancel(self, job_id: FromPath[str]) -> dict[str, Any]:
-        return job_json(await imports.cancel_job(job_id))
+        return job_json(await jobs.cancel_job(job_id))
 
     @get("/{job_id:str}/report")
     async def report(self, job_id: FromPath[str]) -> Response[Any]:
-        job, chunks = await imports.report_stream(job_id, get_settings())
+        job, chunks = await jobs.report_stream(job_id, get_settings())
         name = job.file_name.rsplit(".", 1)[0] + "-report.xlsx"
         return Stream(
             chunks,
@@ -105,7 +105,7 @@ class ImportController(Controller):
 
     @get("/{job_id:str}/failed-rows.csv")
     async def failed_rows(self, job_id: FromPath[str]) -> Response[Any]:
-        job, chunks = await imports.failed_rows(job_id, get_settings())
+        job, chunks = await jobs.failed_rows(job_id, get_settings())
         name = job.file_name.rsplit(".", 1)[0] + "-failed-rows.csv"
         return Stream(
             chunks,

@@ -13,7 +13,7 @@ import pytest
 
 from config import get_settings
 from domain.import_config import ImportConfig
-from store import db, imports
+from store import db, jobs
 from store.documents import Customer, ImportBatch
 from tests.conftest import TEST_DATABASE
 from tests.helpers import csv_bytes, import_form, wait_for_job
@@ -111,15 +111,13 @@ async def test_every_batch_delivered_three_times_at_once_equals_one_clean_run(
     with tempfile.TemporaryFile() as upload:
         upload.write(content)
         upload.seek(0)
-        job = await imports.create_job(
+        job = await jobs.create_job(
             upload, "customers.csv", ImportConfig.model_validate(config), "test", doubling, settings
         )
-    await imports.plan_job(str(job.id), doubling, settings)
+    await jobs.plan_job(str(job.id), doubling, settings)
     assert len(doubling.batch_ids) > 5
     # A third delivery of every batch, here, racing the two in the workers.
-    await asyncio.gather(
-        *(imports.process_batch(b, doubling, settings) for b in doubling.batch_ids)
-    )
+    await asyncio.gather(*(jobs.process_batch(b, doubling, settings) for b in doubling.batch_ids))
     redelivered = await wait_for_job(api, str(job.id), admin_headers, timeout=120)
 
     assert redelivered["status"] == "completed", redelivered

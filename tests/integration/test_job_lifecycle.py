@@ -24,7 +24,8 @@ from bson import ObjectId
 from config import get_settings
 from domain.import_config import ImportConfig
 from stack.processes import Child, stop_all
-from store import imports
+from store import claims, jobs, writers
+from store.documents import pack, unpack
 from tests.helpers import (
     RecordingDispatcher,
     csv_bytes,
@@ -72,7 +73,7 @@ async def create_held_job(
 ) -> tuple[str, RecordingDispatcher]:
     """A job created by the real service whose planning message is recorded, not sent."""
     dispatcher = RecordingDispatcher()
-    job = await imports.create_job(
+    job = await jobs.create_job(
         io.BytesIO(content),
         "held.csv",
         ImportConfig.model_validate(chosen),
@@ -87,7 +88,7 @@ async def create_held_job(
 async def plan_held_job(job_id: str) -> list[str]:
     """Plan with the real service; returns the batch ids it asked to send, in order."""
     dispatcher = RecordingDispatcher()
-    await imports.plan_job(job_id, dispatcher, get_settings())
+    await jobs.plan_job(job_id, dispatcher, get_settings())
     assert dispatcher.finalizes == []
     return dispatcher.batches
 
@@ -109,9 +110,9 @@ async def batch_statuses(database: Any, job_id: str) -> dict[str, int]:
 async def rows_in_batches(database: Any, job_id: str, status: str) -> int:
     total = 0
     async for batch in database["import_batches"].find(
-        {"job_id": job_id, "status": status}, {"rows.number": 1}
+        {"job_id": job_id, "status": status}, {"row_count": 1}
     ):
-        total += len(batch["rows"])
+        total += batch["row_count"]
     return total
 
 
@@ -370,7 +371,7 @@ async def test_completion_delivered_several_times_finishes_once(
     batches = await plan_held_job(job_id)
     recorder = RecordingDispatcher()
     for batch_id in batches:  # the batch work itself, by the real service
-        await imports.process_batch(batch_id, recorder, get_settings())
+        await jobs.process_batch(batch_id, recorder, get_settings())
     assert recorder.finalizes == [job_id]
     assert (await get(api, job_id, admin_headers))["status"] == "in_progress"
 
@@ -410,17 +411,18 @@ async def test_batches_that_always_fail_end_the_job_failed(
     batches = await plan_held_job(job_id)
     assert len(batches) == 5
     collection = database["import_batches"]
-    numbers = {
-        b["_id"]: [r["number"] for r in b["rows"]]
-        async for b in collection.find({"job_id": job_id})
+    stored_rows = {
+        b["_id"]: unpack(b["packed_rows"]) async for b in collection.find({"job_id": job_id})
     }
+    numbers = {batch_id: [r["number"] for r in rows] for batch_id, rows in stored_rows.items()}
     poisoned, unreadable = batches[1], batches[3]
     # A value of a shape the resolver cannot handle: processing raises on every delivery.
-    await collection.update_one(
-        {"_id": poisoned}, {"$set": {"rows.0.values.email": {"unexpected": "shape"}}}
-    )
-    # A batch document that no longer reads as a batch at all.
-    await collection.update_one({"_id": unreadable}, {"$set": {"rows.$[].values": "corrupt"}})
+    rows = stored_rows[poisoned]
+    rows[0]["values"]["email"] = {"unexpected": "shape"}
+    await collection.update_one({"_id": poisoned}, {"$set": {"packed_rows": pack(rows)}})
+    # A batch document whose rows no longer read as rows at all.
+    rows = [{**row, "values": "corrupt"} for row in stored_rows[unreadable]]
+    await collection.update_one({"_id": unreadable}, {"$set": {"packed_rows": pack(rows)}})
 
     for batch_id in batches:
         actors.process_batch.send(batch_id)
@@ -440,10 +442,11 @@ async def test_batches_that_always_fail_end_the_job_failed(
     assert await batch_statuses(database, job_id) == {"done": 3, "failed": 2}
     for batch_id in (poisoned, unreadable):
         batch = await collection.find_one({"_id": batch_id})
-        assert batch["attempts"] == imports.MAX_BATCH_ATTEMPTS
-        assert [r["number"] for r in batch["results"]] == numbers[batch_id]
-        assert {r["outcome"] for r in batch["results"]} == {"failed"}
-        assert all(r["reason"].startswith("Not processed:") for r in batch["results"])
+        assert batch["attempts"] == jobs.MAX_ATTEMPTS
+        results = unpack(batch["packed_results"])
+        assert [r["number"] for r in results] == numbers[batch_id]
+        assert {r["outcome"] for r in results} == {"failed"}
+        assert all(r["reason"].startswith("Not processed:") for r in results)
 
     report = await api.get(f"/imports/{job_id}/report", headers=admin_headers)
     assert report.status_code == 200
@@ -468,7 +471,7 @@ async def test_planning_or_completion_that_always_fails_ends_the_job_failed(
     # Completion: every row is processed, but the report storage refuses every write.
     unreportable, _ = await create_held_job(csv_bytes(HEADER, people(6)), config(batch_size=3))
     for batch_id in await plan_held_job(unreportable):
-        await imports.process_batch(batch_id, RecordingDispatcher(), get_settings())
+        await jobs.process_batch(batch_id, RecordingDispatcher(), get_settings())
     await database.create_collection(
         "reports.chunks", validator={"$jsonSchema": {"required": ["refused"]}}
     )
@@ -481,7 +484,7 @@ async def test_planning_or_completion_that_always_fails_ends_the_job_failed(
 
     assert not_planned["status"] == "failed", not_planned
     assert not_planned["error"] == (
-        f"The import could not start after {imports.MAX_BATCH_ATTEMPTS} attempts: "
+        f"The import could not start after {jobs.MAX_ATTEMPTS} attempts: "
         "the uploaded file is no longer stored"
     )
     assert not_planned["counts"] == ZERO
@@ -493,7 +496,7 @@ async def test_planning_or_completion_that_always_fails_ends_the_job_failed(
     error = not_reported["error"]
     assert error.startswith(
         "Every row was processed, but the results report could not be built after "
-        f"{imports.MAX_BATCH_ATTEMPTS} attempts: "
+        f"{jobs.MAX_ATTEMPTS} attempts: "
     ), error
     assert "Document failed validation" in error, error
     assert not_reported["counts"] == {**ZERO, "total": 6, "imported": 6}
@@ -504,7 +507,7 @@ async def test_planning_or_completion_that_always_fails_ends_the_job_failed(
     assert report.status_code == 409
 
 
-async def test_a_batch_whose_customer_another_transaction_holds_waits_instead_of_failing(
+async def test_a_batch_whose_values_another_writer_holds_waits_instead_of_failing(
     api, database, worker, admin_headers
 ) -> None:
     existing = await api.post(
@@ -525,38 +528,37 @@ async def test_a_batch_whose_customer_another_transaction_holds_waits_instead_of
         batch = await batches.find_one({"_id": batch_id})
         return int(batch["attempts"])
 
-    # Another transaction (a concurrent import, or one left open by a killed worker until
-    # the server reaps it) holds the customer the batch must update.
-    deliveries = imports.MAX_BATCH_ATTEMPTS + 5
-    async with database.client.start_session() as session:
-        await session.start_transaction()
-        try:
-            await database["customers"].update_one(
-                {"attributes.email": "person0@example.com"},
-                {"$set": {"attributes.city": "Elsewhere"}},
-                session=session,
-            )
-            for _ in range(deliveries):
-                actors.process_batch.send(batch_id)
+    # Another writer (a concurrent import's batch, alive and holding its lease) is changing
+    # the customer's email right now: its claim names that writer.
+    other = f"{ObjectId()}-bulk"
+    await writers.hold(other, lease_seconds=3600)
+    claimed = await database[claims.COLLECTION].update_one(
+        {"_id": "email:person0@example.com"}, {"$set": {"w": other}}
+    )
+    assert claimed.modified_count == 1
+    deliveries = jobs.MAX_ATTEMPTS + 5
+    try:
+        for _ in range(deliveries):
+            actors.process_batch.send(batch_id)
 
-            async def all_started() -> bool:
-                return await attempts() >= deliveries
+        async def all_started() -> bool:
+            return await attempts() >= deliveries
 
-            # At most four deliveries run at once (2 processes x 2 threads): once ten have
-            # started, six have failed on the held customer, one of them at attempt 6 or more.
-            await wait_until(all_started, f"{deliveries} deliveries of the batch", timeout=45)
-            assert (await batch_statuses(database, job_id)) == {"pending": 1}
-        finally:
-            await session.abort_transaction()
+        # At most four deliveries run at once (2 processes x 2 threads): once ten have
+        # started, six have met the held value, one of them at attempt 6 or more.
+        await wait_until(all_started, f"{deliveries} deliveries of the batch", timeout=45)
+        assert (await batch_statuses(database, job_id)) == {"pending": 1}
+    finally:
+        await writers.finish(other)  # the other writer is done
 
     job = await wait_for_job(api, job_id, admin_headers, timeout=45)
     assert job["status"] == "completed", job
     assert job["counts"] == {**ZERO, "total": 1, "updated": 1}
     assert job["progress"] == {"processedRows": 1, "totalRows": 1}
-    assert await attempts() > imports.MAX_BATCH_ATTEMPTS
+    assert await attempts() > jobs.MAX_ATTEMPTS
     customer = await database["customers"].find_one({"attributes.email": "person0@example.com"})
     assert customer["attributes"]["lastName"] == "Tester"  # the row's update
-    assert "city" not in customer["attributes"]  # the aborted transaction's write is gone
+    assert customer["attributes"]["firstName"] == "Old"  # update fills empty fields only
     assert await database["customers"].count_documents({}) == 1
 
 
@@ -658,10 +660,7 @@ async def test_workers_killed_mid_batch_are_recovered(
         # machine or container); whatever runs the workers starts them again.
         os.killpg(worker.proc.pid, signal.SIGKILL)
         worker.proc.wait(timeout=30)
-        # Their open transactions hold some customers until the server reaps them (60 s, as
-        # mongod's transactionLifetimeLimitSeconds; batches wait for that, see the test
-        # above); to keep this test short, the server aborts them now.
-        await database.client.admin.command("killAllSessions", [])
+        # A killed batch's claims name the batch itself: its next delivery takes them up.
         pending = (await batch_statuses(database, job_id)).get("pending", 0)
         assert pending > 20, f"the import was nearly done before the kill: {pending} pending"
     finally:
@@ -691,14 +690,14 @@ async def test_planning_that_kills_its_worker_every_time_still_ends_the_job(
     """Five deliveries of planning that started and never finished (their worker died: no
     exception, nothing caught) are on record; the next delivery ends the job failed."""
     job_id, _ = await create_held_job(csv_bytes(HEADER, people(4)), config())
-    await _set_attempts(job_id, "plan_attempts", imports.MAX_BATCH_ATTEMPTS)
+    await _set_attempts(job_id, "plan_attempts", jobs.MAX_ATTEMPTS)
 
     actors.dispatcher.plan(job_id)
     job = await wait_for_job(api, job_id, admin_headers)
 
     assert job["status"] == "failed", job
     assert job["error"] == (
-        f"Planning the import stopped midway {imports.MAX_BATCH_ATTEMPTS} times (the "
+        f"Planning the import stopped midway {jobs.MAX_ATTEMPTS} times (the "
         "worker process ended while working on it, e.g. out of memory); giving up"
     )
     assert job["counts"] == ZERO
@@ -709,7 +708,7 @@ async def test_planning_delivered_again_after_it_finished_never_fails_the_job(
 ) -> None:
     job_id, _ = await create_held_job(csv_bytes(HEADER, people(4)), config(batch_size=2))
     batches = await plan_held_job(job_id)
-    await _set_attempts(job_id, "plan_attempts", 3 * imports.MAX_BATCH_ATTEMPTS)
+    await _set_attempts(job_id, "plan_attempts", 3 * jobs.MAX_ATTEMPTS)
 
     actors.dispatcher.plan(job_id)  # a late duplicate: it sends the unfinished batches
     job = await wait_for_job(api, job_id, admin_headers)
@@ -724,8 +723,8 @@ async def test_completion_that_kills_its_worker_every_time_still_ends_the_job(
 ) -> None:
     job_id, _ = await create_held_job(csv_bytes(HEADER, people(3)), config())
     for batch_id in await plan_held_job(job_id):
-        await imports.process_batch(batch_id, RecordingDispatcher(), get_settings())
-    await _set_attempts(job_id, "finalize_attempts", imports.MAX_BATCH_ATTEMPTS)
+        await jobs.process_batch(batch_id, RecordingDispatcher(), get_settings())
+    await _set_attempts(job_id, "finalize_attempts", jobs.MAX_ATTEMPTS)
 
     actors.dispatcher.finalize(job_id)
     job = await wait_for_job(api, job_id, admin_headers)

@@ -7,11 +7,10 @@ import json
 
 import httpx
 import pytest
-from bson import ObjectId
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import csv_bytes, wait_for_job_sync
+from tests.helpers import csv_bytes, seed_customers_sync, wait_for_job_sync
 from tests.reference_model import (
     COLUMNS,
     canonical,
@@ -41,12 +40,15 @@ def test_import_matches_the_row_by_row_reference(batch_size, api_server, worker,
         # A line of empty cells is a blank line, not a record: the reader skips it.
         rows = [r for r in rows if any(r.values())]
         assume(rows)
-        for name in ("customers", "import_jobs", "import_batches"):
+        for name in (
+            "customers",
+            "import_jobs",
+            "import_batches",
+            "identifier_claims",
+            "claim_writers",
+        ):
             sync_db[name].delete_many({})
-        if existing:
-            sync_db["customers"].insert_many(
-                [{"_id": ObjectId(), "attributes": c, "rev": 1} for c in existing]
-            )
+        seed_customers_sync(sync_db, existing)
         content = csv_bytes(COLUMNS, [[r[c] for c in COLUMNS] for r in rows])
         config = {"deduplicationKeys": keys, "action": action, "batchSize": batch_size}
         response = client.post(

@@ -25,6 +25,7 @@ from store.documents import (
     ImportJob,
     JobStatus,
     RowResultRecord,
+    unpack,
     utcnow,
 )
 from tests.helpers import csv_bytes, import_form, wait_for_job
@@ -176,8 +177,8 @@ def bounds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
 async def test_report_lists_rows_by_number_with_the_same_cells(database, bounds) -> None:
     job = await seed_job()
     numbers = [
-        [r["number"] for r in b["rows"]]
-        async for b in ImportBatch.get_pymongo_collection().find({"job_id": str(job.id)})
+        [r.number for r in b.rows]
+        async for b in ImportBatch.find(ImportBatch.job_id == str(job.id))
     ]
     assert all(max(a) > min(b) for a in numbers for b in numbers if a is not b), numbers
 
@@ -245,7 +246,8 @@ async def test_interleaved_batches_of_a_real_import_come_back_in_file_order(
     job = await wait_for_job(api, created.json()["id"], admin_headers)
     assert job["counts"] == {"total": 6, "imported": 3, "updated": 0, "ignored": 1, "failed": 2}
     batches = database["import_batches"].find({"job_id": job["id"]}).sort("seq", 1)
-    assert [[r["number"] for r in b["rows"]] async for b in batches][:2] == [[1, 4], [2, 3]]
+    numbers = [[r["number"] for r in unpack(b["packed_rows"])] async for b in batches]
+    assert numbers[:2] == [[1, 4], [2, 3]]
 
     report = await api.get(f"/imports/{job['id']}/report", headers=admin_headers)
     workbook = load_workbook(io.BytesIO(report.content))

@@ -16,7 +16,8 @@ from typing import Any
 from config import Settings
 from domain.schema import DEFAULT_CUSTOMER_SCHEMA
 from stack.processes import Child, stop_all
-from store import files, imports, reports
+from store import files, reports
+from store import jobs as job_store
 from store.documents import (
     BatchRow,
     BatchStatus,
@@ -126,15 +127,15 @@ async def test_expired_files_are_deleted_and_downloads_answer_gone(
     uploads_before = await remaining(database, "uploads")
     reports_before = await remaining(database, "reports")
 
-    assert await imports.delete_expired_files(Settings(report_retention_days=0)) == []
-    assert await imports.delete_expired_files(Settings(report_retention_days=100)) == []
+    assert await job_store.delete_expired_files(Settings(report_retention_days=0)) == []
+    assert await job_store.delete_expired_files(Settings(report_retention_days=100)) == []
     assert await remaining(database, "uploads") == uploads_before
     assert await remaining(database, "reports") == reports_before
 
-    cleaned = await imports.delete_expired_files(Settings(report_retention_days=30))
+    cleaned = await job_store.delete_expired_files(Settings(report_retention_days=30))
     assert sorted(cleaned) == sorted(str(jobs[k].id) for k in EXPIRED)
     await assert_cleaned(database, jobs)
-    assert await imports.delete_expired_files(Settings(report_retention_days=30)) == []
+    assert await job_store.delete_expired_files(Settings(report_retention_days=30)) == []
 
     for key in ("completed", "failed"):
         job_id = jobs[key].id
@@ -168,7 +169,7 @@ async def test_a_report_deleted_before_its_job_is_marked_is_gone(
     assert response.status_code == 410, response.text
     assert response.json()["detail"] == GONE_REPORT
     # The next run finishes the job off.
-    assert await imports.delete_expired_files(Settings(report_retention_days=30)) == [str(job.id)]
+    assert await job_store.delete_expired_files(Settings(report_retention_days=30)) == [str(job.id)]
     assert await remaining(database, "uploads") == set()
 
 

@@ -5,49 +5,66 @@ the other writer, never as a failure or a duplicate."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from domain.actions import Action
-from domain.resolution import CustomerState, IdentifierValue, Outcome, RowInput
+from domain.resolution import Outcome, RowInput
 from domain.schema import DEFAULT_CUSTOMER_SCHEMA
-from store import customers
+from store import commit as commit_module
+from store import writers
+from store.commit import Commit, commit, id_for_row
 from store.documents import Customer
 
 
-class LookupAtTheWrongMoment:
-    """`find_owners` as it would answer if it ran just before another writer committed:
-    the first call sees the database as it was before `other_writer`, which then runs."""
-
-    def __init__(self, before: list[CustomerState], other_writer: Any) -> None:
-        self.before = before
-        self.other_writer = other_writer
-        self.calls = 0
-
-    async def __call__(
-        self, identifiers: Iterable[IdentifierValue], chunk_size: int, session: Any = None
-    ) -> list[CustomerState]:
-        self.calls += 1
-        if self.calls == 1:
-            await self.other_writer()
-            return self.before
-        return await REAL_FIND_OWNERS(identifiers, chunk_size, session)
-
-
-REAL_FIND_OWNERS = customers.find_owners
-
-
-async def _resolve(rows: list[RowInput], action: Action) -> Any:
-    return await customers.resolve_and_commit(
-        rows,
+def _request(rows: list[RowInput], action: Action) -> Commit:
+    writer = writers.new_writer_id()
+    return Commit(
+        rows=rows,
         action=action,
         deduplication_keys=["email"],
         schema=DEFAULT_CUSTOMER_SCHEMA,
-        dry_run=False,
+        writer=writer,
+        new_id=lambda number: id_for_row(commit_module.ObjectId(writer[:24]), number),
         lookup_chunk_size=50,
+        lease_seconds=60,
     )
+
+
+async def _other_writer(profile: dict[str, Any], action: Action) -> None:
+    """Another import's write, through the same store code."""
+    await commit(_request([RowInput(1, profile)], action))
+
+
+def _once_before(original: Callable[..., Awaitable[Any]], other: Callable[[], Awaitable[None]]):  # type: ignore[no-untyped-def]
+    """`original`, with `other` run just before its first call."""
+    calls = {"n": 0}
+
+    async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            await other()
+        return await original(*args, **kwargs)
+
+    wrapped.calls = calls  # type: ignore[attr-defined]
+    return wrapped
+
+
+def _once_after(original: Callable[..., Awaitable[Any]], other: Callable[[], Awaitable[None]]):  # type: ignore[no-untyped-def]
+    """`original`, with `other` run just after its first call (its answer then is stale)."""
+    calls = {"n": 0}
+
+    async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        answer = await original(*args, **kwargs)
+        if calls["n"] == 1:
+            await other()
+        return answer
+
+    wrapped.calls = calls  # type: ignore[attr-defined]
+    return wrapped
 
 
 async def _all_customers() -> list[dict[str, Any]]:
@@ -56,21 +73,23 @@ async def _all_customers() -> list[dict[str, Any]]:
     ]
 
 
-async def test_insert_that_hits_a_duplicate_key_is_handled_as_a_duplicate(
+async def test_value_another_writer_takes_first_makes_the_row_a_duplicate(
     database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Our row finds no one holding its email; another import inserts a customer with it
+    just before we claim it: the claim is refused, and the row is resolved again."""
+
     async def other_import_inserts() -> None:
-        await Customer.get_pymongo_collection().insert_one(
-            {"attributes": {"email": ["ann@example.com"], "city": "Oslo"}, "rev": 1}
-        )
+        await _other_writer({"email": ["ann@example.com"], "city": "Oslo"}, Action.IGNORE)
 
-    lookup = LookupAtTheWrongMoment([], other_import_inserts)
-    monkeypatch.setattr(customers, "find_owners", lookup)
-    row = RowInput(1, {"email": ["ann@example.com"], "firstName": "Ann"})
+    claim = _once_before(commit_module._claim, other_import_inserts)
+    monkeypatch.setattr(commit_module, "_claim", claim)
 
-    resolution = await _resolve([row], Action.UPDATE)
+    resolution = await commit(
+        _request([RowInput(1, {"email": ["ann@example.com"], "firstName": "Ann"})], Action.UPDATE)
+    )
 
-    assert lookup.calls == 2  # the insert failed on the unique index and the row was resolved again
+    assert claim.calls["n"] >= 2  # refused once, then claimed nothing new (a duplicate)
     assert [r.outcome for r in resolution.results] == [Outcome.UPDATED]
     assert await _all_customers() == [
         {"email": ["ann@example.com"], "city": "Oslo", "firstName": "Ann"}
@@ -80,27 +99,19 @@ async def test_insert_that_hits_a_duplicate_key_is_handled_as_a_duplicate(
 async def test_customer_changed_since_it_was_read_is_resolved_again(
     database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    inserted = await Customer.get_pymongo_collection().insert_one(
-        {"attributes": {"email": ["bob@example.com"], "labels": ["a"]}, "rev": 1}
-    )
-    stale = [
-        CustomerState(
-            str(inserted.inserted_id), {"email": ["bob@example.com"], "labels": ["a"]}, rev=1
-        )
-    ]
+    await _other_writer({"email": ["bob@example.com"], "labels": ["a"]}, Action.IGNORE)
 
     async def other_import_appends() -> None:
-        await Customer.get_pymongo_collection().update_one(
-            {"_id": inserted.inserted_id}, {"$push": {"attributes.labels": "b"}, "$inc": {"rev": 1}}
-        )
+        await _other_writer({"email": ["bob@example.com"], "labels": ["b"]}, Action.APPEND)
 
-    lookup = LookupAtTheWrongMoment(stale, other_import_appends)
-    monkeypatch.setattr(customers, "find_owners", lookup)
-    row = RowInput(1, {"email": ["bob@example.com"], "labels": ["c"]})
+    read = _once_after(commit_module._customers, other_import_appends)
+    monkeypatch.setattr(commit_module, "_customers", read)
 
-    resolution = await _resolve([row], Action.APPEND)
+    resolution = await commit(
+        _request([RowInput(1, {"email": ["bob@example.com"], "labels": ["c"]})], Action.APPEND)
+    )
 
-    assert lookup.calls == 2
+    assert read.calls["n"] >= 3  # ours (stale), the other writer's, ours again
     assert [r.outcome for r in resolution.results] == [Outcome.UPDATED]
     # Both appends survive: ours was applied on top of the other writer's, not over it.
     assert await _all_customers() == [{"email": ["bob@example.com"], "labels": ["a", "b", "c"]}]
@@ -109,19 +120,17 @@ async def test_customer_changed_since_it_was_read_is_resolved_again(
 async def test_bulk_request_that_loses_every_race_is_refused_whole(
     api, admin_headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A lookup that is stale on every attempt (another writer always gets in first):
-    the request ends with a clear 409 and writes nothing, rather than a 500 or half a batch."""
-    inserted = await Customer.get_pymongo_collection().insert_one(
-        {"attributes": {"email": ["cy@example.com"]}, "rev": 1}
-    )
+    """Another writer changes the customer after every read of ours: the request ends with a
+    clear 409 and writes nothing, rather than a 500 or half a request."""
+    await _other_writer({"email": ["cy@example.com"]}, Action.IGNORE)
+    real_customers = commit_module._customers
 
-    async def always_stale(*_: Any, **__: Any) -> list[CustomerState]:
-        await Customer.get_pymongo_collection().update_one(
-            {"_id": inserted.inserted_id}, {"$inc": {"rev": 1}}
-        )
-        return [CustomerState(str(inserted.inserted_id), {"email": ["cy@example.com"]}, rev=1)]
+    async def always_stale(*args: Any, **kwargs: Any) -> Any:
+        found = await real_customers(*args, **kwargs)
+        await Customer.get_pymongo_collection().update_many({}, {"$inc": {"rev": 1}})
+        return found
 
-    monkeypatch.setattr(customers, "find_owners", always_stale)
+    monkeypatch.setattr(commit_module, "_customers", always_stale)
     response = await api.post(
         "/customers/bulkCustomers",
         headers=admin_headers,
@@ -138,6 +147,10 @@ async def test_bulk_request_that_loses_every_race_is_refused_whole(
     assert response.status_code == 409, response.text
     assert "Other writers kept changing the same customers" in response.json()["detail"]
     assert await _all_customers() == [{"email": ["cy@example.com"]}]
+    monkeypatch.undo()
+    # What the refused request had claimed holds no one up: the value is free at once.
+    body = await _bulk(api, admin_headers, [{"firstName": "Nu", "email": "new@example.com"}])
+    assert body["insertedCount"] == 1, body
 
 
 async def _bulk(api: Any, headers: dict[str, str], customers_: list[dict[str, Any]]) -> Any:

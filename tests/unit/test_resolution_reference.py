@@ -82,7 +82,7 @@ def test_resolution_equals_the_reference_and_its_writes_stay_unique(
         action=action,
         deduplication_keys=keys,
         schema=DEFAULT_CUSTOMER_SCHEMA,
-        new_id=lambda: next(new_ids),
+        new_id=lambda _number: next(new_ids),
     )
 
     # The store's order: free the values that change hands, then inserts, then updates.

@@ -1,0 +1,40 @@
+"""The import job pipeline, one step a module: intake (accept a file), planning (rows into
+batches), batches (one batch's commit), progress (counting), finalize (the report),
+queries (reading and cancelling jobs), maintenance (recovery and retention), and the one
+retry policy (policy)."""
+
+from store.jobs.batches import process_batch
+from store.jobs.dispatch import Dispatcher
+from store.jobs.finalize import finalize_job
+from store.jobs.intake import MappingPreview, create_job, preview_mapping
+from store.jobs.maintenance import delete_expired_files, redrive_stalled_jobs
+from store.jobs.planning import plan_job
+from store.jobs.policy import MAX_ATTEMPTS, MAX_CONTENDED_ATTEMPTS
+from store.jobs.queries import (
+    cancel_job,
+    failed_rows,
+    get_job,
+    job_schema,
+    list_jobs,
+    report_stream,
+)
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "MAX_CONTENDED_ATTEMPTS",
+    "Dispatcher",
+    "MappingPreview",
+    "cancel_job",
+    "create_job",
+    "delete_expired_files",
+    "failed_rows",
+    "finalize_job",
+    "get_job",
+    "job_schema",
+    "list_jobs",
+    "plan_job",
+    "preview_mapping",
+    "process_batch",
+    "redrive_stalled_jobs",
+    "report_stream",
+]

@@ -1,0 +1,163 @@
+"""Processing one batch: resolve its rows against the customers and commit them (store.commit),
+then record the batch's results and add its counts to the job, each step safe to repeat."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from pymongo import ReturnDocument
+
+from config import Settings
+from domain.actions import Action
+from domain.resolution import Outcome, RowInput
+from store.commit import Commit, commit, id_for_row
+from store.documents import (
+    BatchRow,
+    BatchStatus,
+    Counts,
+    ImportBatch,
+    ImportJob,
+    RowResultRecord,
+    pack,
+    unpack,
+    utcnow,
+)
+from store.errors import NotFound
+from store.jobs import policy
+from store.jobs.dispatch import Dispatcher
+from store.jobs.progress import count_batch, finish_if_complete
+from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema
+
+log = logging.getLogger(__name__)
+SUMMARY = {"job_id": 1, "seq": 1, "status": 1, "counts": 1, "first_row": 1, "last_row": 1}
+
+
+async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
+    batches = ImportBatch.get_pymongo_collection()
+    # Every delivery is counted before the rows are read as a batch: a batch whose document
+    # no longer reads still ends failed after its attempts.
+    stored = await batches.find_one_and_update(
+        {"_id": batch_id, "status": BatchStatus.PENDING},
+        {"$inc": {"attempts": 1}},
+        projection={**SUMMARY, "attempts": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+    if stored is None:  # finished by an earlier delivery, which may have died before counting
+        finished = await batches.find_one({"_id": batch_id}, SUMMARY)
+        if finished is None:
+            raise NotFound(f"No batch {batch_id!r}")
+        await _count(finished, dispatcher)
+        return
+    job = await get_job(str(stored["job_id"]))
+    if job.status not in UNFINISHED:
+        return  # cancelled: the batch stays pending and uncounted
+    attempts = int(stored["attempts"])
+    try:
+        await _commit_batch(batch_id, job, attempts, settings)
+    except Exception as error:
+        if policy.may_retry(attempts, error):
+            raise  # Dramatiq retries the message
+        log.exception("batch %s failed after %d attempts", batch_id, attempts)
+        await _mark_failed(batch_id, stored, error, attempts)
+    finished = await batches.find_one({"_id": batch_id}, SUMMARY)
+    if finished is not None and finished["status"] != BatchStatus.PENDING:
+        await _count(finished, dispatcher)
+
+
+async def _count(batch: dict[str, Any], dispatcher: Dispatcher) -> None:
+    job_id = str(batch["job_id"])
+    await count_batch(job_id, int(batch["seq"]), Counts.model_validate(batch["counts"]))
+    await finish_if_complete(job_id, dispatcher)
+
+
+async def _commit_batch(batch_id: str, job: ImportJob, attempts: int, settings: Settings) -> None:
+    document = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id})
+    if document is None:
+        raise NotFound(f"No batch {batch_id!r}")
+    rows = ImportBatch.model_validate(document).rows
+    resolution = await commit(
+        Commit(
+            rows=[RowInput(r.number, r.values, r.errors) for r in rows],
+            action=Action(job.action),
+            deduplication_keys=job.deduplication_keys,
+            schema=job_schema(job),
+            writer=batch_id,
+            new_id=functools.partial(id_for_row, job_oid(str(job.id))),
+            lookup_chunk_size=settings.lookup_chunk_size,
+            lease_seconds=settings.writer_lease_seconds,
+            dry_run=job.dry_run,
+            resumed=attempts > 1,
+        )
+    )
+    results = [
+        RowResultRecord(
+            number=r.number, outcome=r.outcome.value, reason=r.reason, customer_id=r.customer_id
+        )
+        for r in resolution.results
+    ]
+    await _finish(batch_id, BatchStatus.DONE, results)
+
+
+async def _finish(
+    batch_id: str, status: BatchStatus, results: list[RowResultRecord], **extra: Any
+) -> None:
+    """Record the batch's results, unless another delivery finished it first."""
+    await ImportBatch.get_pymongo_collection().update_one(
+        {"_id": batch_id, "status": BatchStatus.PENDING},
+        {
+            "$set": {
+                "status": status,
+                "packed_results": pack(results),
+                "counts": Counts.of(results).model_dump(),
+                "updated_at": utcnow(),
+                **extra,
+            }
+        },
+    )
+
+
+def _readable_rows(document: dict[str, Any] | None) -> list[BatchRow]:
+    """The rows of a stored batch as far as they can be read: a row that does not read
+    keeps its number, line and original cells, so that it can be reported."""
+    try:
+        items = unpack((document or {}).get("packed_rows"))
+    except Exception:  # the blob itself is damaged: only the row range is known
+        return []
+    rows = []
+    for item in items:
+        try:
+            rows.append(BatchRow.model_validate(item))
+        except ValidationError:
+            if isinstance(item, dict) and isinstance(item.get("number"), int):
+                raw, line = item.get("raw"), item.get("line")
+                rows.append(
+                    BatchRow(
+                        number=item["number"],
+                        line=line if isinstance(line, int) else 0,
+                        raw=[str(cell) for cell in raw] if isinstance(raw, list) else [],
+                    )
+                )
+    return rows
+
+
+async def _mark_failed(
+    batch_id: str, stored: dict[str, Any], error: Exception, attempts: int
+) -> None:
+    """Mark the batch failed: each of its rows gets the outcome failed with the batch's
+    problem as the reason."""
+    document = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id})
+    rows = _readable_rows(document)
+    where = f"rows {stored.get('first_row', 0)}–{stored.get('last_row', 0)}"
+    problem = f"{where}: {policy.describe(error)}"
+    reason = (
+        f"Not processed: the batch of {where} failed {attempts} times ({policy.describe(error)})"
+    )
+    results = [
+        RowResultRecord(number=row.number, outcome=Outcome.FAILED.value, reason=reason)
+        for row in rows
+    ]
+    # Readable from now on: the rows as far as they could be read.
+    await _finish(batch_id, BatchStatus.FAILED, results, error=problem, packed_rows=pack(rows))

@@ -1,0 +1,11 @@
+"""How the services hand work to the workers. Messages carry ids only."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Dispatcher(Protocol):
+    def plan(self, job_id: str) -> None: ...
+    def process_batch(self, batch_id: str) -> None: ...
+    def finalize(self, job_id: str) -> None: ...

@@ -1,0 +1,118 @@
+"""Completing an import: once every batch is counted, build the report and end the job."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from pymongo import ReturnDocument
+
+from config import Settings
+from store.documents import BatchStatus, Counts, ImportBatch, ImportJob, JobStatus, utcnow
+from store.jobs import policy
+from store.jobs.progress import fail_job
+from store.jobs.queries import job_oid
+
+log = logging.getLogger(__name__)
+
+FINALIZE_LEASE = timedelta(minutes=10)
+ERRORS_SHOWN = 5
+
+
+async def finalize_job(job_id: str, settings: Settings) -> None:
+    """Build the report and complete the job, once: a lease keeps a second delivery out
+    while the first works, and lets a later one take over if the first worker died.
+    Deliveries that take the lease are counted: when the last one fails too, or the earlier
+    ones all stopped midway, the job ends failed with its counts and the reason."""
+    from store import reports
+
+    now = utcnow()
+    claimed = await ImportJob.get_pymongo_collection().find_one_and_update(
+        {
+            "_id": job_oid(job_id),
+            "status": JobStatus.IN_PROGRESS,
+            "batch_count": {"$ne": None},
+            "$expr": {"$gte": ["$batches_done", "$batch_count"]},
+            "$or": [{"finalizing_until": None}, {"finalizing_until": {"$lt": now}}],
+        },
+        {
+            "$set": {"finalizing_until": now + FINALIZE_LEASE, "heartbeat_at": now},
+            "$inc": {"finalize_attempts": 1},
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if claimed is None:
+        return  # not every batch is counted, done already, or another delivery is at it
+    job = ImportJob.model_validate(claimed)
+    attempt = job.finalize_attempts
+    if attempt > policy.MAX_ATTEMPTS:
+        message = policy.interrupted(
+            "Every row was processed, but building the report", attempt - 1
+        )
+        await fail_job(job_id, message)
+        return
+    try:
+        failed_batches = await _failed_batches(job_id)
+        job.finished_at = utcnow()
+        report_id = await reports.build_report(job)
+    except Exception as problem:
+        await _release(job_id)  # a retry may take over at once
+        if policy.may_retry(attempt, problem):
+            raise  # Dramatiq retries the message
+        log.exception("completing import %s failed after %d attempts", job_id, attempt)
+        await fail_job(
+            job_id,
+            "Every row was processed, but the results report could not be built after "
+            f"{attempt} attempts: {policy.describe(problem)}",
+        )
+        return
+    status, error = JobStatus.COMPLETED, None
+    if failed_batches:
+        status = JobStatus.FAILED
+        error = _failed_batches_message(failed_batches, job.batch_count or 0)
+    await ImportJob.get_pymongo_collection().update_one(
+        {"_id": job.id, "status": JobStatus.IN_PROGRESS},
+        {
+            "$set": {
+                "status": status,
+                "error": error,
+                "finished_at": job.finished_at,
+                "report_file_id": report_id,
+                "finalizing_until": None,
+            }
+        },
+    )
+
+
+async def _failed_batches(job_id: str) -> list[tuple[str, int, int]]:
+    """Each failed batch's problem, rows and deliveries, in file order."""
+    cursor = (
+        ImportBatch.get_pymongo_collection()
+        .find(
+            {"job_id": job_id, "status": BatchStatus.FAILED},
+            {"error": 1, "counts": 1, "attempts": 1},
+        )
+        .sort("seq", 1)
+    )
+    return [
+        (b.get("error") or "unknown error", Counts.model_validate(b["counts"]).total, b["attempts"])
+        async for b in cursor
+    ]
+
+
+def _failed_batches_message(failed: list[tuple[str, int, int]], batch_count: int) -> str:
+    rows = sum(count for _, count, _ in failed)
+    attempts = sorted({a for _, _, a in failed})
+    tries = f"{attempts[0]}" if len(attempts) == 1 else f"{attempts[0]}–{attempts[-1]}"
+    shown = "; ".join(problem for problem, _, _ in failed[:ERRORS_SHOWN])
+    more = f"; and {len(failed) - ERRORS_SHOWN} more" if len(failed) > ERRORS_SHOWN else ""
+    return (
+        f"{len(failed)} of {batch_count} batches could not be processed after {tries} "
+        f"attempts, so their {rows} row(s) are counted as failed: {shown}{more}"
+    )
+
+
+async def _release(job_id: str) -> None:
+    await ImportJob.get_pymongo_collection().update_one(
+        {"_id": job_oid(job_id)}, {"$set": {"finalizing_until": None}}
+    )

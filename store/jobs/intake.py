@@ -1,0 +1,115 @@
+"""Accepting a file: the mapping preview, and checking, storing and enqueueing an import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import IO
+
+from config import Settings
+from domain.csvfile import CsvLimits, CsvReader
+from domain.errors import FileRejected
+from domain.import_config import ImportConfig
+from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, suggest_mapping
+from store import files
+from store.documents import ImportJob
+from store.jobs.dispatch import Dispatcher
+from store.schemas import get_schema
+
+SAMPLE_ROWS = 20
+
+
+@dataclass(frozen=True)
+class MappingPreview:
+    columns: list[ColumnSuggestion]
+    missing_required: list[str]
+    encoding: str
+    delimiter: str
+    sample_rows: list[dict[str, str]]
+
+
+def csv_limits(settings: Settings) -> CsvLimits:
+    return CsvLimits(max_columns=settings.max_columns, max_field_chars=settings.max_field_chars)
+
+
+def _read_sample(reader: CsvReader) -> list[list[str]]:
+    sample = []
+    for row in reader:
+        if row.error is None:
+            sample.append(row.values)
+        if len(sample) >= SAMPLE_ROWS:
+            break
+    return sample
+
+
+async def preview_mapping(
+    upload: IO[bytes], record_type: str, delimiter: str | None, settings: Settings
+) -> MappingPreview:
+    schema = await get_schema(record_type)
+    reader = CsvReader(upload, delimiter=delimiter, limits=csv_limits(settings))
+    sample = _read_sample(reader)
+    suggestions = suggest_mapping(reader.header, sample, schema)
+    mapping = {s.column: s.field for s in suggestions if s.field is not None}
+    return MappingPreview(
+        columns=suggestions,
+        missing_required=missing_required(mapping, schema),
+        encoding=reader.encoding,
+        delimiter=reader.delimiter,
+        sample_rows=[dict(zip(reader.header, values, strict=False)) for values in sample],
+    )
+
+
+async def create_job(
+    upload: IO[bytes],
+    file_name: str,
+    config: ImportConfig,
+    created_by: str,
+    dispatcher: Dispatcher,
+    settings: Settings,
+) -> ImportJob:
+    """Check the whole file, store it, create the job and enqueue its planning.
+    A rejected file raises FileRejected and leaves nothing behind."""
+    schema = await get_schema(config.record_type)
+    config.check_against(schema)
+    reader = CsvReader(upload, delimiter=config.delimiter, limits=csv_limits(settings))
+    sample = _read_sample(reader)
+    mapping = resolve_mapping(
+        reader.header, suggest_mapping(reader.header, sample, schema), config.mapping, schema
+    )
+    missing = missing_required(mapping, schema)
+    if missing:
+        raise FileRejected(
+            "The file has no column for mandatory attribute(s): " + ", ".join(missing),
+            missing_required=missing,
+        )
+    total = len(sample) + sum(1 for _ in reader)  # reads to the end: undecodable files fail here
+    if total == 0:
+        raise FileRejected("The file has a header but no data rows.")
+    if total > settings.max_rows:
+        raise FileRejected(f"The file has {total} rows; at most {settings.max_rows} are allowed.")
+    size = upload.seek(0, 2)
+    upload.seek(0)
+    file_id = await files.save_stream(
+        files.uploads(), file_name, upload, {"recordType": config.record_type}
+    )
+    job = ImportJob(
+        file_name=file_name,
+        file_id=file_id,
+        file_size=size,
+        record_type=config.record_type,
+        action=config.action.value,
+        deduplication_keys=config.deduplication_keys,
+        mapping=mapping,
+        header=reader.header,
+        schema_attributes=[a.model_dump(by_alias=True, mode="json") for a in schema.attributes],
+        phone_default_region=config.phone_default_region,
+        multi_value_separator=config.multi_value_separator,
+        delimiter=reader.delimiter,
+        encoding=reader.encoding,
+        dry_run=config.dry_run,
+        batch_size=config.batch_size,
+        created_by=created_by,
+        total_rows=total,
+    )
+    await job.insert()
+    dispatcher.plan(str(job.id))
+    return job

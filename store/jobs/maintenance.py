@@ -1,0 +1,78 @@
+"""Keeping jobs moving and storage bounded: driving stalled jobs again, and retention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from config import Settings
+from store import files, writers
+from store.documents import ImportBatch, ImportJob, utcnow
+from store.jobs.dispatch import Dispatcher
+from store.jobs.planning import enqueue_unfinished
+from store.jobs.queries import FINISHED, UNFINISHED
+
+
+async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str]:
+    """Retention: for each import finished more than REPORT_RETENTION_DAYS ago, delete its
+    uploaded file, its report(s) and its batches (their rows hold the file's data), then
+    clear the job's `file_id` and `report_file_id`: the job stays listed with its counts,
+    and its report and failed rows answer 410 Gone. Unfinished imports are never touched;
+    0 days keeps everything. Files go first, the mark last, so a run that dies halfway is
+    finished by the next one. Returns the ids of the jobs cleaned (at most `limit`)."""
+    if settings.report_retention_days <= 0:
+        return []
+    cutoff = utcnow() - timedelta(days=settings.report_retention_days)
+    jobs = ImportJob.get_pymongo_collection()
+    expired = await jobs.find(
+        {
+            "status": {"$in": list(FINISHED)},
+            "finished_at": {"$lt": cutoff},
+            "file_id": {"$ne": None},
+        },
+        {"file_id": 1},
+        limit=limit,
+    ).to_list()
+    cleaned = []
+    batches = ImportBatch.get_pymongo_collection()
+    for job in expired:
+        job_id = str(job["_id"])
+        # Every report of the job, also one left by a finalize that died before recording it.
+        await files.delete_where(files.reports(), {"metadata.jobId": job_id})
+        await files.delete(files.uploads(), job["file_id"])
+        batch_ids = [b["_id"] async for b in batches.find({"job_id": job_id}, {"_id": 1})]
+        await writers.forget(batch_ids)
+        await batches.delete_many({"job_id": job_id})
+        await jobs.update_one(
+            {"_id": job["_id"], "status": {"$in": list(FINISHED)}},
+            {"$set": {"file_id": None, "report_file_id": None}},
+        )
+        cleaned.append(job_id)
+    return cleaned
+
+
+async def redrive_stalled_jobs(dispatcher: Dispatcher, settings: Settings) -> list[str]:
+    """Enqueue again the work of unfinished jobs with no progress for STALLED_JOB_SECONDS:
+    messages lost with a Redis restart, or a worker killed mid-batch. Safe to run any time,
+    since every step is idempotent. Returns the ids of the jobs driven again."""
+    now = utcnow()
+    stalled = ImportJob.get_pymongo_collection().find(
+        {
+            "status": {"$in": list(UNFINISHED)},
+            "heartbeat_at": {"$lt": now - timedelta(seconds=settings.stalled_job_seconds)},
+        }
+    )
+    driven = []
+    async for document in stalled:
+        job = ImportJob.model_validate(document)
+        await ImportJob.get_pymongo_collection().update_one(
+            # The completion's lease stays: a report still being built is not built twice, and
+            # a dead worker's lease runs out by itself.
+            {"_id": job.id},
+            {"$set": {"heartbeat_at": now}},
+        )
+        if job.batch_count is None:
+            dispatcher.plan(str(job.id))
+        else:
+            await enqueue_unfinished(job, dispatcher)
+        driven.append(str(job.id))
+    return driven

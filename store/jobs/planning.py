@@ -1,0 +1,175 @@
+"""Planning an import: validate every row and store the rows in batches, so that rows that
+share any identifier value land in one batch, in file order; then one message per batch."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import tempfile
+from collections.abc import Iterator
+from typing import IO
+
+from gridfs.errors import NoFile
+from pymongo import ReturnDocument
+
+from config import Settings
+from domain.batching import RowGrouper
+from domain.csvfile import CsvReader
+from domain.resolution import identifier_values
+from store import files
+from store.documents import (
+    BatchRow,
+    BatchStatus,
+    Counts,
+    ImportBatch,
+    ImportJob,
+    JobStatus,
+    utcnow,
+)
+from store.errors import NotFound
+from store.jobs import policy
+from store.jobs.dispatch import Dispatcher
+from store.jobs.intake import csv_limits
+from store.jobs.progress import (
+    Heartbeat,
+    count_batch,
+    count_job_attempt,
+    fail_job,
+    finish_if_complete,
+)
+from store.jobs.queries import UNFINISHED, get_job, job_validator
+
+log = logging.getLogger(__name__)
+
+
+async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
+    """Running twice stores the same batches. Deliveries are counted: when the last one
+    fails too, or a delivery finds that the earlier ones all stopped midway (the worker
+    died), the job ends failed with the reason."""
+    counted = await count_job_attempt(job_id, "plan_attempts")
+    if counted is None:
+        return  # finished or cancelled meanwhile
+    attempt = int(counted["plan_attempts"])
+    if attempt > policy.MAX_ATTEMPTS and counted.get("batch_count") is None:
+        await fail_job(job_id, policy.interrupted("Planning the import", attempt - 1))
+        return
+    try:
+        await _plan_job(job_id, dispatcher, settings)
+    except NotFound:
+        raise  # no job to end
+    except Exception as error:
+        if policy.may_retry(attempt, error):
+            raise  # Dramatiq retries the message
+        log.exception("planning import %s failed after %d attempts", job_id, attempt)
+        reason = (
+            "the uploaded file is no longer stored"
+            if isinstance(error, NoFile)
+            else policy.describe(error)
+        )
+        await fail_job(job_id, f"The import could not start after {attempt} attempts: {reason}")
+
+
+def _spooled_rows(spool: IO[bytes]) -> Iterator[BatchRow]:
+    spool.seek(0)
+    while True:
+        try:
+            yield pickle.load(spool)  # our own temporary file, written just above
+        except EOFError:
+            return
+
+
+async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
+    job = await get_job(job_id)
+    if job.status not in UNFINISHED:
+        return
+    if job.batch_count is not None:
+        await enqueue_unfinished(job, dispatcher)
+        return
+    jobs = ImportJob.get_pymongo_collection()
+    validator = job_validator(job, settings)
+    identifier_keys = [a.key for a in validator.schema.channel_identifiers]
+    grouper = RowGrouper()
+    heartbeat = Heartbeat(job.id)
+    with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool:
+        await files.download_to(files.uploads(), job.file_id, source)
+        source.seek(0)
+        reader = CsvReader(source, delimiter=job.delimiter, limits=csv_limits(settings))
+        for csv_row in reader:
+            await heartbeat.beat()
+            if csv_row.error:
+                row = BatchRow(
+                    number=csv_row.number,
+                    line=csv_row.line,
+                    raw=csv_row.values,
+                    errors=[csv_row.error],
+                )
+            else:
+                validated = validator.validate_csv_row(reader.header, csv_row.values, job.mapping)
+                row = BatchRow(
+                    number=csv_row.number,
+                    line=csv_row.line,
+                    raw=csv_row.values,
+                    values=validated.values,
+                    errors=validated.errors,
+                )
+            # Failed rows write nothing, so they need no group.
+            grouper.add(() if row.errors else identifier_values(row.values, identifier_keys))
+            pickle.dump(row, spool, protocol=pickle.HIGHEST_PROTOCOL)
+        batch_of_row, sizes = grouper.assign_batches(job.batch_size or settings.batch_size)
+        pending: dict[int, list[BatchRow]] = {}
+        collection = ImportBatch.get_pymongo_collection()
+        for index, row in enumerate(_spooled_rows(spool)):
+            seq = batch_of_row[index]
+            rows = pending.setdefault(seq, [])
+            rows.append(row)
+            if len(rows) == sizes[seq]:
+                batch = ImportBatch(id=f"{job_id}-{seq:06d}", job_id=job_id, seq=seq, rows=rows)
+                document = batch.model_dump(by_alias=True, mode="python")
+                await collection.replace_one({"_id": batch.id}, document, upsert=True)
+                del pending[seq]
+                await heartbeat.beat()
+    now = utcnow()
+    updated = await jobs.find_one_and_update(
+        {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
+        {
+            "$set": {
+                "batch_count": len(sizes),
+                "total_rows": len(batch_of_row),
+                "status": JobStatus.IN_PROGRESS,
+                "started_at": job.started_at or now,
+                "planned_at": now,
+                "heartbeat_at": now,
+            }
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if updated is None:  # cancelled while planning
+        return
+    await enqueue_unfinished(ImportJob.model_validate(updated), dispatcher)
+
+
+async def enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
+    """One message per batch still pending; the completion when none is left."""
+    pending = (
+        ImportBatch.get_pymongo_collection()
+        .find({"job_id": str(job.id), "status": BatchStatus.PENDING}, {"_id": 1})
+        .sort("seq", 1)
+    )
+    any_pending = False
+    async for batch in pending:
+        any_pending = True
+        dispatcher.process_batch(batch["_id"])
+    if any_pending:
+        return
+    # Every batch is finished; count those a dead worker finished without counting.
+    uncounted = ImportBatch.get_pymongo_collection().find(
+        {
+            "job_id": str(job.id),
+            "status": {"$ne": BatchStatus.PENDING},
+            "seq": {"$nin": job.counted_batches},
+        },
+        {"seq": 1, "counts": 1},
+    )
+    async for batch in uncounted:
+        await count_batch(str(job.id), batch["seq"], Counts.model_validate(batch["counts"]))
+    await finish_if_complete(str(job.id), dispatcher)

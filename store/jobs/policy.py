@@ -1,0 +1,61 @@
+"""The one retry policy of the job pipeline: how many deliveries a step gets before it ends
+failed, decided here and used by the actors (`retry_when`) and the services alike."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from pymongo.errors import OperationFailure
+
+from store.commit import Contended
+from store.errors import Conflict
+
+# Deliveries of a step (planning, a batch, the completion) that fail: at this many, the step
+# ends failed instead of being retried, so that a job always ends.
+MAX_ATTEMPTS = 5
+# A batch that only met other writers (their claims, or customers they changed meanwhile)
+# gets more: those writers finish, and the batch then goes through. Still bounded, so that
+# a job always ends.
+MAX_CONTENDED_ATTEMPTS = 25
+MIN_BACKOFF_MS = 500
+MAX_BACKOFF_MS = 10_000
+
+
+def held_by_another_writer(error: BaseException) -> bool:
+    if isinstance(error, Contended | Conflict):
+        return True
+    return isinstance(error, OperationFailure) and error.has_error_label(
+        "TransientTransactionError"
+    )
+
+
+def attempts_allowed(error: BaseException) -> int:
+    return MAX_CONTENDED_ATTEMPTS if held_by_another_writer(error) else MAX_ATTEMPTS
+
+
+def may_retry(attempt: int, error: BaseException) -> bool:
+    """Whether the service lets a failed delivery (the `attempt`-th) be retried."""
+    return attempt < attempts_allowed(error)
+
+
+def retry_when(retries: int, error: Exception) -> bool:
+    """Dramatiq's retry policy: `retries` deliveries failed so far. The services count
+    deliveries themselves and end the step failed at the limit; this only keeps Dramatiq
+    delivering until then."""
+    return retries < attempts_allowed(error)
+
+
+def describe(error: BaseException) -> str:
+    """A one-line, human-readable reason for an error that ended a step."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"its stored data is unreadable ({where}: {first['msg']})"
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
+
+
+def interrupted(what: str, attempts: int) -> str:
+    return (
+        f"{what} stopped midway {attempts} times (the worker process ended while working on "
+        "it, e.g. out of memory); giving up"
+    )

@@ -1,0 +1,107 @@
+"""Reading jobs, cancelling one, and streaming its results."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from beanie import SortDirection
+from bson import ObjectId
+from bson.errors import InvalidId
+from gridfs.errors import NoFile
+
+from config import Settings
+from domain.schema import RecordSchema
+from domain.validation import RowValidator
+from store import files
+from store.documents import ImportJob, JobStatus, utcnow
+from store.errors import Conflict, Gone, NotFound
+
+UNFINISHED = (JobStatus.PENDING, JobStatus.IN_PROGRESS)
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def job_oid(job_id: str) -> ObjectId:
+    try:
+        return ObjectId(job_id)
+    except InvalidId:
+        raise NotFound(f"No import with id {job_id!r}") from None
+
+
+async def get_job(job_id: str) -> ImportJob:
+    job = await ImportJob.get(job_oid(job_id))
+    if job is None:
+        raise NotFound(f"No import with id {job_id!r}")
+    return job
+
+
+async def list_jobs(
+    status: JobStatus | None, limit: int, offset: int
+) -> tuple[list[ImportJob], int]:
+    query = ImportJob.find(ImportJob.status == status) if status else ImportJob.find_all()
+    total = await query.count()
+    # Newest first; the id breaks ties of created_at (milliseconds), so pages never overlap.
+    newest = [("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]
+    jobs = await query.sort(newest).skip(offset).limit(limit).to_list()
+    return jobs, total
+
+
+def job_schema(job: ImportJob) -> RecordSchema:
+    return RecordSchema.model_validate(
+        {"recordType": job.record_type, "attributes": job.schema_attributes}
+    )
+
+
+def job_validator(job: ImportJob, settings: Settings) -> RowValidator:
+    return RowValidator(
+        job_schema(job),
+        phone_region=job.phone_default_region,
+        phone_policy=settings.phone_validation,
+        separator=job.multi_value_separator,
+    )
+
+
+async def cancel_job(job_id: str) -> ImportJob:
+    """Stop a pending or running job. Its counts stay those of the batches counted so far
+    (each batch adds its own, see store.jobs.progress), also for one that commits just after."""
+    job = await get_job(job_id)
+    result = await ImportJob.get_pymongo_collection().update_one(
+        {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
+        {"$set": {"status": JobStatus.CANCELLED, "finished_at": utcnow()}},
+    )
+    if result.modified_count == 0:
+        raise Conflict(
+            f"Import {job_id} is {job.status.value}; only pending or running "
+            "imports can be cancelled"
+        )
+    return await get_job(job_id)
+
+
+def _deleted(what: str, settings: Settings) -> Gone:
+    return Gone(
+        f"{what} deleted: uploaded files and reports are kept for "
+        f"{settings.report_retention_days} days after an import finishes"
+    )
+
+
+async def failed_rows(job_id: str, settings: Settings) -> tuple[ImportJob, AsyncIterator[bytes]]:
+    """The failed-rows CSV, as pieces to stream (read from the batches as they are sent)."""
+    from store import reports
+
+    job = await get_job(job_id)
+    if job.status in FINISHED and job.file_id is None:  # see maintenance.delete_expired_files
+        raise _deleted("The failed rows were", settings)
+    if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+        raise Conflict(f"The failed rows are not ready: the import is {job.status.value}")
+    return job, reports.failed_rows_csv(job)
+
+
+async def report_stream(job_id: str, settings: Settings) -> tuple[ImportJob, AsyncIterator[bytes]]:
+    job = await get_job(job_id)
+    if job.status in FINISHED and job.file_id is None:  # see maintenance.delete_expired_files
+        raise _deleted("The report was", settings)
+    if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED) or job.report_file_id is None:
+        raise Conflict(f"The report is not ready: the import is {job.status.value}")
+    try:
+        return job, await files.open_chunks(files.reports(), job.report_file_id)
+    except NoFile:  # deleted by a retention run that has not marked the job yet
+        raise _deleted("The report was", settings) from None

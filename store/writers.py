@@ -1,0 +1,82 @@
+"""Writer leases: which writers (a batch of an import, a bulk request) are changing
+identifier claims right now.
+
+A writer holds a lease while it works and marks itself done when it has finished. Another
+writer that meets one of its claims waits while the lease is live; once the writer is done,
+or its lease ran out (its process died), the claim is read for what it says (see
+store.claims)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
+
+from store.documents import Customer, utcnow
+
+COLLECTION = "claim_writers"
+_DONE_CACHE_SIZE = 100_000  # done writers never become live again: remember them
+_done: OrderedDict[str, None] = OrderedDict()
+
+
+def new_writer_id() -> str:
+    """A writer id for a bulk request. Batch ids ("<job id>-<seq>") are writer ids too;
+    both start with an ObjectId, so comparing ids compares ages (older is smaller)."""
+    return f"{ObjectId()}-bulk"
+
+
+def _collection() -> AsyncCollection[dict[str, Any]]:
+    # The database Beanie is bound to (also while store.db initialises it).
+    return Customer.get_pymongo_collection().database[COLLECTION]
+
+
+async def hold(writer_id: str, lease_seconds: float) -> None:
+    """Take or renew the lease."""
+    until = utcnow() + timedelta(seconds=lease_seconds)
+    await _collection().update_one(
+        {"_id": writer_id}, {"$set": {"lease_until": until, "done": False}}, upsert=True
+    )
+
+
+async def finish(writer_id: str) -> None:
+    await _collection().update_one(
+        {"_id": writer_id}, {"$set": {"lease_until": None, "done": True}}, upsert=True
+    )
+    _remember_done(writer_id)
+
+
+async def release(writer_id: str) -> None:
+    """End the lease without being done (the writer gives way and will come back)."""
+    await _collection().update_one({"_id": writer_id}, {"$set": {"lease_until": None}})
+
+
+async def live(writer_ids: Iterable[str]) -> set[str]:
+    """The writers among `writer_ids` that hold a lease now."""
+    unknown = [w for w in set(writer_ids) if w not in _done]
+    if not unknown:
+        return set()
+    now = utcnow()
+    found = set()
+    async for doc in _collection().find({"_id": {"$in": unknown}}):
+        if doc.get("done"):
+            _remember_done(doc["_id"])
+        elif doc.get("lease_until") is not None and doc["lease_until"] > now:
+            found.add(doc["_id"])
+    return found
+
+
+async def forget(writer_ids: Iterable[str]) -> None:
+    """Retention: the leases of finished jobs' batches are no longer needed."""
+    ids = list(writer_ids)
+    if ids:
+        await _collection().delete_many({"_id": {"$in": ids}, "done": True})
+
+
+def _remember_done(writer_id: str) -> None:
+    _done[writer_id] = None
+    if len(_done) > _DONE_CACHE_SIZE:
+        _done.popitem(last=False)

@@ -34,7 +34,7 @@ FINISHED = ("completed", "failed", "cancelled")
 
 
 async def run_job(content: bytes, action: Action, settings: Settings) -> tuple[float, dict]:  # type: ignore[type-arg]
-    from store import imports
+    from store import jobs
     from workers.actors import dispatcher
 
     config = ImportConfig(deduplication_keys=["email"], action=action)
@@ -42,9 +42,9 @@ async def run_job(content: bytes, action: Action, settings: Settings) -> tuple[f
         upload.write(content)
         upload.seek(0)
         started = time.perf_counter()
-        job = await imports.create_job(upload, "bench.csv", config, "bench", dispatcher, settings)
+        job = await jobs.create_job(upload, "bench.csv", config, "bench", dispatcher, settings)
     while True:
-        job = await imports.get_job(str(job.id))
+        job = await jobs.get_job(str(job.id))
         if job.status.value in FINISHED:
             return time.perf_counter() - started, job.counts.model_dump()
         await asyncio.sleep(0.2)

@@ -62,7 +62,7 @@ class NoDispatch:
 async def count_batch(
     action: Action, rows: int, existing: int, settings: Settings, counter: CommandCounter
 ) -> tuple[Counter[str], float]:
-    from store import db, imports
+    from store import db, jobs
     from store.documents import ImportBatch
 
     database = await db.connect(settings)
@@ -78,15 +78,15 @@ async def count_batch(
     with tempfile.TemporaryFile() as upload:
         upload.write(content)
         upload.seek(0)
-        job = await imports.create_job(upload, "bench.csv", config, "bench", NoDispatch(), settings)
-    await imports.plan_job(str(job.id), NoDispatch(), settings)
+        job = await jobs.create_job(upload, "bench.csv", config, "bench", NoDispatch(), settings)
+    await jobs.plan_job(str(job.id), NoDispatch(), settings)
     batch = await ImportBatch.find_one(ImportBatch.job_id == str(job.id))
     assert batch is not None and len(batch.rows) == rows
     counter.commands.clear()
     counter.server_ms.clear()
     counter.counting = True
     started = time.perf_counter()
-    await imports.process_batch(batch.id, NoDispatch(), settings)
+    await jobs.process_batch(batch.id, NoDispatch(), settings)
     seconds = time.perf_counter() - started
     counter.counting = False
     return Counter(counter.commands), seconds
@@ -94,16 +94,16 @@ async def count_batch(
 
 async def _import_directly(content: bytes, config: ImportConfig, settings: Settings) -> None:
     """Seed the existing customers through the same pipeline, without counting."""
-    from store import imports
+    from store import jobs
     from store.documents import ImportBatch
 
     with tempfile.TemporaryFile() as upload:
         upload.write(content)
         upload.seek(0)
-        job = await imports.create_job(upload, "seed.csv", config, "bench", NoDispatch(), settings)
-    await imports.plan_job(str(job.id), NoDispatch(), settings)
+        job = await jobs.create_job(upload, "seed.csv", config, "bench", NoDispatch(), settings)
+    await jobs.plan_job(str(job.id), NoDispatch(), settings)
     async for batch in ImportBatch.find(ImportBatch.job_id == str(job.id)):
-        await imports.process_batch(batch.id, NoDispatch(), settings)
+        await jobs.process_batch(batch.id, NoDispatch(), settings)
 
 
 async def report_all(rows: int, existing: int, settings: Settings, counter: CommandCounter) -> None:

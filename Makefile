@@ -33,8 +33,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# `make bench ARGS=--quick` (or --rows N --big-rows N): writes bench/results/latest.md and .json
 bench: $(STAMP)
-	$(PY) -m bench.pipeline
+	$(PY) -m bench.suite $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -133,12 +133,6 @@ def claims_writer(claim: Claim | None) -> str | None:
     return claim.writer if claim is not None else None
 
 
-async def unlock(writer: str) -> None:
-    """Give way: the writer's claims stay as they are, but no longer make others wait
-    (readers then go by what the customers hold)."""
-    await collection().update_many({"w": writer}, {"$set": {"w": None}})
-
-
 async def backfill(customers: AsyncCollection[dict[str, Any]], identifier_keys: list[str]) -> int:
     """Claims for customers stored before claims existed (or by hand). Idempotent."""
     from pymongo.errors import BulkWriteError

@@ -104,8 +104,7 @@ async def commit(request: Commit) -> BatchResolution:
         return await _commit(request)
     except Conflict:
         if not request.dry_run:
-            await claims.unlock(request.writer)
-            await writers.release(request.writer)
+            await writers.release(request.writer)  # its claims no longer make others wait
         raise
 
 
@@ -210,7 +209,6 @@ async def _wait_for_live_writers(writer: str, found: Iterable[claims.Claim]) -> 
     if not live:
         return
     if writer > min(live):  # the younger gives way, so two writers never wait on each other
-        await claims.unlock(writer)
         await writers.release(writer)
     raise Contended(f"claims held by {', '.join(sorted(live)[:3])}")
 

@@ -50,7 +50,8 @@ async def finish(writer_id: str) -> None:
 
 
 async def release(writer_id: str) -> None:
-    """End the lease without being done (the writer gives way and will come back)."""
+    """End the lease without being done: the writer gives way (and will come back), and
+    meanwhile its claims are read for what the customers hold, as a dead writer's are."""
     await _collection().update_one({"_id": writer_id}, {"$set": {"lease_until": None}})
 
 

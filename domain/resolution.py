@@ -68,7 +68,15 @@ IdentifierValue = tuple[str, Any]  # (attribute key, normalised value)
 
 
 def identifier_values(profile: Profile, identifier_keys: Iterable[str]) -> set[IdentifierValue]:
-    return {(key, value) for key in identifier_keys for value in as_list(profile.get(key))}
+    # Runs for every row of every file: the same as iterating `as_list`, without the copies.
+    found: set[IdentifierValue] = set()
+    for key in identifier_keys:
+        value = profile.get(key)
+        if isinstance(value, list):
+            found.update((key, item) for item in value)
+        elif value is not None and value != "":
+            found.add((key, value))
+    return found
 
 
 def resolve_batch(

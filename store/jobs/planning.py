@@ -7,7 +7,7 @@ import logging
 import pickle
 import tempfile
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from gridfs.errors import NoFile
 from pymongo import ReturnDocument
@@ -18,7 +18,6 @@ from domain.csvfile import CsvReader
 from domain.resolution import identifier_values
 from store import files
 from store.documents import (
-    BatchRow,
     BatchStatus,
     Counts,
     ImportBatch,
@@ -69,7 +68,7 @@ async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> N
         await fail_job(job_id, f"The import could not start after {attempt} attempts: {reason}")
 
 
-def _spooled_rows(spool: IO[bytes]) -> Iterator[BatchRow]:
+def _spooled_rows(spool: IO[bytes]) -> Iterator[dict[str, Any]]:
     spool.seek(0)
     while True:
         try:
@@ -96,27 +95,22 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
         reader = CsvReader(source, delimiter=job.delimiter, limits=csv_limits(settings))
         for csv_row in reader:
             await heartbeat.beat()
-            if csv_row.error:
-                row = BatchRow(
-                    number=csv_row.number,
-                    line=csv_row.line,
-                    raw=csv_row.values,
-                    errors=[csv_row.error],
-                )
-            else:
+            # Plain dicts (BatchRow's fields): pickled and packed without pydantic per row.
+            row: dict[str, Any] = {
+                "number": csv_row.number,
+                "line": csv_row.line,
+                "raw": csv_row.values,
+                "values": {},
+                "errors": [csv_row.error] if csv_row.error else [],
+            }
+            if not csv_row.error:
                 validated = validator.validate_csv_row(reader.header, csv_row.values, job.mapping)
-                row = BatchRow(
-                    number=csv_row.number,
-                    line=csv_row.line,
-                    raw=csv_row.values,
-                    values=validated.values,
-                    errors=validated.errors,
-                )
+                row["values"], row["errors"] = validated.values, list(validated.errors)
             # Failed rows write nothing, so they need no group.
-            grouper.add(() if row.errors else identifier_values(row.values, identifier_keys))
+            grouper.add(() if row["errors"] else identifier_values(row["values"], identifier_keys))
             pickle.dump(row, spool, protocol=pickle.HIGHEST_PROTOCOL)
         batch_of_row, sizes = grouper.assign_batches(job.batch_size or settings.batch_size)
-        pending: dict[int, list[BatchRow]] = {}
+        pending: dict[int, list[dict[str, Any]]] = {}
         collection = ImportBatch.get_pymongo_collection()
         for index, row in enumerate(_spooled_rows(spool)):
             seq = batch_of_row[index]

@@ -34,7 +34,7 @@ async def bulk_write(request: BulkRequest, settings: Settings) -> dict[str, Any]
     )
     rows = [customer_row(i, c, validator) for i, c in enumerate(request.customers)]
     writer = writers.new_writer_id()
-    resolution = await commit(
+    committed = await commit(
         Commit(
             rows=rows,
             action=request.action,
@@ -46,6 +46,7 @@ async def bulk_write(request: BulkRequest, settings: Settings) -> dict[str, Any]
             lease_seconds=settings.writer_lease_seconds,
         )
     )
+    resolution = committed.resolution
     counts = dict.fromkeys(Outcome, 0)
     rejected = []
     for result in resolution.results:

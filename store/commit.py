@@ -78,6 +78,16 @@ class Commit:
     lease_seconds: float
     dry_run: bool = False
     resumed: bool = False  # an earlier run of this writer may have written
+    # Start by inserting the claims, as if no one held the values (cheapest when most rows
+    # are new); else read them first (cheapest when many are held: nothing to undo).
+    assume_new: bool = True
+
+
+@dataclass(frozen=True)
+class Committed:
+    resolution: BatchResolution
+    values: int  # identifier values of the rows
+    held: int  # of those, held by others when first tried or read
 
 
 @dataclass
@@ -91,12 +101,15 @@ class _Read:
 class _Retry(Exception):
     """Resolve again: another writer got in first."""
 
-    def __init__(self, message: str, taken: Sequence[dict[str, Any]] = ()) -> None:
+    def __init__(
+        self, message: str, taken: Sequence[dict[str, Any]] = (), refused: int = 0
+    ) -> None:
         super().__init__(message)
         self.taken = taken  # claims this writer inserted all the same
+        self.refused = refused  # claims refused: held by others
 
 
-async def commit(request: Commit) -> BatchResolution:
+async def commit(request: Commit) -> Committed:
     """Resolve `request.rows` (in order) and write the result; returns the resolution.
     Raises Conflict (Contended: other writers hold its values) when it gives up; what it
     claimed then holds no one up (readers go by what the customers hold)."""
@@ -108,14 +121,15 @@ async def commit(request: Commit) -> BatchResolution:
         raise
 
 
-async def _commit(request: Commit) -> BatchResolution:
+async def _commit(request: Commit) -> Committed:
     identifier_keys = [a.key for a in request.schema.channel_identifiers]
     wanted: set[IdentifierValue] = set()
     for row in request.rows:
         if not row.errors:
             wanted |= identifier_values(row.values, identifier_keys)
     own_ids = {request.new_id(row.number) for row in request.rows if not row.errors}
-    optimistic = not request.dry_run and not request.resumed
+    optimistic = request.assume_new and not request.dry_run and not request.resumed
+    held: int | None = None
     taken: dict[IdentifierValue, claims.Claim] = {}  # claims inserted by the optimistic round
     ident_of = {claims.claim_id(ident): ident for ident in wanted}
     conflicts = waits = 0
@@ -128,6 +142,8 @@ async def _commit(request: Commit) -> BatchResolution:
             else:
                 read = await _read(request, wanted, own_ids, identifier_keys, taken)
                 taken = {}
+                if held is None:
+                    held = sum(1 for c in read.claims.values() if c.writer != request.writer)
             resolution = resolve_batch(
                 request.rows,
                 read.existing,
@@ -136,14 +152,14 @@ async def _commit(request: Commit) -> BatchResolution:
                 schema=request.schema,
                 new_id=request.new_id,
             )
-            if request.dry_run:
-                return resolution
-            await _write(request, read, resolution, wanted, identifier_keys)
-            await writers.finish(request.writer)
-            return resolution
+            if not request.dry_run:
+                await _write(request, read, resolution, wanted, identifier_keys)
+                await writers.finish(request.writer)
+            return Committed(resolution, len(wanted), held or 0)
         except _Retry as retry:
             if optimistic:
                 optimistic = False  # some values were held already: now read those
+                held = retry.refused
                 taken = {
                     ident_of[doc["_id"]]: claims.Claim(doc["c"], None, request.writer)
                     for doc in retry.taken
@@ -291,7 +307,7 @@ async def _claim(plan: claims.ClaimWrites) -> None:
             raise
         refused = {e["index"] for e in errors}
         taken = [doc for i, doc in enumerate(plan.inserts) if i not in refused]
-        raise _Retry("identifier values held by another writer", taken) from None
+        raise _Retry("identifier values held by another writer", taken, len(refused)) from None
     if result.matched_count != len(plan.updates):
         raise _Retry(f"{len(plan.updates) - result.matched_count} claim(s) changed meanwhile")
 

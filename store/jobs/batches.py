@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,6 +33,10 @@ from store.jobs.progress import count_batch, finish_if_complete
 from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema
 
 log = logging.getLogger(__name__)
+# When more than this share of a batch's identifier values were held by others, the job's
+# next batches in this process read the claims first instead of assuming the rows are new.
+HELD_FOR_READING_FIRST = 0.1
+_mostly_held: OrderedDict[str, bool] = OrderedDict()  # job id → what its last batch found
 SUMMARY = {"job_id": 1, "seq": 1, "status": 1, "counts": 1, "first_row": 1, "last_row": 1}
 
 
@@ -78,7 +83,8 @@ async def _commit_batch(batch_id: str, job: ImportJob, attempts: int, settings: 
     if document is None:
         raise NotFound(f"No batch {batch_id!r}")
     rows = ImportBatch.model_validate(document).rows
-    resolution = await commit(
+    job_id = str(job.id)
+    committed = await commit(
         Commit(
             rows=[RowInput(r.number, r.values, r.errors) for r in rows],
             action=Action(job.action),
@@ -90,8 +96,11 @@ async def _commit_batch(batch_id: str, job: ImportJob, attempts: int, settings: 
             lease_seconds=settings.writer_lease_seconds,
             dry_run=job.dry_run,
             resumed=attempts > 1,
+            assume_new=not _mostly_held.get(job_id, False),
         )
     )
+    _remember(job_id, committed.held > HELD_FOR_READING_FIRST * committed.values)
+    resolution = committed.resolution
     results = [
         RowResultRecord(
             number=r.number, outcome=r.outcome.value, reason=r.reason, customer_id=r.customer_id
@@ -117,6 +126,13 @@ async def _finish(
             }
         },
     )
+
+
+def _remember(job_id: str, mostly_held: bool) -> None:
+    _mostly_held[job_id] = mostly_held
+    _mostly_held.move_to_end(job_id)
+    if len(_mostly_held) > 1000:
+        _mostly_held.popitem(last=False)
 
 
 def _readable_rows(document: dict[str, Any] | None) -> list[BatchRow]:

@@ -12,7 +12,7 @@ from typing import Any
 from bson import ObjectId
 
 from domain.actions import Action
-from domain.resolution import Outcome, RowInput
+from domain.resolution import BatchResolution, Outcome, RowInput
 from domain.schema import DEFAULT_CUSTOMER_SCHEMA
 from store import claims, writers
 from store import commit as commit_module
@@ -35,6 +35,10 @@ def _request(
         lease_seconds=60,
         **extra,
     )
+
+
+async def _resolved(request: Commit) -> BatchResolution:
+    return (await commit(request)).resolution
 
 
 async def _customers() -> list[dict[str, Any]]:
@@ -60,7 +64,7 @@ async def test_value_claimed_by_a_dead_writer_that_never_wrote_is_free(database)
         {"_id": "email:ann@example.com", "c": never_written, "w": dead}
     )
 
-    resolution = await commit(
+    resolution = await _resolved(
         _request([RowInput(1, {"firstName": "Ann", "email": ["ann@example.com"]})], Action.IGNORE)
     )
 
@@ -73,7 +77,7 @@ async def test_value_claimed_by_a_dead_writer_that_never_wrote_is_free(database)
 async def test_value_a_dead_writer_was_moving_stays_with_the_customer_holding_it(database) -> None:
     """The dead writer meant to move the email from X to another customer but died before
     writing: X still holds it, so the email still matches X."""
-    first = await commit(
+    first = await _resolved(
         _request([RowInput(1, {"firstName": "X", "email": ["x@example.com"]})], Action.IGNORE)
     )
     holder = first.results[0].customer_id
@@ -82,7 +86,7 @@ async def test_value_a_dead_writer_was_moving_stays_with_the_customer_holding_it
         {"_id": "email:x@example.com"}, {"$set": {"w": dead, "n": str(ObjectId())}}
     )
 
-    resolution = await commit(
+    resolution = await _resolved(
         _request([RowInput(1, {"email": ["x@example.com"], "city": "Oslo"})], Action.APPEND)
     )
 
@@ -112,8 +116,8 @@ async def test_a_writer_run_again_after_dying_halfway_ends_as_one_clean_run(
     with contextlib.suppress(ConnectionError):
         await commit(_request(rows, Action.APPEND, writer=writer))
     monkeypatch.undo()
-    again = await commit(_request(rows, Action.APPEND, writer=writer, resumed=True))
-    twice = await commit(_request(rows, Action.APPEND, writer=writer, resumed=True))
+    again = await _resolved(_request(rows, Action.APPEND, writer=writer, resumed=True))
+    twice = await _resolved(_request(rows, Action.APPEND, writer=writer, resumed=True))
 
     assert [r.outcome for r in again.results] == [
         Outcome.UPDATED,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from domain.actions import Action
-from domain.resolution import Outcome, RowInput
+from domain.resolution import BatchResolution, Outcome, RowInput
 from domain.schema import DEFAULT_CUSTOMER_SCHEMA
 from store import commit as commit_module
 from store import writers
@@ -67,6 +67,10 @@ def _once_after(original: Callable[..., Awaitable[Any]], other: Callable[[], Awa
     return wrapped
 
 
+async def _resolved(request: Commit) -> BatchResolution:
+    return (await commit(request)).resolution
+
+
 async def _all_customers() -> list[dict[str, Any]]:
     return [
         d["attributes"] async for d in Customer.get_pymongo_collection().find({}, {"attributes": 1})
@@ -85,7 +89,7 @@ async def test_value_another_writer_takes_first_makes_the_row_a_duplicate(
     claim = _once_before(commit_module._claim, other_import_inserts)
     monkeypatch.setattr(commit_module, "_claim", claim)
 
-    resolution = await commit(
+    resolution = await _resolved(
         _request([RowInput(1, {"email": ["ann@example.com"], "firstName": "Ann"})], Action.UPDATE)
     )
 
@@ -107,7 +111,7 @@ async def test_customer_changed_since_it_was_read_is_resolved_again(
     read = _once_after(commit_module._customers, other_import_appends)
     monkeypatch.setattr(commit_module, "_customers", read)
 
-    resolution = await commit(
+    resolution = await _resolved(
         _request([RowInput(1, {"email": ["bob@example.com"], "labels": ["c"]})], Action.APPEND)
     )
 

@@ -1,0 +1,97 @@
+"""One import through the HTTP API, as a script would do it: POST /imports (multipart `file`
+and `config`), poll GET /imports/{id} until the job ends, then read the job document from
+MongoDB for its phase timestamps."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from bson import ObjectId
+from pymongo import MongoClient
+
+from bench.harness import API_KEY, AppStack, ServerCounters
+
+FINISHED = ("completed", "failed", "cancelled")
+POLL_SECONDS = 0.5
+PHASES = (  # (name, from field, to field) of the job document
+    ("planning", "created_at", "planned_at"),
+    ("batches", "planned_at", "batches_done_at"),
+    ("report", "batches_done_at", "finished_at"),
+)
+
+
+def job_document(mongo_url: str, database: str, job_id: str) -> dict[str, Any]:
+    """The job document, with `_batches` / `_deliveries`: its batches and the sum of their
+    `attempts` (deliveries), when the batch documents have them."""
+    with MongoClient(mongo_url, tz_aware=True) as client:
+        found = client[database]["import_jobs"].find_one({"_id": ObjectId(job_id)}) or {}
+        batches = client[database]["import_batches"].find({"job_id": job_id}, {"attempts": 1})
+        attempts = [b["attempts"] for b in batches if isinstance(b.get("attempts"), int)]
+    if attempts:
+        found.update(_batches=len(attempts), _deliveries=sum(attempts))
+    return found
+
+
+def http_import(
+    stack: AppStack, action: str, rows: int, path: Path, timeout: float
+) -> dict[str, Any]:
+    """POST /imports then poll until the job ends. Seconds run from the POST's start to the
+    job's `finished_at` (its document), else to the poll that saw it finished."""
+    config = {"deduplicationKeys": ["email"], "action": action}
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with httpx.Client(base_url=stack.url, headers=headers, timeout=None) as client:
+        with path.open("rb") as file:
+            started_wall, started = time.time(), time.perf_counter()
+            files = {"file": (path.name, file, "text/csv")}
+            answer = client.post("/imports", files=files, data={"config": json.dumps(config)})
+            upload = time.perf_counter() - started
+        if answer.status_code != 202:
+            raise RuntimeError(f"POST /imports answered {answer.status_code}: {answer.text[:500]}")
+        job_id = answer.json()["id"]
+        polls = 0
+        while True:
+            if not stack.workers.alive:
+                raise RuntimeError(f"the workers exited; see {stack.workers.log_path}")
+            job = client.get(f"/imports/{job_id}").raise_for_status().json()
+            polls += 1
+            if job["status"] in FINISHED:
+                observed = time.perf_counter() - started
+                break
+            if time.perf_counter() - started > timeout:
+                client.post(f"/imports/{job_id}/cancel")
+                raise TimeoutError(f"job {job_id} not finished after {timeout:.0f} s: {job}")
+            time.sleep(POLL_SECONDS)
+    document = job_document(stack.servers.mongo_url, stack.database, job_id)
+    finished = document.get("finished_at")
+    seconds = finished.timestamp() - started_wall if finished else observed
+    phases: dict[str, float | None] = {"upload": upload}
+    for name, start, end in PHASES:
+        a, b = document.get(start), document.get(end)
+        phases[name] = (b - a).total_seconds() if a and b else None
+    return {
+        "job_id": job_id,
+        "status": job["status"],
+        "error": job.get("error"),
+        "counts": job.get("counts"),
+        "seconds": seconds,
+        "observed_seconds": observed,
+        "rows_per_second": rows / seconds if seconds else 0.0,
+        "phases": phases,
+        "polls": polls,
+        "batches": document.get("_batches"),
+        "batch_deliveries": document.get("_deliveries"),
+    }
+
+
+def poll_cost(stack: AppStack, counters: ServerCounters, job_id: str, samples: int = 10) -> float:
+    """Server requests one GET /imports/{id} costs (subtracted from a case's count)."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    client = httpx.Client(base_url=stack.url, headers=headers)
+    with client, counters.measure() as found:
+        for _ in range(samples):
+            client.get(f"/imports/{job_id}")
+    return found.get("requests", 0) / samples

@@ -1,0 +1,237 @@
+"""bench/results/latest.json and latest.md from one suite run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.harness import WORKER_PROCESSES, WORKER_THREADS, ServerCounters, Servers
+
+NA = "n/a"
+OTHER_CORES_WARNING = 0.25
+
+
+def _git(*argv: str) -> str:
+    try:
+        done = subprocess.run(["git", *argv], capture_output=True, text=True, timeout=10)
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or NA
+
+
+def machine_info(counters: ServerCounters, servers: Servers) -> dict[str, Any]:
+    try:
+        status = counters.client.admin.command("serverStatus")
+        server = f"{status.get('process', 'mongod')} {status.get('version', '?')}"
+        if "secantus" in status:
+            server = f"SecantusDB {status['secantus'].get('version', '?')} (wire {server})"
+    except Exception:
+        server = NA
+    changed = _git("status", "--porcelain")
+    return {
+        "nproc": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu": _cpu_model(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "mongodb": server,
+        "mongodb_embedded": servers.embedded,
+        "serverStatus": counters.supported,
+        "git_commit": _git("rev-parse", "--short", "HEAD") or NA,
+        "git_changed_files": len(changed.splitlines()) if changed else 0,
+        "workers": f"{WORKER_PROCESSES} processes x {WORKER_THREADS} threads",
+    }
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return NA if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(value: float | None) -> str:
+    return NA if value is None else f"{value:.3g}×"
+
+
+def _cmds(commands: dict[str, Any] | None) -> str:
+    return NA if not commands else _num(commands["per_1000_rows"], 1)
+
+
+def _outcome(product: dict[str, Any]) -> str:
+    if product.get("status") != "completed":
+        return f"**{product.get('status', NA)}**: {product.get('error') or ''}"[:160]
+    counts = product.get("counts") or {}
+    parts = [f"{counts.get(k, 0):,} {k}" for k in ("imported", "updated", "ignored", "failed")]
+    outcome = ", ".join(p for p in parts if not p.startswith("0 ")) or "0 rows"
+    batches, deliveries = product.get("batches"), product.get("batch_deliveries")
+    if batches and deliveries and deliveries > batches:
+        outcome += f"; {deliveries - batches} batch retries"
+    return outcome
+
+
+def _rss(product: dict[str, Any]) -> tuple[str, str]:
+    rss = product.get("rss")
+    if not rss:
+        return NA, NA
+    workers = " / ".join(_num(v) for v in rss["worker_mib"]) or NA
+    return _num(rss["api_mib"]), workers
+
+
+def _other(measured: dict[str, Any] | None) -> str:
+    cpu = (measured or {}).get("cpu")
+    return NA if not cpu else f"{cpu['other_cores']:.2f}"
+
+
+def _disturbed(report: dict[str, Any]) -> list[str]:
+    """Measurements during which other processes used a noticeable share of the CPUs."""
+    found = []
+    for name, measured in _measurements(report):
+        cpu = measured.get("cpu") or {}
+        if cpu.get("other_cores", 0.0) >= OTHER_CORES_WARNING:
+            found.append(f"{name} ({cpu['other_cores']:.2f} cores)")
+    return found
+
+
+def _measurements(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = [("pipeline", report.get("pipeline") or {})]
+    found += [(f"insert_many {int(n):,}", r) for n, r in report.get("insert_many", {}).items()]
+    for case in report["cases"]:
+        found += [(f"script {case['slug']}", case.get("script") or {})]
+        found += [(f"product {case['slug']}", case.get("product") or {})]
+    return found
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    m = report.get("machine", {})
+    disturbed = _disturbed(report)
+    lines = [
+        "# Bulk Customer Upload benchmark",
+        "",
+        f"- Run: {report.get('started', NA)} → {report.get('finished', 'running')}"
+        + ("" if report.get("complete") else " (**incomplete**)"),
+        f"- Machine: nproc {m.get('nproc', NA)} (usable {m.get('usable_cpus', NA)}),"
+        f" {m.get('cpu', NA)}, {m.get('memory_gib', NA)} GiB RAM, Python {m.get('python', NA)},"
+        f" {m.get('platform', NA)}",
+        f"- MongoDB: {m.get('mongodb', NA)}"
+        + (" (embedded, started by the suite)" if m.get("mongodb_embedded") else " (given)"),
+        f"- Product: API = 1 uvicorn process, workers = {m.get('workers', NA)};"
+        f" code at {m.get('git_commit', NA)}"
+        + (f" + {n} uncommitted files (git status)" if (n := m.get("git_changed_files")) else ""),
+        f"- Arguments: {report.get('args', {})}",
+        "",
+    ]
+    if disturbed:
+        lines += [
+            f"**Warning: other processes on this machine used CPU during: {', '.join(disturbed)}."
+            " Those figures are low; run again on a quiet machine.**",
+            "",
+        ]
+    lines += [
+        "## Product: imports through the HTTP API",
+        "",
+        "| case | rows | seconds | rows/s | vs script | vs insert_many | upload s | planning s"
+        " | batches s | report s | cmds/1k rows | API MiB | worker MiB | other CPU | outcome |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for case in report["cases"]:
+        p = case.get("product", {})
+        phases = p.get("phases", {})
+        api, workers = _rss(p)
+        cells = [
+            case["title"],
+            _num(case["rows"]),
+            _num(p.get("seconds"), 1),
+            _num(p.get("rows_per_second")) if p.get("status") == "completed" else NA,
+            _ratio(case.get("ratio_vs_script")),
+            _ratio(case.get("ratio_vs_insert_many")),
+            *(_num(phases.get(k), 1) for k in ("upload", "planning", "batches", "report")),
+            _cmds(p.get("commands")),
+            api,
+            workers,
+            _other(p),
+            _outcome(p),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Baselines, same run, same server",
+        "",
+        "| baseline | rows | seconds | rows/s | cmds/1k rows | other CPU | written / failed |",
+        "|---|--:|--:|--:|--:|--:|---|",
+    ]
+    for size, r in report.get("insert_many", {}).items():
+        cells = ["insert_many, 1,000 per call, no index", _num(int(size)), _num(r["seconds"], 1)]
+        cells += [_num(r["docs_per_second"]), _cmds(r.get("commands")), _other(r)]
+        cells.append(f"{r['docs']:,} docs")
+        lines.append("| " + " | ".join(cells) + " |")
+    for case in report["cases"]:
+        s = case.get("script")
+        if not s:
+            continue
+        cells = [f"one-off script: {case['title']}", _num(s["rows"]), _num(s["seconds"], 1)]
+        cells += [_num(s["rows_per_second"]), _cmds(s.get("commands")), _other(s)]
+        cells.append(f"{s['upserted']:,} upserted, {s['matched']:,} matched / {s['failed']:,}")
+        lines.append("| " + " | ".join(cells) + " |")
+    pipe = report.get("pipeline")
+    if pipe:
+        lines += [
+            "",
+            f"Pure pipeline (read, map, validate, normalise; one core, no database, "
+            f"`bench.pipeline`): {pipe['rows']:,} rows in {pipe['seconds']:.2f} s, "
+            f"**{pipe['rows_per_second']:,.0f} rows/s**.",
+        ]
+    lines += ["", "## How to read it", "", *NOTES]
+    if m.get("oplog_warmed_up"):
+        lines.append(WARMED_UP)
+    return "\n".join(lines) + "\n"
+
+
+NOTES = [
+    "- rows/s = data rows / (start of the POST → the job's `finished_at`). Duplicates cases"
+    " first import (untimed) the seed of rows/2 rows; then half the file matches by email.",
+    "- vs script / vs insert_many = product rows/s ÷ baseline rows/s (0.1× = 10 times slower)."
+    " insert_many is of as many documents as the case has rows.",
+    "- Phases: upload = the POST's duration; planning = `planned_at` − `created_at`; batches ="
+    " `batches_done_at` − `planned_at`; report = `finished_at` − `batches_done_at` (n/a: the"
+    " job document has no such field).",
+    "- cmds/1k rows: increase of serverStatus `network.numRequests` (every command the server"
+    " received, from every client, heartbeats included) per 1,000 rows; the bench's own polls"
+    " are subtracted. n/a: the server does not answer serverStatus.",
+    "- MiB: peak RSS sampled every 0.5 s; one figure per worker process.",
+    "- other CPU: cores used on average by processes this run did not start, during the"
+    " measurement (all CPUs busy minus the bench, its servers, API and workers). Near 0 on a"
+    " quiet machine. Before each measurement the bench waits up to 30 s for it to be so.",
+    "- Each product case runs on a freshly dropped database `bcu_bench` with a fresh API and"
+    " workers (2 processes x 2 threads); the script and insert_many use their own databases,"
+    " dropped before and after.",
+]
+WARMED_UP = (
+    "- The server keeps an oplog (replica set): it was filled once before measuring, so every"
+    " figure sees it full (SecantusDB prunes it inside commits once full)."
+)
+
+
+def write_results(report: dict[str, Any], directory: Path) -> str:
+    """Writes latest.json and latest.md; returns the markdown."""
+    directory.mkdir(parents=True, exist_ok=True)
+    public = {k: v for k, v in report.items() if not k.startswith("_")}
+    (directory / "latest.json").write_text(json.dumps(public, indent=2, default=str) + "\n")
+    markdown = render_markdown(public)
+    (directory / "latest.md").write_text(markdown)
+    return markdown

@@ -4,58 +4,90 @@ number of workers can process them in any order with the same result as row-by-r
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+import heapq
+from array import array
+from collections.abc import Hashable, Iterable, Iterator
+
+# Pairs sorted at once: bounds the transient memory of grouping (a few tens of MB).
+SORT_CHUNK = 200_000
 
 
 class RowGrouper:
-    """Union-find over rows, joined by shared identifier values. Holds only ints and the
-    identifier values, never the rows themselves."""
+    """Groups rows joined by shared identifier values, in memory that stays small for a
+    million rows: each (row, value) is kept as a 64-bit hash of the value and a row number
+    in flat arrays (12 bytes), never as Python objects. Rows sharing a value have equal
+    hashes and are grouped; two values with equal hashes by chance only put two unrelated
+    rows in one batch, which changes no result (rows keep file order within a batch)."""
 
     def __init__(self) -> None:
-        self._parent: list[int] = []
-        self._owner: dict[Hashable, int] = {}
+        self._rows = 0
+        self._hashes = array("q")
+        self._owners = array("i")
 
     def add(self, identifiers: Iterable[Hashable]) -> int:
-        row = len(self._parent)
-        self._parent.append(row)
+        row = self._rows
+        self._rows += 1
         for ident in identifiers:
-            other = self._owner.setdefault(ident, row)
-            if other != row:
-                self._union(other, row)
+            self._hashes.append(hash(ident))
+            self._owners.append(row)
         return row
 
-    def _find(self, row: int) -> int:
-        parent = self._parent
-        root = row
-        while parent[root] != root:
-            root = parent[root]
-        while parent[row] != root:  # path compression
-            parent[row], row = root, parent[row]
-        return root
+    def _sorted_runs(self) -> list[Iterator[tuple[int, int]]]:
+        """(hash, row) pairs in sorted runs of at most SORT_CHUNK, taken from the end of the
+        arrays so that each run's pairs are freed from them as it is made."""
+        runs: list[Iterator[tuple[int, int]]] = []
+        while self._hashes:
+            start = max(0, len(self._hashes) - SORT_CHUNK)
+            pairs = sorted(zip(self._hashes[start:], self._owners[start:], strict=True))
+            del self._hashes[start:], self._owners[start:]
+            hashes = array("q", (h for h, _ in pairs))
+            rows = array("i", (r for _, r in pairs))
+            del pairs
+            runs.append(zip(hashes, rows, strict=True))
+        return runs
 
-    def _union(self, a: int, b: int) -> None:
-        root_a, root_b = self._find(a), self._find(b)
-        if root_a != root_b:
-            # The earlier row stays the root, so a group's root is its first row.
-            low, high = sorted((root_a, root_b))
-            self._parent[high] = low
+    def _parents(self) -> array[int]:
+        parent = array("i", range(self._rows))
 
-    def assign_batches(self, batch_size: int) -> tuple[list[int], list[int]]:
+        def find(row: int) -> int:
+            root = row
+            while parent[root] != root:
+                root = parent[root]
+            while parent[row] != root:  # path compression
+                parent[row], row = root, parent[row]
+            return root
+
+        last_hash: int | None = None
+        first_row = -1
+        # Equal hashes arrive together, lowest row first: join each to that first row.
+        for value_hash, row in heapq.merge(*self._sorted_runs()):
+            if value_hash != last_hash:
+                last_hash, first_row = value_hash, row
+                continue
+            root_a, root_b = find(first_row), find(row)
+            if root_a != root_b:
+                # The earlier row stays the root, so a group's root is its first row.
+                low, high = sorted((root_a, root_b))
+                parent[high] = low
+        for row in range(self._rows):
+            parent[row] = find(row)
+        return parent
+
+    def assign_batches(self, batch_size: int) -> tuple[array[int], list[int]]:
         """(batch index of each row, size of each batch). A batch is filled with whole
         groups in order of their first row and closes once it reaches `batch_size` rows;
         a group larger than `batch_size` gets a batch of its own size."""
-        self._owner.clear()  # no more rows: free the identifier values
-        group_size: dict[int, int] = {}
-        roots = [self._find(row) for row in range(len(self._parent))]
+        roots = self._parents()
+        group_size = array("i", bytes(4 * self._rows))
         for root in roots:
-            group_size[root] = group_size.get(root, 0) + 1
-        batch_of_group: dict[int, int] = {}
+            group_size[root] += 1
+        batch_of_group = array("i", [-1]) * self._rows
         sizes: list[int] = []
         for root in roots:
-            if root in batch_of_group:
+            if batch_of_group[root] >= 0:
                 continue
             if not sizes or sizes[-1] >= batch_size:
                 sizes.append(0)
             batch_of_group[root] = len(sizes) - 1
             sizes[-1] += group_size[root]
-        return [batch_of_group[root] for root in roots], sizes
+        return array("i", (batch_of_group[root] for root in roots)), sizes

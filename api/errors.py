@@ -58,6 +58,12 @@ def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict
     )
 
 
+def too_deep(_: Request[Any, Any, Any], __: RecursionError) -> Response[dict[str, object]]:
+    """Parsing JSON nested thousands of levels deep exhausts the parser's recursion."""
+    detail = "Invalid request: the JSON is nested too deeply"
+    return _json(400, {"status_code": 400, "detail": detail})
+
+
 def unexpected_error(
     request: Request[Any, Any, Any], error: Exception
 ) -> Response[dict[str, object]]:
@@ -71,5 +77,6 @@ EXCEPTION_HANDLERS = {
     DomainError: domain_error,
     ValidationError: validation_error,
     HTTPException: http_error,
+    RecursionError: too_deep,
     Exception: unexpected_error,
 }

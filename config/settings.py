@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     max_field_chars: int = 10_000
     max_rows: int = 2_000_000
     bulk_max_customers: int = 5_000
+    bulk_max_bytes: int = 16 * 1024 * 1024
     lookup_chunk_size: int = 50
     writer_lease_seconds: float = Field(default=60.0, gt=0)
 

@@ -23,10 +23,12 @@ class RowGrouper:
         self._rows = 0
         self._hashes = array("q")
         self._owners = array("i")
+        self._sizes = array("i")  # each row's size in bytes, as the caller counts them
 
-    def add(self, identifiers: Iterable[Hashable]) -> int:
+    def add(self, identifiers: Iterable[Hashable], size: int = 0) -> int:
         row = self._rows
         self._rows += 1
+        self._sizes.append(size)
         for ident in identifiers:
             self._hashes.append(hash(ident))
             self._owners.append(row)
@@ -73,21 +75,30 @@ class RowGrouper:
             parent[row] = find(row)
         return parent
 
-    def assign_batches(self, batch_size: int) -> tuple[array[int], list[int]]:
-        """(batch index of each row, size of each batch). A batch is filled with whole
-        groups in order of their first row and closes once it reaches `batch_size` rows;
-        a group larger than `batch_size` gets a batch of its own size."""
+    def assign_batches(
+        self, batch_size: int, max_bytes: int | None = None
+    ) -> tuple[array[int], list[int]]:
+        """(batch index of each row, rows of each batch). A batch is filled with whole
+        groups in order of their first row and closes once it reaches `batch_size` rows, or
+        would pass `max_bytes` with the next group; a group larger than either limit gets a
+        batch of its own."""
         roots = self._parents()
-        group_size = array("i", bytes(4 * self._rows))
-        for root in roots:
-            group_size[root] += 1
+        group_rows = array("i", bytes(4 * self._rows))
+        group_bytes = array("q", bytes(8 * self._rows))
+        for row, root in enumerate(roots):
+            group_rows[root] += 1
+            group_bytes[root] += self._sizes[row]
         batch_of_group = array("i", [-1]) * self._rows
         sizes: list[int] = []
+        batch_bytes = 0
         for root in roots:
             if batch_of_group[root] >= 0:
                 continue
-            if not sizes or sizes[-1] >= batch_size:
+            too_big = max_bytes is not None and batch_bytes + group_bytes[root] > max_bytes
+            if not sizes or sizes[-1] >= batch_size or (too_big and sizes[-1] > 0):
                 sizes.append(0)
+                batch_bytes = 0
             batch_of_group[root] = len(sizes) - 1
-            sizes[-1] += group_size[root]
+            sizes[-1] += group_rows[root]
+            batch_bytes += group_bytes[root]
         return array("i", (batch_of_group[root] for root in roots)), sizes

@@ -58,8 +58,11 @@ def _texts(value: Any) -> list[str] | None:
     return texts
 
 
-def customer_row(index: int, customer: Mapping[str, Any], validator: RowValidator) -> RowInput:
-    """Validate one customer of the request the way a CSV row is validated."""
+def customer_row(
+    index: int, customer: Mapping[str, Any], validator: RowValidator, max_field_chars: int
+) -> RowInput:
+    """Validate one customer of the request the way a CSV row is validated, with the same
+    cap on the length of a value (MAX_FIELD_CHARS)."""
     cells: dict[str, list[str]] = {}
     errors: list[str] = []
     for key, value in customer.items():
@@ -73,6 +76,12 @@ def customer_row(index: int, customer: Mapping[str, Any], validator: RowValidato
             continue
         if not attribute.multi_value and len(texts) > 1:
             errors.append(f"Several values for single-value field {key}")
+            continue
+        too_long = max((len(t) for t in texts), default=0)
+        if too_long > max_field_chars:
+            errors.append(
+                f"Value of {key} too long: {too_long} characters, at most {max_field_chars}"
+            )
             continue
         cells[key] = texts
     validated = validator.validate_cells(cells)

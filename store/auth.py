@@ -26,14 +26,16 @@ class Principal:
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 async def authenticate(authorization: str | None, settings: Settings) -> Principal:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized("Missing API key: send 'Authorization: Bearer <api key>'")
     key = authorization[7:].strip()
-    if settings.admin_api_key and hmac.compare_digest(key, settings.admin_api_key):
+    # Compared as UTF-8 bytes: compare_digest refuses non-ASCII str (a key we never issue).
+    given, admin = key.encode("utf-8", "surrogateescape"), settings.admin_api_key.encode()
+    if settings.admin_api_key and hmac.compare_digest(given, admin):
         return Principal("admin", Role.ADMIN)
     stored = await ApiKey.find_one(ApiKey.key_hash == hash_key(key))
     if stored is None:

@@ -32,7 +32,10 @@ async def bulk_write(request: BulkRequest, settings: Settings) -> dict[str, Any]
     validator = RowValidator(
         schema, phone_region=request.phone_default_region, phone_policy=settings.phone_validation
     )
-    rows = [customer_row(i, c, validator) for i, c in enumerate(request.customers)]
+    rows = [
+        customer_row(i, c, validator, settings.max_field_chars)
+        for i, c in enumerate(request.customers)
+    ]
     writer = writers.new_writer_id()
     committed = await commit(
         Commit(

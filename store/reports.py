@@ -341,13 +341,18 @@ async def failed_rows_csv(job: ImportJob) -> AsyncIterator[bytes]:
     UTF-8 with a BOM, CRLF line ends, sent in pieces as they are read."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*job.header, "error"])
+    width = len(job.header)
+    writer.writerow([csv_safe(name) for name in [*job.header, "error"]])
     yield buffer.getvalue().encode("utf-8-sig")
     buffer.seek(0)
     buffer.truncate()
     with SortedSpill() as spill:
         for _, _, (_, reason, raw) in await _sorted_rows(job, spill, ("failed",)):
-            writer.writerow([csv_safe(v) for v in raw] + [csv_safe(reason)])
+            # A short or long row still has its reason in the `error` column.
+            cells = [*raw[:width], *[""] * (width - len(raw))]
+            if len(raw) > width:
+                reason = f"{reason} (extra cells: {', '.join(raw[width:])})"
+            writer.writerow([csv_safe(v) for v in cells] + [csv_safe(reason)])
             if buffer.tell() >= CSV_CHUNK_CHARS:
                 yield buffer.getvalue().encode("utf-8")
                 buffer.seek(0)

@@ -10,6 +10,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, Parameter
 from litestar.response import Stream
 
+from api.downloads import content_disposition
+from api.paging import MAX_OFFSET
 from api.security import IMPORTER, current_principal
 from api.serializers import job_json
 from config import get_settings
@@ -38,6 +40,8 @@ def _config(data: dict[str, Any]) -> ImportConfig:
         parsed = json.loads(raw if isinstance(raw, str) else raw.file.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InvalidRequest(f"'config' is not valid JSON: {error}") from None
+    except RecursionError:
+        raise InvalidRequest("'config' is nested too deeply") from None
     if not isinstance(parsed, dict):
         raise InvalidRequest("'config' must be a JSON object")
     return ImportConfig.model_validate(parsed)
@@ -80,7 +84,7 @@ class ImportController(Controller):
         self,
         status: FromQuery[JobStatus | None] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         found, total = await jobs.list_jobs(status, limit, offset)
         return {"items": [job_json(job) for job in found], "total": total}
@@ -100,7 +104,7 @@ class ImportController(Controller):
         return Stream(
             chunks,
             media_type=REPORT_CONTENT_TYPE,
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={"Content-Disposition": content_disposition(name)},
         )
 
     @get("/{job_id:str}/failed-rows.csv")
@@ -110,5 +114,5 @@ class ImportController(Controller):
         return Stream(
             chunks,
             media_type="text/csv",  # Stream adds "; charset=utf-8"
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={"Content-Disposition": content_disposition(name)},
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import IO
 
@@ -10,6 +11,7 @@ from domain.csvfile import CsvLimits, CsvReader
 from domain.errors import FileRejected
 from domain.import_config import ImportConfig
 from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, suggest_mapping
+from domain.schema import RecordSchema
 from store import files
 from store.documents import ImportJob
 from store.jobs.dispatch import Dispatcher
@@ -41,10 +43,9 @@ def _read_sample(reader: CsvReader) -> list[list[str]]:
     return sample
 
 
-async def preview_mapping(
-    upload: IO[bytes], record_type: str, delimiter: str | None, settings: Settings
+def _preview(
+    upload: IO[bytes], schema: RecordSchema, delimiter: str | None, settings: Settings
 ) -> MappingPreview:
-    schema = await get_schema(record_type)
     reader = CsvReader(upload, delimiter=delimiter, limits=csv_limits(settings))
     sample = _read_sample(reader)
     suggestions = suggest_mapping(reader.header, sample, schema)
@@ -58,18 +59,29 @@ async def preview_mapping(
     )
 
 
-async def create_job(
-    upload: IO[bytes],
-    file_name: str,
-    config: ImportConfig,
-    created_by: str,
-    dispatcher: Dispatcher,
-    settings: Settings,
-) -> ImportJob:
-    """Check the whole file, store it, create the job and enqueue its planning.
-    A rejected file raises FileRejected and leaves nothing behind."""
-    schema = await get_schema(config.record_type)
-    config.check_against(schema)
+async def preview_mapping(
+    upload: IO[bytes], record_type: str, delimiter: str | None, settings: Settings
+) -> MappingPreview:
+    schema = await get_schema(record_type)
+    # Reading and sniffing the file is CPU work: off the event loop, other requests go on.
+    return await asyncio.to_thread(_preview, upload, schema, delimiter, settings)
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    header: list[str]
+    mapping: dict[str, str]
+    total_rows: int
+    size: int
+    delimiter: str
+    encoding: str
+
+
+def _check_file(
+    upload: IO[bytes], config: ImportConfig, schema: RecordSchema, settings: Settings
+) -> CheckedFile:
+    """Read the whole file once: mandatory attributes mapped, readable, within the limits.
+    Raises FileRejected with the reason."""
     reader = CsvReader(upload, delimiter=config.delimiter, limits=csv_limits(settings))
     sample = _read_sample(reader)
     mapping = resolve_mapping(
@@ -88,27 +100,44 @@ async def create_job(
         raise FileRejected(f"The file has {total} rows; at most {settings.max_rows} are allowed.")
     size = upload.seek(0, 2)
     upload.seek(0)
+    return CheckedFile(reader.header, mapping, total, size, reader.delimiter, reader.encoding)
+
+
+async def create_job(
+    upload: IO[bytes],
+    file_name: str,
+    config: ImportConfig,
+    created_by: str,
+    dispatcher: Dispatcher,
+    settings: Settings,
+) -> ImportJob:
+    """Check the whole file, store it, create the job and enqueue its planning.
+    A rejected file raises FileRejected and leaves nothing behind."""
+    schema = await get_schema(config.record_type)
+    config.check_against(schema)
+    # Scanning a file of millions of rows takes seconds of CPU: off the event loop.
+    checked = await asyncio.to_thread(_check_file, upload, config, schema, settings)
     file_id = await files.save_stream(
         files.uploads(), file_name, upload, {"recordType": config.record_type}
     )
     job = ImportJob(
         file_name=file_name,
         file_id=file_id,
-        file_size=size,
+        file_size=checked.size,
         record_type=config.record_type,
         action=config.action.value,
         deduplication_keys=config.deduplication_keys,
-        mapping=mapping,
-        header=reader.header,
+        mapping=checked.mapping,
+        header=checked.header,
         schema_attributes=[a.model_dump(by_alias=True, mode="json") for a in schema.attributes],
         phone_default_region=config.phone_default_region,
         multi_value_separator=config.multi_value_separator,
-        delimiter=reader.delimiter,
-        encoding=reader.encoding,
+        delimiter=checked.delimiter,
+        encoding=checked.encoding,
         dry_run=config.dry_run,
         batch_size=config.batch_size,
         created_by=created_by,
-        total_rows=total,
+        total_rows=checked.total_rows,
     )
     await job.insert()
     dispatcher.plan(str(job.id))

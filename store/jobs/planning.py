@@ -39,6 +39,15 @@ from store.jobs.progress import (
 from store.jobs.queries import UNFINISHED, get_job, job_validator
 
 log = logging.getLogger(__name__)
+# A batch's rows (cells and values) must fit one MongoDB document (16 MB) whatever the
+# compression: batches close at about this many bytes of rows, as well as at BATCH_SIZE rows.
+BATCH_MAX_BYTES = 12 * 1024 * 1024
+
+
+def _stored_size(cells: list[str]) -> int:
+    """At most the bytes a row takes in its batch, before compression: its cells twice (as
+    read, and as normalised values), at worst 3 bytes a character in UTF-8, plus overhead."""
+    return 200 + sum(16 + 6 * len(cell) for cell in cells)
 
 
 async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
@@ -107,9 +116,12 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
                 validated = validator.validate_csv_row(reader.header, csv_row.values, job.mapping)
                 row["values"], row["errors"] = validated.values, list(validated.errors)
             # Failed rows write nothing, so they need no group.
-            grouper.add(() if row["errors"] else identifier_values(row["values"], identifier_keys))
+            identifiers = () if row["errors"] else identifier_values(row["values"], identifier_keys)
+            grouper.add(identifiers, _stored_size(csv_row.values))
             pickle.dump(row, spool, protocol=pickle.HIGHEST_PROTOCOL)
-        batch_of_row, sizes = grouper.assign_batches(job.batch_size or settings.batch_size)
+        batch_of_row, sizes = grouper.assign_batches(
+            job.batch_size or settings.batch_size, BATCH_MAX_BYTES
+        )
         pending: dict[int, list[dict[str, Any]]] = {}
         collection = ImportBatch.get_pymongo_collection()
         for index, row in enumerate(_spooled_rows(spool)):

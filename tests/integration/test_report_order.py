@@ -214,7 +214,7 @@ async def test_failed_rows_endpoint_streams_csv(api, database, admin_headers) ->
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"] == (
-        'attachment; filename="people-failed-rows.csv"'
+        "attachment; filename=\"people-failed-rows.csv\"; filename*=UTF-8''people-failed-rows.csv"
     )
     assert response.content == expected_failed_rows_csv()
     table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))

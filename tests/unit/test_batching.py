@@ -72,3 +72,15 @@ def test_grouping_keeps_12_bytes_a_value_not_python_objects() -> None:
     assert held < 6 * 1024 * 1024, held
     batch_of_row, sizes = grouper.assign_batches(1000)
     assert sizes == [1000] * 100 and list(batch_of_row[999:1001]) == [0, 1]
+
+
+def test_batches_close_by_bytes_but_never_split_a_group() -> None:
+    grouper = RowGrouper()
+    sizes_in = [5, 5, 5, 5, 20, 5]
+    groups = [{1}, {2}, {3}, {3}, {4}, {5}]  # rows 2 and 3 share a value
+    for values, size in zip(groups, sizes_in, strict=True):
+        grouper.add(values, size)
+    batch_of_row, sizes = grouper.assign_batches(batch_size=100, max_bytes=10)
+    # 5+5 fills one batch; the group of rows 2-3 (10 bytes) its own; 20 alone; then 5.
+    assert list(batch_of_row) == [0, 0, 1, 1, 2, 3]
+    assert sizes == [2, 2, 1, 1]

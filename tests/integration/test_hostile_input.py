@@ -1,0 +1,168 @@
+"""Requests an outside tester sent that once answered 500 or broke a download: each now gets
+a clear 4xx (or its row a clear reason), and nothing is written where the request is refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tests.helpers import csv_bytes, import_form, wait_for_job
+
+
+async def _customer_count(database: Any) -> int:
+    return int(await database["customers"].count_documents({}))
+
+
+@pytest.mark.parametrize("key", ["clé-äöü", "密钥", "\u00ff" * 40])
+async def test_a_non_ascii_api_key_is_refused_not_a_crash(api, database, key) -> None:
+    response = await api.get("/imports", headers={"Authorization": f"Bearer {key}".encode()})
+    assert response.status_code == 401, response.text
+    assert response.json()["detail"] == "Invalid API key"
+
+
+async def test_json_nested_ten_thousand_deep_is_a_400(api, database, admin_headers) -> None:
+    deep = '{"a": ' * 10_000 + "1" + "}" * 10_000
+    body = '{"action": "ignore", "deduplicationKeys": ["email"], "customers": [' + deep + "]}"
+    response = await api.post(
+        "/customers/bulkCustomers",
+        headers={**admin_headers, "Content-Type": "application/json"},
+        content=body,
+    )
+    assert response.status_code == 400, response.text
+    assert "nested too deeply" in response.json()["detail"]
+
+    form = import_form(csv_bytes(["firstName"], [["Ann"]]), {})
+    form["data"]["config"] = "[" * 10_000 + "]" * 10_000
+    refused = await api.post("/imports", headers=admin_headers, **form)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["detail"] == "'config' is nested too deeply"
+    assert await database["import_jobs"].count_documents({}) == 0
+    assert await _customer_count(database) == 0
+
+
+@pytest.mark.parametrize("path", ["/customers", "/imports"])
+@pytest.mark.parametrize("offset", [2**63, 2**64 + 5, 10**9 + 1])
+async def test_an_offset_past_any_list_is_a_400(api, database, admin_headers, path, offset) -> None:
+    response = await api.get(path, headers=admin_headers, params={"offset": str(offset)})
+    assert response.status_code == 400, response.text
+    assert "offset" in response.json()["detail"]
+
+
+async def test_a_bulk_value_longer_than_the_field_limit_rejects_its_customer(
+    api, database, admin_headers
+) -> None:
+    body = {
+        "action": "ignore",
+        "deduplicationKeys": ["email"],
+        "customers": [
+            {"firstName": "x" * 10_001, "email": "long@example.com"},
+            {"firstName": "Ann", "email": "ann@example.com"},
+        ],
+    }
+    response = await api.post("/customers/bulkCustomers", headers=admin_headers, json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["insertedCount"], result["rejectedCount"]) == (1, 1)
+    reason = result["rejectedCustomers"][0]["reason"]
+    assert "Value of firstName too long: 10001 characters, at most 10000" in reason
+    assert await _customer_count(database) == 1
+
+
+async def test_a_bulk_body_over_the_byte_limit_is_a_413(api, database, admin_headers) -> None:
+    from config import get_settings
+
+    limit = get_settings().bulk_max_bytes
+    customers = [{"firstName": "y" * 9_000, "email": f"c{i}@example.com"} for i in range(2_000)]
+    body = json.dumps({"action": "ignore", "deduplicationKeys": ["email"], "customers": customers})
+    assert len(body) > limit
+    response = await api.post(
+        "/customers/bulkCustomers",
+        headers={**admin_headers, "Content-Type": "application/json"},
+        content=body,
+    )
+    assert response.status_code == 413, response.text
+    assert await _customer_count(database) == 0
+    assert (await api.get("/health")).status_code == 200  # and the service goes on
+
+
+@pytest.mark.parametrize(
+    ("file_name", "fallback"),
+    [
+        ("客户.csv", ""),
+        ('evil".csv', "evil_"),
+        ("a\";filename*=UTF-8''evil.exe;x=\".csv", "a__filename__UTF-8__evil.exe_x__"),
+        ("Zoë Müller.csv", "Zoe Muller"),
+    ],
+)
+async def test_downloads_name_any_upload_safely(
+    api, database, worker, admin_headers, file_name, fallback
+) -> None:
+    rows = [["Ann", "ann@example.com"], ["", "bad"]]
+    form = import_form(
+        csv_bytes(["firstName", "email"], rows),
+        {"deduplicationKeys": ["email"], "action": "ignore"},
+        name=file_name,
+    )
+    created = await api.post("/imports", headers=admin_headers, **form)
+    assert created.status_code == 202, created.text
+    job = await wait_for_job(api, created.json()["id"], admin_headers)
+    stem = file_name.rsplit(".", 1)[0]
+    for suffix in ("report", "failed-rows.csv"):
+        response = await api.get(f"/imports/{job['id']}/{suffix}", headers=admin_headers)
+        assert response.status_code == 200, response.text
+        name = f"{stem}-report.xlsx" if suffix == "report" else f"{stem}-failed-rows.csv"
+        expected_fallback = fallback + name[len(stem) :]
+        assert response.headers["content-disposition"] == (
+            f"attachment; filename=\"{expected_fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+        )
+
+
+async def test_failed_rows_csv_escapes_headers_and_keeps_reasons_in_their_column(
+    api, database, worker, admin_headers
+) -> None:
+    content = (
+        b'firstName,email,=HYPERLINK("http://x")\r\n'
+        b"Ann,ann@example.com,a\r\n"
+        b",short@example.com\r\n"
+        b"Bob,bob@example.com,b,extra\r\n"
+    )
+    config = {"deduplicationKeys": ["email"], "action": "ignore"}
+    created = await api.post("/imports", headers=admin_headers, **import_form(content, config))
+    assert created.status_code == 202, created.text
+    job = await wait_for_job(api, created.json()["id"], admin_headers)
+    response = await api.get(f"/imports/{job['id']}/failed-rows.csv", headers=admin_headers)
+    lines = response.content.decode("utf-8-sig").splitlines()
+
+    assert lines[0] == 'firstName,email,"\'=HYPERLINK(""http://x"")",error'
+    failed = [line.split(",") for line in lines[1:]]
+    assert all(len(cells) == 4 for cells in failed), lines
+    assert failed[0][:3] == ["", "short@example.com", ""]
+    assert failed[0][3] == "Row has 2 values but the header has 3 columns"
+    assert failed[-1][0] == "Bob" and "extra" in failed[-1][3]
+
+
+async def test_a_wide_file_the_limits_admit_imports_in_batches_that_fit(
+    api, database, worker, admin_headers
+) -> None:
+    """120 rows with three unmapped 9,000-character columns (3 MB), asked for in one batch
+    of 10,000 rows: batches close by bytes too, so every one fits a document."""
+    filler = "w" * 9_000
+    rows = [[f"P{i}", f"p{i}@example.com", filler, filler, filler] for i in range(120)]
+    content = csv_bytes(["firstName", "email", "notes1", "notes2", "notes3"], rows)
+    config = {
+        "deduplicationKeys": ["email"],
+        "action": "ignore",
+        "batchSize": 10_000,
+        "mapping": {"notes1": None, "notes2": None, "notes3": None},
+    }
+    created = await api.post("/imports", headers=admin_headers, **import_form(content, config))
+    assert created.status_code == 202, created.text
+    job = await wait_for_job(api, created.json()["id"], admin_headers, timeout=120)
+
+    assert job["status"] == "completed", job
+    assert job["counts"]["imported"] == 120
+    assert await database["import_batches"].count_documents({"job_id": job["id"]}) > 1
+    assert await _customer_count(database) == 120

@@ -5,11 +5,15 @@ number of workers can process them in any order with the same result as row-by-r
 from __future__ import annotations
 
 import heapq
+import struct
 from array import array
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import IO
 
 # Pairs sorted at once: bounds the transient memory of grouping (a few tens of MB).
 SORT_CHUNK = 200_000
+_PAIR = struct.Struct("<qi")  # a value's hash and its row, as a sorted run stores them
+_READ_PAIRS = 4096
 
 
 class RowGrouper:
@@ -17,9 +21,15 @@ class RowGrouper:
     million rows: each (row, value) is kept as a 64-bit hash of the value and a row number
     in flat arrays (12 bytes), never as Python objects. Rows sharing a value have equal
     hashes and are grouped; two values with equal hashes by chance only put two unrelated
-    rows in one batch, which changes no result (rows keep file order within a batch)."""
+    rows in one batch, which changes no result (rows keep file order within a batch).
 
-    def __init__(self) -> None:
+    Pairs are sorted SORT_CHUNK at a time; with `spill` (a factory of temporary binary
+    files, given by the caller) each sorted run goes to its own file, so memory stays flat
+    whatever the number of rows; without, runs stay in memory."""
+
+    def __init__(self, spill: Callable[[], IO[bytes]] | None = None) -> None:
+        self._spill = spill
+        self._runs: list[Callable[[], Iterator[tuple[int, int]]]] = []
         self._rows = 0
         self._hashes = array("q")
         self._owners = array("i")
@@ -32,20 +42,29 @@ class RowGrouper:
         for ident in identifiers:
             self._hashes.append(hash(ident))
             self._owners.append(row)
+        if len(self._hashes) >= SORT_CHUNK:
+            self._sort_run()
         return row
 
-    def _sorted_runs(self) -> list[Iterator[tuple[int, int]]]:
-        """(hash, row) pairs in sorted runs of at most SORT_CHUNK, taken from the end of the
-        arrays so that each run's pairs are freed from them as it is made."""
-        runs: list[Iterator[tuple[int, int]]] = []
-        while self._hashes:
-            start = max(0, len(self._hashes) - SORT_CHUNK)
-            pairs = sorted(zip(self._hashes[start:], self._owners[start:], strict=True))
-            del self._hashes[start:], self._owners[start:]
+    def _sort_run(self) -> None:
+        """The pending pairs as one sorted run: spilled to a file, or kept as arrays."""
+        pairs = sorted(zip(self._hashes, self._owners, strict=True))
+        self._hashes, self._owners = array("q"), array("i")
+        if self._spill is None:
             hashes = array("q", (h for h, _ in pairs))
             rows = array("i", (r for _, r in pairs))
-            del pairs
-            runs.append(zip(hashes, rows, strict=True))
+            self._runs.append(lambda: zip(hashes, rows, strict=True))
+            return
+        target = self._spill()
+        for start in range(0, len(pairs), _READ_PAIRS):
+            target.write(b"".join(_PAIR.pack(*pair) for pair in pairs[start : start + _READ_PAIRS]))
+        self._runs.append(lambda: _read_run(target))
+
+    def _sorted_runs(self) -> list[Iterator[tuple[int, int]]]:
+        if self._hashes:
+            self._sort_run()
+        runs = [run() for run in self._runs]
+        self._runs = []
         return runs
 
     def _parents(self) -> array[int]:
@@ -84,10 +103,11 @@ class RowGrouper:
         batch of its own."""
         roots = self._parents()
         group_rows = array("i", bytes(4 * self._rows))
-        group_bytes = array("q", bytes(8 * self._rows))
+        group_bytes = array("i", bytes(4 * self._rows))
         for row, root in enumerate(roots):
             group_rows[root] += 1
-            group_bytes[root] += self._sizes[row]
+            group_bytes[root] = min(group_bytes[root] + self._sizes[row], 2**31 - 1)
+        self._sizes = array("i")  # no longer needed: free it before the next arrays
         batch_of_group = array("i", [-1]) * self._rows
         sizes: list[int] = []
         batch_bytes = 0
@@ -101,4 +121,14 @@ class RowGrouper:
             batch_of_group[root] = len(sizes) - 1
             sizes[-1] += group_rows[root]
             batch_bytes += group_bytes[root]
-        return array("i", (batch_of_group[root] for root in roots)), sizes
+        del group_rows, group_bytes
+        for row, root in enumerate(roots):  # in place: each row's batch replaces its root
+            roots[row] = batch_of_group[root]
+        return roots, sizes
+
+
+def _read_run(source: IO[bytes]) -> Iterator[tuple[int, int]]:
+    source.seek(0)
+    while block := source.read(_PAIR.size * _READ_PAIRS):
+        yield from _PAIR.iter_unpack(block)
+    source.close()

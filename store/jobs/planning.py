@@ -96,7 +96,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     jobs = ImportJob.get_pymongo_collection()
     validator = job_validator(job, settings)
     identifier_keys = [a.key for a in validator.schema.channel_identifiers]
-    grouper = RowGrouper()
+    grouper = RowGrouper(spill=tempfile.TemporaryFile)
     heartbeat = Heartbeat(job.id)
     with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool:
         await files.download_to(files.uploads(), job.file_id, source)

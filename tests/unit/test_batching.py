@@ -3,6 +3,8 @@ and batches fill with whole groups; checked against a plain dictionary union-fin
 
 from __future__ import annotations
 
+import io
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,11 +29,16 @@ def reference_groups(rows: list[set[tuple[str, int]]]) -> list[int]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(rows=ROWS, batch_size=st.integers(1, 8), chunk=st.sampled_from([1, 3, 1000]))
-def test_batches_keep_groups_whole_and_fill_in_order(rows, batch_size, chunk) -> None:
-    batching.SORT_CHUNK = chunk  # sorted runs of any length give the same groups
+@given(
+    rows=ROWS,
+    batch_size=st.integers(1, 8),
+    chunk=st.sampled_from([1, 3, 1000]),
+    spill=st.sampled_from([None, io.BytesIO]),
+)
+def test_batches_keep_groups_whole_and_fill_in_order(rows, batch_size, chunk, spill) -> None:
+    batching.SORT_CHUNK = chunk  # sorted runs of any length, kept or spilled, give the same
     try:
-        grouper = RowGrouper()
+        grouper = RowGrouper(spill)
         for values in rows:
             grouper.add(values)
         batch_of_row, sizes = grouper.assign_batches(batch_size)
@@ -58,20 +65,23 @@ def test_batches_keep_groups_whole_and_fill_in_order(rows, batch_size, chunk) ->
     assert sizes == expected_sizes
 
 
-def test_grouping_keeps_12_bytes_a_value_not_python_objects() -> None:
-    """3 values a row for 100,000 rows: about 3.6 MB of arrays while rows are added (tuples
-    in a dict took about 200 bytes a value: 600 MB for a million rows)."""
+def test_grouping_with_a_spill_holds_one_sort_chunk_whatever_the_rows() -> None:
+    """3 values a row for 200,000 rows: sorted runs go to files, so what stays in memory is
+    the pairs not yet sorted, 12 bytes each (tuples in a dict took about 200 bytes a value:
+    600 MB for a million rows)."""
+    import tempfile
     import tracemalloc
 
     tracemalloc.start()
-    grouper = RowGrouper()
-    for row in range(100_000):
+    grouper = RowGrouper(spill=tempfile.TemporaryFile)
+    for row in range(200_000):
         grouper.add((("email", row), ("phone", row), ("phone", row + 1_000_000)))
     held, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert held < 6 * 1024 * 1024, held
+    # The rows' sizes (4 bytes a row) and at most SORT_CHUNK unsorted pairs.
+    assert held < 200_000 * 4 + batching.SORT_CHUNK * 12 + 1024 * 1024, held
     batch_of_row, sizes = grouper.assign_batches(1000)
-    assert sizes == [1000] * 100 and list(batch_of_row[999:1001]) == [0, 1]
+    assert sizes == [1000] * 200 and list(batch_of_row[999:1001]) == [0, 1]
 
 
 def test_batches_close_by_bytes_but_never_split_a_group() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo.errors import ExecutionTimeout
 
 from domain.errors import InvalidRequest
 from domain.schema import RecordSchema
@@ -54,9 +55,23 @@ async def list_customers(
             claim = found.get((key, normalized))
             query["_id"] = {"$in": [ObjectId(c) for c in claim.candidates] if claim else []}
     collection = Customer.get_pymongo_collection()
-    total = await collection.count_documents(query, maxTimeMS=LIST_TIME_LIMIT_MS)
-    cursor = collection.find(query, max_time_ms=LIST_TIME_LIMIT_MS).sort("_id", 1)
-    return [customer_json(doc) async for doc in cursor.skip(offset).limit(limit)], total
+    try:
+        total = await collection.count_documents(query, maxTimeMS=LIST_TIME_LIMIT_MS)
+        cursor = collection.find(query, max_time_ms=LIST_TIME_LIMIT_MS).sort("_id", 1)
+        items = [customer_json(doc) async for doc in cursor.skip(offset).limit(limit)]
+    except ExecutionTimeout:
+        scanned = ", ".join(k for k in filters if not _is_identifier(schema, k)) or "no filter"
+        raise InvalidRequest(
+            f"Listing customers by {scanned} reads every customer and took longer than "
+            f"{LIST_TIME_LIMIT_MS / 1000:g} s; filter by a channel identifier (for example "
+            "email or phoneNumber) as well"
+        ) from None
+    return items, total
+
+
+def _is_identifier(schema: RecordSchema, key: str) -> bool:
+    attribute = schema.attribute(key)
+    return attribute is not None and attribute.channel_identifier
 
 
 def _filter_value(schema: RecordSchema, key: str, value: str) -> Any:

@@ -166,3 +166,20 @@ async def test_a_wide_file_the_limits_admit_imports_in_batches_that_fit(
     assert job["counts"]["imported"] == 120
     assert await database["import_batches"].count_documents({"job_id": job["id"]}) > 1
     assert await _customer_count(database) == 120
+
+
+async def test_a_list_filter_that_scans_too_long_is_a_400_with_advice(
+    api, database, admin_headers, monkeypatch
+) -> None:
+    from store import customers
+
+    await database["customers"].insert_many(
+        [{"attributes": {"firstName": f"P{i}", "city": "Oslo"}, "rev": 1} for i in range(30_000)]
+    )
+    monkeypatch.setattr(customers, "LIST_TIME_LIMIT_MS", 1)
+    response = await api.get("/customers", headers=admin_headers, params={"city": "Rome"})
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == (
+        "Listing customers by city reads every customer and took longer than 0.001 s; filter by "
+        "a channel identifier (for example email or phoneNumber) as well"
+    )

@@ -40,14 +40,18 @@ def test_a_server_dies_when_its_starter_is_killed() -> None:
     starter = subprocess.Popen(
         [sys.executable, "-c", STARTER], stdout=subprocess.PIPE, cwd=os.getcwd()
     )
-    assert starter.stdout is not None
-    server_pid = int(starter.stdout.readline())
-    assert _alive(server_pid)
+    try:
+        assert starter.stdout is not None
+        server_pid = int(starter.stdout.readline())
+        assert _alive(server_pid)
 
-    starter.send_signal(signal.SIGKILL)
-    starter.wait()
-    deadline = time.monotonic() + 10
-    while _alive(server_pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+        starter.send_signal(signal.SIGKILL)
+        starter.wait()
+        deadline = time.monotonic() + 10
+        while _alive(server_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
-    assert not _alive(server_pid), "the server outlived the process that started it"
+        assert not _alive(server_pid), "the server outlived the process that started it"
+    finally:
+        starter.kill()
+        starter.wait()

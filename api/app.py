@@ -8,6 +8,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+from api.dependencies import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS
 from api.routes.customers import CustomerController
 from api.routes.health import get_health
@@ -35,6 +36,7 @@ def create_app() -> Litestar:
             KeyController,
         ],
         guards=[require_role],
+        dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         on_startup=[_connect],
         on_shutdown=[db.disconnect],

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, Parameter
 
+from api.dependencies import InjectedSettings
 from api.paging import MAX_OFFSET
 from api.security import IMPORTER
 from config import get_settings
@@ -40,5 +41,7 @@ class CustomerController(Controller):
         status_code=200,
         request_max_body_size=get_settings().bulk_max_bytes,
     )
-    async def bulk_customers(self, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
-        return await bulk.bulk_write(BulkRequest.model_validate(data), get_settings())
+    async def bulk_customers(
+        self, data: JSONBody[dict[str, Any]], settings: InjectedSettings
+    ) -> dict[str, Any]:
+        return await bulk.bulk_write(BulkRequest.model_validate(data), settings)

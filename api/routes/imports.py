@@ -10,17 +10,16 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, Parameter
 from litestar.response import Stream
 
+from api.dependencies import InjectedDispatcher, InjectedSettings
 from api.downloads import content_disposition
 from api.paging import MAX_OFFSET
 from api.security import IMPORTER, current_principal
 from api.serializers import job_json
-from config import get_settings
 from domain.errors import InvalidRequest
 from domain.import_config import ImportConfig
 from store import jobs
 from store.documents import JobStatus
 from store.reports import REPORT_CONTENT_TYPE
-from workers.actors import dispatcher
 
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
@@ -52,11 +51,11 @@ class ImportController(Controller):
     tags = ["imports"]
 
     @post("/mapping", opt=IMPORTER, status_code=200)
-    async def suggest_mapping(self, data: Multipart) -> dict[str, Any]:
+    async def suggest_mapping(self, data: Multipart, settings: InjectedSettings) -> dict[str, Any]:
         upload = _upload(data)
         record_type = str(data.get("recordType") or "customers")
         delimiter = data.get("delimiter") or None
-        preview = await jobs.preview_mapping(upload.file, record_type, delimiter, get_settings())
+        preview = await jobs.preview_mapping(upload.file, record_type, delimiter, settings)
         return {
             "columns": [asdict(c) for c in preview.columns],
             "missingRequired": preview.missing_required,
@@ -66,7 +65,13 @@ class ImportController(Controller):
         }
 
     @post("/", opt=IMPORTER, status_code=202)
-    async def create(self, data: Multipart, request: Request) -> dict[str, Any]:  # type: ignore[type-arg]
+    async def create(
+        self,
+        data: Multipart,
+        request: Request,  # type: ignore[type-arg]
+        settings: InjectedSettings,
+        dispatcher: InjectedDispatcher,
+    ) -> dict[str, Any]:
         upload = _upload(data)
         config = _config(data)
         job = await jobs.create_job(
@@ -75,7 +80,7 @@ class ImportController(Controller):
             config,
             current_principal(request).name,
             dispatcher,
-            get_settings(),
+            settings,
         )
         return {"id": str(job.id), "status": job.status.value}
 
@@ -98,8 +103,8 @@ class ImportController(Controller):
         return job_json(await jobs.cancel_job(job_id))
 
     @get("/{job_id:str}/report")
-    async def report(self, job_id: FromPath[str]) -> Response[Any]:
-        job, chunks = await jobs.report_stream(job_id, get_settings())
+    async def report(self, job_id: FromPath[str], settings: InjectedSettings) -> Response[Any]:
+        job, chunks = await jobs.report_stream(job_id, settings)
         name = job.file_name.rsplit(".", 1)[0] + "-report.xlsx"
         return Stream(
             chunks,
@@ -108,8 +113,8 @@ class ImportController(Controller):
         )
 
     @get("/{job_id:str}/failed-rows.csv")
-    async def failed_rows(self, job_id: FromPath[str]) -> Response[Any]:
-        job, chunks = await jobs.failed_rows(job_id, get_settings())
+    async def failed_rows(self, job_id: FromPath[str], settings: InjectedSettings) -> Response[Any]:
+        job, chunks = await jobs.failed_rows(job_id, settings)
         name = job.file_name.rsplit(".", 1)[0] + "-failed-rows.csv"
         return Stream(
             chunks,

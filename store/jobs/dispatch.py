@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
+@runtime_checkable  # the API injects one, and checks what it gets
 class Dispatcher(Protocol):
     def plan(self, job_id: str) -> None: ...
     def process_batch(self, batch_id: str) -> None: ...

@@ -134,3 +134,26 @@ def seed_customers_sync(sync_db: Any, profiles: list[dict[str, Any]]) -> None:
     ]
     if claims:
         sync_db[COLLECTION].insert_many(claims)
+
+
+def commit_request(rows: list[Any], action: Any, writer: str | None = None, **extra: Any) -> Any:
+    """A store.commit.Commit of `rows` as one writer (a new one unless given), matching on
+    email, with the default schema."""
+    from bson import ObjectId
+
+    from domain.schema import DEFAULT_CUSTOMER_SCHEMA
+    from store import writers
+    from store.commit import Commit, id_for_row
+
+    writer_id = writer or writers.new_writer_id()
+    return Commit(
+        rows=rows,
+        action=action,
+        deduplication_keys=["email"],
+        schema=DEFAULT_CUSTOMER_SCHEMA,
+        writer=writer_id,
+        new_id=lambda number: id_for_row(ObjectId(writer_id[:24]), number),
+        lookup_chunk_size=50,
+        lease_seconds=60,
+        **extra,
+    )

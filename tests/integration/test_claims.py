@@ -13,28 +13,11 @@ from bson import ObjectId
 
 from domain.actions import Action
 from domain.resolution import BatchResolution, Outcome, RowInput
-from domain.schema import DEFAULT_CUSTOMER_SCHEMA
 from store import claims, writers
 from store import commit as commit_module
-from store.commit import Commit, commit, id_for_row
+from store.commit import Commit, commit
 from store.documents import Customer, utcnow
-
-
-def _request(
-    rows: list[RowInput], action: Action, writer: str | None = None, **extra: Any
-) -> Commit:
-    writer = writer or writers.new_writer_id()
-    return Commit(
-        rows=rows,
-        action=action,
-        deduplication_keys=["email"],
-        schema=DEFAULT_CUSTOMER_SCHEMA,
-        writer=writer,
-        new_id=lambda number: id_for_row(ObjectId(writer[:24]), number),
-        lookup_chunk_size=50,
-        lease_seconds=60,
-        **extra,
-    )
+from tests.helpers import commit_request
 
 
 async def _resolved(request: Commit) -> BatchResolution:
@@ -65,7 +48,9 @@ async def test_value_claimed_by_a_dead_writer_that_never_wrote_is_free(database)
     )
 
     resolution = await _resolved(
-        _request([RowInput(1, {"firstName": "Ann", "email": ["ann@example.com"]})], Action.IGNORE)
+        commit_request(
+            [RowInput(1, {"firstName": "Ann", "email": ["ann@example.com"]})], Action.IGNORE
+        )
     )
 
     assert [r.outcome for r in resolution.results] == [Outcome.IMPORTED]
@@ -78,7 +63,7 @@ async def test_value_a_dead_writer_was_moving_stays_with_the_customer_holding_it
     """The dead writer meant to move the email from X to another customer but died before
     writing: X still holds it, so the email still matches X."""
     first = await _resolved(
-        _request([RowInput(1, {"firstName": "X", "email": ["x@example.com"]})], Action.IGNORE)
+        commit_request([RowInput(1, {"firstName": "X", "email": ["x@example.com"]})], Action.IGNORE)
     )
     holder = first.results[0].customer_id
     dead = await _dead_writer(database)
@@ -87,7 +72,7 @@ async def test_value_a_dead_writer_was_moving_stays_with_the_customer_holding_it
     )
 
     resolution = await _resolved(
-        _request([RowInput(1, {"email": ["x@example.com"], "city": "Oslo"})], Action.APPEND)
+        commit_request([RowInput(1, {"email": ["x@example.com"], "city": "Oslo"})], Action.APPEND)
     )
 
     assert [(r.outcome, r.customer_id) for r in resolution.results] == [(Outcome.UPDATED, holder)]
@@ -100,7 +85,9 @@ async def test_a_writer_run_again_after_dying_halfway_ends_as_one_clean_run(
     """The first run claims and updates, then dies before inserting its new customers; the
     second run (a redelivery) finds its own writes and finishes with the same result."""
     await commit(
-        _request([RowInput(1, {"firstName": "Old", "email": ["old@example.com"]})], Action.IGNORE)
+        commit_request(
+            [RowInput(1, {"firstName": "Old", "email": ["old@example.com"]})], Action.IGNORE
+        )
     )
     rows = [
         RowInput(1, {"email": ["old@example.com"], "labels": ["vip"]}),
@@ -114,10 +101,10 @@ async def test_a_writer_run_again_after_dying_halfway_ends_as_one_clean_run(
 
     monkeypatch.setattr(commit_module, "_insert", die)
     with contextlib.suppress(ConnectionError):
-        await commit(_request(rows, Action.APPEND, writer=writer))
+        await commit(commit_request(rows, Action.APPEND, writer=writer))
     monkeypatch.undo()
-    again = await _resolved(_request(rows, Action.APPEND, writer=writer, resumed=True))
-    twice = await _resolved(_request(rows, Action.APPEND, writer=writer, resumed=True))
+    again = await _resolved(commit_request(rows, Action.APPEND, writer=writer, resumed=True))
+    twice = await _resolved(commit_request(rows, Action.APPEND, writer=writer, resumed=True))
 
     assert [r.outcome for r in again.results] == [
         Outcome.UPDATED,

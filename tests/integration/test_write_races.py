@@ -12,30 +12,15 @@ import pytest
 
 from domain.actions import Action
 from domain.resolution import BatchResolution, Outcome, RowInput
-from domain.schema import DEFAULT_CUSTOMER_SCHEMA
 from store import commit as commit_module
-from store import writers
-from store.commit import Commit, commit, id_for_row
+from store.commit import Commit, commit
 from store.documents import Customer
-
-
-def _request(rows: list[RowInput], action: Action) -> Commit:
-    writer = writers.new_writer_id()
-    return Commit(
-        rows=rows,
-        action=action,
-        deduplication_keys=["email"],
-        schema=DEFAULT_CUSTOMER_SCHEMA,
-        writer=writer,
-        new_id=lambda number: id_for_row(commit_module.ObjectId(writer[:24]), number),
-        lookup_chunk_size=50,
-        lease_seconds=60,
-    )
+from tests.helpers import commit_request
 
 
 async def _other_writer(profile: dict[str, Any], action: Action) -> None:
     """Another import's write, through the same store code."""
-    await commit(_request([RowInput(1, profile)], action))
+    await commit(commit_request([RowInput(1, profile)], action))
 
 
 def _once_before(original: Callable[..., Awaitable[Any]], other: Callable[[], Awaitable[None]]):  # type: ignore[no-untyped-def]
@@ -90,7 +75,9 @@ async def test_value_another_writer_takes_first_makes_the_row_a_duplicate(
     monkeypatch.setattr(commit_module, "_claim", claim)
 
     resolution = await _resolved(
-        _request([RowInput(1, {"email": ["ann@example.com"], "firstName": "Ann"})], Action.UPDATE)
+        commit_request(
+            [RowInput(1, {"email": ["ann@example.com"], "firstName": "Ann"})], Action.UPDATE
+        )
     )
 
     assert claim.calls["n"] >= 2  # refused once, then claimed nothing new (a duplicate)
@@ -112,7 +99,9 @@ async def test_customer_changed_since_it_was_read_is_resolved_again(
     monkeypatch.setattr(commit_module, "_customers", read)
 
     resolution = await _resolved(
-        _request([RowInput(1, {"email": ["bob@example.com"], "labels": ["c"]})], Action.APPEND)
+        commit_request(
+            [RowInput(1, {"email": ["bob@example.com"], "labels": ["c"]})], Action.APPEND
+        )
     )
 
     assert read.calls["n"] >= 3  # ours (stale), the other writer's, ours again

@@ -21,6 +21,7 @@ from typing import Any
 
 from pymongo import DeleteOne, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
 from domain.resolution import IdentifierValue
 from store.documents import Customer
@@ -104,8 +105,12 @@ def plan_writes(
             if probe or (claim is not None and claim.writer == writer):
                 after.append(DeleteOne({"_id": _id, "w": writer}))  # taken, then not needed
             continue
-        says_new = claim is not None and claim.holder == new and claim.next_holder is None
-        if says_new and (old == new or (old is None and claims_writer(claim) == writer)):
+        if (
+            claim is not None
+            and claim.holder == new
+            and claim.next_holder is None
+            and (old == new or (old is None and claim.writer == writer))
+        ):
             continue  # the claim says so already (or this writer took it for `new`)
         if old is None or old == new:
             # Nobody holds it yet: the claim names its next holder at once (should the
@@ -129,14 +134,8 @@ def plan_writes(
     return ClaimWrites(inserts, updates, after)
 
 
-def claims_writer(claim: Claim | None) -> str | None:
-    return claim.writer if claim is not None else None
-
-
 async def backfill(customers: AsyncCollection[dict[str, Any]], identifier_keys: list[str]) -> int:
     """Claims for customers stored before claims existed (or by hand). Idempotent."""
-    from pymongo.errors import BulkWriteError
-
     written = 0
     pending: list[InsertOne[dict[str, Any]]] = []
 

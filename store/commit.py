@@ -200,7 +200,9 @@ async def _read(
     if not request.dry_run:
         await _wait_for_live_writers(request.writer, found.values())
     found |= taken
-    candidates: set[str] = set(own_ids)
+    # This writer's own customers exist only if an earlier run of it wrote them: within one
+    # run, a round that fails does so before its inserts.
+    candidates: set[str] = set(own_ids) if request.resumed else set()
     for claim in found.values():
         candidates |= claim.candidates
     docs = await _customers(candidates, request.lookup_chunk_size)

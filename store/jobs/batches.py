@@ -61,13 +61,14 @@ async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Setting
         return  # cancelled: the batch stays pending and uncounted
     attempts = int(stored["attempts"])
     try:
-        await _commit_batch(batch_id, job, attempts, settings)
+        finished = await _commit_batch(batch_id, job, attempts, settings)
     except Exception as error:
         if policy.may_retry(attempts, error):
             raise  # Dramatiq retries the message
         log.exception("batch %s failed after %d attempts", batch_id, attempts)
-        await _mark_failed(batch_id, stored, error, attempts)
-    finished = await batches.find_one({"_id": batch_id}, SUMMARY)
+        finished = await _mark_failed(batch_id, stored, error, attempts)
+    if finished is None:  # another delivery finished it first: count what that one recorded
+        finished = await batches.find_one({"_id": batch_id}, SUMMARY)
     if finished is not None and finished["status"] != BatchStatus.PENDING:
         await _count(finished, dispatcher)
 
@@ -78,7 +79,9 @@ async def _count(batch: dict[str, Any], dispatcher: Dispatcher) -> None:
     await finish_if_complete(job_id, dispatcher)
 
 
-async def _commit_batch(batch_id: str, job: ImportJob, attempts: int, settings: Settings) -> None:
+async def _commit_batch(
+    batch_id: str, job: ImportJob, attempts: int, settings: Settings
+) -> dict[str, Any] | None:
     document = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id})
     if document is None:
         raise NotFound(f"No batch {batch_id!r}")
@@ -107,14 +110,15 @@ async def _commit_batch(batch_id: str, job: ImportJob, attempts: int, settings: 
         )
         for r in resolution.results
     ]
-    await _finish(batch_id, BatchStatus.DONE, results)
+    return await _finish(batch_id, BatchStatus.DONE, results)
 
 
 async def _finish(
     batch_id: str, status: BatchStatus, results: list[RowResultRecord], **extra: Any
-) -> None:
-    """Record the batch's results, unless another delivery finished it first."""
-    await ImportBatch.get_pymongo_collection().update_one(
+) -> dict[str, Any] | None:
+    """Record the batch's results, unless another delivery finished it first; the batch as
+    recorded (SUMMARY), or None if it was not this delivery that finished it."""
+    return await ImportBatch.get_pymongo_collection().find_one_and_update(
         {"_id": batch_id, "status": BatchStatus.PENDING},
         {
             "$set": {
@@ -125,6 +129,8 @@ async def _finish(
                 **extra,
             }
         },
+        projection=SUMMARY,
+        return_document=ReturnDocument.AFTER,
     )
 
 
@@ -161,7 +167,7 @@ def _readable_rows(document: dict[str, Any] | None) -> list[BatchRow]:
 
 async def _mark_failed(
     batch_id: str, stored: dict[str, Any], error: Exception, attempts: int
-) -> None:
+) -> dict[str, Any] | None:
     """Mark the batch failed: each of its rows gets the outcome failed with the batch's
     problem as the reason."""
     document = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id})
@@ -176,4 +182,6 @@ async def _mark_failed(
         for row in rows
     ]
     # Readable from now on: the rows as far as they could be read.
-    await _finish(batch_id, BatchStatus.FAILED, results, error=problem, packed_rows=pack(rows))
+    return await _finish(
+        batch_id, BatchStatus.FAILED, results, error=problem, packed_rows=pack(rows)
+    )

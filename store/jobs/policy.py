@@ -4,9 +4,7 @@ failed, decided here and used by the actors (`retry_when`) and the services alik
 from __future__ import annotations
 
 from pydantic import ValidationError
-from pymongo.errors import OperationFailure
 
-from store.commit import Contended
 from store.errors import Conflict
 
 # Deliveries of a step (planning, a batch, the completion) that fail: at this many, the step
@@ -20,16 +18,9 @@ MIN_BACKOFF_MS = 500
 MAX_BACKOFF_MS = 10_000
 
 
-def held_by_another_writer(error: BaseException) -> bool:
-    if isinstance(error, Contended | Conflict):
-        return True
-    return isinstance(error, OperationFailure) and error.has_error_label(
-        "TransientTransactionError"
-    )
-
-
 def attempts_allowed(error: BaseException) -> int:
-    return MAX_CONTENDED_ATTEMPTS if held_by_another_writer(error) else MAX_ATTEMPTS
+    # store.commit raises Conflict (Contended among them) only when other writers held it up.
+    return MAX_CONTENDED_ATTEMPTS if isinstance(error, Conflict) else MAX_ATTEMPTS
 
 
 def may_retry(attempt: int, error: BaseException) -> bool:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.routes import HTTPRoute
 
 from api.dependencies import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS
@@ -16,18 +19,48 @@ from api.routes.imports import ImportController
 from api.routes.keys import KeyController
 from api.routes.record_types import RecordTypeController
 from api.security import OPENAPI_PATH, require_role
-from config import get_settings
+from config import Settings, get_settings
 from store import db
+from store.throttle import RateLimiter
 
 
-async def _connect() -> None:
-    await db.connect(get_settings())
+def _allowed_methods(app: Litestar) -> dict[str, str]:
+    """Each path's methods, for OPTIONS. Litestar's own OPTIONS answer names only the methods
+    of the first handler registered on a path when several handlers share it."""
+    return {
+        route.path_format: ", ".join(sorted(route.methods))
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+    }
 
 
-def create_app() -> Litestar:
-    settings = get_settings()
+async def _answer_options(request: Request[Any, Any, Any]) -> Response[None] | None:
+    if request.method != "OPTIONS":
+        return None
+    allowed: dict[str, str] = request.app.state.allowed_methods
+    allow = allowed.get(request.scope.get("path_template", ""), "OPTIONS")
+    return Response(None, status_code=204, headers={"Allow": allow})
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO)
-    return Litestar(
+    state = State({"settings": settings})
+    if settings.redis_url:  # the client connects on first use
+        state.rate_limiter = RateLimiter(
+            settings.redis_url, settings.rate_limit_per_second, settings.rate_limit_burst
+        )
+
+    async def start() -> None:
+        await db.connect(settings)
+
+    async def stop() -> None:
+        limiter: RateLimiter | None = state.get("rate_limiter")
+        if limiter is not None:
+            await limiter.close()
+        await db.disconnect()
+
+    app = Litestar(
         route_handlers=[
             get_health,
             RecordTypeController,
@@ -38,8 +71,10 @@ def create_app() -> Litestar:
         guards=[require_role],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        on_startup=[_connect],
-        on_shutdown=[db.disconnect],
+        before_request=_answer_options,
+        on_startup=[start],
+        on_shutdown=[stop],
+        state=state,
         request_max_body_size=settings.max_upload_bytes,
         openapi_config=OpenAPIConfig(
             title="Bulk Customer Upload",
@@ -48,3 +83,5 @@ def create_app() -> Litestar:
             render_plugins=[SwaggerRenderPlugin(path="/")],
         ),
     )
+    state.allowed_methods = _allowed_methods(app)
+    return app

@@ -1,17 +1,19 @@
-"""What the app injects into controllers: the settings, and the dispatcher that sends work to
+"""What the app injects into controllers: its settings, and the dispatcher that sends work to
 the workers. The broker is built on the first request that needs it, not when the API's
 modules are imported."""
 
 from __future__ import annotations
 
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
-from config import Settings, get_settings
+from config import Settings
 from store.jobs import Dispatcher
 
 
-def provide_settings() -> Settings:
-    return get_settings()
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
 
 
 def provide_dispatcher() -> Dispatcher:

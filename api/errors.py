@@ -1,4 +1,5 @@
-"""Every domain and service error mapped to an HTTP status, in one place."""
+"""Every domain and service error mapped to an HTTP status, in one place, and one error body:
+`{"status_code", "detail"}` (plus `missingRequired` when a file lacks mandatory columns)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,19 @@ import logging
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from pydantic import ValidationError
 
-from domain.errors import DomainError, FileRejected, InvalidRequest
+from domain.errors import DomainError, FileRejected, InvalidRequest, Unprocessable
 from store.bulk import TooManyCustomers
-from store.errors import Conflict, Forbidden, Gone, NotFound, Unauthorized
+from store.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)
 
+# The first kind an error is an instance of decides: subclasses come before their bases.
 STATUS_OF: dict[type[DomainError], int] = {
     FileRejected: 422,
+    Unprocessable: 422,
     InvalidRequest: 400,
     NotFound: 404,
     Conflict: 409,
@@ -24,58 +27,91 @@ STATUS_OF: dict[type[DomainError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     TooManyCustomers: 413,
+    TooManyRequests: 429,
 }
+# Errors raised by a validator's own rule: the value has the documented shape but breaks a
+# rule the shape cannot express. Any other pydantic error is a shape error.
+_RULE_ERRORS = {"value_error", "assertion_error"}
 
 
-def _json(status: int, body: dict[str, object]) -> Response[dict[str, object]]:
-    return Response(body, status_code=status, media_type=MediaType.JSON)
+def _json(
+    status: int, detail: str, headers: dict[str, str] | None = None, **extra: object
+) -> Response[dict[str, object]]:
+    body: dict[str, object] = {"status_code": status, "detail": detail, **extra}
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
 def domain_error(_: Request[Any, Any, Any], error: DomainError) -> Response[dict[str, object]]:
     status = next((code for kind, code in STATUS_OF.items() if isinstance(error, kind)), 400)
-    body: dict[str, object] = {"status_code": status, "detail": str(error)}
     if isinstance(error, FileRejected) and error.missing_required:
-        body["missingRequired"] = error.missing_required
-    return _json(status, body)
+        return _json(status, str(error), missingRequired=error.missing_required)
+    if isinstance(error, TooManyRequests):
+        return _json(status, str(error), {"Retry-After": str(error.retry_after)})
+    return _json(status, str(error))
+
+
+def _causes(error: ValidationError) -> list[Any]:
+    """The errors less those that only follow from another: a list too short "after
+    validation" because its one item failed says nothing of its own."""
+    items = error.errors()
+    return [
+        item
+        for item in items
+        if not (
+            item["type"] == "too_short"
+            and any(o is not item and o["loc"][: len(item["loc"])] == item["loc"] for o in items)
+        )
+    ]
+
+
+def describe(error: ValidationError) -> str:
+    reasons = []
+    for item in _causes(error):
+        where = ".".join(str(p) for p in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        reasons.append(f"{where}: {message}" if where else message)
+    return "Invalid request: " + "; ".join(reasons)
 
 
 def validation_error(
     _: Request[Any, Any, Any], error: ValidationError
 ) -> Response[dict[str, object]]:
-    reasons = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"])
-        reasons.append(f"{where}: {item['msg']}" if where else item["msg"])
-    return _json(400, {"status_code": 400, "detail": "Invalid request: " + "; ".join(reasons)})
+    rule_only = all(item["type"] in _RULE_ERRORS for item in _causes(error))
+    return _json(422 if rule_only else 400, describe(error))
+
+
+def request_validation_error(
+    _: Request[Any, Any, Any], error: ValidationException
+) -> Response[dict[str, object]]:
+    """Litestar's check of query and path parameters: a shape error, named by parameter."""
+    reasons = [
+        f"{item.get('key')}: {item.get('message')}"
+        for item in (error.extra if isinstance(error.extra, list) else [])
+        if isinstance(item, dict)
+    ]
+    return _json(400, "Invalid request: " + ("; ".join(reasons) or str(error.detail)))
 
 
 def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, object]]:
-    body: dict[str, object] = {"status_code": error.status_code, "detail": error.detail}
-    if error.extra:
-        body["extra"] = error.extra
-    return Response(
-        body, status_code=error.status_code, media_type=MediaType.JSON, headers=error.headers
-    )
+    return _json(error.status_code, error.detail, error.headers)
 
 
 def too_deep(_: Request[Any, Any, Any], __: RecursionError) -> Response[dict[str, object]]:
     """Parsing JSON nested thousands of levels deep exhausts the parser's recursion."""
-    detail = "Invalid request: the JSON is nested too deeply"
-    return _json(400, {"status_code": 400, "detail": detail})
+    return _json(400, "Invalid request: the JSON is nested too deeply")
 
 
 def unexpected_error(
     request: Request[Any, Any, Any], error: Exception
 ) -> Response[dict[str, object]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-    return _json(
-        500, {"status_code": 500, "detail": "Internal server error; the request was not completed"}
-    )
+    return _json(500, "Internal server error; the request was not completed")
 
 
 EXCEPTION_HANDLERS = {
     DomainError: domain_error,
     ValidationError: validation_error,
+    ValidationException: request_validation_error,
     HTTPException: http_error,
     RecursionError: too_deep,
     Exception: unexpected_error,

@@ -1,14 +1,15 @@
-"""Authentication as a guard: every route but the public ones needs a Bearer API key with
-the role named in the route's `opt` (viewer by default)."""
+"""Authentication and the per-key rate limit as a guard: every route but the public ones
+needs a Bearer API key with the role named in the route's `opt` (viewer by default)."""
 
 from __future__ import annotations
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from config import get_settings
+from config import Settings
 from store.auth import Principal, authenticate
 from store.documents import Role
+from store.throttle import RateLimiter
 
 VIEWER = {"role": Role.VIEWER}
 IMPORTER = {"role": Role.IMPORTER}
@@ -18,9 +19,18 @@ OPENAPI_PATH = "/docs"
 
 
 async def require_role(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-    if handler.opt.get("public") or connection.url.path.startswith(OPENAPI_PATH):
+    # OPTIONS only lists the methods of a path: public, as a CORS preflight needs it.
+    if (
+        handler.opt.get("public")
+        or connection.scope.get("method") == "OPTIONS"
+        or connection.url.path.startswith(OPENAPI_PATH)
+    ):
         return
-    principal = await authenticate(connection.headers.get("authorization"), get_settings())
+    settings: Settings = connection.app.state.settings
+    principal = await authenticate(connection.headers.get("authorization"), settings)
+    limiter: RateLimiter | None = connection.app.state.get("rate_limiter")
+    if limiter is not None:
+        await limiter.take(principal.key_id)
     principal.require(handler.opt.get("role", Role.VIEWER))
     connection.state.principal = principal
 

@@ -1,27 +1,26 @@
-"""JSON shapes of the contract (camelCase), built from documents."""
+"""Contract bodies (camelCase structs of api.models) built from documents."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from api.models.imports import Job, JobCounts, JobProgress
 from store.documents import ImportJob
 
 
-def job_json(job: ImportJob) -> dict[str, Any]:
-    return {
-        "id": str(job.id),
-        "status": job.status.value,
-        "fileName": job.file_name,
-        "recordType": job.record_type,
-        "action": job.action,
-        "deduplicationKeys": job.deduplication_keys,
-        "mapping": job.mapping,
-        "dryRun": job.dry_run,
-        "createdBy": job.created_by,
-        "createdAt": job.created_at,
-        "startedAt": job.started_at,
-        "finishedAt": job.finished_at,
-        "progress": {"processedRows": job.processed_rows, "totalRows": job.total_rows},
-        "counts": job.counts.model_dump(),
-        "error": job.error,
-    }
+def job_body(job: ImportJob) -> Job:
+    return Job(
+        id=str(job.id),
+        status=job.status.value,
+        file_name=job.file_name,
+        record_type=job.record_type,
+        action=job.action,
+        deduplication_keys=job.deduplication_keys,
+        mapping=job.mapping,
+        dry_run=job.dry_run,
+        created_by=job.created_by,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        progress=JobProgress(processed_rows=job.processed_rows, total_rows=job.total_rows),
+        counts=JobCounts(**job.counts.model_dump()),
+        error=job.error,
+    )

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     lookup_chunk_size: int = 50
     writer_lease_seconds: float = Field(default=60.0, gt=0)
 
+    # Limits that protect the service from any one client (a clear 4xx beyond each).
+    max_json_depth: int = Field(default=32, ge=2, le=150)
+    rate_limit_per_second: float = Field(default=50.0, gt=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    max_running_imports_per_key: int = Field(default=5, ge=1)
+
     # Workers and recovery.
     worker_processes: int = 1
     worker_threads: int = 4

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from domain.actions import Action
-from domain.errors import InvalidRequest
+from domain.errors import Unprocessable
 from domain.resolution import RowInput
 from domain.schema import RecordSchema
 from domain.validation import RowValidator
@@ -39,7 +39,7 @@ class BulkRequest(BaseModel):
         identifiers = {a.key for a in schema.channel_identifiers}
         wrong = [key for key in self.deduplication_keys if key not in identifiers]
         if wrong:
-            raise InvalidRequest(f"Not channel identifiers: {', '.join(wrong)}")
+            raise Unprocessable(f"Not channel identifiers: {', '.join(wrong)}")
 
 
 def _texts(value: Any) -> list[str] | None:

@@ -15,3 +15,8 @@ class FileRejected(DomainError):
 
 class InvalidRequest(DomainError):
     """A request's configuration or payload is invalid."""
+
+
+class Unprocessable(InvalidRequest):
+    """Well-formed, but against a rule the request's documented shape cannot express (an
+    attribute that does not exist, a key that is not a channel identifier)."""

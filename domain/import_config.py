@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from domain.actions import Action
-from domain.errors import InvalidRequest
+from domain.errors import Unprocessable
 from domain.schema import RecordSchema
 
 
@@ -49,7 +49,7 @@ class ImportConfig(BaseModel):
         identifiers = {a.key for a in schema.channel_identifiers}
         wrong = [key for key in self.deduplication_keys if key not in identifiers]
         if wrong:
-            raise InvalidRequest(
+            raise Unprocessable(
                 f"Not channel identifiers of {schema.record_type}: {', '.join(wrong)} "
                 f"(choose from {', '.join(sorted(identifiers))})"
             )

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz, process
 
-from domain.errors import InvalidRequest
+from domain.errors import Unprocessable
 from domain.schema import Attribute, RecordSchema, normalize_name
 
 CONFIDENCE_BAR = 0.75
@@ -370,19 +370,19 @@ def resolve_mapping(
     overrides = overrides or {}
     unknown_columns = [c for c in overrides if c not in header]
     if unknown_columns:
-        raise InvalidRequest(
+        raise Unprocessable(
             f"Mapping names columns that are not in the file: {', '.join(unknown_columns)}"
         )
     unknown = sorted({f for f in overrides.values() if f is not None and not schema.attribute(f)})
     if unknown:
-        raise InvalidRequest(f"Mapping names unknown attributes: {', '.join(unknown)}")
+        raise Unprocessable(f"Mapping names unknown attributes: {', '.join(unknown)}")
     chosen = {column: field for column, field in overrides.items() if field is not None}
     used: dict[str, str] = {}
     for column, field in chosen.items():
         attribute = schema.attribute(field)
         assert attribute is not None
         if not attribute.multi_value and field in used:
-            raise InvalidRequest(
+            raise Unprocessable(
                 f"Columns {used[field]!r} and {column!r} both map to {field!r}, "
                 "which holds a single value"
             )

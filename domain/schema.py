@@ -33,8 +33,9 @@ def normalize_name(name: str) -> str:
 
 
 class Attribute(CamelModel):
-    key: str
-    label: str
+    # The documented patterns are the validators' rules, so the schema says what is accepted.
+    key: str = Field(json_schema_extra={"pattern": "^[A-Za-z][A-Za-z0-9_]{0,63}$"})
+    label: str = Field(json_schema_extra={"pattern": "\\S"})
     type: AttributeType = "string"
     required: bool = False
     multi_value: bool = False
@@ -75,6 +76,13 @@ class Attribute(CamelModel):
                 f"{', '.join(IDENTIFIER_TYPES)}, not {self.type}"
             )
         return self
+
+
+class SchemaReplacement(CamelModel):
+    """The body of a schema replacement: the attributes, and the record type if given."""
+
+    record_type: str | None = None
+    attributes: tuple[Attribute, ...] = Field(min_length=1)
 
 
 class RecordSchema(CamelModel):

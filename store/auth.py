@@ -19,6 +19,7 @@ ROLE_RANK = {Role.VIEWER: 0, Role.IMPORTER: 1, Role.ADMIN: 2}
 class Principal:
     name: str
     role: Role
+    key_id: str  # a prefix of the key's hash: names the key in limits, never the key itself
 
     def require(self, role: Role) -> None:
         if ROLE_RANK[self.role] < ROLE_RANK[role]:
@@ -36,11 +37,12 @@ async def authenticate(authorization: str | None, settings: Settings) -> Princip
     # Compared as UTF-8 bytes: compare_digest refuses non-ASCII str (a key we never issue).
     given, admin = key.encode("utf-8", "surrogateescape"), settings.admin_api_key.encode()
     if settings.admin_api_key and hmac.compare_digest(given, admin):
-        return Principal("admin", Role.ADMIN)
-    stored = await ApiKey.find_one(ApiKey.key_hash == hash_key(key))
+        return Principal("admin", Role.ADMIN, hash_key(key)[:16])
+    key_hash = hash_key(key)
+    stored = await ApiKey.find_one(ApiKey.key_hash == key_hash)
     if stored is None:
         raise Unauthorized("Invalid API key")
-    return Principal(stored.name, stored.role)
+    return Principal(stored.name, stored.role, key_hash[:16])
 
 
 async def create_key(name: str, role: Role) -> str:

@@ -21,3 +21,11 @@ class Forbidden(DomainError):
 
 class Unauthorized(DomainError):
     pass
+
+
+class TooManyRequests(DomainError):
+    """A limit on one client's rate or concurrency; it may retry after `retry_after` seconds."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after

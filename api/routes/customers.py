@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+import asyncio
+from typing import Annotated
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, Parameter
 
+from api.bodies import parse_json
 from api.dependencies import InjectedSettings
+from api.models.customers import BulkResult, CustomerBody, CustomerPage, RejectedCustomer
+from api.openapi import errors, model_schema, request_body
 from api.paging import MAX_OFFSET
 from api.security import IMPORTER
 from config import get_settings
@@ -13,35 +17,59 @@ from domain.bulk import BulkRequest
 from store import bulk, customers, schemas
 
 PAGING = {"limit", "offset"}
+BULK_BODY = request_body(model_schema(BulkRequest), "application/json")
 
 
 class CustomerController(Controller):
     path = "/customers"
     tags = ["customers"]
 
-    @get("/")
+    @get(
+        "/",
+        responses=errors(),
+        summary="A page of customers; any attribute filters, e.g. ?email=a@b.com",
+    )
     async def list_customers(
         self,
         request: Request,  # type: ignore[type-arg]
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
-    ) -> dict[str, Any]:
+    ) -> CustomerPage:
         schema = await schemas.get_schema("customers")
         filters = {k: v for k, v in request.query_params.items() if k not in PAGING}
         items, total = await customers.list_customers(schema, filters, limit, offset)
-        return {"items": items, "total": total}
+        return CustomerPage(items=items, total=total)
 
-    @get("/{customer_id:str}")
-    async def get_customer(self, customer_id: FromPath[str]) -> dict[str, Any]:
+    @get("/{customer_id:str}", responses=errors(404), summary="One customer")
+    async def get_customer(self, customer_id: FromPath[str]) -> CustomerBody:
         return await customers.get_customer(customer_id)
 
     @post(
         "/bulkCustomers",
         opt=IMPORTER,
         status_code=200,
+        # Set when the module is imported: Litestar reads route limits at declaration.
         request_max_body_size=get_settings().bulk_max_bytes,
+        operation_class=BULK_BODY,
+        responses=errors(404, 413, 422),
+        summary="Write up to BULK_MAX_CUSTOMERS customers at once, synchronously",
     )
     async def bulk_customers(
-        self, data: JSONBody[dict[str, Any]], settings: InjectedSettings
-    ) -> dict[str, Any]:
-        return await bulk.bulk_write(BulkRequest.model_validate(data), settings)
+        self,
+        request: Request,  # type: ignore[type-arg]
+        settings: InjectedSettings,
+    ) -> BulkResult:
+        body = await request.body()  # parsing megabytes is CPU work: off the event loop
+        parsed = await asyncio.to_thread(parse_json, body, BulkRequest, settings.max_json_depth)
+        result = await bulk.bulk_write(parsed, settings)
+        return BulkResult(
+            inserted_count=result.inserted,
+            updated_count=result.updated,
+            ignored_count=result.ignored,
+            appended_count=result.appended,
+            rejected_count=len(result.rejected),
+            rejected_customers=[
+                RejectedCustomer(customer=customer, reason=reason)
+                for customer, reason in result.rejected
+            ],
+        )

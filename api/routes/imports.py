@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -10,11 +9,16 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, Parameter
 from litestar.response import Stream
 
+from api.bodies import parse_json
 from api.dependencies import InjectedDispatcher, InjectedSettings
 from api.downloads import content_disposition
+from api.models.imports import ColumnSuggestion, JobCreated, JobPage, MappingSuggestion
+from api.models.imports import Job as JobBody
+from api.openapi import errors, model_schema, request_body
 from api.paging import MAX_OFFSET
 from api.security import IMPORTER, current_principal
-from api.serializers import job_json
+from api.serializers import job_body
+from config import Settings
 from domain.errors import InvalidRequest
 from domain.import_config import ImportConfig
 from store import jobs
@@ -22,6 +26,28 @@ from store.documents import JobStatus
 from store.reports import REPORT_CONTENT_TYPE
 
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+_FILE = {"type": "string", "format": "binary", "description": "The CSV file"}
+MAPPING_FORM = request_body(
+    {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": _FILE,
+            "recordType": {"type": "string", "default": "customers"},
+            "delimiter": {"type": "string", "maxLength": 1},
+        },
+    },
+    "multipart/form-data",
+)
+IMPORT_FORM = request_body(
+    {
+        "type": "object",
+        "required": ["file", "config"],
+        "properties": {"file": _FILE, "config": model_schema(ImportConfig)},
+    },
+    "multipart/form-data",
+    encoding={"config": {"contentType": "application/json"}},
+)
 
 
 def _upload(data: dict[str, Any]) -> UploadFile:
@@ -31,49 +57,65 @@ def _upload(data: dict[str, Any]) -> UploadFile:
     return upload
 
 
-def _config(data: dict[str, Any]) -> ImportConfig:
+def _config(data: dict[str, Any], settings: Settings) -> ImportConfig:
     raw = data.get("config")
     if raw is None:
         raise InvalidRequest("Send the import settings as the multipart field 'config' (JSON)")
-    try:
-        parsed = json.loads(raw if isinstance(raw, str) else raw.file.read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidRequest(f"'config' is not valid JSON: {error}") from None
-    except RecursionError:
-        raise InvalidRequest("'config' is nested too deeply") from None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest("'config' must be a JSON object")
-    return ImportConfig.model_validate(parsed)
+    text = raw if isinstance(raw, str) else raw.file.read()
+    return parse_json(text, ImportConfig, settings.max_json_depth, "'config'")
+
+
+def _text_field(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a text field, not a file")
+    return value or None
 
 
 class ImportController(Controller):
     path = "/imports"
     tags = ["imports"]
 
-    @post("/mapping", opt=IMPORTER, status_code=200)
-    async def suggest_mapping(self, data: Multipart, settings: InjectedSettings) -> dict[str, Any]:
+    @post(
+        "/mapping",
+        opt=IMPORTER,
+        status_code=200,
+        operation_class=MAPPING_FORM,
+        responses=errors(404, 413, 422),
+        summary="Suggest a mapping of the file's columns to the schema",
+    )
+    async def suggest_mapping(
+        self, data: Multipart, settings: InjectedSettings
+    ) -> MappingSuggestion:
         upload = _upload(data)
-        record_type = str(data.get("recordType") or "customers")
-        delimiter = data.get("delimiter") or None
+        record_type = _text_field(data, "recordType") or "customers"
+        delimiter = _text_field(data, "delimiter")
         preview = await jobs.preview_mapping(upload.file, record_type, delimiter, settings)
-        return {
-            "columns": [asdict(c) for c in preview.columns],
-            "missingRequired": preview.missing_required,
-            "encoding": preview.encoding,
-            "delimiter": preview.delimiter,
-            "sampleRows": preview.sample_rows,
-        }
+        return MappingSuggestion(
+            columns=[ColumnSuggestion(**asdict(c)) for c in preview.columns],
+            missing_required=preview.missing_required,
+            encoding=preview.encoding,
+            delimiter=preview.delimiter,
+            sample_rows=preview.sample_rows,
+        )
 
-    @post("/", opt=IMPORTER, status_code=202)
+    @post(
+        "/",
+        opt=IMPORTER,
+        status_code=202,
+        operation_class=IMPORT_FORM,
+        responses=errors(404, 413, 422),
+        summary="Start an import of a CSV file",
+    )
     async def create(
         self,
         data: Multipart,
         request: Request,  # type: ignore[type-arg]
         settings: InjectedSettings,
         dispatcher: InjectedDispatcher,
-    ) -> dict[str, Any]:
+    ) -> JobCreated:
         upload = _upload(data)
-        config = _config(data)
+        config = _config(data, settings)
         job = await jobs.create_job(
             upload.file,
             upload.filename or "upload.csv",
@@ -82,27 +124,38 @@ class ImportController(Controller):
             dispatcher,
             settings,
         )
-        return {"id": str(job.id), "status": job.status.value}
+        return JobCreated(id=str(job.id), status=job.status.value)
 
-    @get("/")
+    @get("/", responses=errors(), summary="The imports, newest first")
     async def list_jobs(
         self,
         status: FromQuery[JobStatus | None] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
-    ) -> dict[str, Any]:
+    ) -> JobPage:
         found, total = await jobs.list_jobs(status, limit, offset)
-        return {"items": [job_json(job) for job in found], "total": total}
+        return JobPage(items=[job_body(job) for job in found], total=total)
 
-    @get("/{job_id:str}")
-    async def get_job(self, job_id: FromPath[str]) -> dict[str, Any]:
-        return job_json(await jobs.get_job(job_id))
+    @get("/{job_id:str}", responses=errors(404), summary="One import")
+    async def get_job(self, job_id: FromPath[str]) -> JobBody:
+        return job_body(await jobs.get_job(job_id))
 
-    @post("/{job_id:str}/cancel", opt=IMPORTER, status_code=200)
-    async def cancel(self, job_id: FromPath[str]) -> dict[str, Any]:
-        return job_json(await jobs.cancel_job(job_id))
+    @post(
+        "/{job_id:str}/cancel",
+        opt=IMPORTER,
+        status_code=200,
+        responses=errors(404, 409),
+        summary="Stop a pending or running import; rows already written stay",
+    )
+    async def cancel(self, job_id: FromPath[str]) -> JobBody:
+        return job_body(await jobs.cancel_job(job_id))
 
-    @get("/{job_id:str}/report")
+    @get(
+        "/{job_id:str}/report",
+        media_type=REPORT_CONTENT_TYPE,
+        responses=errors(404, 409, 410),
+        summary="The Excel results report of a finished import",
+    )
     async def report(self, job_id: FromPath[str], settings: InjectedSettings) -> Response[Any]:
         job, chunks = await jobs.report_stream(job_id, settings)
         name = job.file_name.rsplit(".", 1)[0] + "-report.xlsx"
@@ -112,7 +165,12 @@ class ImportController(Controller):
             headers={"Content-Disposition": content_disposition(name)},
         )
 
-    @get("/{job_id:str}/failed-rows.csv")
+    @get(
+        "/{job_id:str}/failed-rows.csv",
+        media_type="text/csv",
+        responses=errors(404, 409, 410),
+        summary="The rows that failed, with their reasons, as a CSV to fix and import again",
+    )
     async def failed_rows(self, job_id: FromPath[str], settings: InjectedSettings) -> Response[Any]:
         job, chunks = await jobs.failed_rows(job_id, settings)
         name = job.file_name.rsplit(".", 1)[0] + "-failed-rows.csv"

@@ -2,22 +2,38 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
 
-from litestar import Controller, Response, get, put
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Request, Response, get, put
+from litestar.params import FromPath
 
+from api.bodies import parse_json
+from api.dependencies import InjectedSettings
+from api.models.schema import AttributeBody, ChannelIdentifier, RecordType, SchemaBody
+from api.openapi import errors, model_schema, request_body
 from api.security import ADMIN
-from domain.errors import InvalidRequest
-from domain.schema import RECORD_TYPE_LABELS, RecordSchema, example_value
+from domain.errors import Unprocessable
+from domain.schema import RECORD_TYPE_LABELS, RecordSchema, SchemaReplacement, example_value
 from store import schemas
 
+SCHEMA_BODY = request_body(model_schema(SchemaReplacement), "application/json")
 
-def schema_json(schema: RecordSchema) -> dict[str, Any]:
-    return {
-        "recordType": schema.record_type,
-        "attributes": [a.model_dump(by_alias=True, mode="json") for a in schema.attributes],
-    }
+
+def schema_body(schema: RecordSchema) -> SchemaBody:
+    return SchemaBody(
+        record_type=schema.record_type,
+        attributes=[
+            AttributeBody(
+                key=a.key,
+                label=a.label,
+                type=a.type,
+                required=a.required,
+                multi_value=a.multi_value,
+                channel_identifier=a.channel_identifier,
+                synonyms=list(a.synonyms),
+            )
+            for a in schema.attributes
+        ],
+    )
 
 
 def template_csv(schema: RecordSchema) -> bytes:
@@ -33,40 +49,50 @@ class RecordTypeController(Controller):
     path = "/record-types"
     tags = ["schema"]
 
-    @get("/", summary="The record types that can be imported")
-    async def list_record_types(self) -> list[dict[str, str]]:
-        return [{"name": name, "label": label} for name, label in RECORD_TYPE_LABELS.items()]
+    @get("/", responses=errors(), summary="The record types that can be imported")
+    async def list_record_types(self) -> list[RecordType]:
+        return [RecordType(name=name, label=label) for name, label in RECORD_TYPE_LABELS.items()]
 
-    @get("/{record_type:str}/schema", summary="The record type's attributes")
-    async def get_schema(self, record_type: FromPath[str]) -> dict[str, Any]:
-        return schema_json(await schemas.get_schema(record_type))
+    @get("/{record_type:str}/schema", responses=errors(404), summary="The record type's attributes")
+    async def get_schema(self, record_type: FromPath[str]) -> SchemaBody:
+        return schema_body(await schemas.get_schema(record_type))
 
     @put(
         "/{record_type:str}/schema",
         opt=ADMIN,
         status_code=200,
+        operation_class=SCHEMA_BODY,
+        responses=errors(404, 422),
         summary="Replace the attribute list (admin); validated",
     )
     async def put_schema(
-        self, record_type: FromPath[str], data: JSONBody[dict[str, Any]]
-    ) -> dict[str, Any]:
-        if data.get("recordType", record_type) != record_type:
-            raise InvalidRequest("recordType in the body differs from the path")
-        if not isinstance(data.get("attributes"), list):
-            raise InvalidRequest('Send the schema as {"attributes": [...]}')
-        schema = RecordSchema.model_validate(
-            {"recordType": record_type, "attributes": data["attributes"]}
-        )
-        return schema_json(await schemas.replace_schema(schema))
+        self,
+        record_type: FromPath[str],
+        request: Request,  # type: ignore[type-arg]
+        settings: InjectedSettings,
+    ) -> SchemaBody:
+        body = parse_json(await request.body(), SchemaReplacement, settings.max_json_depth)
+        if body.record_type not in (None, record_type):
+            raise Unprocessable(
+                f"recordType {body.record_type!r} in the body differs from the path's "
+                f"{record_type!r}"
+            )
+        schema = RecordSchema(record_type=record_type, attributes=body.attributes)
+        return schema_body(await schemas.replace_schema(schema))
 
-    @get("/{record_type:str}/channel-identifiers", summary="Attributes usable to deduplicate")
-    async def channel_identifiers(self, record_type: FromPath[str]) -> list[dict[str, str]]:
+    @get(
+        "/{record_type:str}/channel-identifiers",
+        responses=errors(404),
+        summary="Attributes usable to deduplicate",
+    )
+    async def channel_identifiers(self, record_type: FromPath[str]) -> list[ChannelIdentifier]:
         schema = await schemas.get_schema(record_type)
-        return [{"key": a.key, "label": a.label} for a in schema.channel_identifiers]
+        return [ChannelIdentifier(key=a.key, label=a.label) for a in schema.channel_identifiers]
 
     @get(
         "/{record_type:str}/template.csv",
         media_type="text/csv",
+        responses=errors(404),
         summary="A CSV template from the live schema",
     )
     async def template(self, record_type: FromPath[str]) -> Response[bytes]:

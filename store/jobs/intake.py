@@ -14,10 +14,13 @@ from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, 
 from domain.schema import RecordSchema
 from store import files
 from store.documents import ImportJob
+from store.errors import TooManyRequests
 from store.jobs.dispatch import Dispatcher
+from store.jobs.queries import UNFINISHED
 from store.schemas import get_schema
 
 SAMPLE_ROWS = 20
+RUNNING_IMPORTS_RETRY_SECONDS = 30  # imports take seconds to minutes: no use asking sooner
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,19 @@ def _check_file(
     return CheckedFile(reader.header, mapping, total, size, reader.delimiter, reader.encoding)
 
 
+async def _check_running_imports(created_by: str, settings: Settings) -> None:
+    """Before any of the file is read: a key with its share of imports running waits."""
+    running = await ImportJob.find(
+        {"created_by": created_by, "status": {"$in": list(UNFINISHED)}}
+    ).count()
+    if running >= settings.max_running_imports_per_key:
+        raise TooManyRequests(
+            f"This API key has {running} imports pending or running; at most "
+            f"{settings.max_running_imports_per_key} at a time. Retry when one has finished.",
+            retry_after=RUNNING_IMPORTS_RETRY_SECONDS,
+        )
+
+
 async def create_job(
     upload: IO[bytes],
     file_name: str,
@@ -113,6 +129,7 @@ async def create_job(
 ) -> ImportJob:
     """Check the whole file, store it, create the job and enqueue its planning.
     A rejected file raises FileRejected and leaves nothing behind."""
+    await _check_running_imports(created_by, settings)
     schema = await get_schema(config.record_type)
     config.check_against(schema)
     # Scanning a file of millions of rows takes seconds of CPU: off the event loop.

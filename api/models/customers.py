@@ -1,0 +1,29 @@
+"""Bodies of the customer routes. A customer's attributes are the live schema's, so a customer
+is an open object: `id`, `createdAt`, `updatedAt` and one member per attribute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.models.base import CamelStruct
+
+CustomerBody = dict[str, Any]
+
+
+class CustomerPage(CamelStruct):
+    items: list[CustomerBody]
+    total: int
+
+
+class RejectedCustomer(CamelStruct):
+    customer: CustomerBody
+    reason: str
+
+
+class BulkResult(CamelStruct):
+    inserted_count: int
+    updated_count: int
+    ignored_count: int
+    appended_count: int
+    rejected_count: int
+    rejected_customers: list[RejectedCustomer]

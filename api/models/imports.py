@@ -1,0 +1,66 @@
+"""Bodies of the import routes: the mapping suggestion, a job, a page of jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from api.models.base import CamelStruct
+
+JobStatusName = Literal["pending", "in_progress", "completed", "failed", "cancelled"]
+
+
+class ColumnSuggestion(CamelStruct):
+    column: str
+    field: str | None
+    method: str
+    confidence: float
+
+
+class MappingSuggestion(CamelStruct):
+    columns: list[ColumnSuggestion]
+    missing_required: list[str]
+    encoding: str
+    delimiter: str
+    sample_rows: list[dict[str, str]]
+
+
+class JobCreated(CamelStruct):
+    id: str
+    status: JobStatusName
+
+
+class JobProgress(CamelStruct):
+    processed_rows: int
+    total_rows: int
+
+
+class JobCounts(CamelStruct):
+    total: int
+    imported: int
+    updated: int
+    ignored: int
+    failed: int
+
+
+class Job(CamelStruct):
+    id: str
+    status: JobStatusName
+    file_name: str
+    record_type: str
+    action: str
+    deduplication_keys: list[str]
+    mapping: dict[str, str]
+    dry_run: bool
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: JobProgress
+    counts: JobCounts
+    error: str | None
+
+
+class JobPage(CamelStruct):
+    items: list[Job]
+    total: int

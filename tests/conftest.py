@@ -12,14 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.processes import (
-    Child,
-    free_port,
-    start_mongo,
-    start_redis,
-    stop_all,
-    wait_for_port,
-)
+from stack.processes import Child, start_mongo, start_redis, stop_all
+from tests.helpers import start_api, start_worker
 
 _started: list[Child] = []
 _workdir = Path(tempfile.mkdtemp(prefix="bcu-tests-"))
@@ -77,23 +71,7 @@ def worker_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def worker(workdir: Path, worker_env: dict[str, str]) -> Iterator[Child]:
     """A real Dramatiq worker process (two worker processes) on the test Redis and Mongo."""
-    from stack.processes import VENV_BIN
-
-    child = Child(
-        "worker",
-        [
-            str(VENV_BIN / "python"),
-            "-m",
-            "dramatiq",
-            "workers.actors",
-            "--processes",
-            "2",
-            "--threads",
-            "2",
-        ],
-        worker_env,
-        workdir / "worker.log",
-    ).start()
+    child = start_worker(worker_env, workdir / "worker.log")
     yield child
     stop_all([child])
 
@@ -101,27 +79,8 @@ def worker(workdir: Path, worker_env: dict[str, str]) -> Iterator[Child]:
 @pytest.fixture(scope="session")
 def api_server(workdir: Path, worker_env: dict[str, str]) -> Iterator[str]:
     """The API as a real uvicorn process on the test services; yields its base URL."""
-    from stack.processes import VENV_BIN
-
-    port = free_port()
-    child = Child(
-        "api",
-        [
-            str(VENV_BIN / "python"),
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        worker_env,
-        workdir / "api.log",
-    ).start()
-    wait_for_port(port, proc=child.proc)
-    yield f"http://127.0.0.1:{port}"
+    child, url = start_api(worker_env, workdir / "api.log")
+    yield url
     stop_all([child])
 
 

@@ -6,10 +6,13 @@ import asyncio
 import io
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 from openpyxl import load_workbook
+
+from stack.processes import VENV_BIN, Child, free_port, wait_for_port
 
 FINISHED = {"completed", "failed", "cancelled"}
 
@@ -157,3 +160,19 @@ def commit_request(rows: list[Any], action: Any, writer: str | None = None, **ex
         lease_seconds=60,
         **extra,
     )
+
+
+def start_api(env: dict[str, str], log_path: Path) -> tuple[Child, str]:
+    """The API as a real uvicorn process with `env`, ready; with its base URL."""
+    port = free_port()
+    argv = [str(VENV_BIN / "python"), "-m", "uvicorn", "api.app:create_app", "--factory"]
+    child = Child("api", [*argv, "--host", "127.0.0.1", "--port", str(port)], env, log_path)
+    child.start()
+    wait_for_port(port, proc=child.proc)
+    return child, f"http://127.0.0.1:{port}"
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> Child:
+    """A real Dramatiq worker (two processes of two threads) with `env`."""
+    argv = ["-m", "dramatiq", "workers.actors", "--processes", "2", "--threads", "2"]
+    return Child("worker", [str(VENV_BIN / "python"), *argv], env, log_path).start()

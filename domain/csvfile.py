@@ -229,6 +229,13 @@ class CsvReader:
                 f"The header has no name for column(s) {', '.join(empty)}; name every column "
                 "(or delete empty columns)."
             )
+        limit = self.limits.max_field_chars
+        too_long = [str(i + 1) for i, name in enumerate(header) if len(name) > limit]
+        if too_long:
+            raise FileRejected(
+                f"The name of column(s) {', '.join(too_long)} is longer than {limit} characters; "
+                "a header names its columns briefly."
+            )
         seen: set[str] = set()
         duplicated = []
         for name in header:

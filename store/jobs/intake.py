@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import dataclass
 from typing import IO
 
@@ -96,11 +97,17 @@ def _check_file(
             "The file has no column for mandatory attribute(s): " + ", ".join(missing),
             missing_required=missing,
         )
-    total = len(sample) + sum(1 for _ in reader)  # reads to the end: undecodable files fail here
+    # Reads to the end (undecodable files fail here), or to the first row past the limit:
+    # a file over it is refused without reading the rest.
+    rest = itertools.islice(reader, max(0, settings.max_rows - len(sample) + 1))
+    total = len(sample) + sum(1 for _ in rest)
     if total == 0:
         raise FileRejected("The file has a header but no data rows.")
     if total > settings.max_rows:
-        raise FileRejected(f"The file has {total} rows; at most {settings.max_rows} are allowed.")
+        raise FileRejected(
+            f"The file has more than {settings.max_rows} rows, the most one import takes; "
+            "split it into several files."
+        )
     size = upload.seek(0, 2)
     upload.seek(0)
     return CheckedFile(reader.header, mapping, total, size, reader.delimiter, reader.encoding)

@@ -109,3 +109,22 @@ async def test_options_lists_every_method_of_the_path(api, path, allow) -> None:
     response = await api.options(path)
     assert response.status_code == 204
     assert response.headers["Allow"] == allow
+
+
+async def test_a_file_over_the_row_limit_is_refused_whole(database) -> None:
+    settings = _settings(max_rows=3)
+    async for client in _client(settings):
+        headers = {"Authorization": f"Bearer {settings.admin_api_key}"}
+        rows = [[f"N{i}", f"n{i}@example.com"] for i in range(5)]
+        form = import_form(
+            csv_bytes(["firstName", "email"], rows), {"deduplicationKeys": ["email"]}
+        )
+        refused = await client.post("/imports", headers=headers, **form)
+        assert refused.status_code == 422, refused.text
+        assert "more than 3 rows" in refused.json()["detail"]
+        assert await database["import_jobs"].count_documents({}) == 0
+        assert await database["uploads.files"].count_documents({}) == 0
+        exactly = import_form(
+            csv_bytes(["firstName", "email"], rows[:3]), {"deduplicationKeys": ["email"]}
+        )
+        assert (await client.post("/imports", headers=headers, **exactly)).status_code == 202

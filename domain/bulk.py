@@ -9,9 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from domain.actions import Action
-from domain.errors import Unprocessable
 from domain.resolution import RowInput
-from domain.schema import RecordSchema
 from domain.validation import RowValidator
 
 
@@ -34,12 +32,6 @@ class BulkRequest(BaseModel):
         if not self.customers:
             raise ValueError("customers must hold at least one customer")
         return self
-
-    def check_against(self, schema: RecordSchema) -> None:
-        identifiers = {a.key for a in schema.channel_identifiers}
-        wrong = [key for key in self.deduplication_keys if key not in identifiers]
-        if wrong:
-            raise Unprocessable(f"Not channel identifiers: {', '.join(wrong)}")
 
 
 def _texts(value: Any) -> list[str] | None:

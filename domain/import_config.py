@@ -7,8 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from domain.actions import Action
-from domain.errors import Unprocessable
-from domain.schema import RecordSchema
 
 
 class ImportConfig(BaseModel):
@@ -44,12 +42,3 @@ class ImportConfig(BaseModel):
         if not self.deduplication_keys:
             raise ValueError("deduplicationKeys needs at least one channel identifier")
         return self
-
-    def check_against(self, schema: RecordSchema) -> None:
-        identifiers = {a.key for a in schema.channel_identifiers}
-        wrong = [key for key in self.deduplication_keys if key not in identifiers]
-        if wrong:
-            raise Unprocessable(
-                f"Not channel identifiers of {schema.record_type}: {', '.join(wrong)} "
-                f"(choose from {', '.join(sorted(identifiers))})"
-            )

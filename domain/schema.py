@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from domain.errors import Unprocessable
+
 AttributeType = Literal["string", "email", "phone", "number", "boolean", "date"]
 
 # A key becomes a MongoDB field name: no operators (`$x`), no paths (`a.b`), nothing odd.
@@ -125,6 +127,16 @@ class RecordSchema(CamelModel):
     @property
     def channel_identifiers(self) -> list[Attribute]:
         return [a for a in self.attributes if a.channel_identifier]
+
+    def check_deduplication_keys(self, keys: list[str]) -> None:
+        """Unprocessable unless every key names one of this schema's channel identifiers."""
+        identifiers = {a.key for a in self.channel_identifiers}
+        wrong = [key for key in keys if key not in identifiers]
+        if wrong:
+            raise Unprocessable(
+                f"Not channel identifiers of {self.record_type}: {', '.join(wrong)} "
+                f"(choose from {', '.join(sorted(identifiers))})"
+            )
 
 
 def _identifier(

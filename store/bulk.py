@@ -39,7 +39,7 @@ async def bulk_write(request: BulkRequest, settings: Settings) -> BulkOutcome:
             f"{settings.bulk_max_customers} are accepted (split the request or use an import)"
         )
     schema = await get_schema(request.record_type)
-    request.check_against(schema)
+    schema.check_deduplication_keys(request.deduplication_keys)
     validator = RowValidator(
         schema, phone_region=request.phone_default_region, phone_policy=settings.phone_validation
     )

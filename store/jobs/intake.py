@@ -138,7 +138,7 @@ async def create_job(
     A rejected file raises FileRejected and leaves nothing behind."""
     await _check_running_imports(created_by, settings)
     schema = await get_schema(config.record_type)
-    config.check_against(schema)
+    schema.check_deduplication_keys(config.deduplication_keys)
     # Scanning a file of millions of rows takes seconds of CPU: off the event loop.
     checked = await asyncio.to_thread(_check_file, upload, config, schema, settings)
     file_id = await files.save_stream(

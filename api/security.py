@@ -38,3 +38,8 @@ async def require_role(connection: ASGIConnection, handler: BaseRouteHandler) ->
 def current_principal(connection: ASGIConnection) -> Principal:  # type: ignore[type-arg]
     principal: Principal = connection.state.principal
     return principal
+
+
+def bearer_token(connection: ASGIConnection) -> str:  # type: ignore[type-arg]
+    """The credential the request presented (already authenticated by the guard)."""
+    return connection.headers.get("authorization", "")[7:].strip()

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
 
     # Security: the bootstrap admin key (more keys live in MongoDB).
     admin_api_key: str = "dev-admin-key"
+    session_hours: float = Field(default=8.0, gt=0)
 
     # Import processing.
     batch_size: int = Field(default=1000, ge=1, le=10_000)

@@ -72,7 +72,7 @@ def app_children(settings: Settings, env: dict[str, str], logs: Path | None) -> 
                 "-m",
                 "streamlit",
                 "run",
-                "ui/app.py",
+                "ui/server.py",
                 "--server.port",
                 str(settings.ui_port),
                 "--server.headless",

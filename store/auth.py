@@ -9,9 +9,10 @@ import secrets
 from dataclasses import dataclass
 
 from config import Settings
-from store.documents import ApiKey, Role
+from store.documents import ApiKey, Role, SignInSession, utcnow
 from store.errors import Forbidden, Unauthorized
 
+SESSION_TOKEN_PREFIX = "bcus_"  # tells a sign-in session's token from an API key
 ROLE_RANK = {Role.VIEWER: 0, Role.IMPORTER: 1, Role.ADMIN: 2}
 
 
@@ -20,6 +21,7 @@ class Principal:
     name: str
     role: Role
     key_id: str  # a prefix of the key's hash: names the key in limits, never the key itself
+    is_session: bool = False  # presented a sign-in session's token, not the key itself
 
     def require(self, role: Role) -> None:
         if ROLE_RANK[self.role] < ROLE_RANK[role]:
@@ -39,10 +41,19 @@ async def authenticate(authorization: str | None, settings: Settings) -> Princip
     if settings.admin_api_key and hmac.compare_digest(given, admin):
         return Principal("admin", Role.ADMIN, hash_key(key)[:16])
     key_hash = hash_key(key)
+    if key.startswith(SESSION_TOKEN_PREFIX):
+        return await _session_principal(key)
     stored = await ApiKey.find_one(ApiKey.key_hash == key_hash)
     if stored is None:
         raise Unauthorized("Invalid API key")
     return Principal(stored.name, stored.role, key_hash[:16])
+
+
+async def _session_principal(token: str) -> Principal:
+    session = await SignInSession.get(hash_key(token))
+    if session is None or session.expires_at <= utcnow():
+        raise Unauthorized("Your session has ended; sign in again")
+    return Principal(session.name, session.role, session.key_id, is_session=True)
 
 
 async def create_key(name: str, role: Role) -> str:

@@ -58,6 +58,21 @@ class ApiKey(Document):
         indexes = [IndexModel([("key_hash", ASCENDING)], unique=True)]
 
 
+class SignInSession(Document):
+    """A signed-in browser: the UI holds its token in an HttpOnly cookie, never the API key.
+    `_id` is the token's hash; the key it was opened with lends it its name and role."""
+
+    id: str  # type: ignore[assignment]
+    name: str
+    role: Role
+    key_id: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+    class Settings:
+        name = "sign_in_sessions"
+
+
 class JobStatus(StrEnum):
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
@@ -213,4 +228,11 @@ class ImportBatch(Document):
         return [RowResultRecord.model_validate(r) for r in unpack(self.packed_results)]
 
 
-DOCUMENT_MODELS: list[type[Document]] = [Customer, SchemaDocument, ApiKey, ImportJob, ImportBatch]
+DOCUMENT_MODELS: list[type[Document]] = [
+    Customer,
+    SchemaDocument,
+    ApiKey,
+    SignInSession,
+    ImportJob,
+    ImportBatch,
+]

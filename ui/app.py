@@ -1,18 +1,24 @@
-"""Streamlit entry point (`streamlit run ui/app.py`): sign-in, then the pages the user's role
-allows. Importers and admins get the import page; everyone gets the upload status page."""
+"""Streamlit entry point (served by ui/server.py): the pages the signed-in user's role allows.
+Importers and admins get the import page; everyone gets the upload status page."""
 
 import streamlit as st
 
 from ui import session
-from ui.sign_in import render_sign_in
+from ui.api_client import ApiError
 
 st.set_page_config(
     page_title="Bulk Customer Upload", page_icon=":material/upload_file:", layout="wide"
 )
 
-signed_in = session.principal()
+try:
+    signed_in = session.principal()
+except ApiError as error:
+    st.error(str(error))
+    st.stop()
 if signed_in is None:
-    render_sign_in()
+    st.title("Bulk Customer Upload")
+    st.info("You are not signed in, or your session has ended.")
+    st.html('<a href="/signout" target="_self">Sign in</a>')
     st.stop()
 
 importer = session.can_import()
@@ -32,8 +38,6 @@ with st.sidebar:
     st.markdown(f"Signed in as **{signed_in['name']}** ({signed_in['role']})")
     if not importer:
         st.caption("Your role can follow uploads and download reports, not start imports.")
-    if st.button("Sign out"):
-        session.sign_out()
-        st.rerun()
+    st.html('<a href="/signout" target="_self" data-testid="sign-out">Sign out</a>')
 
 st.navigation(pages).run()

@@ -1,4 +1,6 @@
-"""Who is signed in (kept in Streamlit's session state only) and the API client for them."""
+"""Who is signed in, and the API client for them. The browser holds a sign-in session's token
+in an HttpOnly cookie (ui/server.py sets it); the first run of a Streamlit session checks it
+with the API and keeps who it names in the session state."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from typing import TypedDict
 import streamlit as st
 
 from config import Settings
-from ui.api_client import ApiClient
+from ui.api_client import ApiClient, ApiError
 
+SESSION_COOKIE = "bcu_session"
 PRINCIPAL_KEY = "principal"
 FLASH_KEY = "flash"
 FOCUS_JOB_KEY = "focus_job"
@@ -18,7 +21,7 @@ ROLE_RANK = {"viewer": 0, "importer": 1, "admin": 2}
 class Principal(TypedDict):
     name: str
     role: str
-    api_key: str
+    api_key: str  # the credential the UI presents: the sign-in session's token
 
 
 def api_url() -> str:
@@ -27,16 +30,23 @@ def api_url() -> str:
 
 
 def principal() -> Principal | None:
+    """Who is signed in; None when the browser has no session or it has ended. Raises
+    ApiError when the API cannot tell (unreachable)."""
     signed_in: Principal | None = st.session_state.get(PRINCIPAL_KEY)
+    if signed_in is not None:
+        return signed_in
+    token = st.context.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        me = ApiClient(api_url(), token).me()
+    except ApiError as error:
+        if error.status_code == 401:
+            return None
+        raise
+    signed_in = Principal(name=me["name"], role=me["role"], api_key=token)
+    st.session_state[PRINCIPAL_KEY] = signed_in
     return signed_in
-
-
-def sign_in(name: str, role: str, api_key: str) -> None:
-    st.session_state[PRINCIPAL_KEY] = Principal(name=name, role=role, api_key=api_key)
-
-
-def sign_out() -> None:
-    st.session_state.clear()
 
 
 def client() -> ApiClient:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from api.models.base import CamelStruct
 
 
@@ -14,3 +16,10 @@ class CreatedKey(CamelStruct):
     name: str
     role: str
     key: str  # shown once: only its hash is stored
+
+
+class SessionOpened(CamelStruct):
+    token: str  # for the UI server's HttpOnly cookie; shown once, only its hash is stored
+    name: str
+    role: str
+    expires_at: datetime

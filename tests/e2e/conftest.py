@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from stack.processes import VENV_BIN, free_port, wait_for_port
+from tests.e2e.browser import browser  # noqa: F401  # the fixture, for every browser test
 
 REPO = Path(__file__).resolve().parents[2]
 

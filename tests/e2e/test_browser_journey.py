@@ -6,54 +6,27 @@ to test-output/screenshots/."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.e2e.browser import (
+    IMPORT_TIMEOUT_MS,
+    PAGE_TIMEOUT_MS,
+    SCREENSHOTS,
+    idle,
+    shot,
+    sign_in,
+)
 from tests.e2e.conftest import RunningStack
-from tests.e2e.ui_support import REPO, VALID_PHONES, customers_csv
+from tests.e2e.ui_support import VALID_PHONES, customers_csv
 from tests.helpers import summary_counts
 
 pytestmark = pytest.mark.e2e
 
-SCREENSHOTS = REPO / "test-output" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Generous waits: the first page load compiles the app; the import runs in the workers.
-PAGE_TIMEOUT_MS = 30_000
-IMPORT_TIMEOUT_MS = 120_000
 SUMMARY_LABELS = ["Total Records", "Imported", "Updated", "Ignored", "Failed"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-def idle(page: Page) -> None:
-    """Wait until Streamlit has finished the rerun that the last interaction started."""
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
-
-
-def shot(page: Page, name: str) -> None:
-    idle(page)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 def choose(page: Page, combobox_label: str, option: str) -> None:
@@ -85,12 +58,7 @@ def run_journey(page: Page, ui_url: str, admin_key: str, api: httpx.Client) -> d
     assert existing.json()["insertedCount"] == 1, existing.text
     content = customers_csv([["Ann", known, VALID_PHONES[0]], ["Ben", new, VALID_PHONES[1]]])
 
-    page.goto(ui_url)
-    page.get_by_label("API key").wait_for()
-    shot(page, "01-sign-in-form")
-
-    page.get_by_label("API key").fill(admin_key)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, ui_url, admin_key, screenshot="01-sign-in-form")
     expect(page.get_by_role("heading", name="Import customers")).to_be_visible()
     # Widgets load after the headings: wait for the last one, the disabled Import button.
     expect(page.get_by_role("radio", name="Ignore")).to_be_checked()

@@ -1,4 +1,4 @@
-"""The Streamlit pages in AppTest against the real stack (`running_stack`): sign-in, every
+"""The Streamlit pages in AppTest against the real stack (`running_stack`): each role's pages, every
 state of the import page and of the upload status page, and readable API errors."""
 
 from __future__ import annotations
@@ -59,20 +59,11 @@ def mapping_choice(at: AppTest, column: str):  # type: ignore[no-untyped-def]
 # --- sign-in --------------------------------------------------------------------------------
 
 
-def test_wrong_key_gets_a_clear_message(ui_api: RunningStack) -> None:
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS).run()
-    at.text_input(key="sign_in_key").input("not-a-real-key")
-    at.button[0].click().run()
-    no_exception(at)
-    assert "That API key was not recognised" in page_text(at)
-    assert "principal" not in at.session_state
-
-
-def test_viewer_signs_in_and_cannot_import(ui_api: RunningStack, api: httpx.Client) -> None:
+def test_a_viewer_sees_the_status_page_and_cannot_import(
+    ui_api: RunningStack, api: httpx.Client
+) -> None:
     key = new_key(api, "Vera Viewer", "viewer")
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS).run()
-    at.text_input(key="sign_in_key").input(key)
-    at.button[0].click().run()
+    at = signed_in_app(key, "Vera Viewer", "viewer").run()
     no_exception(at)
     assert at.title[0].value == "Upload status"
     assert "Signed in as **Vera Viewer** (viewer)" in page_text(at)
@@ -82,14 +73,19 @@ def test_viewer_signs_in_and_cannot_import(ui_api: RunningStack, api: httpx.Clie
         at.switch_page("import_page.py")
 
 
-def test_importer_signs_in_to_the_import_page(ui_api: RunningStack, api: httpx.Client) -> None:
+def test_an_importer_starts_on_the_import_page(ui_api: RunningStack, api: httpx.Client) -> None:
     key = new_key(api, "Ida Importer", "importer")
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS).run()
-    at.text_input(key="sign_in_key").input(key)
-    at.button[0].click().run()
+    at = signed_in_app(key, "Ida Importer", "importer").run()
     no_exception(at)
     assert at.title[0].value == "Import customers"
     assert "Signed in as **Ida Importer** (importer)" in page_text(at)
+
+
+def test_no_session_shows_the_way_to_sign_in(ui_api: RunningStack) -> None:
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS).run()
+    no_exception(at)
+    assert "You are not signed in, or your session has ended." in page_text(at)
+    assert "principal" not in at.session_state
 
 
 # --- import page ----------------------------------------------------------------------------
@@ -277,8 +273,3 @@ def test_api_down_is_a_readable_message(monkeypatch: pytest.MonkeyPatch) -> None
     at = signed_in_app("any-key").run()
     no_exception(at)
     assert "cannot be reached" in at.error[0].value
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS).run()
-    at.text_input(key="sign_in_key").input("any-key")
-    at.button[0].click().run()
-    no_exception(at)
-    assert "Signing in failed: The API at" in at.error[0].value

@@ -151,7 +151,7 @@ def test_commands(services: dict[str, dict[str, Any]]) -> None:
     assert api[api.index("--port") + 1] == "${API_PORT:-8000}"
     assert command(services["sweeper"]) == ["python", "-m", "workers.sweeper"]
     ui = command(services["ui"])
-    assert ui[:5] == ["python", "-m", "streamlit", "run", "ui/app.py"]
+    assert ui[:5] == ["python", "-m", "streamlit", "run", "ui/server.py"]
     assert ui[ui.index("--server.address") + 1] == "0.0.0.0"
     assert ui[ui.index("--server.port") + 1] == "${UI_PORT:-8501}"
     assert environment(services["ui"])["API_URL"] == "http://api:${API_PORT:-8000}"

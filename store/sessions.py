@@ -1,0 +1,30 @@
+"""Opening and closing sign-in sessions of the UI: a random token standing for an API key for
+a bounded time (store.auth accepts it). Only the token's hash is stored; closing deletes it."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from store.auth import SESSION_TOKEN_PREFIX, Principal, hash_key
+from store.documents import SignInSession, utcnow
+from store.errors import Forbidden
+
+
+async def open_session(principal: Principal, hours: float) -> tuple[str, SignInSession]:
+    if principal.is_session:
+        raise Forbidden("Sign in with an API key; a session cannot open another session")
+    token = SESSION_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session = SignInSession(
+        id=hash_key(token),
+        name=principal.name,
+        role=principal.role,
+        key_id=principal.key_id,
+        expires_at=utcnow() + timedelta(hours=hours),
+    )
+    await session.insert()
+    return token, session
+
+
+async def close_session(token: str) -> None:
+    await SignInSession.find_one(SignInSession.id == hash_key(token)).delete()

@@ -9,6 +9,7 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 
 from domain.errors import DomainError, FileRejected, InvalidRequest, Unprocessable
 from store.bulk import TooManyCustomers
@@ -80,12 +81,18 @@ def validation_error(
     return _json(422 if rule_only else 400, describe(error))
 
 
+def _wire_name(item: dict[str, Any]) -> str:
+    """A query parameter as the client wrote it (createdFrom), not as the handler names it."""
+    key = str(item.get("key"))
+    return to_camel(key) if item.get("source") == "query" else key
+
+
 def request_validation_error(
     _: Request[Any, Any, Any], error: ValidationException
 ) -> Response[dict[str, object]]:
     """Litestar's check of query and path parameters: a shape error, named by parameter."""
     reasons = [
-        f"{item.get('key')}: {item.get('message')}"
+        f"{_wire_name(item)}: {item.get('message')}"
         for item in (error.extra if isinstance(error.extra, list) else [])
         if isinstance(item, dict)
     ]

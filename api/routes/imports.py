@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, Parameter
+from litestar.params import Body, FromPath, FromQuery, Parameter, QueryParameter
 from litestar.response import Stream
 
 from api.bodies import parse_json
@@ -126,14 +127,19 @@ class ImportController(Controller):
         )
         return JobCreated(id=str(job.id), status=job.status.value)
 
-    @get("/", responses=errors(), summary="The imports, newest first")
+    @get("/", responses=errors(), summary="The imports, newest first, filtered and paged")
     async def list_jobs(
         self,
         status: FromQuery[JobStatus | None] = None,
+        created_by: Annotated[str | None, QueryParameter(name="createdBy", max_length=100)] = None,
+        created_from: Annotated[datetime | None, QueryParameter(name="createdFrom")] = None,
+        created_to: Annotated[datetime | None, QueryParameter(name="createdTo")] = None,
+        file_name: Annotated[str | None, QueryParameter(name="fileName", max_length=200)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> JobPage:
-        found, total = await jobs.list_jobs(status, limit, offset)
+        which = jobs.JobFilter(status, created_by, created_from, created_to, file_name)
+        found, total = await jobs.list_jobs(which, limit, offset)
         return JobPage(items=[job_body(job) for job in found], total=total)
 
     @get("/{job_id:str}", responses=errors(404), summary="One import")

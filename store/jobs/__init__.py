@@ -11,6 +11,7 @@ from store.jobs.maintenance import delete_expired_files, redrive_stalled_jobs
 from store.jobs.planning import plan_job
 from store.jobs.policy import MAX_ATTEMPTS, MAX_CONTENDED_ATTEMPTS
 from store.jobs.queries import (
+    JobFilter,
     cancel_job,
     failed_rows,
     get_job,
@@ -23,6 +24,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "MAX_CONTENDED_ATTEMPTS",
     "Dispatcher",
+    "JobFilter",
     "MappingPreview",
     "cancel_job",
     "create_job",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from beanie import SortDirection
 from bson import ObjectId
@@ -34,10 +38,36 @@ async def get_job(job_id: str) -> ImportJob:
     return job
 
 
-async def list_jobs(
-    status: JobStatus | None, limit: int, offset: int
-) -> tuple[list[ImportJob], int]:
-    query = ImportJob.find(ImportJob.status == status) if status else ImportJob.find_all()
+@dataclass(frozen=True)
+class JobFilter:
+    """Which imports a list shows; every field left None matches all."""
+
+    status: JobStatus | None = None
+    created_by: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None  # exclusive
+    file_name: str | None = None  # a part of the name, in any case
+
+    def query(self) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        if self.status:
+            query["status"] = self.status.value
+        if self.created_by:
+            query["created_by"] = self.created_by
+        created = {}
+        if self.created_from:
+            created["$gte"] = self.created_from
+        if self.created_to:
+            created["$lt"] = self.created_to
+        if created:
+            query["created_at"] = created
+        if self.file_name:
+            query["file_name"] = {"$regex": re.escape(self.file_name), "$options": "i"}
+        return query
+
+
+async def list_jobs(which: JobFilter, limit: int, offset: int) -> tuple[list[ImportJob], int]:
+    query = ImportJob.find(which.query())
     total = await query.count()
     # Newest first; the id breaks ties of created_at (milliseconds), so pages never overlap.
     newest = [("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]

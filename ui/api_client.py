@@ -111,10 +111,14 @@ class ApiClient:
         )
         return result
 
-    def list_imports(self, limit: int = 50) -> list[dict[str, Any]]:
-        result: dict[str, Any] = self._json("GET", "/imports", params={"limit": limit})
+    def list_imports(
+        self, limit: int = 50, offset: int = 0, **filters: str
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of imports, newest first, and how many match `filters` (GET /imports)."""
+        params = {"limit": limit, "offset": offset, **filters}
+        result: dict[str, Any] = self._json("GET", "/imports", params=params)
         items: list[dict[str, Any]] = result["items"]
-        return items
+        return items, int(result["total"])
 
     def get_import(self, job_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json("GET", f"/imports/{job_id}")

@@ -244,7 +244,7 @@ def render() -> None:
             return
         st.session_state.pop(SUGGESTION_KEY, None)
         st.session_state[session.FOCUS_JOB_KEY] = job["id"]
-        session.flash(f"Import of {upload.name} started: job {job['id']} is {job['status']}.")
+        session.flash(f"Import of {upload.name} started; its progress is below.")
         st.switch_page("status_page.py")
 
 

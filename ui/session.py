@@ -66,7 +66,10 @@ def flash(message: str) -> None:
     st.session_state[FLASH_KEY] = message
 
 
-def show_flash() -> None:
-    message = st.session_state.pop(FLASH_KEY, None)
+def show_flash() -> str | None:
+    """Show the pending confirmation, once; returns it (to flash again if this run is cut
+    short by a rerun)."""
+    message: str | None = st.session_state.pop(FLASH_KEY, None)
     if message:
         st.success(message, icon=":material/check_circle:")
+    return message

@@ -155,9 +155,8 @@ def test_remapped_column_is_submitted_and_imported(ui_api: RunningStack, api: ht
     import_button(at).click().run()
     no_exception(at)
     assert at.title[0].value == "Upload status"
-    confirmation = at.success[0].value
-    assert "Import of remapped.csv started: job" in confirmation
-    job_id = confirmation.split("job ")[1].split(" ")[0]
+    assert at.success[0].value == "Import of remapped.csv started; its progress is below."
+    job_id = at.query_params["import"]
     job = wait_for_job_sync(api, job_id)
     assert job["mapping"] == {"firstName": "firstName", "email": "email", "company": "labels"}
     assert job["action"] == "append"
@@ -218,9 +217,9 @@ def test_completed_upload_shows_counts_errors_and_downloads(
         "File", "Created by", "Created", "Action", "Key", "Status", "Progress", "Rows",
     ]  # fmt: skip
     assert table.iloc[0]["File"] == "with-errors.csv"  # newest first
-    assert table.iloc[0]["Status"] == "Completed"
+    assert table.iloc[0]["Status"] == "Completed with errors"  # one row failed
     assert table.iloc[0]["Created by"] == "admin"
-    assert "with-errors.csv :green-badge[Completed]" in page_text(at)
+    assert "with-errors.csv :orange-badge[Completed with errors]" in page_text(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Total": "2", "Imported": "1", "Updated": "0", "Ignored": "0", "Failed": "1"}
     issues = at.dataframe[1].value
@@ -241,11 +240,15 @@ def test_running_upload_refreshes_and_can_be_cancelled(
     job_id = start_import(api, "slow.csv", customers_csv(rows), batchSize=1)
     at = status_page(ui_api.admin_key, job_id)
     no_exception(at)
-    assert at.dataframe[0].value.iloc[0]["Status"] in ("Pending", "In progress")
+    assert at.dataframe[0].value.iloc[0]["Status"] in ("Waiting to start", "In progress")
     assert "Updating by itself every 2 seconds" in page_text(at)
     assert at.get("progress")
 
     next(b for b in at.button if b.label == "Cancel this import").click().run()
+    no_exception(at)
+    assert "Stop the import of slow.csv?" in page_text(at)
+    assert api.get(f"/imports/{job_id}").json()["status"] != "cancelled"  # not before a yes
+    next(b for b in at.button if b.label == "Yes, cancel it").click().run()
     no_exception(at)
     assert "Import of slow.csv cancelled" in page_text(at)
     assert api.get(f"/imports/{job_id}").json()["status"] == "cancelled"

@@ -1,0 +1,169 @@
+"""One upload on the status page: its state in words, live progress with speed and time left,
+outcome counts, the failed rows, downloads, and cancelling with a confirmation."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from openpyxl import load_workbook
+
+from ui import session
+from ui.api_client import ApiClient, ApiError
+from ui.job_text import UNFINISHED, progress_of, speed_and_time_left, status_badge, when
+
+ISSUE_ROWS_SHOWN = 20
+WITH_REPORT = {"completed", "failed", "cancelled"}
+DOWNLOADS_KEY = "status_downloads"
+CONFIRM_CANCEL_KEY = "status_confirm_cancel"
+# Each outcome its own colour, failures the one that stands out.
+OUTCOME_COLOURS = {
+    "Imported": "#2e9e5b",
+    "Updated": "#3b7dd8",
+    "Ignored": "#9aa0a6",
+    "Failed": "#d93025",
+}
+OUTCOMES = {"imported": "Imported", "updated": "Updated", "ignored": "Ignored", "failed": "Failed"}
+
+
+def downloaded(api: ApiClient, kind: str, job_id: str) -> tuple[bytes | None, str | None]:
+    """A finished job's report or failed-rows file (fixed once the job ends, so fetched once
+    per session), or why it is not available."""
+    cache: dict[tuple[str, str], tuple[bytes | None, str | None]]
+    cache = st.session_state.setdefault(DOWNLOADS_KEY, {})
+    if (kind, job_id) not in cache:
+        fetch = api.report if kind == "report" else api.failed_rows_csv
+        try:
+            cache[kind, job_id] = (fetch(job_id), None)
+        except ApiError as error:
+            cache[kind, job_id] = (None, str(error))
+    return cache[kind, job_id]
+
+
+def report_issues(report: bytes) -> pd.DataFrame:
+    """Failed and ignored rows with their reasons, from the report's Details sheet."""
+    sheet = load_workbook(io.BytesIO(report), read_only=True)["Details"]
+    rows = sheet.iter_rows(max_col=3, max_row=ISSUE_ROWS_SHOWN + 1, values_only=True)
+    header = next(rows, None)
+    return pd.DataFrame(list(rows), columns=list(header or ("Row", "Identifiers", "Reason")))
+
+
+def outcome_chart(counts: dict[str, int]) -> alt.Chart:
+    data = pd.DataFrame({"Outcome": list(OUTCOMES.values()), "Rows": [counts[k] for k in OUTCOMES]})
+    colours = alt.Scale(domain=list(OUTCOME_COLOURS), range=list(OUTCOME_COLOURS.values()))
+    return (
+        alt.Chart(data, height=180)
+        .mark_bar()
+        .encode(
+            x=alt.X("Rows:Q", title="Rows", axis=alt.Axis(tickMinStep=1, format=",d")),
+            y=alt.Y("Outcome:N", sort=None, title=None),
+            color=alt.Color("Outcome:N", scale=colours, legend=None),
+            tooltip=["Outcome", "Rows"],
+        )
+    )
+
+
+def render_counts(job: dict[str, Any]) -> None:
+    counts = job["counts"]
+    metrics = st.columns(5)
+    metrics[0].metric("Total", f"{counts['total']:,}")
+    for cell, (key, label) in zip(metrics[1:], OUTCOMES.items(), strict=True):
+        cell.metric(label, f"{counts[key]:,}")
+    if counts["total"]:
+        st.altair_chart(outcome_chart(counts), use_container_width=True)
+    elif job["status"] in UNFINISHED:
+        st.caption("Counts appear as the first rows are processed.")
+
+
+def render_downloads(api: ApiClient, job: dict[str, Any]) -> None:
+    stem = job["fileName"].rsplit(".", 1)[0]
+    report, report_problem = downloaded(api, "report", job["id"])
+    failed_rows, failed_rows_problem = downloaded(api, "failed-rows", job["id"])
+    left, right = st.columns(2)
+    with left:
+        if report is not None:
+            st.download_button(
+                "Download the Excel report",
+                data=report,
+                file_name=f"{stem}-report.xlsx",
+                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                icon=":material/table_view:",
+                on_click="ignore",
+                key=f"report:{job['id']}",
+            )
+        else:
+            st.warning(f"The report is not available: {report_problem}")
+    with right:
+        if failed_rows is not None:
+            st.download_button(
+                "Download the failed rows (CSV)",
+                data=failed_rows,
+                file_name=f"{stem}-failed-rows.csv",
+                mime="text/csv",
+                icon=":material/description:",
+                on_click="ignore",
+                key=f"failed-rows:{job['id']}",
+            )
+        else:
+            st.warning(f"The failed rows are not available: {failed_rows_problem}")
+    counts = job["counts"]
+    if report is not None and counts["failed"] + counts["ignored"]:
+        shown = min(counts["failed"] + counts["ignored"], ISSUE_ROWS_SHOWN)
+        rows = "row" if shown == 1 else f"{shown} rows"
+        st.markdown(f"**Rows not imported** (the first {rows}; the report lists them all)")
+        st.dataframe(report_issues(report), hide_index=True)
+
+
+def render_cancel(api: ApiClient, job: dict[str, Any]) -> None:
+    confirming = st.session_state.get(CONFIRM_CANCEL_KEY) == job["id"]
+    if not confirming:
+        if st.button("Cancel this import", icon=":material/cancel:", key=f"cancel:{job['id']}"):
+            st.session_state[CONFIRM_CANCEL_KEY] = job["id"]
+            st.rerun()
+        return
+    done = job["progress"]["processedRows"]
+    st.warning(
+        f"Stop the import of {job['fileName']}? The {done:,} rows already processed stay as "
+        "they were written; the rest is not imported.",
+        icon=":material/warning:",
+    )
+    yes, no = st.columns([1, 4])
+    if yes.button("Yes, cancel it", type="primary", key=f"cancel-yes:{job['id']}"):
+        st.session_state.pop(CONFIRM_CANCEL_KEY, None)
+        try:
+            api.cancel_import(job["id"])
+        except ApiError as error:
+            st.error(f"The import was not cancelled: {error}", icon=":material/error:")
+            return
+        session.flash(f"Import of {job['fileName']} cancelled; rows already written stay.")
+        st.rerun()
+    if no.button("Keep it running", key=f"cancel-no:{job['id']}"):
+        st.session_state.pop(CONFIRM_CANCEL_KEY, None)
+        st.rerun()
+
+
+def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
+    st.subheader(f"{job['fileName']} {status_badge(job)}")
+    st.caption(
+        f"Started by {job.get('createdBy') or 'unknown'} on {when(job['createdAt'])} · "
+        f"{job['action'].capitalize()} matching customers found by "
+        f"{', '.join(job['deduplicationKeys'])}"
+        + (" · dry run: nothing was written" if job.get("dryRun") else "")
+        + f" · [link to this upload](?import={job['id']})"
+    )
+    processed, total = job["progress"]["processedRows"], job["progress"]["totalRows"]
+    text = f"{processed:,} of {total:,} rows processed"
+    if pace := speed_and_time_left(job, datetime.now(UTC)):
+        text += f" · {pace}"
+    st.progress(progress_of(job), text=text)
+    if job.get("error"):
+        st.error(f"The import failed: {job['error']}", icon=":material/error:")
+    render_counts(job)
+    if job["status"] in UNFINISHED and session.can_import():
+        render_cancel(api, job)
+    if job["status"] in WITH_REPORT:
+        render_downloads(api, job)

@@ -12,6 +12,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
+from ui.import_check import render_check
 from ui.mapping_table import (
     Attribute,
     attributes_of,
@@ -195,6 +196,7 @@ def render() -> None:
     st.subheader("5. Map CSV columns to customer fields")
     ready = False
     mapping: dict[str, str | None] = {}
+    suggestion: dict[str, Any] | None = None
     if upload is None:
         st.info("Upload a CSV file to see and adjust how its columns map to customer fields.")
     else:
@@ -232,11 +234,16 @@ def render() -> None:
                 st.caption("The file has no data rows to preview.")
             ready = not problems
 
+    config = import_config(
+        record_type, channel_identifier, action, mapping, phone_region, separator
+    )
+    if ready and upload is not None and suggestion is not None:
+        st.subheader("7. Check before importing")
+        ready = render_check(
+            api, upload.file_id, upload.name, upload.getvalue(), suggestion, config
+        )
     clicked = st.button("Import", type="primary", disabled=not ready, icon=":material/upload:")
     if clicked and upload is not None:
-        config = import_config(
-            record_type, channel_identifier, action, mapping, phone_region, separator
-        )
         try:
             job = api.create_import(upload.name, upload.getvalue(), config)
         except ApiError as error:

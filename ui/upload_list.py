@@ -55,7 +55,7 @@ def frame(jobs: list[dict[str, Any]]) -> pd.DataFrame:
                 "File": job["fileName"],
                 "Created by": job.get("createdBy") or "",
                 "Created": when(job["createdAt"]),
-                "Action": job["action"].capitalize(),
+                "Action": job["action"].capitalize() + (" (dry run)" if job.get("dryRun") else ""),
                 "Key": ", ".join(job["deduplicationKeys"]),
                 "Status": status_label(job),
                 "Progress": round(progress_of(job) * 100),

@@ -4,6 +4,7 @@ state of the import page and of the upload status page, and readable API errors.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -163,6 +164,52 @@ def test_remapped_column_is_submitted_and_imported(ui_api: RunningStack, api: ht
     assert job["counts"]["imported"] == 2
     found = api.get("/customers", params={"email": "rita@example.com"}).json()["items"]
     assert found[0]["labels"] == ["Acme"]
+
+
+def test_the_check_counts_invalid_new_and_matching_rows_before_importing(
+    ui_api: RunningStack, api: httpx.Client
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    known = f"known-{tag}@example.com"
+    seeded = api.post(
+        "/customers/bulkCustomers",
+        json={
+            "action": "ignore",
+            "deduplicationKeys": ["email"],
+            "customers": [{"firstName": "Kim", "email": [known]}],
+        },
+    )
+    assert seeded.json()["insertedCount"] == 1
+    rows = [["Kim", known], ["Lee", f"lee-{tag}@example.com"], ["Mo", "not-an-email"]]
+    at = upload(
+        signed_in_app(ui_api.admin_key).run(),
+        "checked.csv",
+        csv_bytes(["firstName", "email"], rows),
+    )
+    at.selectbox[1].set_value("email")
+    at.run()
+    assert not import_button(at).disabled  # Ignore may go ahead unchecked
+    next(b for b in at.button if b.label == "Check the file").click().run()
+    no_exception(at)
+    assert "Checked all 3 rows" in page_text(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"New customers": "1", "Match existing customers": "1", "Invalid rows": "1"}
+    reasons = at.dataframe[-1].value
+    assert list(reasons["firstName"]) == ["Mo"]
+    assert reasons["error"][0].startswith("Invalid email format")
+    assert api.get("/customers", params={"email": f"lee-{tag}@example.com"}).json()["total"] == 0
+
+    at.radio[0].set_value("replace").run()  # another action: checked again before Replace
+    no_exception(at)
+    assert "check the file first" in page_text(at)
+    assert import_button(at).disabled
+    next(b for b in at.button if b.label == "Check the file").click().run()
+    confirm = next(c for c in at.checkbox if c.label.startswith("Yes, overwrite"))
+    assert confirm.label.startswith("Yes, overwrite 1 existing profiles with the file's rows")
+    assert import_button(at).disabled
+    confirm.check().run()
+    no_exception(at)
+    assert not import_button(at).disabled
 
 
 def test_settings_the_api_rejects_keep_the_user_on_the_page(ui_api: RunningStack) -> None:

@@ -1,0 +1,118 @@
+"""The check before an import: a dry run of the file (or of its first rows, for a big file)
+against the live data tells how many rows are invalid and why, how many customers are new
+and how many match existing ones. Replace asks for a confirmation naming how many profiles
+it overwrites."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ui.api_client import ApiClient, ApiError
+
+CHECK_KEY = "import_check"
+SAMPLE_ROWS = 5_000  # a bigger file is checked on its first rows: seconds, not minutes
+CHECK_TIMEOUT_SECONDS = 120
+REASONS_SHOWN = 5
+
+
+def sample_of(content: bytes, encoding: str, delimiter: str) -> tuple[bytes, bool]:
+    """The file, or its header and first SAMPLE_ROWS records as UTF-8 CSV; True if cut."""
+    text = io.StringIO(content.decode(encoding, errors="replace").lstrip("\ufeff"), newline="")
+    records = csv.reader(text, delimiter=delimiter)
+    kept = [row for _, row in zip(range(SAMPLE_ROWS + 2), records, strict=False)]
+    if len(kept) <= SAMPLE_ROWS + 1:
+        return content, False
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(kept[: SAMPLE_ROWS + 1])
+    return out.getvalue().encode("utf-8"), True
+
+
+def _dry_run(api: ApiClient, name: str, content: bytes, config: dict[str, Any]) -> dict[str, Any]:
+    job = api.create_import(name, content, {**config, "dryRun": True})
+    deadline = time.monotonic() + CHECK_TIMEOUT_SECONDS
+    while job["status"] in ("pending", "in_progress"):
+        if time.monotonic() > deadline:
+            raise ApiError("The check took too long; you can still import, or try again later.")
+        time.sleep(0.5)
+        job = api.get_import(job["id"])
+    return job
+
+
+def _first_reasons(api: ApiClient, job_id: str) -> pd.DataFrame:
+    rows = list(csv.reader(io.StringIO(api.failed_rows_csv(job_id).decode("utf-8-sig"))))
+    header, body = rows[0], rows[1 : REASONS_SHOWN + 1]
+    return pd.DataFrame([dict(zip(header, row, strict=False)) for row in body])
+
+
+def run_check(
+    api: ApiClient, name: str, content: bytes, suggestion: dict[str, Any], config: dict[str, Any]
+) -> dict[str, Any]:
+    sample, cut = sample_of(content, suggestion["encoding"], suggestion["delimiter"])
+    job = _dry_run(api, name, sample, {**config, "delimiter": suggestion["delimiter"]})
+    if job["status"] != "completed":
+        raise ApiError(f"The check did not finish: {job.get('error') or job['status']}")
+    reasons = _first_reasons(api, job["id"]) if job["counts"]["failed"] else pd.DataFrame()
+    return {"counts": job["counts"], "cut": cut, "reasons": reasons}
+
+
+def render_check(
+    api: ApiClient,
+    upload_id: str,
+    name: str,
+    content: bytes,
+    suggestion: dict[str, Any],
+    config: dict[str, Any],
+) -> bool:
+    """The check and its outcome; whether the import may go ahead (Replace: once confirmed)."""
+    identity = (upload_id, json.dumps(config, sort_keys=True))
+    checked = st.session_state.get(CHECK_KEY)
+    if checked is None or checked["for"] != identity:
+        checked = None
+        if st.button("Check the file", icon=":material/fact_check:"):
+            try:
+                with st.spinner("Checking every row against the live data, writing nothing…"):
+                    result = run_check(api, name, content, suggestion, config)
+            except ApiError as error:
+                st.error(f"The check failed: {error}", icon=":material/error:")
+                return config["action"] != "replace"
+            checked = {"for": identity, **result}
+            st.session_state[CHECK_KEY] = checked
+        else:
+            st.caption(
+                "A dry run tells how many rows are invalid and how many match existing "
+                "customers, before anything is written."
+            )
+            if config["action"] == "replace":
+                st.warning(
+                    "Replace overwrites the profiles it matches: check the file first to see "
+                    "how many.",
+                    icon=":material/warning:",
+                )
+                return False
+            return True
+    counts = checked["counts"]
+    scope = f"the first {SAMPLE_ROWS:,} rows" if checked["cut"] else f"all {counts['total']:,} rows"
+    matching = counts["updated"] + counts["ignored"]
+    st.markdown(f"**Checked {scope}** against the live data; nothing was written.")
+    new, matched, invalid = st.columns(3)
+    new.metric("New customers", f"{counts['imported']:,}")
+    matched.metric("Match existing customers", f"{matching:,}")
+    invalid.metric("Invalid rows", f"{counts['failed']:,}")
+    if counts["failed"]:
+        st.markdown("**First invalid rows and why** (all of them are in the report after import)")
+        st.dataframe(checked["reasons"], hide_index=True)
+    if config["action"] != "replace" or not counts["updated"]:
+        return True
+    where = "of the first rows " if checked["cut"] else ""
+    return st.checkbox(
+        f"Yes, overwrite {counts['updated']:,} existing profiles {where}with the file's rows "
+        "(fields the file leaves empty are removed)",
+        key=f"confirm-replace:{identity}",
+    )

@@ -1,13 +1,18 @@
 """Streamlit entry point (served by ui/server.py): the pages the signed-in user's role allows.
 Importers and admins get the import page; everyone gets the upload status page."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui import session
 from ui.api_client import ApiError
 
+# A local icon: a material-symbol page icon makes every browser fetch it from the internet.
 st.set_page_config(
-    page_title="Bulk Customer Upload", page_icon=":material/upload_file:", layout="wide"
+    page_title="Bulk Customer Upload",
+    page_icon=str(Path(__file__).with_name("favicon.png")),
+    layout="wide",
 )
 
 try:

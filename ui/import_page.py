@@ -20,6 +20,7 @@ from ui.mapping_table import (
     missing_required,
     preview_rows,
     single_values_mapped_twice,
+    suggestion_words,
 )
 
 SUGGESTION_KEY = "mapping_suggestion"
@@ -45,7 +46,6 @@ ACTIONS = {
     ),
 }
 PHONE_REGIONS = [None, *sorted(phonenumbers.SUPPORTED_REGIONS)]
-CONFIDENCE_HINT = {"unmapped": "Not mapped", "low confidence": "Low confidence: please check"}
 
 
 def suggestion_for(
@@ -70,13 +70,14 @@ def suggestion_for(
 def field_label(field: str | None, attributes: list[Attribute]) -> str:
     if field is None:
         return "— do not import —"
-    return next((a.display for a in attributes if a.key == field), field)
+    return next((a.choice for a in attributes if a.key == field), field)
 
 
 def render_mapping_table(
     suggestion: dict[str, Any], attributes: list[Attribute], widget_prefix: str
 ) -> dict[str, str | None]:
-    """One row per CSV column with the suggestion and a drop-down; returns the chosen mapping."""
+    """One row per CSV column with the suggestion and a drop-down; returns the chosen mapping.
+    A column is highlighted while nothing is chosen for it, or a weak guess is."""
     options: list[str | None] = [None, *(a.key for a in attributes)]
     samples = suggestion["sampleRows"]
     widths = [2, 3, 3, 3]
@@ -89,22 +90,7 @@ def render_mapping_table(
         name_cell, sample_cell, suggested_cell, choice_cell = st.columns(
             widths, vertical_alignment="center"
         )
-        flag = column_flag(column)
-        if flag == "unmapped":
-            name_cell.markdown(f":red-background[**{column['column']}**]")
-        elif flag == "low confidence":
-            name_cell.markdown(f":orange-background[**{column['column']}**]")
-        else:
-            name_cell.markdown(f"**{column['column']}**")
-        values = [row.get(column["column"], "") for row in samples[:3]]
-        sample_cell.caption(", ".join(v for v in values if v) or "(empty)")
-        suggested = field_label(column["field"], attributes) if column["field"] else "—"
-        detail = f"{column['method']}, {float(column['confidence']):.0%} confidence"
-        hint = CONFIDENCE_HINT.get(flag or "", "")
-        suggested_cell.markdown(
-            f"{suggested}  \n:gray[{detail}]" + (f"  \n:orange[{hint}]" if hint else "")
-        )
-        mapping[column["column"]] = choice_cell.selectbox(
+        chosen = choice_cell.selectbox(
             f"Import column {column['column']} as",
             options,
             index=options.index(column["field"]) if column["field"] in options else 0,
@@ -112,6 +98,22 @@ def render_mapping_table(
             key=f"{widget_prefix}:map:{index}",
             label_visibility="collapsed",
         )
+        mapping[column["column"]] = chosen
+        flag = column_flag(column, chosen)
+        if flag == "unmapped":
+            name_cell.markdown(
+                f":red[:material/block: **{column['column']}**]  \n:red[Not imported]"
+            )
+        elif flag == "low confidence":
+            name_cell.markdown(
+                f":orange[:material/help: **{column['column']}**]  \n:orange[Please check]"
+            )
+        else:
+            name_cell.markdown(f"**{column['column']}**")
+        values = [row.get(column["column"], "") for row in samples[:3]]
+        sample_cell.caption(", ".join(v for v in values if v) or "(empty)")
+        suggested = field_label(column["field"], attributes) if column["field"] else "—"
+        suggested_cell.markdown(f"{suggested}  \n:gray[{suggestion_words(column)}]")
     return mapping
 
 
@@ -213,22 +215,23 @@ def render() -> None:
             mapping = render_mapping_table(suggestion, attributes, upload.file_id)
             problems = []
             for attribute in missing_required(mapping, attributes):
-                problems.append(f"Missing mandatory attribute: {attribute.display}")
+                problems.append(
+                    f"Missing mandatory attribute: {attribute.display}. Choose it for one of "
+                    "the columns in the table above."
+                )
             for attribute, columns in single_values_mapped_twice(mapping, attributes).items():
                 problems.append(
-                    f"{attribute.display} holds one value but columns {', '.join(columns)} "
-                    "all map to it"
+                    f"{attribute.display} holds one value, but columns {', '.join(columns)} "
+                    "all map to it. Keep it for one column and set the others to "
+                    "'— do not import —'."
                 )
             for problem in problems:
-                st.error(
-                    f"{problem}. Map a column to it in the table above.", icon=":material/warning:"
-                )
+                st.error(problem, icon=":material/warning:")
             st.subheader("6. Preview")
             rows = preview_rows(suggestion["sampleRows"], mapping, attributes, separator)
             if rows:
-                st.caption(
-                    f"The first {len(rows)} rows as they will be imported (before validation)."
-                )
+                first = "The first row" if len(rows) == 1 else f"The first {len(rows)} rows"
+                st.caption(f"{first} as they will be imported; the check below validates them.")
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
             else:
                 st.caption("The file has no data rows to preview.")

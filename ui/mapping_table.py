@@ -21,6 +21,11 @@ class Attribute:
     def display(self) -> str:
         return f"{self.label} ({self.key})"
 
+    @property
+    def choice(self) -> str:
+        """As offered in the mapping table's drop-downs: mandatory ones say so."""
+        return f"{self.display} · required" if self.required else self.display
+
 
 def attributes_of(schema: Mapping[str, Any]) -> list[Attribute]:
     return [
@@ -29,13 +34,33 @@ def attributes_of(schema: Mapping[str, Any]) -> list[Attribute]:
     ]
 
 
-def column_flag(suggestion: Mapping[str, Any]) -> str | None:
-    """'unmapped' or 'low confidence' for a column the user should look at; None otherwise."""
-    if suggestion["field"] is None:
+# How a suggestion was found, in the words of the person reading the table.
+METHOD_WORDS = {
+    "exact": "Same name",
+    "normalized": "Same name",
+    "synonym": "Known other name",
+    "fuzzy": "Similar name",
+    "content": "Its values look like it",
+    "remembered": "Chosen before for these columns",
+}
+
+
+def column_flag(suggestion: Mapping[str, Any], chosen: str | None) -> str | None:
+    """'unmapped' or 'low confidence' for a column the user should look at, given what is
+    chosen for it now; None otherwise (a person's own choice needs no second look)."""
+    if chosen is None:
         return "unmapped"
-    if float(suggestion["confidence"]) < CONFIDENCE_BAR:
+    if chosen == suggestion["field"] and float(suggestion["confidence"]) < CONFIDENCE_BAR:
         return "low confidence"
     return None
+
+
+def suggestion_words(suggestion: Mapping[str, Any]) -> str:
+    """Why the column got its suggestion, without jargon: "Similar name, 72% sure"."""
+    if suggestion["field"] is None:
+        return "No suggestion"
+    how = METHOD_WORDS.get(suggestion["method"], suggestion["method"])
+    return f"{how}, {float(suggestion['confidence']):.0%} sure"
 
 
 def missing_required(

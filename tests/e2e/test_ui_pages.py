@@ -127,14 +127,16 @@ def test_missing_mandatory_blocks_import_until_mapped(ui_api: RunningStack) -> N
     at = upload(signed_in_app(ui_api.admin_key).run(), "no-first-name.csv", content)
     no_exception(at)
     assert mapping_choice(at, "who").value is None
-    assert ":red-background[**who**]" in page_text(at)
-    assert "Missing mandatory attribute: First Name (firstName)" in page_text(at)
+    assert ":red[:material/block: **who**]  \n:red[Not imported]" in page_text(at)
+    assert "Missing mandatory attribute: First Name (firstName). Choose it" in page_text(at)
     assert import_button(at).disabled
 
     mapping_choice(at, "who").set_value("firstName")
     at.run()
     no_exception(at)
     assert "Missing mandatory" not in page_text(at)
+    assert "Not imported" not in page_text(at)  # the highlight follows the choice
+    assert "**who**" in page_text(at)
     assert not import_button(at).disabled
 
 

@@ -61,7 +61,8 @@ class CsvLimits:
 
 @dataclass(frozen=True)
 class CsvRow:
-    """One data row: `line` is the 1-based line of the file where the row starts."""
+    """One data row. `line` is the row a spreadsheet shows it on when it opens the file: the
+    header is 1, a blank line is a row, a quoted cell with line breaks stays in one row."""
 
     number: int  # 1-based data row number (header excluded)
     line: int
@@ -191,24 +192,26 @@ class CsvReader:
             doublequote=True,
             strict=False,
         )
+        self._sheet_rows = 0  # records read, blank ones included: a spreadsheet's rows
         self.header = self._read_header()
         self._first = self._next_record()
         if self._first is None:
             raise FileRejected("The file has a header row but no data rows.")
 
     def _next_record(self) -> tuple[int, list[str] | None, str | None] | None:
-        """(line where the record starts, values or None, csv error), skipping blank lines;
-        None at the end of the file."""
+        """(its spreadsheet row, values or None, csv error), skipping blank lines; None at
+        the end of the file."""
         while True:
-            line = self._reader.line_num + 1
             try:
                 values = next(self._reader)
             except StopIteration:
                 return None
             except csv.Error as error:
-                return line, None, str(error)
+                self._sheet_rows += 1
+                return self._sheet_rows, None, str(error)
+            self._sheet_rows += 1
             if any(map(str.strip, values)):  # not a blank line
-                return line, values, None
+                return self._sheet_rows, values, None
 
     def _read_header(self) -> list[str]:
         record = self._next_record()

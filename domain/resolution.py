@@ -41,13 +41,32 @@ class CustomerState:
     changed: bool = False
 
 
+FieldChange = tuple[str, Any, Any]  # (attribute key, value before, value after); None: absent
+
+
 @dataclass(frozen=True)
 class RowResult:
     number: int
     outcome: Outcome
     reason: str | None = None
     customer_id: str | None = None
-    changed: bool = False  # an update that altered the stored profile
+    changes: tuple[FieldChange, ...] = ()  # what an update altered, in schema order
+
+    @property
+    def changed(self) -> bool:
+        """An update that altered the stored profile (else it is counted "unchanged")."""
+        return bool(self.changes)
+
+
+def field_changes(before: Profile, after: Profile, keys: Sequence[str]) -> tuple[FieldChange, ...]:
+    """The attributes whose value differs: in the order of `keys` (the schema's), then any
+    others (of attributes the schema no longer has) by name."""
+    others = sorted((before.keys() | after.keys()) - set(keys))
+    return tuple(
+        (key, before.get(key), after.get(key))
+        for key in [*keys, *others]
+        if before.get(key) != after.get(key)
+    )
 
 
 @dataclass
@@ -92,6 +111,7 @@ def resolve_batch(
     any channel-identifier value of any row. `new_id(row number)` names a row's new customer."""
     identifier_keys = [a.key for a in schema.channel_identifiers]
     labels = {a.key: a.label for a in schema.attributes}
+    attribute_keys = schema.keys
     resolution = BatchResolution()
     owners: dict[IdentifierValue, str] = {}
     for customer in existing:
@@ -151,8 +171,8 @@ def resolve_batch(
         if conflict:
             resolution.results.append(RowResult(row.number, Outcome.FAILED, conflict))
             continue
-        changed = after != customer.attributes
-        if changed:
+        changes = field_changes(customer.attributes, after, attribute_keys)
+        if changes:
             for ident in identifier_values(customer.attributes, identifier_keys):
                 owners.pop(ident, None)
             for ident in identifier_values(after, identifier_keys):
@@ -160,7 +180,7 @@ def resolve_batch(
             customer.attributes = after
             customer.changed = True
         resolution.results.append(
-            RowResult(row.number, Outcome.UPDATED, customer_id=customer.id, changed=changed)
+            RowResult(row.number, Outcome.UPDATED, customer_id=customer.id, changes=changes)
         )
     return resolution
 

@@ -163,6 +163,7 @@ class RowResultRecord(BaseModel):
     outcome: str
     reason: str | None = None
     customer_id: str | None = None
+    changes: list[tuple[str, Any, Any]] = Field(default_factory=list)  # an update's, per field
 
 
 def pack(items: Sequence[BaseModel | dict[str, Any]]) -> bytes:

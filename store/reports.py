@@ -217,30 +217,38 @@ def _row_size(raw: list[str], *texts: str) -> int:
     return 100 + sum(56 + len(v) for v in raw) + sum(56 + len(t) for t in texts)
 
 
+def _shown(value: Any) -> str:
+    if value is None or value == [] or value == "":
+        return "(empty)"
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _changes_text(changes: list[Any]) -> str:
+    """An update's changes as a person reads them: "city: Rome → Paris; labels: vip → vip, gold"."""
+    return "; ".join(f"{key}: {_shown(old)} → {_shown(new)}" for key, old, new in changes)
+
+
+def _name(values: dict[str, Any]) -> str:
+    return " ".join(str(values[k]) for k in ("firstName", "lastName") if values.get(k))
+
+
 async def _sorted_rows(
     job: ImportJob, spill: SortedSpill, outcomes: tuple[str, ...]
 ) -> Iterator[Record]:
-    """The job's rows with one of `outcomes`, by row number: (number, outcome, detail) where
-    the detail is the customer id for WRITTEN outcomes, else (identifiers, reason, raw)."""
+    """The job's rows with one of `outcomes`, by row number: (number, outcome, detail). The
+    detail of a WRITTEN row is (spreadsheet row, customer id, name, identifiers, changes);
+    of any other, (spreadsheet row, identifiers, reason, raw cells)."""
     identifier_keys = [a["key"] for a in job.schema_attributes if a.get("channelIdentifier")]
     projection = {"packed_rows": 1, "packed_results": 1, "row_count": 1}
     async for batch in _job_batches(job, projection):
-        results = unpack(batch.get("packed_results"))
-        rows = (
-            {row["number"]: row for row in unpack(batch.get("packed_rows"))}
-            if any(r["outcome"] not in WRITTEN for r in results if r["outcome"] in outcomes)
-            else {}
-        )
+        results = [r for r in unpack(batch.get("packed_results")) if r["outcome"] in outcomes]
+        if not results:
+            continue
+        rows = {row["number"]: row for row in unpack(batch.get("packed_rows"))}
         for result in results:
-            outcome = result["outcome"]
-            if outcome not in outcomes:
-                continue
-            number = result["number"]
-            if outcome in WRITTEN:
-                customer_id = result.get("customer_id") or ""
-                spill.add((number, outcome, customer_id), 150 + len(customer_id))
-                continue
-            row = rows[number]
+            outcome, number = result["outcome"], result["number"]
+            row = rows.get(number, {})
+            line = row.get("line") or number + 1
             raw = row.get("raw") or []
             # A row that failed validation has no normalised values: show what the file had.
             shown = row.get("values") or {
@@ -249,21 +257,29 @@ async def _sorted_rows(
                 if job.mapping.get(c) in identifier_keys and v
             }
             identifiers = _identifiers(shown, identifier_keys)
+            if outcome in WRITTEN:
+                customer_id = result.get("customer_id") or ""
+                written = (customer_id, _name(shown), identifiers)
+                changes = _changes_text(result.get("changes") or [])
+                spill.add(
+                    (number, outcome, (line, *written, changes)), _row_size([], *written, changes)
+                )
+                continue
             reason = result.get("reason") or ""
-            spill.add((number, outcome, (identifiers, reason, raw)), _row_size(raw, reason))
+            spill.add((number, outcome, (line, identifiers, reason, raw)), _row_size(raw, reason))
     return spill.sorted()
 
 
-async def build_report(job: ImportJob) -> Any:
-    """Write the report for a finished job to GridFS; returns its file id."""
-    workbook = Workbook(write_only=True)
-    summary = workbook.create_sheet("Summary")
+def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> None:
+    """The counts (an update that changed nothing is counted as unchanged too), then the
+    import's settings."""
     _header(summary, ["Summary", "Count"])
     counts = job.counts
     for label, value in (
         ("Total Records", counts.total),
         ("Imported", counts.imported),
         ("Updated", counts.updated),
+        ("  of which unchanged", unchanged),
         ("Ignored", counts.ignored),
         ("Failed", counts.failed),
     ):
@@ -289,30 +305,44 @@ async def build_report(job: ImportJob) -> Any:
                 value if isinstance(value, float) else text_cell(summary, value),
             ]
         )
+
+
+async def build_report(job: ImportJob) -> Any:
+    """Write the report for a finished job to GridFS; returns its file id."""
+    workbook = Workbook(write_only=True)
+    summary = workbook.create_sheet("Summary")  # first; filled once the rows are counted
     details = workbook.create_sheet("Details")
     _header(details, ["Row", "Identifiers", "Reason", *job.header])
     written: dict[str, WriteOnlyWorksheet] = {}
     for outcome in WRITTEN:
         written[outcome] = workbook.create_sheet(outcome.capitalize())
-        _header(written[outcome], ["Row", "Customer id"])
+    _header(written["imported"], ["Row", "Customer id", "Name", "Identifiers"])
+    _header(written["updated"], ["Row", "Customer id", "Name", "Identifiers", "Changes"])
+    unchanged = 0
     # Each write-only sheet streams to its own temporary file, so one pass over the rows
     # fills all three, each in row order.
     with SortedSpill() as spill, tempfile.TemporaryFile() as target:
         outcomes = ("failed", "ignored", *WRITTEN)
-        for number, outcome, detail in await _sorted_rows(job, spill, outcomes):
+        for _, outcome, detail in await _sorted_rows(job, spill, outcomes):
             sheet = written.get(outcome)
             if sheet is not None:
-                sheet.append([number, text_cell(sheet, detail)])
+                line, *texts, changes = detail
+                cells = [text_cell(sheet, text) for text in texts]
+                if outcome == "updated":
+                    unchanged += not changes
+                    cells.append(text_cell(sheet, changes or "(nothing changed)"))
+                sheet.append([line, *cells])
                 continue
-            identifiers, reason, raw = detail
+            line, identifiers, reason, raw = detail
             details.append(
                 [
-                    number,
+                    line,
                     text_cell(details, identifiers),
                     text_cell(details, reason),
                     *(text_cell(details, v) for v in raw),
                 ]
             )
+        _summary(summary, job, unchanged)
         workbook.save(target)
         target.seek(0)
         name = f"report-{job.id}.xlsx"
@@ -347,7 +377,7 @@ async def failed_rows_csv(job: ImportJob) -> AsyncIterator[bytes]:
     buffer.seek(0)
     buffer.truncate()
     with SortedSpill() as spill:
-        for _, _, (_, reason, raw) in await _sorted_rows(job, spill, ("failed",)):
+        for _, _, (_, _, reason, raw) in await _sorted_rows(job, spill, ("failed",)):
             # A short or long row still has its reason in the `error` column.
             cells = [*raw[:width], *[""] * (width - len(raw))]
             if len(raw) > width:

@@ -106,7 +106,11 @@ async def _commit_batch(
     resolution = committed.resolution
     results = [
         RowResultRecord(
-            number=r.number, outcome=r.outcome.value, reason=r.reason, customer_id=r.customer_id
+            number=r.number,
+            outcome=r.outcome.value,
+            reason=r.reason,
+            customer_id=r.customer_id,
+            changes=list(r.changes),
         )
         for r in resolution.results
     ]

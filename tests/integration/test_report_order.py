@@ -59,8 +59,14 @@ def row_and_result(number: int) -> tuple[BatchRow, RowResultRecord]:
             reason="Ignored - duplicate found",
             customer_id=customer,
         )
-    elif kind == 2:
-        result = RowResultRecord(number=number, outcome="updated", customer_id=customer)
+    elif kind == 2:  # every other update changed fields; the others changed nothing
+        changes = [("firstName", "Old", raw[0]), ("phoneNumber", None, [phone])]
+        result = RowResultRecord(
+            number=number,
+            outcome="updated",
+            customer_id=customer,
+            changes=changes if number % 8 == 2 else [],
+        )
     else:
         result = RowResultRecord(number=number, outcome="imported", customer_id=customer)
     return row, result
@@ -120,17 +126,29 @@ def expected_sheets(job: ImportJob) -> dict[str, list[tuple[Any, ...]]]:
     details, written = [], {"imported": [], "updated": []}
     for number in range(1, ROWS + 1):
         row, result = row_and_result(number)
-        if result.outcome in written:
-            written[result.outcome].append((number, result.customer_id))
-            continue
         identifiers = f"{row.raw[1]}; {row.raw[2]}"  # email, then phone: the schema's order
-        details.append((number, identifiers, result.reason, *map(cell_text, row.raw)))
+        sheet_row = number + 1  # as a spreadsheet shows it: the header is row 1
+        if result.outcome == "imported":
+            written["imported"].append((sheet_row, result.customer_id, row.raw[0], identifiers))
+            continue
+        if result.outcome == "updated":
+            changes = (
+                f"firstName: Old → {row.raw[0]}; phoneNumber: (empty) → {row.raw[2]}"
+                if result.changes
+                else "(nothing changed)"
+            )
+            written["updated"].append(
+                (sheet_row, result.customer_id, row.raw[0], identifiers, changes)
+            )
+            continue
+        details.append((sheet_row, identifiers, result.reason, *map(cell_text, row.raw)))
     assert job.started_at and job.finished_at
     summary = [
         ("Summary", "Count"),
         ("Total Records", ROWS),
         ("Imported", 10),
         ("Updated", 10),
+        ("  of which unchanged", 5),
         ("Ignored", 10),
         ("Failed", 10),
         (None, None),
@@ -147,8 +165,11 @@ def expected_sheets(job: ImportJob) -> dict[str, list[tuple[Any, ...]]]:
     return {
         "Summary": summary,
         "Details": [("Row", "Identifiers", "Reason", *HEADER), *details],
-        "Imported": [("Row", "Customer id"), *written["imported"]],
-        "Updated": [("Row", "Customer id"), *written["updated"]],
+        "Imported": [("Row", "Customer id", "Name", "Identifiers"), *written["imported"]],
+        "Updated": [
+            ("Row", "Customer id", "Name", "Identifiers", "Changes"),
+            *written["updated"],
+        ],
     }
 
 
@@ -194,7 +215,7 @@ async def test_report_lists_rows_by_number_with_the_same_cells(database, bounds)
                 if isinstance(cell.value, str):
                     assert cell.data_type == "s", (name, cell.coordinate)  # never a formula
     details = list(workbook["Details"].iter_rows(values_only=True))
-    assert [d[0] for d in details[1:]] == [n for n in range(1, ROWS + 1) if n % 4 in (0, 1)]
+    assert [d[0] for d in details[1:]] == [n + 1 for n in range(1, ROWS + 1) if n % 4 in (0, 1)]
     assert details[13 // 4 * 2 + 1][6].endswith("…[truncated]")  # row 13's Notes
     stored = await database["reports.files"].find_one({"_id": file_id})
     assert stored["metadata"] == {"jobId": str(job.id), "contentType": reports.REPORT_CONTENT_TYPE}
@@ -252,8 +273,9 @@ async def test_interleaved_batches_of_a_real_import_come_back_in_file_order(
     report = await api.get(f"/imports/{job['id']}/report", headers=admin_headers)
     workbook = load_workbook(io.BytesIO(report.content))
     columns = {s.title: [r[0] for r in s.iter_rows(values_only=True)] for s in workbook}
-    assert columns["Details"] == ["Row", 2, 4, 5]
-    assert columns["Imported"] == ["Row", 1, 3, 6]
+    # Rows as a spreadsheet numbers them: the header is row 1, Ann is row 2.
+    assert columns["Details"] == ["Row", 3, 5, 6]
+    assert columns["Imported"] == ["Row", 2, 4, 7]
     assert columns["Updated"] == ["Row"]
     failed = await api.get(f"/imports/{job['id']}/failed-rows.csv", headers=admin_headers)
     lines = failed.content.decode("utf-8-sig").splitlines()

@@ -3,7 +3,6 @@ state of the import page and of the upload status page, and readable API errors.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 
@@ -21,6 +20,7 @@ from tests.e2e.ui_support import (
     new_key,
     page_text,
     signed_in_app,
+    start_import,
 )
 from tests.helpers import csv_bytes, wait_for_job_sync
 
@@ -228,18 +228,6 @@ def test_settings_the_api_rejects_keep_the_user_on_the_page(ui_api: RunningStack
 
 
 # --- upload status page ---------------------------------------------------------------------
-
-
-def start_import(api: httpx.Client, name: str, content: bytes, **config: object) -> str:
-    settings = {"deduplicationKeys": ["email"], "action": "ignore", **config}
-    response = api.post(
-        "/imports",
-        files={"file": (name, content, "text/csv")},
-        data={"config": json.dumps(settings)},
-    )
-    assert response.status_code == 202, response.text
-    job_id: str = response.json()["id"]
-    return job_id
 
 
 def status_page(api_key: str, job_id: str, role: str = "admin") -> AppTest:

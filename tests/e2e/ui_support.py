@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,16 @@ def page_text(at: AppTest) -> str:
 
 def customers_csv(rows: list[list[str]], header: list[str] | None = None) -> bytes:
     return csv_bytes(header or ["firstName", "email", "mobile"], rows)
+
+
+def start_import(api: httpx.Client, name: str, content: bytes, **config: object) -> str:
+    """Start an import through the API (deduplicated by email, Ignore unless said); its id."""
+    settings = {"deduplicationKeys": ["email"], "action": "ignore", **config}
+    response = api.post(
+        "/imports",
+        files={"file": (name, content, "text/csv")},
+        data={"config": json.dumps(settings)},
+    )
+    assert response.status_code == 202, response.text
+    job_id: str = response.json()["id"]
+    return job_id

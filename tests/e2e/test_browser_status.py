@@ -1,0 +1,139 @@
+"""The status and import pages in a real browser, as a support agent uses them: open an
+upload from a link, page back to an old upload and find it by name, check a file before
+importing (invalid rows, new and matching customers), a Replace that asks first, and counts
+that move while a 20,000-row import runs. Screenshots go to test-output/screenshots/."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.browser import IMPORT_TIMEOUT_MS, PAGE_TIMEOUT_MS, idle, shot, sign_in
+from tests.e2e.conftest import RunningStack
+from tests.e2e.ui_support import start_import
+from tests.helpers import csv_bytes, wait_for_job_sync
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def page(running_stack: RunningStack, browser: Browser) -> Page:
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, running_stack.ui_url, running_stack.admin_key)
+    yield page
+    context.close()
+
+
+def metric(page: Page, label: str) -> int:
+    value = (
+        page.locator('[data-testid="stMetric"]')
+        .filter(has_text=label)
+        .locator('[data-testid="stMetricValue"]')
+    )
+    return int(value.inner_text().replace(",", ""))
+
+
+def test_an_old_upload_is_found_by_paging_by_name_and_by_link(
+    running_stack: RunningStack, page: Page
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    one_row = csv_bytes(["firstName", "email"], [["Old", f"old-{tag}@example.com"]])
+    with running_stack.client() as api:
+        ancient = start_import(api, f"ancient-{tag}.csv", one_row)
+        wait_for_job_sync(api, ancient)
+        for n in range(25):  # one after another: a key runs at most 5 imports at a time
+            wait_for_job_sync(api, start_import(api, f"newer-{tag}-{n:02d}.csv", one_row))
+
+    page.goto(f"{running_stack.ui_url}/status_page")
+    expect(page.get_by_role("heading", name="Upload status")).to_be_visible()
+    table = page.locator('[data-testid="stDataFrame"]').first
+    expect(page.get_by_text(re.compile(r"Uploads 1–25 of [\d,]+ · page 1 of"))).to_be_visible()
+    page.get_by_role("button", name="Older").click()
+    idle(page)
+    expect(page.get_by_text(re.compile(r"Uploads 26–"))).to_be_visible()
+    shot(page, "status-01-second-page-of-uploads")
+
+    page.get_by_label("File name contains").fill(f"ancient-{tag}")
+    page.get_by_label("File name contains").press("Enter")
+    expect(page.get_by_text("Uploads 1–1 of 1 · page 1 of 1")).to_be_visible()
+    expect(table).to_contain_text(f"ancient-{tag}.csv")
+    shot(page, "status-02-found-by-name")
+
+    page.goto(f"{running_stack.ui_url}/status_page?import={ancient}")
+    expect(page.get_by_role("heading", name=re.compile(f"ancient-{tag}.csv"))).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name=re.compile(f"ancient-{tag}.csv"))).to_be_visible()
+    shot(page, "status-03-opened-by-link")
+
+
+def test_the_check_before_importing_and_a_replace_that_asks_first(
+    running_stack: RunningStack, page: Page
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    known = f"kim-{tag}@example.com"
+    with running_stack.client() as api:
+        api.post(
+            "/customers/bulkCustomers",
+            json={
+                "action": "ignore",
+                "deduplicationKeys": ["email"],
+                "customers": [{"firstName": "Kim", "email": [known], "city": "Rome"}],
+            },
+        ).raise_for_status()
+    content = csv_bytes(
+        ["firstName", "email", "city"],
+        [["Kim", known, "Paris"], ["Lee", f"lee-{tag}@example.com", "Oslo"], ["Mo", "nope", ""]],
+    )
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": f"check-{tag}.csv", "mimeType": "text/csv", "buffer": content}]
+    )
+    expect(page.get_by_role("button", name="Check the file")).to_be_visible()
+    page.locator('[data-testid="stRadio"] label').filter(has_text="Replace").click()
+    idle(page)
+    import_button = page.locator('[data-testid="stBaseButton-primary"]').filter(has_text="Import")
+    expect(import_button).to_be_disabled()  # Replace: not before the check
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.get_by_text("Checked all 3 rows")).to_be_visible(timeout=IMPORT_TIMEOUT_MS)
+    assert (
+        metric(page, "New customers"),
+        metric(page, "Match existing"),
+        metric(page, "Invalid rows"),
+    ) == (1, 1, 1)
+    expect(page.get_by_text("Invalid email format: 'nope'")).to_be_attached()  # a grid cell
+    confirm = page.get_by_text("Yes, overwrite 1 existing profiles")
+    expect(confirm).to_be_visible()
+    expect(import_button).to_be_disabled()
+    shot(page, "import-01-checked-replace-asks-first")
+    confirm.click()
+    idle(page)
+    expect(import_button).to_be_enabled()
+    with running_stack.client() as api:
+        assert api.get("/customers", params={"email": known}).json()["items"][0]["city"] == "Rome"
+
+
+def test_counts_move_while_a_20000_row_import_runs(running_stack: RunningStack, page: Page) -> None:
+    tag = uuid.uuid4().hex[:6]
+    rows = [[f"Live{n}", f"live-{tag}-{n}@example.com"] for n in range(20_000)]
+    with running_stack.client() as api:
+        job_id = start_import(
+            api, f"live-{tag}.csv", csv_bytes(["firstName", "email"], rows), batchSize=500
+        )
+    page.goto(f"{running_stack.ui_url}/status_page?import={job_id}")
+    heading = page.get_by_role("heading", name=re.compile(f"live-{tag}.csv"))
+    expect(heading).to_be_visible()
+    seen: list[int] = []
+    page.get_by_text(re.compile(r"rows/s · about .* left")).wait_for(timeout=IMPORT_TIMEOUT_MS)
+    shot(page, "status-04-running-with-live-counts")
+    while "Completed" not in heading.inner_text():
+        seen.append(metric(page, "Imported"))
+        page.wait_for_timeout(700)
+    expect(heading).to_contain_text("Completed", timeout=IMPORT_TIMEOUT_MS)
+    assert any(0 < count < 20_000 for count in seen), seen  # counts came in while it ran
+    assert seen == sorted(seen)
+    expect(page.get_by_text("20,000 of 20,000 rows processed")).to_be_visible()
+    shot(page, "status-05-completed")

@@ -66,6 +66,22 @@ def _config(data: dict[str, Any], settings: Settings) -> ImportConfig:
     return parse_json(text, ImportConfig, settings.max_json_depth, "'config'")
 
 
+def _moment(name: str, value: str | None) -> datetime | None:
+    """An RFC 3339 date-time of a query, strictly (not a number taken as a timestamp)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or "T" not in value or moment.tzinfo is None:
+        raise InvalidRequest(
+            f"Invalid request: {name}: give a date-time with its offset, such as "
+            "2026-11-30T00:00:00Z"
+        )
+    return moment
+
+
 def _text_field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is not None and not isinstance(value, str):
@@ -132,13 +148,18 @@ class ImportController(Controller):
         self,
         status: FromQuery[JobStatus | None] = None,
         created_by: Annotated[str | None, QueryParameter(name="createdBy", max_length=100)] = None,
-        created_from: Annotated[datetime | None, QueryParameter(name="createdFrom")] = None,
-        created_to: Annotated[datetime | None, QueryParameter(name="createdTo")] = None,
+        created_from: Annotated[
+            str | None, QueryParameter(name="createdFrom", format="date-time")
+        ] = None,
+        created_to: Annotated[
+            str | None, QueryParameter(name="createdTo", format="date-time")
+        ] = None,
         file_name: Annotated[str | None, QueryParameter(name="fileName", max_length=200)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> JobPage:
-        which = jobs.JobFilter(status, created_by, created_from, created_to, file_name)
+        since, until = _moment("createdFrom", created_from), _moment("createdTo", created_to)
+        which = jobs.JobFilter(status, created_by, since, until, file_name)
         found, total = await jobs.list_jobs(which, limit, offset)
         return JobPage(items=[job_body(job) for job in found], total=total)
 

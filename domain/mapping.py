@@ -131,6 +131,9 @@ QUALIFIER_WORDS = frozenset(
         "referred",
     ]
 )
+# A channel identifier's name followed by one of these names that identifier ("Facebook ID",
+# "Telegram Handle"), although "id" alone makes a header describe something else.
+IDENTIFIER_SUFFIXES = frozenset(["id", "handle", "number", "url", "profile", "username"])
 # Sample values count as a kind of content when they match.
 _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 _PHONE_SHAPE = re.compile(r"\+?[\d ().\-/]{7,25}")
@@ -238,6 +241,15 @@ class _Matcher:
         found = self.names.get(name)
         return _Candidate(found, "synonym", WORDS) if found else None
 
+    def identifier_named(self, words: Sequence[str]) -> _Candidate | None:
+        """A channel identifier's name and then one suffix word, e.g. "Facebook ID"."""
+        if len(words) < 2 or words[-1] not in IDENTIFIER_SUFFIXES:
+            return None
+        found = self.names.get("".join(words[:-1]))
+        if found is None or not self.by_key[found].channel_identifier:
+            return None
+        return _Candidate(found, "synonym", WORDS)
+
     def by_fuzzy(self, words: Sequence[str]) -> _Candidate | None:
         core = "".join(w for w in words if not w.isdigit())
         if len(core) < 5:  # short names match too much: "name" would become "lname"
@@ -297,6 +309,9 @@ def _suggest_column(
     if by_name is not None:
         return by_name, False
     words = header_words(column)
+    named_identifier = matcher.identifier_named(words)
+    if named_identifier is not None:
+        return named_identifier, False
     if any(w in QUALIFIER_WORDS for w in words):
         return None, True
     return matcher.by_words(words) or matcher.by_fuzzy(words), False

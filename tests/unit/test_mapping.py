@@ -61,8 +61,27 @@ def test_accents_and_separators_are_ignored() -> None:
 
 
 @pytest.mark.parametrize(
+    ("column", "field"),
+    [
+        ("Facebook ID", "facebook"),
+        ("Telegram Handle", "telegram"),
+        ("WhatsApp Number", "whatsapp"),
+        ("LinkedIn URL", "linkedin"),
+        ("Instagram Profile", "instagram"),
+        ("Viber Number", "viber"),
+    ],
+)
+def test_an_identifier_name_with_id_handle_number_url_or_profile_names_it(
+    column: str, field: str
+) -> None:
+    assert field_of(["First Name", column])[1] == (field, "synonym")
+
+
+@pytest.mark.parametrize(
     "column",
     [
+        "City ID",
+        "Customer ID",
         "Middle Name",
         "Phone 1 - Label",
         "E-mail 1 - Type",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from api.models.imports import Job, JobCounts, JobProgress
+from api.models.imports import Job, JobCounts, JobProgress, RevertCounts
 from store.documents import ImportJob
 
 
 def job_body(job: ImportJob) -> Job:
     return Job(
         id=str(job.id),
+        kind=job.kind.value,
         status=job.status.value,
         file_name=job.file_name,
         record_type=job.record_type,
@@ -23,4 +24,9 @@ def job_body(job: ImportJob) -> Job:
         progress=JobProgress(processed_rows=job.processed_rows, total_rows=job.total_rows),
         counts=JobCounts(**job.counts.model_dump()),
         error=job.error,
+        revert_of=job.revert_of,
+        revert_counts=RevertCounts(**job.revert_counts.model_dump()) if job.revert_counts else None,
+        revert_id=job.revert_id,
+        reverted_by=job.reverted_by,
+        reverted_at=job.reverted_at,
     )

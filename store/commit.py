@@ -43,7 +43,7 @@ from domain.resolution import (
     resolve_batch,
 )
 from domain.schema import RecordSchema
-from store import claims, writers
+from store import claims, preimages, writers
 from store.documents import Customer, utcnow
 from store.errors import Conflict
 
@@ -66,6 +66,13 @@ def id_for_row(writer_key: ObjectId, row_number: int) -> str:
     return str(ObjectId(writer_key.binary[:4] + digest + row_number.to_bytes(4, "big")))
 
 
+def id_range_of(writer_key: ObjectId) -> tuple[ObjectId, ObjectId]:
+    """The first and last id `id_for_row` can give a writer's rows: a revert finds the
+    customers an import inserted by this `_id` range."""
+    prefix = ObjectId(id_for_row(writer_key, 0)).binary[:8]
+    return ObjectId(prefix + bytes(4)), ObjectId(prefix + b"\xff" * 4)
+
+
 @dataclass(frozen=True)
 class Commit:
     rows: Sequence[RowInput]
@@ -78,6 +85,9 @@ class Commit:
     lease_seconds: float
     dry_run: bool = False
     resumed: bool = False  # an earlier run of this writer may have written
+    # The import this writer is a batch of: the customers it changes keep their pre-images
+    # (store.preimages), so that the import can be reverted. None: a bulk request.
+    import_id: str | None = None
     # Start by inserting the claims, as if no one held the values (cheapest when most rows
     # are new); else read them first (cheapest when many are held: nothing to undo).
     assume_new: bool = True
@@ -94,6 +104,7 @@ class Committed:
 class _Read:
     claims: dict[IdentifierValue, claims.Claim]
     existing: list[CustomerState]
+    stored: dict[str, dict[str, Any]]  # the customers read, whole documents, by id
     own: dict[str, dict[str, Any]]  # this writer's customers found written already
     holders: dict[IdentifierValue, str]
 
@@ -138,7 +149,7 @@ async def _commit(request: Commit) -> Committed:
             await writers.hold(request.writer, request.lease_seconds)
         try:
             if optimistic:
-                read = _Read({}, [], {}, {})
+                read = _Read({}, [], {}, {}, {})
             else:
                 read = await _read(request, wanted, own_ids, identifier_keys, taken)
                 taken = {}
@@ -218,7 +229,7 @@ async def _read(
             other = holders.setdefault(ident, cid)
             if other != cid:  # a writer died between its two writes: its next run repairs it
                 raise Contended(f"{claims.claim_id(ident)} is held by two customers for now")
-    return _Read(found, existing, own, holders)
+    return _Read(found, existing, docs, own, holders)
 
 
 async def _wait_for_live_writers(writer: str, found: Iterable[claims.Claim]) -> None:
@@ -237,7 +248,8 @@ async def _customers(ids: Iterable[str], chunk_size: int) -> dict[str, dict[str,
     collection = Customer.get_pymongo_collection()
     for start in range(0, len(oids), chunk_size):
         query = {"_id": {"$in": oids[start : start + chunk_size]}}
-        async for doc in collection.find(query, {"attributes": 1, "rev": 1}):
+        # Whole documents: a customer this writer changes keeps its pre-image exactly.
+        async for doc in collection.find(query):
             found[str(doc["_id"])] = doc
     return found
 
@@ -278,13 +290,21 @@ async def _write(
         await _claim(plan)
     now = utcnow()
     customers = Customer.get_pymongo_collection()
+    origin = request.import_id or request.writer
     updates = [
         UpdateOne(
             {"_id": _oid(c.id), "rev": c.rev},
-            {"$set": {"attributes": c.attributes, "updated_at": now}, "$inc": {"rev": 1}},
+            {
+                "$set": {"attributes": c.attributes, "updated_at": now, "written_by": origin},
+                "$inc": {"rev": 1},
+            },
         )
         for c in resolution.updates
     ]
+    if updates and request.import_id is not None:
+        # Before the customers change: a run that dies in between leaves pre-images only.
+        changed = [read.stored[c.id] for c in resolution.updates]
+        await preimages.record(request.import_id, changed)
     if updates:
         result = await customers.bulk_write(updates, ordered=False)
         if result.matched_count != len(updates):
@@ -293,7 +313,7 @@ async def _write(
     orphans = [_oid(cid) for cid in read.own if cid not in inserted]
     if orphans:  # written by an earlier run that resolved differently
         await customers.delete_many({"_id": {"$in": orphans}})
-    await _insert(resolution.inserts, now)
+    await _insert(resolution.inserts, now, origin)
     if plan.after:
         settled = await claims.collection().bulk_write(plan.after, ordered=False)
         if settled.matched_count + settled.deleted_count < len(plan.after):
@@ -314,12 +334,12 @@ async def _claim(plan: claims.ClaimWrites) -> None:
         raise _Retry(f"{len(plan.updates) - result.matched_count} claim(s) changed meanwhile")
 
 
-async def _insert(inserts: Sequence[CustomerState], now: Any) -> None:
+async def _insert(inserts: Sequence[CustomerState], now: Any, origin: str) -> None:
     if not inserts:
         return
     docs = [
         {"_id": _oid(c.id), "attributes": c.attributes, "created_at": now, "updated_at": now}
-        | {"rev": 1}
+        | {"rev": 1, "written_by": origin}
         for c in inserts
     ]
     customers = Customer.get_pymongo_collection()

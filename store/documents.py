@@ -24,6 +24,9 @@ class Customer(Document):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     rev: int = 0  # bumped on every write: optimistic concurrency between imports
+    # The import (its id) or bulk request that wrote the customer last: a revert restores
+    # only customers its import wrote last (store.preimages).
+    written_by: str | None = None
 
     class Settings:
         name = "customers"
@@ -96,8 +99,21 @@ class Counts(BaseModel):
         return counts
 
 
+class JobKind(StrEnum):
+    IMPORT = "import"
+    REVERT = "revert"  # undoes an import (store.jobs.revert)
+
+
+class RevertCounts(BaseModel):
+    total: int = 0  # customers the import inserted or changed
+    deleted: int = 0
+    restored: int = 0
+    conflicts: int = 0
+
+
 class ImportJob(Document):
     status: JobStatus = JobStatus.PENDING
+    kind: JobKind = JobKind.IMPORT
     file_name: str
     file_id: Any  # GridFS id of the uploaded file
     file_size: int = 0
@@ -114,7 +130,15 @@ class ImportJob(Document):
     dry_run: bool = False
     batch_size: int | None = None  # None: the BATCH_SIZE setting
     created_by: str = ""
+    created_by_key: str | None = None  # names the API key (store.auth.Principal.key_id)
     created_at: datetime = Field(default_factory=utcnow)
+    retry_of: str | None = None  # the import whose corrected failed rows this one imports
+    # A revert job: the import it undoes, and its results. An import: its revert, if any.
+    revert_of: str | None = None
+    revert_counts: RevertCounts | None = None
+    revert_id: str | None = None
+    reverted_by: str | None = None
+    reverted_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     processed_rows: int = 0

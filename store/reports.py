@@ -62,7 +62,7 @@ def text_cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
     return cell
 
 
-def _header(sheet: WriteOnlyWorksheet, names: list[str]) -> None:
+def header_row(sheet: WriteOnlyWorksheet, names: list[str]) -> None:
     cells = []
     for name in names:
         cell = text_cell(sheet, name)
@@ -273,7 +273,7 @@ async def _sorted_rows(
 def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> None:
     """The counts (an update that changed nothing is counted as unchanged too), then the
     import's settings."""
-    _header(summary, ["Summary", "Count"])
+    header_row(summary, ["Summary", "Count"])
     counts = job.counts
     for label, value in (
         ("Total Records", counts.total),
@@ -312,12 +312,12 @@ async def build_report(job: ImportJob) -> Any:
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("Summary")  # first; filled once the rows are counted
     details = workbook.create_sheet("Details")
-    _header(details, ["Row", "Identifiers", "Reason", *job.header])
+    header_row(details, ["Row", "Identifiers", "Reason", *job.header])
     written: dict[str, WriteOnlyWorksheet] = {}
     for outcome in WRITTEN:
         written[outcome] = workbook.create_sheet(outcome.capitalize())
-    _header(written["imported"], ["Row", "Customer id", "Name", "Identifiers"])
-    _header(written["updated"], ["Row", "Customer id", "Name", "Identifiers", "Changes"])
+    header_row(written["imported"], ["Row", "Customer id", "Name", "Identifiers"])
+    header_row(written["updated"], ["Row", "Customer id", "Name", "Identifiers", "Changes"])
     unchanged = 0
     # Each write-only sheet streams to its own temporary file, so one pass over the rows
     # fills all three, each in row order.

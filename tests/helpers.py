@@ -76,6 +76,7 @@ class RecordingDispatcher:
         self.plans: list[str] = []
         self.batches: list[str] = []
         self.finalizes: list[str] = []
+        self.reverts: list[str] = []
 
     def plan(self, job_id: str) -> None:
         self.plans.append(job_id)
@@ -85,6 +86,9 @@ class RecordingDispatcher:
 
     def finalize(self, job_id: str) -> None:
         self.finalizes.append(job_id)
+
+    def revert(self, revert_id: str) -> None:
+        self.reverts.append(revert_id)
 
 
 async def wait_until(check: Any, what: str, timeout: float = 30.0, interval: float = 0.05) -> Any:

@@ -29,6 +29,9 @@ class DramatiqDispatcher:
     def finalize(self, job_id: str) -> None:
         finalize_import.send(job_id)
 
+    def revert(self, revert_id: str) -> None:
+        revert_import.send(revert_id)
+
 
 dispatcher = DramatiqDispatcher()
 
@@ -52,3 +55,10 @@ async def finalize_import(job_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
     await jobs.finalize_job(job_id, settings)
+
+
+@dramatiq.actor(actor_name="revert_import", queue_name=QUEUE, **RETRIES)
+async def revert_import(revert_id: str) -> None:
+    settings = get_settings()
+    await db.connect(settings)
+    await jobs.run_revert(revert_id, settings)

@@ -43,8 +43,19 @@ class JobCounts(CamelStruct):
     failed: int
 
 
+class RevertCounts(CamelStruct):
+    """What a revert did: customers it deleted (the import inserted them), restored (to
+    their pre-images), and left as they were because they changed since (conflicts)."""
+
+    total: int
+    deleted: int
+    restored: int
+    conflicts: int
+
+
 class Job(CamelStruct):
     id: str
+    kind: Literal["import", "revert"]
     status: JobStatusName
     file_name: str
     record_type: str
@@ -59,6 +70,11 @@ class Job(CamelStruct):
     progress: JobProgress
     counts: JobCounts
     error: str | None
+    revert_of: str | None  # a revert: the import it undoes
+    revert_counts: RevertCounts | None  # a revert's own counts
+    revert_id: str | None  # an import: its revert, once asked for
+    reverted_by: str | None
+    reverted_at: datetime | None
 
 
 class JobPage(CamelStruct):

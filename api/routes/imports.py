@@ -133,13 +133,15 @@ class ImportController(Controller):
     ) -> JobCreated:
         upload = _upload(data)
         config = _config(data, settings)
+        principal = current_principal(request)
         job = await jobs.create_job(
             upload.file,
             upload.filename or "upload.csv",
             config,
-            current_principal(request).name,
+            principal.name,
             dispatcher,
             settings,
+            created_by_key=principal.key_id,
         )
         return JobCreated(id=str(job.id), status=job.status.value)
 
@@ -177,11 +179,28 @@ class ImportController(Controller):
     async def cancel(self, job_id: FromPath[str]) -> JobBody:
         return job_body(await jobs.cancel_job(job_id))
 
+    @post(
+        "/{job_id:str}/revert",
+        opt=IMPORTER,
+        status_code=202,
+        responses=errors(404, 409, 410),
+        summary="Undo a finished import: its inserts deleted, its changes restored, conflicts "
+        "reported; the revert is a job of its own",
+    )
+    async def revert(
+        self,
+        job_id: FromPath[str],
+        request: Request,  # type: ignore[type-arg]
+        dispatcher: InjectedDispatcher,
+    ) -> JobCreated:
+        revert = await jobs.start_revert(job_id, current_principal(request), dispatcher)
+        return JobCreated(id=str(revert.id), status=revert.status.value)
+
     @get(
         "/{job_id:str}/report",
         media_type=REPORT_CONTENT_TYPE,
         responses=errors(404, 409, 410),
-        summary="The Excel results report of a finished import",
+        summary="The Excel results report of a finished import (or of a revert)",
     )
     async def report(self, job_id: FromPath[str], settings: InjectedSettings) -> Response[Any]:
         job, chunks = await jobs.report_stream(job_id, settings)

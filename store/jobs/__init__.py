@@ -1,7 +1,7 @@
 """The import job pipeline, one step a module: intake (accept a file), planning (rows into
 batches), batches (one batch's commit), progress (counting), finalize (the report),
-queries (reading and cancelling jobs), maintenance (recovery and retention), and the one
-retry policy (policy)."""
+queries (reading and cancelling jobs), revert (undoing an import), maintenance (recovery
+and retention), and the one retry policy (policy)."""
 
 from store.jobs.batches import process_batch
 from store.jobs.dispatch import Dispatcher
@@ -19,6 +19,7 @@ from store.jobs.queries import (
     list_jobs,
     report_stream,
 )
+from store.jobs.revert import run_revert, start_revert
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -39,4 +40,6 @@ __all__ = [
     "process_batch",
     "redrive_stalled_jobs",
     "report_stream",
+    "run_revert",
+    "start_revert",
 ]

@@ -99,6 +99,7 @@ async def _commit_batch(
             lease_seconds=settings.writer_lease_seconds,
             dry_run=job.dry_run,
             resumed=attempts > 1,
+            import_id=job_id,
             assume_new=not _mostly_held.get(job_id, False),
         )
     )

@@ -133,6 +133,7 @@ async def create_job(
     created_by: str,
     dispatcher: Dispatcher,
     settings: Settings,
+    created_by_key: str | None = None,
 ) -> ImportJob:
     """Check the whole file, store it, create the job and enqueue its planning.
     A rejected file raises FileRejected and leaves nothing behind."""
@@ -161,6 +162,7 @@ async def create_job(
         dry_run=config.dry_run,
         batch_size=config.batch_size,
         created_by=created_by,
+        created_by_key=created_by_key,
         total_rows=checked.total_rows,
     )
     await job.insert()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from config import Settings
-from store import files, writers
-from store.documents import ImportBatch, ImportJob, utcnow
+from store import files, preimages, writers
+from store.documents import ImportBatch, ImportJob, JobKind, utcnow
 from store.jobs.dispatch import Dispatcher
 from store.jobs.planning import enqueue_unfinished
 from store.jobs.queries import FINISHED, UNFINISHED
@@ -14,7 +14,8 @@ from store.jobs.queries import FINISHED, UNFINISHED
 
 async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str]:
     """Retention: for each import finished more than REPORT_RETENTION_DAYS ago, delete its
-    uploaded file, its report(s) and its batches (their rows hold the file's data), then
+    uploaded file, its report(s), its batches (their rows hold the file's data) and its
+    pre-images (it can no longer be reverted), then
     clear the job's `file_id` and `report_file_id`: the job stays listed with its counts,
     and its report and failed rows answer 410 Gone. Unfinished imports are never touched;
     0 days keeps everything. Files go first, the mark last, so a run that dies halfway is
@@ -42,6 +43,7 @@ async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str
         batch_ids = [b["_id"] async for b in batches.find({"job_id": job_id}, {"_id": 1})]
         await writers.forget(batch_ids)
         await batches.delete_many({"job_id": job_id})
+        await preimages.forget(job_id)
         await jobs.update_one(
             {"_id": job["_id"], "status": {"$in": list(FINISHED)}},
             {"$set": {"file_id": None, "report_file_id": None}},
@@ -70,7 +72,9 @@ async def redrive_stalled_jobs(dispatcher: Dispatcher, settings: Settings) -> li
             {"_id": job.id},
             {"$set": {"heartbeat_at": now}},
         )
-        if job.batch_count is None:
+        if job.kind is JobKind.REVERT:
+            dispatcher.revert(str(job.id))
+        elif job.batch_count is None:
             dispatcher.plan(str(job.id))
         else:
             await enqueue_unfinished(job, dispatcher)

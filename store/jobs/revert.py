@@ -1,0 +1,194 @@
+"""Reverting an import: a job of its own (kind "revert") that deletes the customers the
+import inserted and restores the ones it changed from their pre-images (store.preimages),
+leaving any customer changed since as a conflict in its report.
+
+Safe to run again: every write is conditional on the customer being as the import left it,
+a customer already back at its pre-image counts as restored, and what the revert did with
+each customer is noted on the import's pre-image documents, from which the counts are taken
+at the end, whatever the number of deliveries."""
+
+from __future__ import annotations
+
+import logging
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from config import Settings
+from store import preimages, restore, writers
+from store.auth import Principal
+from store.commit import Contended
+from store.documents import ImportJob, JobKind, JobStatus, RevertCounts, Role, utcnow
+from store.errors import Conflict, Forbidden, Gone
+from store.jobs import policy
+from store.jobs.dispatch import Dispatcher
+from store.jobs.progress import count_job_attempt, fail_job
+from store.jobs.queries import UNFINISHED, get_job, job_schema
+
+log = logging.getLogger(__name__)
+CHUNK = 500  # customers read and written at a time
+
+
+async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher) -> ImportJob:
+    """Create the revert job of an import, or return the one it has: an import is reverted
+    once, so asking again changes nothing."""
+    job = await get_job(job_id)
+    if principal.role is not Role.ADMIN and principal.key_id != job.created_by_key:
+        raise Forbidden("Only an admin or the API key that created the import may revert it")
+    _check_revertible(job)
+    revert_id = job.revert_id or str(ObjectId())
+    if job.revert_id is None:
+        reserved = await ImportJob.get_pymongo_collection().update_one(
+            {"_id": job.id, "revert_id": None},
+            {"$set": {"revert_id": revert_id, "reverted_by": principal.name}},
+        )
+        if reserved.modified_count == 0:  # another request reserved it first
+            return await start_revert(job_id, principal, dispatcher)
+    revert = ImportJob(
+        id=ObjectId(revert_id),
+        kind=JobKind.REVERT,
+        revert_of=job_id,
+        file_name=job.file_name,
+        file_id=job.file_id,  # retention expires the revert's report like an import's
+        record_type=job.record_type,
+        action=job.action,
+        deduplication_keys=job.deduplication_keys,
+        mapping=job.mapping,
+        header=job.header,
+        schema_attributes=job.schema_attributes,
+        created_by=principal.name,
+        created_by_key=principal.key_id,
+        revert_counts=RevertCounts(),
+    )
+    try:
+        await revert.insert()
+    except DuplicateKeyError:  # created by an earlier request
+        return await get_job(revert_id)
+    dispatcher.revert(revert_id)
+    return revert
+
+
+def _check_revertible(job: ImportJob) -> None:
+    if job.kind is JobKind.REVERT:
+        raise Conflict("This is a revert; a revert cannot be reverted")
+    if job.status in UNFINISHED:
+        raise Conflict(
+            f"Import {job.id} is {job.status.value}; cancel it or let it finish, then revert it"
+        )
+    if job.dry_run:
+        raise Conflict("This import was a dry run: it wrote nothing, so there is nothing to revert")
+    if job.file_id is None:
+        raise Gone(
+            "This import can no longer be reverted: its pre-images were deleted with its "
+            "report when the retention period (REPORT_RETENTION_DAYS) ended"
+        )
+
+
+async def run_revert(revert_id: str, settings: Settings) -> None:
+    """The revert job's one step. Deliveries are counted; the last one that fails ends the
+    revert failed with the reason (what it did so far stays done, and is reported)."""
+    counted = await count_job_attempt(revert_id, "plan_attempts")
+    if counted is None:
+        return  # finished already
+    revert = ImportJob.model_validate(counted)
+    attempt = revert.plan_attempts
+    if attempt > policy.MAX_CONTENDED_ATTEMPTS:
+        await fail_job(revert_id, policy.interrupted("Reverting the import", attempt - 1))
+        return
+    try:
+        await _revert(revert, settings)
+    except Exception as error:
+        if policy.may_retry(attempt, error):
+            raise  # Dramatiq retries the message
+        log.exception("revert %s failed after %d attempts", revert_id, attempt)
+        await fail_job(
+            revert_id, f"The revert stopped after {attempt} attempts: {policy.describe(error)}"
+        )
+
+
+async def _wait_for_batches(job: ImportJob) -> None:
+    """A cancelled import's batch may still be writing: the revert starts once none is."""
+    batch_ids = [f"{job.id}-{seq:06d}" for seq in range(job.batch_count or 0)]
+    if await writers.live(batch_ids):
+        raise Contended(f"batches of import {job.id} are still being written")
+
+
+async def _revert(revert: ImportJob, settings: Settings) -> None:
+    from store import revert_report
+
+    assert revert.revert_of is not None
+    import_id, revert_id = revert.revert_of, str(revert.id)
+    original = await get_job(import_id)
+    await _wait_for_batches(original)
+    jobs = ImportJob.get_pymongo_collection()
+    started = revert.started_at or utcnow()
+    total = await preimages.count(import_id) + await restore.count_inserted(import_id)
+    await jobs.update_one(
+        {"_id": revert.id},
+        {"$set": {"status": JobStatus.IN_PROGRESS, "started_at": started, "total_rows": total}},
+    )
+    writer = restore.RevertWriter(
+        import_id,
+        f"{revert_id}-revert",
+        [a.key for a in job_schema(original).channel_identifiers],
+        settings.lookup_chunk_size,
+    )
+    processed = 0
+    written_revs: dict[str, int] = {}  # customers the import inserted and then updated
+    async for chunk in preimages.of_import(import_id, CHUNK):
+        await writers.hold(writer.writer, settings.writer_lease_seconds)
+        changed = [p for p in chunk if p.get("before") is not None]
+        written_revs |= {
+            p["customer_id"]: p["written_rev"]
+            for p in chunk
+            if p.get("before") is None and "written_rev" in p
+        }
+        done = await restore.restore_changed(writer, changed)
+        await preimages.mark(import_id, revert_id, _noted(done))
+        processed += len(changed)
+        await _progress(revert.id, processed)
+    async for docs in restore.inserted_by(import_id, CHUNK):
+        await writers.hold(writer.writer, settings.writer_lease_seconds)
+        to_delete, conflicts = await restore.deletable(writer, docs, written_revs)
+        # Noted first: a run that dies after deleting still counts them.
+        await preimages.mark(
+            import_id, revert_id, [(str(d["_id"]), "deleted", None) for d in to_delete]
+        )
+        conflicts += await restore.delete_inserted(writer, to_delete)
+        await preimages.mark(import_id, revert_id, _noted(conflicts))
+        processed += len(docs)
+        await _progress(revert.id, processed)
+    await writers.finish(writer.writer)
+    counts = RevertCounts(
+        deleted=await preimages.count_reverted(import_id, revert_id, "deleted"),
+        restored=await preimages.count_reverted(import_id, revert_id, "restored"),
+        conflicts=await preimages.count_reverted(import_id, revert_id, "conflict"),
+    )
+    counts.total = counts.deleted + counts.restored + counts.conflicts
+    finished = utcnow()
+    report_id = await revert_report.build_revert_report(revert, original, counts, finished)
+    await jobs.update_one(
+        {"_id": revert.id, "status": JobStatus.IN_PROGRESS},
+        {
+            "$set": {
+                "status": JobStatus.COMPLETED,
+                "finished_at": finished,
+                "revert_counts": counts.model_dump(),
+                "processed_rows": counts.total,
+                "total_rows": counts.total,
+                "report_file_id": report_id,
+            }
+        },
+    )
+    await jobs.update_one({"_id": original.id}, {"$set": {"reverted_at": finished}})
+
+
+def _noted(results: list[restore.Reverted]) -> list[tuple[str, str, str | None]]:
+    return [(r.customer_id, r.outcome, r.reason) for r in results]
+
+
+async def _progress(revert_id: object, processed: int) -> None:
+    """Progress, which is also the heartbeat that keeps recovery away (a chunk a time)."""
+    await ImportJob.get_pymongo_collection().update_one(
+        {"_id": revert_id}, {"$set": {"processed_rows": processed, "heartbeat_at": utcnow()}}
+    )

@@ -1,0 +1,183 @@
+"""Undoing an import (POST /imports/{id}/revert) against the real services: customers it
+inserted are deleted, customers it changed come back exactly (whole documents, and their
+identifier claims), customers changed since are conflicts, and a revert is safe to repeat."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import httpx
+from bson import ObjectId
+from openpyxl import load_workbook
+
+from config import get_settings
+from domain.import_config import ImportConfig
+from store import jobs
+from tests.helpers import RecordingDispatcher, csv_bytes, import_form, wait_for_job
+
+HEADER = ["firstName", "lastName", "email", "phoneNumber", "city"]
+SEED = [
+    ["Ann", "Lee", "ann@example.com", "+12025550143", "Boston"],
+    ["Bob", "Roe", "bob@example.com", "+14155550132", "Denver"],
+    ["Cat", "Poe", "cat@example.com", "", "Austin"],
+]
+REPLACING = [
+    ["Ann", "", "ann@example.com", "+12025550199", "Paris"],  # a phone replaced
+    ["Bob", "Roe", "bob@example.com", "", ""],  # phone and city removed
+    ["Dan", "New", "dan@example.com", "+12025550111", "Rome"],  # inserted
+]
+
+
+async def run_import(
+    api: httpx.AsyncClient, headers: dict[str, str], rows: list[list[str]], action: str
+) -> dict[str, Any]:
+    config = {"deduplicationKeys": ["email"], "action": action}
+    created = await api.post(
+        "/imports", headers=headers, **import_form(csv_bytes(HEADER, rows), config)
+    )
+    assert created.status_code == 202, created.text
+    job = await wait_for_job(api, created.json()["id"], headers)
+    assert job["status"] == "completed", job
+    return job
+
+
+async def revert(api: httpx.AsyncClient, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    response = await api.post(f"/imports/{job_id}/revert", headers=headers)
+    assert response.status_code == 202, response.text
+    reverted = await wait_for_job(api, response.json()["id"], headers)
+    assert reverted["status"] == "completed", reverted
+    return reverted
+
+
+async def snapshot(database: Any) -> dict[str, list[dict[str, Any]]]:
+    """Every customer, whole documents, and which customer each identifier value's claim
+    names (not `w`, the writer that changed the claim last: bookkeeping of store.claims)."""
+    return {
+        "customers": await database["customers"].find().sort("_id", 1).to_list(),
+        "claims": await database["identifier_claims"]
+        .find({}, {"c": 1, "n": 1})
+        .sort("_id", 1)
+        .to_list(),
+    }
+
+
+async def test_replace_then_revert_restores_every_profile_exactly(
+    api, database, worker, admin_headers
+) -> None:
+    await run_import(api, admin_headers, SEED, "ignore")
+    before = await snapshot(database)
+    replaced = await run_import(api, admin_headers, REPLACING, "replace")
+    assert (replaced["counts"]["updated"], replaced["counts"]["imported"]) == (2, 1)
+    assert await snapshot(database) != before
+
+    reverted = await revert(api, admin_headers, replaced["id"])
+
+    assert await snapshot(database) == before
+    assert reverted["kind"] == "revert" and reverted["revertOf"] == replaced["id"]
+    assert reverted["revertCounts"] == {"total": 3, "deleted": 1, "restored": 2, "conflicts": 0}
+    original = (await api.get(f"/imports/{replaced['id']}", headers=admin_headers)).json()
+    assert (original["revertId"], original["revertedBy"]) == (reverted["id"], "admin")
+    assert original["revertedAt"] is not None
+
+
+async def test_a_customer_edited_after_the_import_is_a_conflict_and_keeps_the_edit(
+    api, database, worker, admin_headers
+) -> None:
+    await run_import(api, admin_headers, SEED, "ignore")
+    replaced = await run_import(api, admin_headers, REPLACING, "replace")
+    edit = {
+        "action": "append",
+        "deduplicationKeys": ["email"],
+        "customers": [{"firstName": "Ann", "email": ["ann@example.com"], "labels": ["vip"]}],
+    }
+    edited = await api.post("/customers/bulkCustomers", headers=admin_headers, json=edit)
+    assert edited.json()["updatedCount"] == 1, edited.text
+    ann = await database["customers"].find_one({"attributes.email": "ann@example.com"})
+
+    reverted = await revert(api, admin_headers, replaced["id"])
+
+    assert reverted["revertCounts"] == {"total": 3, "deleted": 1, "restored": 1, "conflicts": 1}
+    assert await database["customers"].find_one({"_id": ann["_id"]}) == ann
+    report = await api.get(f"/imports/{reverted['id']}/report", headers=admin_headers)
+    assert report.status_code == 200, report.text
+    sheet = load_workbook(io.BytesIO(report.content), read_only=True)["Conflicts"]
+    rows = list(sheet.iter_rows(values_only=True))[1:]
+    assert rows == [
+        (str(ann["_id"]), "Changed after the import (by a bulk request); kept as it is")
+    ]
+
+
+async def test_reverting_twice_changes_nothing_the_second_time(
+    api, database, worker, admin_headers
+) -> None:
+    await run_import(api, admin_headers, SEED, "ignore")
+    updated = await run_import(api, admin_headers, REPLACING, "update")
+    first = await revert(api, admin_headers, updated["id"])
+    after_first = await snapshot(database)
+
+    again = await api.post(f"/imports/{updated['id']}/revert", headers=admin_headers)
+    assert again.status_code == 202
+    assert again.json() == {"id": first["id"], "status": "completed"}
+    # A redelivered revert message, as if the worker died just before recording the end.
+    await database["import_jobs"].update_one(
+        {"_id": ObjectId(first["id"])}, {"$set": {"status": "in_progress"}}
+    )
+    await jobs.run_revert(first["id"], get_settings())
+
+    assert await snapshot(database) == after_first
+    rerun = (await api.get(f"/imports/{first['id']}", headers=admin_headers)).json()
+    assert rerun["status"] == "completed"
+    assert rerun["revertCounts"] == first["revertCounts"]
+
+
+async def test_reverting_a_cancelled_import_takes_back_what_it_wrote(
+    api, database, worker, admin_headers
+) -> None:
+    before = await snapshot(database)
+    rows = [[f"P{i}", "T", f"p{i}@example.com", "", ""] for i in range(6)]
+    dispatcher = RecordingDispatcher()
+    config = {"deduplicationKeys": ["email"], "action": "ignore", "batchSize": 2}
+    job = await jobs.create_job(
+        io.BytesIO(csv_bytes(HEADER, rows)),
+        "held.csv",
+        ImportConfig.model_validate(config),
+        "admin",
+        dispatcher,
+        get_settings(),
+    )
+    job_id = str(job.id)
+    planned = RecordingDispatcher()
+    await jobs.plan_job(job_id, planned, get_settings())
+    await jobs.process_batch(planned.batches[0], RecordingDispatcher(), get_settings())
+    cancelled = await api.post(f"/imports/{job_id}/cancel", headers=admin_headers)
+    assert cancelled.json()["status"] == "cancelled"
+    assert await database["customers"].count_documents({}) == 2
+
+    reverted = await revert(api, admin_headers, job_id)
+
+    assert reverted["revertCounts"] == {"total": 2, "deleted": 2, "restored": 0, "conflicts": 0}
+    assert await snapshot(database) == before
+
+
+async def test_who_may_revert_and_what_cannot_be_reverted(api, database, admin_headers) -> None:
+    keys = {}
+    for name in ("first", "second"):
+        created = await api.post(
+            "/api-keys", headers=admin_headers, json={"name": name, "role": "importer"}
+        )
+        keys[name] = {"Authorization": f"Bearer {created.json()['key']}"}
+    config = {"deduplicationKeys": ["email"], "action": "ignore", "dryRun": True}
+    created = await api.post(
+        "/imports", headers=keys["first"], **import_form(csv_bytes(HEADER, SEED), config)
+    )
+    job_id = created.json()["id"]
+
+    other = await api.post(f"/imports/{job_id}/revert", headers=keys["second"])
+    assert other.status_code == 403
+    assert "created the import" in other.json()["detail"]
+    running = await api.post(f"/imports/{job_id}/revert", headers=keys["first"])
+    assert running.status_code == 409
+    assert "pending" in running.json()["detail"]
+    missing = await api.post("/imports/000000000000000000000000/revert", headers=admin_headers)
+    assert missing.status_code == 404

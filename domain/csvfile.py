@@ -158,6 +158,64 @@ def detect_delimiter(sample: str) -> str:
     return best
 
 
+def checked_header(values: list[str], limits: CsvLimits) -> list[str]:
+    """The header row's names, trimmed; raises FileRejected when a file cannot be imported
+    with it (too many columns, a column without a name, a name twice)."""
+    header = [name.strip() for name in values]
+    if len(header) > limits.max_columns:
+        raise FileRejected(
+            f"The file has {len(header)} columns; at most {limits.max_columns} are allowed."
+        )
+    empty = [str(i + 1) for i, name in enumerate(header) if not name]
+    if empty:
+        raise FileRejected(
+            f"The header has no name for column(s) {', '.join(empty)}; name every column "
+            "(or delete empty columns)."
+        )
+    limit = limits.max_field_chars
+    too_long = [str(i + 1) for i, name in enumerate(header) if len(name) > limit]
+    if too_long:
+        raise FileRejected(
+            f"The name of column(s) {', '.join(too_long)} is longer than {limit} characters; "
+            "a header names its columns briefly."
+        )
+    seen: set[str] = set()
+    duplicated = []
+    for name in header:
+        if name.lower() in seen and name not in duplicated:
+            duplicated.append(name)
+        seen.add(name.lower())
+    if duplicated:
+        raise FileRejected(f"The header has duplicate column names: {', '.join(duplicated)}.")
+    return header
+
+
+def checked_row(
+    header: list[str], limits: CsvLimits, number: int, line: int, values: list[str]
+) -> CsvRow:
+    """A data row, with the error that makes it fail when its width or a value's length is
+    wrong."""
+    width = len(header)
+    if len(values) != width:
+        return CsvRow(
+            number,
+            line,
+            values,
+            f"Row has {len(values)} value{'' if len(values) == 1 else 's'} "
+            f"but the header has {width} columns",
+        )
+    limit = limits.max_field_chars
+    if max(map(len, values), default=0) > limit:
+        too_long = [header[i] for i, v in enumerate(values) if len(v) > limit]
+        return CsvRow(
+            number,
+            line,
+            values,
+            f"Value too long (over {limit} characters) in: {', '.join(too_long)}",
+        )
+    return CsvRow(number, line, values)
+
+
 class CsvReader:
     """Reads a CSV from a binary stream, one row at a time (never the whole file).
 
@@ -220,37 +278,9 @@ class CsvReader:
         _, values, error = record
         if values is None:
             raise FileRejected(f"The header row cannot be read: {error}.")
-        header = [name.strip() for name in values]
-        if len(header) > self.limits.max_columns:
-            raise FileRejected(
-                f"The file has {len(header)} columns; "
-                f"at most {self.limits.max_columns} are allowed."
-            )
-        empty = [str(i + 1) for i, name in enumerate(header) if not name]
-        if empty:
-            raise FileRejected(
-                f"The header has no name for column(s) {', '.join(empty)}; name every column "
-                "(or delete empty columns)."
-            )
-        limit = self.limits.max_field_chars
-        too_long = [str(i + 1) for i, name in enumerate(header) if len(name) > limit]
-        if too_long:
-            raise FileRejected(
-                f"The name of column(s) {', '.join(too_long)} is longer than {limit} characters; "
-                "a header names its columns briefly."
-            )
-        seen: set[str] = set()
-        duplicated = []
-        for name in header:
-            if name.lower() in seen and name not in duplicated:
-                duplicated.append(name)
-            seen.add(name.lower())
-        if duplicated:
-            raise FileRejected(f"The header has duplicate column names: {', '.join(duplicated)}.")
-        return header
+        return checked_header(values, self.limits)
 
     def _row(self, number: int, line: int, values: list[str] | None, error: str | None) -> CsvRow:
-        width = len(self.header)
         if values is None:
             return CsvRow(
                 number,
@@ -259,24 +289,7 @@ class CsvReader:
                 f"Row cannot be read ({error}): a quote may be left open or a field is "
                 "far too long",
             )
-        if len(values) != width:
-            return CsvRow(
-                number,
-                line,
-                values,
-                f"Row has {len(values)} value{'' if len(values) == 1 else 's'} "
-                f"but the header has {width} columns",
-            )
-        limit = self.limits.max_field_chars
-        if max(map(len, values), default=0) > limit:
-            too_long = [self.header[i] for i, v in enumerate(values) if len(v) > limit]
-            return CsvRow(
-                number,
-                line,
-                values,
-                f"Value too long (over {limit} characters) in: {', '.join(too_long)}",
-            )
-        return CsvRow(number, line, values)
+        return checked_row(self.header, self.limits, number, line, values)
 
     def _records(self) -> Iterable[tuple[int, list[str] | None, str | None]]:
         if self._first is not None:

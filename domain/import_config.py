@@ -20,6 +20,7 @@ class ImportConfig(BaseModel):
     phone_default_region: str | None = None
     multi_value_separator: str = Field(default="|", min_length=1, max_length=3)
     delimiter: str | None = None
+    sheet: str | None = None  # of an Excel workbook; None: its first sheet
     dry_run: bool = False
     batch_size: int | None = Field(default=None, ge=1, le=10_000)  # advanced: rows per batch
 

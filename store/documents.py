@@ -126,7 +126,8 @@ class ImportJob(Document):
     phone_default_region: str | None = None
     multi_value_separator: str = "|"
     delimiter: str = ","
-    encoding: str = "utf-8"
+    encoding: str = "utf-8"  # "xlsx" for an Excel workbook
+    sheet: str | None = None  # the workbook's sheet read; None: the first (or a CSV)
     dry_run: bool = False
     batch_size: int | None = None  # None: the BATCH_SIZE setting
     created_by: str = ""

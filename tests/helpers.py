@@ -27,6 +27,21 @@ def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
     return buffer.getvalue().encode()
 
 
+def xlsx_bytes(*sheets: tuple[str, list[list[Any]]]) -> bytes:
+    """A workbook with the given sheets (title, rows), in order."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def import_form(
     content: bytes, config: dict[str, Any], name: str = "customers.csv"
 ) -> dict[str, Any]:

@@ -23,6 +23,7 @@ class MappingSuggestion(CamelStruct):
     encoding: str
     delimiter: str
     sample_rows: list[dict[str, str]]
+    sheets: list[str]  # an Excel workbook's sheets; [] for a CSV
 
 
 class JobCreated(CamelStruct):

@@ -27,7 +27,7 @@ from store.documents import JobStatus
 from store.reports import REPORT_CONTENT_TYPE
 
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
-_FILE = {"type": "string", "format": "binary", "description": "The CSV file"}
+_FILE = {"type": "string", "format": "binary", "description": "The CSV or .xlsx file"}
 MAPPING_FORM = request_body(
     {
         "type": "object",
@@ -36,6 +36,7 @@ MAPPING_FORM = request_body(
             "file": _FILE,
             "recordType": {"type": "string", "default": "customers"},
             "delimiter": {"type": "string", "maxLength": 1},
+            "sheet": {"type": "string", "description": "A workbook's sheet; default the first"},
         },
     },
     "multipart/form-data",
@@ -54,7 +55,7 @@ IMPORT_FORM = request_body(
 def _upload(data: dict[str, Any]) -> UploadFile:
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
-        raise InvalidRequest("Send the CSV as the multipart field 'file'")
+        raise InvalidRequest("Send the CSV or .xlsx file as the multipart field 'file'")
     return upload
 
 
@@ -107,13 +108,17 @@ class ImportController(Controller):
         upload = _upload(data)
         record_type = _text_field(data, "recordType") or "customers"
         delimiter = _text_field(data, "delimiter")
-        preview = await jobs.preview_mapping(upload.file, record_type, delimiter, settings)
+        sheet = _text_field(data, "sheet")
+        preview = await jobs.preview_mapping(
+            upload.file, record_type, delimiter, settings, sheet=sheet
+        )
         return MappingSuggestion(
             columns=[ColumnSuggestion(**asdict(c)) for c in preview.columns],
             missing_required=preview.missing_required,
             encoding=preview.encoding,
             delimiter=preview.delimiter,
             sample_rows=preview.sample_rows,
+            sheets=preview.sheets,
         )
 
     @post(
@@ -122,7 +127,7 @@ class ImportController(Controller):
         status_code=202,
         operation_class=IMPORT_FORM,
         responses=errors(404, 413, 422),
-        summary="Start an import of a CSV file",
+        summary="Start an import of a CSV file or an Excel workbook",
     )
     async def create(
         self,

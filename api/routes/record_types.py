@@ -5,6 +5,7 @@ import io
 
 from litestar import Controller, Request, Response, get, put
 from litestar.params import FromPath
+from openpyxl import Workbook
 
 from api.bodies import parse_json
 from api.dependencies import InjectedSettings
@@ -14,6 +15,7 @@ from api.security import ADMIN
 from domain.errors import Unprocessable
 from domain.schema import RECORD_TYPE_LABELS, RecordSchema, SchemaReplacement, example_value
 from store import schemas
+from store.reports import REPORT_CONTENT_TYPE, text_cell
 
 SCHEMA_BODY = request_body(model_schema(SchemaReplacement), "application/json")
 
@@ -36,13 +38,26 @@ def schema_body(schema: RecordSchema) -> SchemaBody:
     )
 
 
-def template_csv(schema: RecordSchema) -> bytes:
+def template_rows(schema: RecordSchema) -> list[list[str]]:
     """The header (every attribute key) and one example row that imports cleanly."""
+    return [schema.keys, [example_value(a) for a in schema.attributes]]
+
+
+def template_csv(schema: RecordSchema) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(schema.keys)
-    writer.writerow([example_value(a) for a in schema.attributes])
+    csv.writer(buffer, lineterminator="\r\n").writerows(template_rows(schema))
     return buffer.getvalue().encode()
+
+
+def template_xlsx(schema: RecordSchema) -> bytes:
+    """The same template as a workbook of text cells (a phone stays "+1...", not a number)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(schema.record_type)
+    for row in template_rows(schema):
+        sheet.append([text_cell(sheet, value) for value in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 class RecordTypeController(Controller):
@@ -103,4 +118,17 @@ class RecordTypeController(Controller):
                 "Content-Type": "text/csv; charset=utf-8",
                 "Content-Disposition": f'attachment; filename="{record_type}-template.csv"',
             },
+        )
+
+    @get(
+        "/{record_type:str}/template.xlsx",
+        media_type=REPORT_CONTENT_TYPE,
+        responses=errors(404),
+        summary="The same template as an Excel workbook",
+    )
+    async def template_workbook(self, record_type: FromPath[str]) -> Response[bytes]:
+        schema = await schemas.get_schema(record_type)
+        return Response(
+            template_xlsx(schema),
+            headers={"Content-Disposition": f'attachment; filename="{record_type}-template.xlsx"'},
         )

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import IO
 
 from config import Settings
-from domain.csvfile import CsvLimits, CsvReader
+from domain.csvfile import CsvLimits
 from domain.errors import FileRejected
 from domain.import_config import ImportConfig
 from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, suggest_mapping
 from domain.schema import RecordSchema
+from domain.tabular import TableReader, open_table
+from domain.xlsxfile import XlsxReader
 from store import files
 from store.documents import ImportJob
 from store.errors import TooManyRequests
@@ -31,13 +33,14 @@ class MappingPreview:
     encoding: str
     delimiter: str
     sample_rows: list[dict[str, str]]
+    sheets: list[str]  # of an Excel workbook; [] for a CSV
 
 
 def csv_limits(settings: Settings) -> CsvLimits:
     return CsvLimits(max_columns=settings.max_columns, max_field_chars=settings.max_field_chars)
 
 
-def _read_sample(reader: CsvReader) -> list[list[str]]:
+def _read_sample(reader: TableReader) -> list[list[str]]:
     sample = []
     for row in reader:
         if row.error is None:
@@ -48,9 +51,13 @@ def _read_sample(reader: CsvReader) -> list[list[str]]:
 
 
 def _preview(
-    upload: IO[bytes], schema: RecordSchema, delimiter: str | None, settings: Settings
+    upload: IO[bytes],
+    schema: RecordSchema,
+    delimiter: str | None,
+    sheet: str | None,
+    settings: Settings,
 ) -> MappingPreview:
-    reader = CsvReader(upload, delimiter=delimiter, limits=csv_limits(settings))
+    reader = open_table(upload, delimiter=delimiter, sheet=sheet, limits=csv_limits(settings))
     sample = _read_sample(reader)
     suggestions = suggest_mapping(reader.header, sample, schema)
     mapping = {s.column: s.field for s in suggestions if s.field is not None}
@@ -60,15 +67,20 @@ def _preview(
         encoding=reader.encoding,
         delimiter=reader.delimiter,
         sample_rows=[dict(zip(reader.header, values, strict=False)) for values in sample],
+        sheets=reader.sheets if isinstance(reader, XlsxReader) else [],
     )
 
 
 async def preview_mapping(
-    upload: IO[bytes], record_type: str, delimiter: str | None, settings: Settings
+    upload: IO[bytes],
+    record_type: str,
+    delimiter: str | None,
+    settings: Settings,
+    sheet: str | None = None,
 ) -> MappingPreview:
     schema = await get_schema(record_type)
     # Reading and sniffing the file is CPU work: off the event loop, other requests go on.
-    return await asyncio.to_thread(_preview, upload, schema, delimiter, settings)
+    return await asyncio.to_thread(_preview, upload, schema, delimiter, sheet, settings)
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,9 @@ def _check_file(
 ) -> CheckedFile:
     """Read the whole file once: mandatory attributes mapped, readable, within the limits.
     Raises FileRejected with the reason."""
-    reader = CsvReader(upload, delimiter=config.delimiter, limits=csv_limits(settings))
+    reader = open_table(
+        upload, delimiter=config.delimiter, sheet=config.sheet, limits=csv_limits(settings)
+    )
     sample = _read_sample(reader)
     mapping = resolve_mapping(
         reader.header, suggest_mapping(reader.header, sample, schema), config.mapping, schema
@@ -159,6 +173,7 @@ async def create_job(
         multi_value_separator=config.multi_value_separator,
         delimiter=checked.delimiter,
         encoding=checked.encoding,
+        sheet=config.sheet,
         dry_run=config.dry_run,
         batch_size=config.batch_size,
         created_by=created_by,

@@ -14,8 +14,8 @@ from pymongo import ReturnDocument
 
 from config import Settings
 from domain.batching import RowGrouper
-from domain.csvfile import CsvReader
 from domain.resolution import identifier_values
+from domain.tabular import open_table
 from store import files
 from store.documents import (
     BatchStatus,
@@ -101,7 +101,9 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool:
         await files.download_to(files.uploads(), job.file_id, source)
         source.seek(0)
-        reader = CsvReader(source, delimiter=job.delimiter, limits=csv_limits(settings))
+        reader = open_table(
+            source, delimiter=job.delimiter, sheet=job.sheet, limits=csv_limits(settings)
+        )
         for csv_row in reader:
             await heartbeat.beat()
             # Plain dicts (BatchRow's fields): pickled and packed without pydantic per row.

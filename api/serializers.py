@@ -24,6 +24,8 @@ def job_body(job: ImportJob) -> Job:
         progress=JobProgress(processed_rows=job.processed_rows, total_rows=job.total_rows),
         counts=JobCounts(**job.counts.model_dump()),
         error=job.error,
+        retry_of=job.retry_of,
+        retries=job.retries,
         revert_of=job.revert_of,
         revert_counts=RevertCounts(**job.revert_counts.model_dump()) if job.revert_counts else None,
         revert_id=job.revert_id,

@@ -134,6 +134,7 @@ class ImportJob(Document):
     created_by_key: str | None = None  # names the API key (store.auth.Principal.key_id)
     created_at: datetime = Field(default_factory=utcnow)
     retry_of: str | None = None  # the import whose corrected failed rows this one imports
+    retries: list[str] = Field(default_factory=list)  # the imports that retried this one's
     # A revert job: the import it undoes, and its results. An import: its revert, if any.
     revert_of: str | None = None
     revert_counts: RevertCounts | None = None

@@ -298,6 +298,10 @@ def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> Non
         ("Finished", finished.isoformat() if finished else ""),
         ("Duration (s)", round(duration, 3) if duration is not None else ""),
     ]
+    if job.retry_of:
+        settings_rows.append(("Retry of import", f"{job.retry_of} (its failed rows, corrected)"))
+    if job.retries:
+        settings_rows.append(("Failed rows retried by", ", ".join(job.retries)))
     for label, value in settings_rows:
         summary.append(
             [

@@ -71,6 +71,8 @@ class Job(CamelStruct):
     progress: JobProgress
     counts: JobCounts
     error: str | None
+    retry_of: str | None  # the import whose corrected failed rows this one imports
+    retries: list[str]  # the imports that retried this one's failed rows
     revert_of: str | None  # a revert: the import it undoes
     revert_counts: RevertCounts | None  # a revert's own counts
     revert_id: str | None  # an import: its revert, once asked for

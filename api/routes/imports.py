@@ -50,6 +50,10 @@ IMPORT_FORM = request_body(
     "multipart/form-data",
     encoding={"config": {"contentType": "application/json"}},
 )
+RETRY_FORM = request_body(
+    {"type": "object", "required": ["file"], "properties": {"file": _FILE}},
+    "multipart/form-data",
+)
 
 
 def _upload(data: dict[str, Any]) -> UploadFile:
@@ -183,6 +187,34 @@ class ImportController(Controller):
     )
     async def cancel(self, job_id: FromPath[str]) -> JobBody:
         return job_body(await jobs.cancel_job(job_id))
+
+    @post(
+        "/{job_id:str}/retry",
+        opt=IMPORTER,
+        status_code=202,
+        operation_class=RETRY_FORM,
+        responses=errors(404, 409, 413, 422),
+        summary="Import corrected failed rows (CSV or .xlsx) with the original's settings and "
+        "mapping, as a new import linked by retryOf",
+    )
+    async def retry(
+        self,
+        job_id: FromPath[str],
+        data: Multipart,
+        request: Request,  # type: ignore[type-arg]
+        settings: InjectedSettings,
+        dispatcher: InjectedDispatcher,
+    ) -> JobCreated:
+        upload = _upload(data)
+        job = await jobs.create_retry(
+            job_id,
+            upload.file,
+            upload.filename or "corrected.csv",
+            current_principal(request),
+            dispatcher,
+            settings,
+        )
+        return JobCreated(id=str(job.id), status=job.status.value)
 
     @post(
         "/{job_id:str}/revert",

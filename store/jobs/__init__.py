@@ -6,7 +6,7 @@ and retention), and the one retry policy (policy)."""
 from store.jobs.batches import process_batch
 from store.jobs.dispatch import Dispatcher
 from store.jobs.finalize import finalize_job
-from store.jobs.intake import MappingPreview, create_job, preview_mapping
+from store.jobs.intake import MappingPreview, create_job, create_retry, preview_mapping
 from store.jobs.maintenance import delete_expired_files, redrive_stalled_jobs
 from store.jobs.planning import plan_job
 from store.jobs.policy import MAX_ATTEMPTS, MAX_CONTENDED_ATTEMPTS
@@ -29,6 +29,7 @@ __all__ = [
     "MappingPreview",
     "cancel_job",
     "create_job",
+    "create_retry",
     "delete_expired_files",
     "failed_rows",
     "finalize_job",

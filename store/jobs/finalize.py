@@ -11,7 +11,7 @@ from config import Settings
 from store.documents import BatchStatus, Counts, ImportBatch, ImportJob, JobStatus, utcnow
 from store.jobs import policy
 from store.jobs.progress import fail_job
-from store.jobs.queries import job_oid
+from store.jobs.queries import get_job, job_oid
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,27 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
             }
         },
     )
+    if job.retry_of:
+        await _report_the_retry_on_its_original(job.retry_of)
+
+
+async def _report_the_retry_on_its_original(original_id: str) -> None:
+    """The original's report names its retries too: it is built again (from its batches,
+    kept as long as its report) once a retry of it ends."""
+    from store import files, reports
+
+    original = await get_job(original_id)
+    if original.report_file_id is None or original.file_id is None:
+        return  # no report yet, or expired
+    try:
+        report_id = await reports.build_report(original)
+    except Exception:  # the retry is complete whatever happens to the original's report
+        log.exception("the report of import %s could not be built again", original_id)
+        return
+    await ImportJob.get_pymongo_collection().update_one(
+        {"_id": original.id}, {"$set": {"report_file_id": report_id}}
+    )
+    await files.delete(files.reports(), original.report_file_id)
 
 
 async def _failed_batches(job_id: str) -> list[tuple[str, int, int]]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
 
 from config import Settings
+from domain.actions import Action
 from domain.csvfile import CsvLimits
 from domain.errors import FileRejected
 from domain.import_config import ImportConfig
@@ -16,10 +18,11 @@ from domain.schema import RecordSchema
 from domain.tabular import TableReader, open_table
 from domain.xlsxfile import XlsxReader
 from store import files
-from store.documents import ImportJob
-from store.errors import TooManyRequests
+from store.auth import Principal
+from store.documents import ImportJob, JobKind
+from store.errors import Conflict, TooManyRequests
 from store.jobs.dispatch import Dispatcher
-from store.jobs.queries import UNFINISHED
+from store.jobs.queries import FINISHED, UNFINISHED, get_job, job_schema
 from store.schemas import get_schema
 
 SAMPLE_ROWS = 20
@@ -93,8 +96,25 @@ class CheckedFile:
     encoding: str
 
 
+def _retry_mapping(header: list[str], original: Mapping[str, str]) -> dict[str, str]:
+    """A retry's file is mapped exactly as the original was: its other columns (such as the
+    failed rows' `error`) are left out, and every column the original mapped must be there."""
+    missing = [column for column in original if column not in header]
+    if missing:
+        raise FileRejected(
+            "The corrected file lacks column(s) the original import mapped: "
+            + ", ".join(missing)
+            + "; send the rows with the original's columns (as in its failed-rows CSV)."
+        )
+    return {column: original[column] for column in header if column in original}
+
+
 def _check_file(
-    upload: IO[bytes], config: ImportConfig, schema: RecordSchema, settings: Settings
+    upload: IO[bytes],
+    config: ImportConfig,
+    schema: RecordSchema,
+    settings: Settings,
+    retry_of: ImportJob | None = None,
 ) -> CheckedFile:
     """Read the whole file once: mandatory attributes mapped, readable, within the limits.
     Raises FileRejected with the reason."""
@@ -102,9 +122,12 @@ def _check_file(
         upload, delimiter=config.delimiter, sheet=config.sheet, limits=csv_limits(settings)
     )
     sample = _read_sample(reader)
-    mapping = resolve_mapping(
-        reader.header, suggest_mapping(reader.header, sample, schema), config.mapping, schema
-    )
+    if retry_of is not None:
+        mapping = _retry_mapping(reader.header, retry_of.mapping)
+    else:
+        mapping = resolve_mapping(
+            reader.header, suggest_mapping(reader.header, sample, schema), config.mapping, schema
+        )
     missing = missing_required(mapping, schema)
     if missing:
         raise FileRejected(
@@ -148,14 +171,16 @@ async def create_job(
     dispatcher: Dispatcher,
     settings: Settings,
     created_by_key: str | None = None,
+    retry_of: ImportJob | None = None,
 ) -> ImportJob:
     """Check the whole file, store it, create the job and enqueue its planning.
-    A rejected file raises FileRejected and leaves nothing behind."""
+    A rejected file raises FileRejected and leaves nothing behind. A retry (`retry_of`)
+    keeps the original's schema and mapping."""
     await _check_running_imports(created_by, settings)
-    schema = await get_schema(config.record_type)
+    schema = job_schema(retry_of) if retry_of else await get_schema(config.record_type)
     schema.check_deduplication_keys(config.deduplication_keys)
     # Scanning a file of millions of rows takes seconds of CPU: off the event loop.
-    checked = await asyncio.to_thread(_check_file, upload, config, schema, settings)
+    checked = await asyncio.to_thread(_check_file, upload, config, schema, settings, retry_of)
     file_id = await files.save_stream(
         files.uploads(), file_name, upload, {"recordType": config.record_type}
     )
@@ -179,7 +204,50 @@ async def create_job(
         created_by=created_by,
         created_by_key=created_by_key,
         total_rows=checked.total_rows,
+        retry_of=str(retry_of.id) if retry_of else None,
     )
     await job.insert()
+    if retry_of is not None:
+        await ImportJob.get_pymongo_collection().update_one(
+            {"_id": retry_of.id}, {"$addToSet": {"retries": str(job.id)}}
+        )
     dispatcher.plan(str(job.id))
     return job
+
+
+async def create_retry(
+    job_id: str,
+    upload: IO[bytes],
+    file_name: str,
+    created_by: Principal,
+    dispatcher: Dispatcher,
+    settings: Settings,
+) -> ImportJob:
+    """Import corrected rows of a finished import with its settings and mapping: a new job
+    whose `retry_of` names the original."""
+    original = await get_job(job_id)
+    if original.kind is not JobKind.IMPORT:
+        raise Conflict("Only an import can be retried")
+    if original.status not in FINISHED:
+        raise Conflict(
+            f"Import {job_id} is {original.status.value}; retry its failed rows once it ends"
+        )
+    config = ImportConfig(
+        record_type=original.record_type,
+        deduplication_keys=original.deduplication_keys,
+        action=Action(original.action),
+        phone_default_region=original.phone_default_region,
+        multi_value_separator=original.multi_value_separator,
+        dry_run=original.dry_run,
+        batch_size=original.batch_size,
+    )
+    return await create_job(
+        upload,
+        file_name,
+        config,
+        created_by.name,
+        dispatcher,
+        settings,
+        created_by_key=created_by.key_id,
+        retry_of=original,
+    )

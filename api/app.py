@@ -17,6 +17,7 @@ from api.routes.customers import CustomerController
 from api.routes.health import get_health
 from api.routes.imports import ImportController
 from api.routes.keys import KeyController
+from api.routes.mappings import MappingController
 from api.routes.record_types import RecordTypeController
 from api.security import OPENAPI_PATH, require_role
 from config import Settings, get_settings
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ImportController,
             CustomerController,
             KeyController,
+            MappingController,
         ],
         guards=[require_role],
         dependencies=DEPENDENCIES,

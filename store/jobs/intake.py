@@ -14,10 +14,11 @@ from domain.csvfile import CsvLimits
 from domain.errors import FileRejected
 from domain.import_config import ImportConfig
 from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, suggest_mapping
+from domain.remembered import RememberedMapping, adjusted, with_remembered
 from domain.schema import RecordSchema
 from domain.tabular import TableReader, open_table
 from domain.xlsxfile import XlsxReader
-from store import files
+from store import files, mappings
 from store.auth import Principal
 from store.documents import ImportJob, JobKind
 from store.errors import Conflict, TooManyRequests
@@ -53,16 +54,48 @@ def _read_sample(reader: TableReader) -> list[list[str]]:
     return sample
 
 
+def _header(
+    upload: IO[bytes], delimiter: str | None, sheet: str | None, settings: Settings
+) -> list[str]:
+    start = upload.tell()
+    header = open_table(upload, delimiter=delimiter, sheet=sheet, limits=csv_limits(settings))
+    upload.seek(start)
+    return header.header
+
+
+async def _remembered_for(
+    upload: IO[bytes],
+    record_type: str,
+    delimiter: str | None,
+    sheet: str | None,
+    settings: Settings,
+) -> RememberedMapping | None:
+    """The mapping remembered for the file's header set (or a nearly-same one), if any."""
+    header = await asyncio.to_thread(_header, upload, delimiter, sheet, settings)
+    return await mappings.find(record_type, header)
+
+
+def _suggestions(
+    header: list[str],
+    sample: list[list[str]],
+    schema: RecordSchema,
+    remembered: RememberedMapping | None,
+) -> list[ColumnSuggestion]:
+    suggested = suggest_mapping(header, sample, schema)
+    return with_remembered(suggested, remembered, schema) if remembered else suggested
+
+
 def _preview(
     upload: IO[bytes],
     schema: RecordSchema,
     delimiter: str | None,
     sheet: str | None,
     settings: Settings,
+    remembered: RememberedMapping | None,
 ) -> MappingPreview:
     reader = open_table(upload, delimiter=delimiter, sheet=sheet, limits=csv_limits(settings))
     sample = _read_sample(reader)
-    suggestions = suggest_mapping(reader.header, sample, schema)
+    suggestions = _suggestions(reader.header, sample, schema, remembered)
     mapping = {s.column: s.field for s in suggestions if s.field is not None}
     return MappingPreview(
         columns=suggestions,
@@ -82,8 +115,9 @@ async def preview_mapping(
     sheet: str | None = None,
 ) -> MappingPreview:
     schema = await get_schema(record_type)
+    remembered = await _remembered_for(upload, record_type, delimiter, sheet, settings)
     # Reading and sniffing the file is CPU work: off the event loop, other requests go on.
-    return await asyncio.to_thread(_preview, upload, schema, delimiter, sheet, settings)
+    return await asyncio.to_thread(_preview, upload, schema, delimiter, sheet, settings, remembered)
 
 
 @dataclass(frozen=True)
@@ -94,6 +128,7 @@ class CheckedFile:
     size: int
     delimiter: str
     encoding: str
+    adjusted: bool  # the mapping differs from the suggested one
 
 
 def _retry_mapping(header: list[str], original: Mapping[str, str]) -> dict[str, str]:
@@ -115,6 +150,7 @@ def _check_file(
     schema: RecordSchema,
     settings: Settings,
     retry_of: ImportJob | None = None,
+    remembered: RememberedMapping | None = None,
 ) -> CheckedFile:
     """Read the whole file once: mandatory attributes mapped, readable, within the limits.
     Raises FileRejected with the reason."""
@@ -122,12 +158,11 @@ def _check_file(
         upload, delimiter=config.delimiter, sheet=config.sheet, limits=csv_limits(settings)
     )
     sample = _read_sample(reader)
+    suggestions = _suggestions(reader.header, sample, schema, remembered)
     if retry_of is not None:
         mapping = _retry_mapping(reader.header, retry_of.mapping)
     else:
-        mapping = resolve_mapping(
-            reader.header, suggest_mapping(reader.header, sample, schema), config.mapping, schema
-        )
+        mapping = resolve_mapping(reader.header, suggestions, config.mapping, schema)
     missing = missing_required(mapping, schema)
     if missing:
         raise FileRejected(
@@ -147,7 +182,15 @@ def _check_file(
         )
     size = upload.seek(0, 2)
     upload.seek(0)
-    return CheckedFile(reader.header, mapping, total, size, reader.delimiter, reader.encoding)
+    return CheckedFile(
+        reader.header,
+        mapping,
+        total,
+        size,
+        reader.delimiter,
+        reader.encoding,
+        adjusted(mapping, suggestions),
+    )
 
 
 async def _check_running_imports(created_by: str, settings: Settings) -> None:
@@ -179,8 +222,15 @@ async def create_job(
     await _check_running_imports(created_by, settings)
     schema = job_schema(retry_of) if retry_of else await get_schema(config.record_type)
     schema.check_deduplication_keys(config.deduplication_keys)
+    remembered = None
+    if retry_of is None:
+        remembered = await _remembered_for(
+            upload, config.record_type, config.delimiter, config.sheet, settings
+        )
     # Scanning a file of millions of rows takes seconds of CPU: off the event loop.
-    checked = await asyncio.to_thread(_check_file, upload, config, schema, settings, retry_of)
+    checked = await asyncio.to_thread(
+        _check_file, upload, config, schema, settings, retry_of, remembered
+    )
     file_id = await files.save_stream(
         files.uploads(), file_name, upload, {"recordType": config.record_type}
     )
@@ -211,6 +261,8 @@ async def create_job(
         await ImportJob.get_pymongo_collection().update_one(
             {"_id": retry_of.id}, {"$addToSet": {"retries": str(job.id)}}
         )
+    elif config.mapping is not None and checked.adjusted:  # the person's own choice
+        await mappings.remember(config.record_type, checked.header, checked.mapping, created_by)
     dispatcher.plan(str(job.id))
     return job
 

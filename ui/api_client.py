@@ -11,6 +11,11 @@ from typing import Any
 import httpx
 
 TIMEOUT_SECONDS = 60.0
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def content_type(file_name: str) -> str:
+    return XLSX if file_name.lower().endswith(".xlsx") else "text/csv"
 
 
 class ApiError(Exception):
@@ -88,15 +93,18 @@ class ApiClient:
         result: list[dict[str, str]] = self._json("GET", path)
         return result
 
-    def template_csv(self, record_type: str) -> bytes:
-        return self._request("GET", f"/record-types/{record_type}/template.csv").content
+    def template(self, record_type: str, extension: str) -> bytes:
+        """The sample template: extension "csv" or "xlsx"."""
+        return self._request("GET", f"/record-types/{record_type}/template.{extension}").content
 
-    def suggest_mapping(self, file_name: str, content: bytes, record_type: str) -> dict[str, Any]:
+    def suggest_mapping(
+        self, file_name: str, content: bytes, record_type: str, sheet: str | None = None
+    ) -> dict[str, Any]:
         result: dict[str, Any] = self._json(
             "POST",
             "/imports/mapping",
-            files={"file": (file_name, content, "text/csv")},
-            data={"recordType": record_type},
+            files={"file": (file_name, content, content_type(file_name))},
+            data={"recordType": record_type, **({"sheet": sheet} if sheet else {})},
         )
         return result
 
@@ -106,9 +114,21 @@ class ApiClient:
         result: dict[str, Any] = self._json(
             "POST",
             "/imports",
-            files={"file": (file_name, content, "text/csv")},
+            files={"file": (file_name, content, content_type(file_name))},
             data={"config": json.dumps(config)},
         )
+        return result
+
+    def retry_import(self, job_id: str, file_name: str, content: bytes) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST",
+            f"/imports/{job_id}/retry",
+            files={"file": (file_name, content, content_type(file_name))},
+        )
+        return result
+
+    def revert_import(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", f"/imports/{job_id}/revert")
         return result
 
     def list_imports(

@@ -23,7 +23,10 @@ REASONS_SHOWN = 5
 
 
 def sample_of(content: bytes, encoding: str, delimiter: str) -> tuple[bytes, bool]:
-    """The file, or its header and first SAMPLE_ROWS records as UTF-8 CSV; True if cut."""
+    """The file, or its header and first SAMPLE_ROWS records as UTF-8 CSV; True if cut.
+    A workbook (encoding "xlsx") is checked whole."""
+    if encoding == "xlsx":
+        return content, False
     text = io.StringIO(content.decode(encoding, errors="replace").lstrip("\ufeff"), newline="")
     records = csv.reader(text, delimiter=delimiter)
     kept = [row for _, row in zip(range(SAMPLE_ROWS + 2), records, strict=False)]

@@ -1,5 +1,6 @@
 """Import page: the whole configuration on one screen, in the documented order (record type,
-CSV file and sample template, channel identifier, action, column mapping), then Import."""
+CSV or Excel file and sample templates, channel identifier, action, column mapping), then
+Import."""
 
 from __future__ import annotations
 
@@ -46,18 +47,24 @@ ACTIONS = {
     ),
 }
 PHONE_REGIONS = [None, *sorted(phonenumbers.SUPPORTED_REGIONS)]
+TEMPLATES = [
+    ("csv", "CSV", "text/csv"),
+    ("xlsx", "Excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+]
 
 
 def suggestion_for(
-    api: ApiClient, record_type: str, upload: UploadedFile
+    api: ApiClient, record_type: str, upload: UploadedFile, sheet: str | None
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """The API's mapping suggestion for this upload (asked once per file and record type),
-    or the reason the file cannot be used."""
-    identity = (record_type, upload.file_id)
+    """The API's mapping suggestion for this upload (asked once per file, sheet and record
+    type), or the reason the file cannot be used."""
+    identity = (record_type, upload.file_id, sheet)
     cached = st.session_state.get(SUGGESTION_KEY)
     if cached is None or cached["for"] != identity:
         try:
-            result, problem = api.suggest_mapping(upload.name, upload.getvalue(), record_type), None
+            content = upload.getvalue()
+            result = api.suggest_mapping(upload.name, content, record_type, sheet)
+            problem = None
         except ApiError as error:
             if error.status_code is None or error.status_code >= 500:
                 raise
@@ -124,8 +131,10 @@ def import_config(
     mapping: dict[str, str | None],
     phone_region: str | None,
     separator: str,
+    sheet: str | None,
 ) -> dict[str, Any]:
     return {
+        **({"sheet": sheet} if sheet else {}),
         "recordType": record_type,
         "deduplicationKeys": [channel_identifier],
         "action": action,
@@ -149,17 +158,23 @@ def render() -> None:
             "Record type", list(labels), format_func=lambda name: labels[name]
         )
     with top_right:
-        st.subheader("2. CSV file")
-        upload = st.file_uploader("Upload a CSV file", type=["csv"], key="csv_file")
-        st.download_button(
-            "Download the sample CSV template",
-            data=api.template_csv(record_type),
-            file_name=f"{record_type}-template.csv",
-            mime="text/csv",
-            icon=":material/download:",
-            on_click="ignore",
-            help="Every attribute of the schema as a header: fill it in and upload it.",
+        st.subheader("2. CSV or Excel file")
+        upload = st.file_uploader(
+            "Upload a CSV file or an Excel workbook (.xlsx)", type=["csv", "xlsx"], key="csv_file"
         )
+        csv_template, xlsx_template = st.columns(2)
+        for column, (extension, kind, mime) in zip(
+            (csv_template, xlsx_template), TEMPLATES, strict=True
+        ):
+            column.download_button(
+                f"Download the sample {kind} template",
+                data=api.template(record_type, extension),
+                file_name=f"{record_type}-template.{extension}",
+                mime=mime,
+                icon=":material/download:",
+                on_click="ignore",
+                help="Every attribute of the schema as a header: fill it in and upload it.",
+            )
 
     middle_left, middle_right = st.columns(2, gap="large")
     with middle_left:
@@ -199,17 +214,26 @@ def render() -> None:
     ready = False
     mapping: dict[str, str | None] = {}
     suggestion: dict[str, Any] | None = None
+    sheet: str | None = None
     if upload is None:
-        st.info("Upload a CSV file to see and adjust how its columns map to customer fields.")
+        st.info("Upload a file to see and adjust how its columns map to customer fields.")
     else:
-        suggestion, rejected = suggestion_for(api, record_type, upload)
+        sheet_key = f"sheet:{upload.file_id}"
+        sheet = st.session_state.get(sheet_key)
+        suggestion, rejected = suggestion_for(api, record_type, upload, sheet)
         if suggestion is None:
             st.error(f"This file cannot be imported: {rejected}", icon=":material/error:")
         else:
             attributes = attributes_of(api.schema(record_type))
+            if len(suggestion.get("sheets") or []) > 1:
+                st.selectbox("Sheet of the workbook", suggestion["sheets"], key=sheet_key)
+            read_as = (
+                f"sheet {sheet or suggestion['sheets'][0]}"
+                if suggestion.get("sheets")
+                else f"encoding {suggestion['encoding']}, delimiter {suggestion['delimiter']!r}"
+            )
             st.caption(
-                f"{upload.name}: {len(suggestion['columns'])} columns, "
-                f"encoding {suggestion['encoding']}, delimiter {suggestion['delimiter']!r}. "
+                f"{upload.name}: {len(suggestion['columns'])} columns, {read_as}. "
                 "Highlighted columns need your attention."
             )
             mapping = render_mapping_table(suggestion, attributes, upload.file_id)
@@ -238,7 +262,7 @@ def render() -> None:
             ready = not problems
 
     config = import_config(
-        record_type, channel_identifier, action, mapping, phone_region, separator
+        record_type, channel_identifier, action, mapping, phone_region, separator, sheet
     )
     if ready and upload is not None and suggestion is not None:
         st.subheader("7. Check before importing")

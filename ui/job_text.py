@@ -25,6 +25,14 @@ STATUS_COLOURS = {
 }
 
 
+def is_revert(job: dict[str, Any]) -> bool:
+    return job.get("kind") == "revert"
+
+
+def title_of(job: dict[str, Any]) -> str:
+    return f"Undo of {job['fileName']}" if is_revert(job) else job["fileName"]
+
+
 def status_label(job: dict[str, Any]) -> str:
     if job["status"] == "completed" and job["counts"]["failed"]:
         return WITH_ERRORS

@@ -1,5 +1,6 @@
 """One upload on the status page: its state in words, live progress with speed and time left,
-outcome counts, the failed rows, downloads, and cancelling with a confirmation."""
+outcome counts, the failed rows, downloads, cancelling with a confirmation, and (ui.job_actions)
+undoing it and fixing its failed rows to import them again. An undo shows its own counts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ from openpyxl import load_workbook
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
-from ui.job_text import UNFINISHED, progress_of, speed_and_time_left, status_badge, when
+from ui.job_actions import render_fix_and_retry, render_undo
+from ui.job_text import (
+    UNFINISHED,
+    is_revert,
+    progress_of,
+    speed_and_time_left,
+    status_badge,
+    title_of,
+    when,
+)
 
 ISSUE_ROWS_SHOWN = 20
 WITH_REPORT = {"completed", "failed", "cancelled"}
@@ -28,6 +38,7 @@ OUTCOME_COLOURS = {
     "Failed": "#d93025",
 }
 OUTCOMES = {"imported": "Imported", "updated": "Updated", "ignored": "Ignored", "failed": "Failed"}
+REVERT_OUTCOMES = {"deleted": "Deleted", "restored": "Restored", "conflicts": "Conflicts"}
 
 
 def downloaded(api: ApiClient, kind: str, job_id: str) -> tuple[bytes | None, str | None]:
@@ -67,7 +78,18 @@ def outcome_chart(counts: dict[str, int]) -> alt.Chart:
     )
 
 
+def render_revert_counts(job: dict[str, Any]) -> None:
+    counts = job.get("revertCounts") or dict.fromkeys(["total", *REVERT_OUTCOMES], 0)
+    metrics = st.columns(len(REVERT_OUTCOMES) + 1)
+    metrics[0].metric("Total", f"{counts['total']:,}")
+    for cell, (key, label) in zip(metrics[1:], REVERT_OUTCOMES.items(), strict=True):
+        cell.metric(label, f"{counts[key]:,}")
+
+
 def render_counts(job: dict[str, Any]) -> None:
+    if is_revert(job):
+        render_revert_counts(job)
+        return
     counts = job["counts"]
     metrics = st.columns(5)
     metrics[0].metric("Total", f"{counts['total']:,}")
@@ -82,7 +104,10 @@ def render_counts(job: dict[str, Any]) -> None:
 def render_downloads(api: ApiClient, job: dict[str, Any]) -> None:
     stem = job["fileName"].rsplit(".", 1)[0]
     report, report_problem = downloaded(api, "report", job["id"])
-    failed_rows, failed_rows_problem = downloaded(api, "failed-rows", job["id"])
+    if is_revert(job):  # its report lists the conflicts; it has no rows of its own
+        failed_rows, failed_rows_problem = None, None
+    else:
+        failed_rows, failed_rows_problem = downloaded(api, "failed-rows", job["id"])
     left, right = st.columns(2)
     with left:
         if report is not None:
@@ -108,7 +133,7 @@ def render_downloads(api: ApiClient, job: dict[str, Any]) -> None:
                 on_click="ignore",
                 key=f"failed-rows:{job['id']}",
             )
-        else:
+        elif failed_rows_problem:
             st.warning(f"The failed rows are not available: {failed_rows_problem}")
     counts = job["counts"]
     if report is not None and counts["failed"] + counts["ignored"]:
@@ -116,6 +141,8 @@ def render_downloads(api: ApiClient, job: dict[str, Any]) -> None:
         rows = "row" if shown == 1 else f"{shown} rows"
         st.markdown(f"**Rows not imported** (the first {rows}; the report lists them all)")
         st.dataframe(report_issues(report), hide_index=True)
+    if failed_rows is not None:
+        render_fix_and_retry(api, job, failed_rows)
 
 
 def render_cancel(api: ApiClient, job: dict[str, Any]) -> None:
@@ -147,13 +174,15 @@ def render_cancel(api: ApiClient, job: dict[str, Any]) -> None:
 
 
 def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
-    st.subheader(f"{job['fileName']} {status_badge(job)}")
+    st.subheader(f"{title_of(job)} {status_badge(job)}")
     st.caption(
         f"Started by {job.get('createdBy') or 'unknown'} on {when(job['createdAt'])} · "
         f"{job['action'].capitalize()} matching customers found by "
         f"{', '.join(job['deduplicationKeys'])}"
         + (" · dry run: nothing was written" if job.get("dryRun") else "")
         + f" · [link to this upload](?import={job['id']})"
+        + (f" · undoes import {job['revertOf']}" if job.get("revertOf") else "")
+        + (f" · retries the failed rows of import {job['retryOf']}" if job.get("retryOf") else "")
     )
     processed, total = job["progress"]["processedRows"], job["progress"]["totalRows"]
     text = f"{processed:,} of {total:,} rows processed"
@@ -165,5 +194,6 @@ def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
     render_counts(job)
     if job["status"] in UNFINISHED and session.can_import():
         render_cancel(api, job)
+    render_undo(api, job)
     if job["status"] in WITH_REPORT:
         render_downloads(api, job)

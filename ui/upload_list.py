@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.api_client import ApiClient
-from ui.job_text import STATUS_LABELS, progress_of, status_label, when
+from ui.job_text import STATUS_LABELS, progress_of, status_label, title_of, when
 
 PAGE_SIZE = 25
 PAGE_KEY = "uploads_page"
@@ -52,7 +52,7 @@ def frame(jobs: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "File": job["fileName"],
+                "File": title_of(job),
                 "Created by": job.get("createdBy") or "",
                 "Created": when(job["createdAt"]),
                 "Action": job["action"].capitalize() + (" (dry run)" if job.get("dryRun") else ""),

@@ -31,7 +31,8 @@ CHUNK = 500  # customers read and written at a time
 
 async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher) -> ImportJob:
     """Create the revert job of an import, or return the one it has: an import is reverted
-    once, so asking again changes nothing."""
+    once, so asking again changes nothing (a revert that failed or was cancelled runs
+    again: it picks up where it stopped)."""
     job = await get_job(job_id)
     if principal.role is not Role.ADMIN and principal.key_id != job.created_by_key:
         raise Forbidden("Only an admin or the API key that created the import may revert it")
@@ -63,9 +64,24 @@ async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher
     try:
         await revert.insert()
     except DuplicateKeyError:  # created by an earlier request
-        return await get_job(revert_id)
+        return await _again_if_stopped(await get_job(revert_id), dispatcher)
     dispatcher.revert(revert_id)
     return revert
+
+
+async def _again_if_stopped(revert: ImportJob, dispatcher: Dispatcher) -> ImportJob:
+    if revert.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        return revert
+    restarted = await ImportJob.get_pymongo_collection().update_one(
+        {"_id": revert.id, "status": revert.status},
+        {
+            "$set": {"status": JobStatus.PENDING, "error": None, "finished_at": None},
+            "$unset": {"plan_attempts": ""},
+        },
+    )
+    if restarted.modified_count:
+        dispatcher.revert(str(revert.id))
+    return await get_job(str(revert.id))
 
 
 def _check_revertible(job: ImportJob) -> None:

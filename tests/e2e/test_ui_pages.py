@@ -97,7 +97,7 @@ def test_no_file_shows_the_documented_choices(ui_api: RunningStack, api: httpx.C
     no_exception(at)
     assert [s.value for s in at.subheader][:5] == [
         "1. Record type",
-        "2. CSV file",
+        "2. CSV or Excel file",
         "3. Channel identifier",
         "4. Action on matching records",
         "5. Map CSV columns to customer fields",
@@ -109,8 +109,11 @@ def test_no_file_shows_the_documented_choices(ui_api: RunningStack, api: httpx.C
     action = at.radio[0]
     assert action.options == ["Ignore", "Replace", "Update (merge)", "Append"]
     assert "Risky: overwrites everything" in action.proto.captions[1]
-    assert [d.label for d in at.get("download_button")] == ["Download the sample CSV template"]
-    assert "Upload a CSV file" in page_text(at)
+    assert [d.label for d in at.get("download_button")] == [
+        "Download the sample CSV template",
+        "Download the sample Excel template",
+    ]
+    assert "Upload a file to see and adjust" in page_text(at)
     assert import_button(at).disabled
 
 
@@ -303,6 +306,44 @@ def test_viewer_sees_a_running_upload_without_cancel(
     assert "watched.csv" in page_text(at)
     assert not [b for b in at.button if b.label == "Cancel this import"]
     assert api.post(f"/imports/{job_id}/cancel").status_code == 200
+
+
+def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+def test_undo_asks_for_a_confirmation_then_starts_the_revert(
+    ui_api: RunningStack, api: httpx.Client
+) -> None:
+    content = customers_csv([["Gus", "gus@example.com", ""]])
+    job_id = start_import(api, "undo-me.csv", content)
+    assert wait_for_job_sync(api, job_id)["status"] == "completed"
+    at = status_page(ui_api.admin_key, job_id)
+    no_exception(at)
+
+    button(at, "Undo this import").click().run()
+    assert "Undo this import? The customers it inserted are deleted" in page_text(at)
+    button(at, "Keep the import").click().run()
+    assert "Undo this import?" not in page_text(at)
+    assert api.get(f"/imports/{job_id}").json()["revertId"] is None
+
+    button(at, "Undo this import").click().run()
+    button(at, "Yes, undo the import").click().run()
+    no_exception(at)
+    assert "Undo of undo-me.csv started" in page_text(at)
+    revert_id = api.get(f"/imports/{job_id}").json()["revertId"]
+    assert wait_for_job_sync(api, revert_id)["counts"]["deleted"] == 1
+    assert api.get("/customers", params={"email": "gus@example.com"}).json()["total"] == 0
+    at = status_page(ui_api.admin_key, revert_id)
+    assert {m.label: m.value for m in at.metric} == {
+        "Total": "1",
+        "Deleted": "1",
+        "Restored": "0",
+        "Conflicts": "0",
+    }
+    at = status_page(ui_api.admin_key, job_id)
+    assert "Undone by admin on" in page_text(at)
+    assert not [b for b in at.button if b.label == "Undo this import"]
 
 
 # --- the API unreachable --------------------------------------------------------------------

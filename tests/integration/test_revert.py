@@ -134,16 +134,18 @@ async def test_reverting_twice_changes_nothing_the_second_time(
 async def test_reverting_a_cancelled_import_takes_back_what_it_wrote(
     api, database, worker, admin_headers
 ) -> None:
+    await run_import(api, admin_headers, SEED, "ignore")
     before = await snapshot(database)
-    rows = [[f"P{i}", "T", f"p{i}@example.com", "", ""] for i in range(6)]
-    dispatcher = RecordingDispatcher()
-    config = {"deduplicationKeys": ["email"], "action": "ignore", "batchSize": 2}
+    # Its first batch changes Ann and inserts P0; the cancel stops the rest.
+    rows = [REPLACING[0], ["P0", "T", "p0@example.com", "", ""]]
+    rows += [[f"P{i}", "T", f"p{i}@example.com", "", ""] for i in range(1, 5)]
+    config = {"deduplicationKeys": ["email"], "action": "replace", "batchSize": 2}
     job = await jobs.create_job(
         io.BytesIO(csv_bytes(HEADER, rows)),
         "held.csv",
         ImportConfig.model_validate(config),
         "admin",
-        dispatcher,
+        RecordingDispatcher(),
         get_settings(),
     )
     job_id = str(job.id)
@@ -152,11 +154,12 @@ async def test_reverting_a_cancelled_import_takes_back_what_it_wrote(
     await jobs.process_batch(planned.batches[0], RecordingDispatcher(), get_settings())
     cancelled = await api.post(f"/imports/{job_id}/cancel", headers=admin_headers)
     assert cancelled.json()["status"] == "cancelled"
-    assert await database["customers"].count_documents({}) == 2
+    assert await database["customers"].count_documents({}) == len(SEED) + 1
+    assert await snapshot(database) != before
 
     reverted = await revert(api, admin_headers, job_id)
 
-    assert reverted["revertCounts"] == {"total": 2, "deleted": 2, "restored": 0, "conflicts": 0}
+    assert reverted["revertCounts"] == {"total": 2, "deleted": 1, "restored": 1, "conflicts": 0}
     assert await snapshot(database) == before
 
 

@@ -112,34 +112,46 @@ async def _take_back_values(
         for ident in _values(preimage["before"], keys) - _values(current[cid], keys)
     }
     found = await claims.read(back, writer.lookup_chunk_size)
-    inserts: list[dict[str, Any]] = []
+    unclaimed = []
     for ident, cid in sorted(back.items(), key=lambda item: claims.claim_id(item[0])):
         claim = found.get(ident)
         if claim is None:
-            inserts.append({"_id": claims.claim_id(ident), "c": cid, "w": writer.writer})
+            unclaimed.append(ident)
         elif cid not in claim.candidates and cid in wanted:
             results[cid] = Reverted(cid, "conflict", value_taken(*ident, claim.holder))
             del wanted[cid]
-    inserts = [doc for doc in inserts if doc["c"] in wanted]
-    refused: set[int] = set()
-    if inserts:
-        try:
-            await claims.collection().insert_many(inserts, ordered=False)
-        except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if {e.get("code") for e in errors} != {DUPLICATE_KEY}:
-                raise
-            refused = {e["index"] for e in errors}
-    taken: dict[str, list[str]] = {}
-    for index, doc in enumerate(inserts):
-        cid = doc["c"]
-        if index in refused and cid in wanted:  # taken by another writer meanwhile
-            key, _, value = doc["_id"].partition(":")
-            results[cid] = Reverted(cid, "conflict", value_taken(key, value, None))
+    unclaimed = [ident for ident in unclaimed if back[ident] in wanted]
+    refused = await _insert_claims(writer, [(ident, back[ident]) for ident in unclaimed])
+    # Refused: taken meanwhile, by another writer or by another delivery of this revert.
+    again = await claims.read(refused, writer.lookup_chunk_size)
+    for ident in refused:
+        claim, cid = again.get(ident), back[ident]
+        if (claim is None or cid not in claim.candidates) and cid in wanted:
+            holder = claim.holder if claim else None
+            results[cid] = Reverted(cid, "conflict", value_taken(*ident, holder))
             del wanted[cid]
-        elif index not in refused:
-            taken.setdefault(cid, []).append(doc["_id"])
+    taken: dict[str, list[str]] = {}
+    for ident in unclaimed:
+        if ident not in refused:
+            taken.setdefault(back[ident], []).append(claims.claim_id(ident))
     return taken
+
+
+async def _insert_claims(
+    writer: RevertWriter, wanted: list[tuple[IdentifierValue, str]]
+) -> set[IdentifierValue]:
+    """Insert claims naming the given customers; returns the values whose claim existed."""
+    docs = [{"_id": claims.claim_id(ident), "c": cid, "w": writer.writer} for ident, cid in wanted]
+    if not docs:
+        return set()
+    try:
+        await claims.collection().insert_many(docs, ordered=False)
+    except BulkWriteError as error:
+        errors = error.details.get("writeErrors", [])
+        if {e.get("code") for e in errors} != {DUPLICATE_KEY}:
+            raise
+        return {wanted[e["index"]][0] for e in errors}
+    return set()
 
 
 async def _release_taken(

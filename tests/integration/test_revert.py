@@ -184,3 +184,119 @@ async def test_who_may_revert_and_what_cannot_be_reverted(api, database, admin_h
     assert "pending" in running.json()["detail"]
     missing = await api.post("/imports/000000000000000000000000/revert", headers=admin_headers)
     assert missing.status_code == 404
+
+
+async def held_import(
+    rows: list[list[str]], action: str = "replace", keys: tuple[str, ...] = ("email",)
+) -> tuple[str, list[str]]:
+    """An import created and planned by the real services; its batches (one row each) are
+    not sent: the test runs them."""
+    config = {"deduplicationKeys": list(keys), "action": action, "batchSize": 1}
+    job = await jobs.create_job(
+        io.BytesIO(csv_bytes(HEADER, rows)),
+        "held.csv",
+        ImportConfig.model_validate(config),
+        "admin",
+        RecordingDispatcher(),
+        get_settings(),
+    )
+    planned = RecordingDispatcher()
+    await jobs.plan_job(str(job.id), planned, get_settings())
+    return str(job.id), planned.batches
+
+
+async def test_the_pre_image_is_the_state_before_the_import_first_touched_the_customer(
+    api, database, worker, admin_headers
+) -> None:
+    await run_import(api, admin_headers, SEED, "ignore")
+    before = await snapshot(database)
+    ann_email, ann_phone = SEED[0][2], SEED[0][3]
+    # Two rows that reach Ann through different identifiers: two batches change her.
+    rows = [["Ann", "", ann_email, "", "Paris"], ["Ann", "", "", ann_phone, "Rome"]]
+    job_id, batches = await held_import(rows, "append", ("email", "phoneNumber"))
+    assert len(batches) == 2
+    for batch in batches:
+        await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
+    # The first batch delivered again, as if its worker died before recording its results.
+    await database["import_batches"].update_one(
+        {"_id": batches[0]}, {"$set": {"status": "pending"}}
+    )
+    await jobs.process_batch(batches[0], RecordingDispatcher(), get_settings())
+    await jobs.finalize_job(job_id, get_settings())
+    ann = await database["customers"].find_one({"_id": before["customers"][0]["_id"]})
+    assert ann["attributes"]["city"] != "Boston"
+
+    stored = await database["import_preimages"].find().to_list()
+    assert [p["before"] for p in stored] == before["customers"][:1]
+    reverted = await revert(api, admin_headers, job_id)
+    assert reverted["counts"] == {"total": 1, "deleted": 0, "restored": 1, "conflicts": 0}
+    assert await snapshot(database) == before
+
+
+async def test_a_value_the_import_removed_and_another_customer_took_is_a_conflict(
+    api, database, worker, admin_headers
+) -> None:
+    await run_import(api, admin_headers, SEED, "ignore")
+    replaced = await run_import(api, admin_headers, REPLACING, "replace")  # Bob loses his phone
+    bob_phone = SEED[1][3]
+    taken = {
+        "action": "ignore",
+        "deduplicationKeys": ["email"],
+        "customers": [
+            {"firstName": "Zed", "email": ["zed@example.com"], "phoneNumber": [bob_phone]}
+        ],
+    }
+    assert (await api.post("/customers/bulkCustomers", headers=admin_headers, json=taken)).json()[
+        "insertedCount"
+    ] == 1
+    zed = await database["customers"].find_one({"attributes.email": "zed@example.com"})
+    bob = await database["customers"].find_one({"attributes.email": "bob@example.com"})
+
+    reverted = await revert(api, admin_headers, replaced["id"])
+
+    assert reverted["counts"] == {"total": 3, "deleted": 1, "restored": 1, "conflicts": 1}
+    assert await database["customers"].find_one({"_id": bob["_id"]}) == bob
+    claim = await database["identifier_claims"].find_one({"_id": f"phoneNumber:{bob_phone}"})
+    assert claim["c"] == str(zed["_id"])
+    report = await api.get(f"/imports/{reverted['id']}/report", headers=admin_headers)
+    sheet = load_workbook(io.BytesIO(report.content), read_only=True)["Conflicts"]
+    assert list(sheet.iter_rows(values_only=True))[1:] == [
+        (
+            str(bob["_id"]),
+            f"Its phoneNumber {bob_phone} now belongs to customer {zed['_id']}; kept as it is",
+        )
+    ]
+
+
+async def test_a_stalled_revert_is_driven_again_and_a_failed_one_runs_again_when_asked(
+    api, database, admin_headers
+) -> None:
+    from datetime import timedelta
+
+    from store.auth import Principal
+    from store.documents import Role, utcnow
+
+    job_id, batches = await held_import(SEED)
+    for batch in batches:
+        await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
+    await jobs.finalize_job(job_id, get_settings())
+    held = RecordingDispatcher()
+    revert_job = await jobs.start_revert(job_id, Principal("admin", Role.ADMIN), held)
+    assert held.reverts == [str(revert_job.id)]
+    await database["import_jobs"].update_one(
+        {"_id": revert_job.id}, {"$set": {"heartbeat_at": utcnow() - timedelta(hours=1)}}
+    )
+    swept = RecordingDispatcher()
+    assert await jobs.redrive_stalled_jobs(swept, get_settings()) == [str(revert_job.id)]
+    assert swept.reverts == [str(revert_job.id)] and swept.plans == []
+
+    await database["import_jobs"].update_one(
+        {"_id": revert_job.id}, {"$set": {"status": "failed", "error": "worker lost"}}
+    )
+    again = await api.post(f"/imports/{job_id}/revert", headers=admin_headers)
+    assert again.json() == {"id": str(revert_job.id), "status": "pending"}
+    await jobs.run_revert(str(revert_job.id), get_settings())
+    done = (await api.get(f"/imports/{revert_job.id}", headers=admin_headers)).json()
+    assert (done["status"], done["error"]) == ("completed", None)
+    assert done["counts"] == {"total": 3, "deleted": 3, "restored": 0, "conflicts": 0}
+    assert await database["customers"].count_documents({}) == 0

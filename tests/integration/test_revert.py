@@ -131,15 +131,15 @@ async def test_reverting_twice_changes_nothing_the_second_time(
     assert rerun["revertCounts"] == first["revertCounts"]
 
 
-async def test_reverting_a_cancelled_import_takes_back_what_it_wrote(
-    api, database, worker, admin_headers
-) -> None:
-    await run_import(api, admin_headers, SEED, "ignore")
-    before = await snapshot(database)
-    # Its first batch changes Ann and inserts P0; the cancel stops the rest.
-    rows = [REPLACING[0], ["P0", "T", "p0@example.com", "", ""]]
-    rows += [[f"P{i}", "T", f"p{i}@example.com", "", ""] for i in range(1, 5)]
-    config = {"deduplicationKeys": ["email"], "action": "replace", "batchSize": 2}
+async def held_import(
+    rows: list[list[str]],
+    action: str = "replace",
+    keys: tuple[str, ...] = ("email",),
+    batch_size: int = 1,
+) -> tuple[str, list[str]]:
+    """An import created and planned by the real services; its batches are not sent: the
+    test runs them."""
+    config = {"deduplicationKeys": list(keys), "action": action, "batchSize": batch_size}
     job = await jobs.create_job(
         io.BytesIO(csv_bytes(HEADER, rows)),
         "held.csv",
@@ -148,10 +148,21 @@ async def test_reverting_a_cancelled_import_takes_back_what_it_wrote(
         RecordingDispatcher(),
         get_settings(),
     )
-    job_id = str(job.id)
     planned = RecordingDispatcher()
-    await jobs.plan_job(job_id, planned, get_settings())
-    await jobs.process_batch(planned.batches[0], RecordingDispatcher(), get_settings())
+    await jobs.plan_job(str(job.id), planned, get_settings())
+    return str(job.id), planned.batches
+
+
+async def test_reverting_a_cancelled_import_takes_back_what_it_wrote(
+    api, database, worker, admin_headers
+) -> None:
+    await run_import(api, admin_headers, SEED, "ignore")
+    before = await snapshot(database)
+    # Its first batch changes Ann and inserts P0; the cancel stops the rest.
+    rows = [REPLACING[0], ["P0", "T", "p0@example.com", "", ""]]
+    rows += [[f"P{i}", "T", f"p{i}@example.com", "", ""] for i in range(1, 5)]
+    job_id, batches = await held_import(rows, batch_size=2)
+    await jobs.process_batch(batches[0], RecordingDispatcher(), get_settings())
     cancelled = await api.post(f"/imports/{job_id}/cancel", headers=admin_headers)
     assert cancelled.json()["status"] == "cancelled"
     assert await database["customers"].count_documents({}) == len(SEED) + 1
@@ -184,25 +195,6 @@ async def test_who_may_revert_and_what_cannot_be_reverted(api, database, admin_h
     assert "pending" in running.json()["detail"]
     missing = await api.post("/imports/000000000000000000000000/revert", headers=admin_headers)
     assert missing.status_code == 404
-
-
-async def held_import(
-    rows: list[list[str]], action: str = "replace", keys: tuple[str, ...] = ("email",)
-) -> tuple[str, list[str]]:
-    """An import created and planned by the real services; its batches (one row each) are
-    not sent: the test runs them."""
-    config = {"deduplicationKeys": list(keys), "action": action, "batchSize": 1}
-    job = await jobs.create_job(
-        io.BytesIO(csv_bytes(HEADER, rows)),
-        "held.csv",
-        ImportConfig.model_validate(config),
-        "admin",
-        RecordingDispatcher(),
-        get_settings(),
-    )
-    planned = RecordingDispatcher()
-    await jobs.plan_job(str(job.id), planned, get_settings())
-    return str(job.id), planned.batches
 
 
 async def test_the_pre_image_is_the_state_before_the_import_first_touched_the_customer(

@@ -332,7 +332,7 @@ def test_undo_asks_for_a_confirmation_then_starts_the_revert(
     no_exception(at)
     assert "Undo of undo-me.csv started" in page_text(at)
     revert_id = api.get(f"/imports/{job_id}").json()["revertId"]
-    assert wait_for_job_sync(api, revert_id)["counts"]["deleted"] == 1
+    assert wait_for_job_sync(api, revert_id)["revertCounts"]["deleted"] == 1
     assert api.get("/customers", params={"email": "gus@example.com"}).json()["total"] == 0
     at = status_page(ui_api.admin_key, revert_id)
     assert {m.label: m.value for m in at.metric} == {

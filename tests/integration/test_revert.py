@@ -221,7 +221,7 @@ async def test_the_pre_image_is_the_state_before_the_import_first_touched_the_cu
     stored = await database["import_preimages"].find().to_list()
     assert [p["before"] for p in stored] == before["customers"][:1]
     reverted = await revert(api, admin_headers, job_id)
-    assert reverted["counts"] == {"total": 1, "deleted": 0, "restored": 1, "conflicts": 0}
+    assert reverted["revertCounts"] == {"total": 1, "deleted": 0, "restored": 1, "conflicts": 0}
     assert await snapshot(database) == before
 
 
@@ -246,7 +246,7 @@ async def test_a_value_the_import_removed_and_another_customer_took_is_a_conflic
 
     reverted = await revert(api, admin_headers, replaced["id"])
 
-    assert reverted["counts"] == {"total": 3, "deleted": 1, "restored": 1, "conflicts": 1}
+    assert reverted["revertCounts"] == {"total": 3, "deleted": 1, "restored": 1, "conflicts": 1}
     assert await database["customers"].find_one({"_id": bob["_id"]}) == bob
     claim = await database["identifier_claims"].find_one({"_id": f"phoneNumber:{bob_phone}"})
     assert claim["c"] == str(zed["_id"])
@@ -290,5 +290,5 @@ async def test_a_stalled_revert_is_driven_again_and_a_failed_one_runs_again_when
     await jobs.run_revert(str(revert_job.id), get_settings())
     done = (await api.get(f"/imports/{revert_job.id}", headers=admin_headers)).json()
     assert (done["status"], done["error"]) == ("completed", None)
-    assert done["counts"] == {"total": 3, "deleted": 3, "restored": 0, "conflicts": 0}
+    assert done["revertCounts"] == {"total": 3, "deleted": 3, "restored": 0, "conflicts": 0}
     assert await database["customers"].count_documents({}) == 0

@@ -18,10 +18,12 @@ from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
 from store.documents import Customer
 
 COLLECTION = "import_preimages"
+DUPLICATE_KEY = 11000
 
 
 def collection() -> AsyncCollection[dict[str, Any]]:
@@ -46,7 +48,15 @@ async def record(import_id: str, customers: Sequence[dict[str, Any]]) -> None:
         writes.append(
             UpdateOne({"_id": f"{import_id}:{doc['_id']}"}, {"$set": fields}, upsert=True)
         )
-    await collection().bulk_write(writes, ordered=False)
+    try:
+        await collection().bulk_write(writes, ordered=False)
+    except BulkWriteError as error:
+        # Two batches of the import upserting the same customer's at once: one insert loses
+        # the race, and its update now finds the document.
+        errors = error.details.get("writeErrors", [])
+        if {e.get("code") for e in errors} != {DUPLICATE_KEY}:
+            raise
+        await collection().bulk_write([writes[e["index"]] for e in errors], ordered=False)
 
 
 async def of_import(import_id: str, chunk_size: int) -> AsyncIterator[list[dict[str, Any]]]:

@@ -273,7 +273,7 @@ async def test_a_stalled_revert_is_driven_again_and_a_failed_one_runs_again_when
         await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
     await jobs.finalize_job(job_id, get_settings())
     held = RecordingDispatcher()
-    revert_job = await jobs.start_revert(job_id, Principal("admin", Role.ADMIN), held)
+    revert_job = await jobs.start_revert(job_id, Principal("admin", Role.ADMIN, "test"), held)
     assert held.reverts == [str(revert_job.id)]
     await database["import_jobs"].update_one(
         {"_id": revert_job.id}, {"$set": {"heartbeat_at": utcnow() - timedelta(hours=1)}}

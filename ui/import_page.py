@@ -236,7 +236,7 @@ def render() -> None:
                 f"{upload.name}: {len(suggestion['columns'])} columns, {read_as}. "
                 "Highlighted columns need your attention."
             )
-            mapping = render_mapping_table(suggestion, attributes, upload.file_id)
+            mapping = render_mapping_table(suggestion, attributes, f"{upload.file_id}:{sheet}")
             problems = []
             for attribute in missing_required(mapping, attributes):
                 problems.append(

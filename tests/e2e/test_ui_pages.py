@@ -22,7 +22,9 @@ from tests.e2e.ui_support import (
     signed_in_app,
     start_import,
 )
-from tests.helpers import csv_bytes, wait_for_job_sync
+from tests.helpers import csv_bytes, wait_for_job_sync, xlsx_bytes
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 pytestmark = pytest.mark.e2e
 
@@ -215,6 +217,33 @@ def test_the_check_counts_invalid_new_and_matching_rows_before_importing(
     confirm.check().run()
     no_exception(at)
     assert not import_button(at).disabled
+
+
+def test_a_workbook_is_imported_from_the_chosen_sheet(
+    ui_api: RunningStack, api: httpx.Client
+) -> None:
+    content = xlsx_bytes(
+        ("Notes", [["nothing", "here"], ["a", "b"]]),
+        ("People", [["Vorname", "E-mail"], ["Tina", "tina@example.com"]]),
+    )
+    at = signed_in_app(ui_api.admin_key).run()
+    at.file_uploader(key="csv_file").set_value(("people.xlsx", content, XLSX)).run()
+    no_exception(at)
+    sheet = next(s for s in at.selectbox if s.label == "Sheet of the workbook")
+    assert sheet.options == ["Notes", "People"]
+    sheet.set_value("People").run()
+    no_exception(at)
+    assert "people.xlsx: 2 columns, sheet People" in page_text(at)
+    mapping_choice(at, "Vorname").set_value("firstName").run()
+
+    import_button(at).click().run()
+    no_exception(at)
+    job_id = at.success[0].value.split("job ")[1].split(" ")[0]
+    job = wait_for_job_sync(api, job_id)
+    assert (job["mapping"], job["counts"]["imported"]) == (
+        {"Vorname": "firstName", "E-mail": "email"},
+        1,
+    )
 
 
 def test_settings_the_api_rejects_keep_the_user_on_the_page(ui_api: RunningStack) -> None:

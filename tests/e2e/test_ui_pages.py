@@ -238,8 +238,9 @@ def test_a_workbook_is_imported_from_the_chosen_sheet(
 
     import_button(at).click().run()
     no_exception(at)
-    job_id = at.success[0].value.split("job ")[1].split(" ")[0]
-    job = wait_for_job_sync(api, job_id)
+    assert "Import of people.xlsx started" in page_text(at)
+    newest = api.get("/imports", params={"fileName": "people.xlsx", "limit": 1}).json()
+    job = wait_for_job_sync(api, newest["items"][0]["id"])
     assert (job["mapping"], job["counts"]["imported"]) == (
         {"Vorname": "firstName", "E-mail": "email"},
         1,

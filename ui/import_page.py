@@ -162,6 +162,8 @@ def render() -> None:
         upload = st.file_uploader(
             "Upload a CSV file or an Excel workbook (.xlsx)", type=["csv", "xlsx"], key="csv_file"
         )
+        required = [a for a in attributes_of(api.schema(record_type)) if a.required]
+        mandatory = ", ".join(a.display for a in required) or "none"
         csv_template, xlsx_template = st.columns(2)
         for column, (extension, kind, mime) in zip(
             (csv_template, xlsx_template), TEMPLATES, strict=True
@@ -173,7 +175,11 @@ def render() -> None:
                 mime=mime,
                 icon=":material/download:",
                 on_click="ignore",
-                help="Every attribute of the schema as a header: fill it in and upload it.",
+                help=(
+                    "Every attribute of the schema as a header: fill it in and upload it. "
+                    f"Mandatory: {mandatory}."
+                    + (" In the workbook they are bold on yellow." if extension == "xlsx" else "")
+                ),
             )
 
     middle_left, middle_right = st.columns(2, gap="large")

@@ -6,6 +6,7 @@ import io
 from litestar import Controller, Request, Response, get, put
 from litestar.params import FromPath
 from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
 
 from api.bodies import parse_json
 from api.dependencies import InjectedSettings
@@ -49,12 +50,30 @@ def template_csv(schema: RecordSchema) -> bytes:
     return buffer.getvalue().encode()
 
 
+REQUIRED_FILL = PatternFill("solid", fgColor="FFE8A3")
+
+
 def template_xlsx(schema: RecordSchema) -> bytes:
-    """The same template as a workbook of text cells (a phone stays "+1...", not a number)."""
+    """The same template as a workbook of text cells (a phone stays "+1...", not a number):
+    mandatory columns' headers in bold on yellow; a second sheet describes every column."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(schema.record_type)
-    for row in template_rows(schema):
-        sheet.append([text_cell(sheet, value) for value in row])
+    header, example = template_rows(schema)
+    cells = []
+    for attribute, name in zip(schema.attributes, header, strict=True):
+        cell = text_cell(sheet, name)
+        if attribute.required:
+            cell.font, cell.fill = Font(bold=True), REQUIRED_FILL
+        cells.append(cell)
+    sheet.append(cells)
+    sheet.append([text_cell(sheet, value) for value in example])
+    fields = workbook.create_sheet("Columns")
+    titles = ["Column", "Label", "Type", "Mandatory", "Several values", "Identifies a customer"]
+    fields.append([text_cell(fields, title) for title in titles])
+    for a in schema.attributes:
+        flags = [a.required, a.multi_value, a.channel_identifier]
+        row = [a.key, a.label, a.type, *("yes" if flag else "" for flag in flags)]
+        fields.append([text_cell(fields, value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -147,3 +147,17 @@ async def test_the_template_comes_as_a_workbook_too(api, database, admin_headers
     sheet = load_workbook(io.BytesIO(xlsx_template.content), read_only=True).worksheets[0]
     rows = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert rows == [line.split(",") for line in csv_template.text.strip().split("\r\n")]
+
+
+async def test_the_workbook_template_marks_mandatory_columns(api, database, admin_headers) -> None:
+    xlsx_template = await api.get("/record-types/customers/template.xlsx", headers=admin_headers)
+    workbook = load_workbook(io.BytesIO(xlsx_template.content))
+    header = list(workbook.worksheets[0].iter_rows(max_row=1))[0]
+    marked = [cell.value for cell in header if cell.font.bold]
+    assert marked == ["firstName"]  # the default schema's one mandatory attribute
+    columns = list(workbook["Columns"].iter_rows(values_only=True))
+    assert columns[0] == (
+        "Column", "Label", "Type", "Mandatory", "Several values", "Identifies a customer",
+    )  # fmt: skip
+    assert ("firstName", "First Name", "string", "yes", None, None) in columns
+    assert ("email", "Email", "email", None, "yes", "yes") in columns

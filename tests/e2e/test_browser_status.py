@@ -108,6 +108,7 @@ def test_the_check_before_importing_and_a_replace_that_asks_first(
     confirm = page.get_by_text("Yes, overwrite 1 existing profiles")
     expect(confirm).to_be_visible()
     expect(import_button).to_be_disabled()
+    confirm.scroll_into_view_if_needed()
     shot(page, "import-01-checked-replace-asks-first")
     confirm.click()
     idle(page)

@@ -50,8 +50,12 @@ class Settings(BaseSettings):
     # Workers and recovery.
     worker_processes: int = 1
     worker_threads: int = 4
-    stalled_job_seconds: int = 120
-    sweep_interval_seconds: int = 30
+    # A worker holds a lease on the step it works on (a batch, the planning, the report) and
+    # renews it every third of this; a lease that ran out means the worker died, and the
+    # recovery check, every RECOVERY_CHECK_SECONDS, drives the step again. Their sum bounds
+    # the time a fault holds a job up (the target is 30 s).
+    lease_seconds: float = Field(default=15.0, gt=0)
+    recovery_check_seconds: float = Field(default=5.0, gt=0)
     report_retention_days: int = Field(default=30, ge=0)  # 0: keep them forever
 
     @property

@@ -155,18 +155,19 @@ class ImportJob(Document):
     counts: Counts = Field(default_factory=Counts)
     error: str | None = None
     report_file_id: Any = None
-    finalizing_until: datetime | None = None  # lease of the worker building the report
+    # Leases (store.jobs.leases): until when a worker holds the planning or the report.
+    plan_lease_until: datetime | None = None
+    finalizing_until: datetime | None = None
     # Deliveries of planning and of the completion that started: counted here, not in the
     # broker, so a delivery that kills its worker every time still ends the job.
     plan_attempts: int = 0
     finalize_attempts: int = 0
-    heartbeat_at: datetime = Field(default_factory=utcnow)  # last progress; recovery looks here
 
     class Settings:
         name = "import_jobs"
         indexes = [
             IndexModel([("created_at", DESCENDING)]),
-            IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)]),
+            IndexModel([("status", ASCENDING)]),
         ]
 
 
@@ -216,6 +217,7 @@ class ImportBatch(Document):
     packed_rows: bytes = b""  # BatchRow items, see `pack`
     status: BatchStatus = BatchStatus.PENDING
     attempts: int = 0
+    lease_until: datetime | None = None  # until when a worker holds it (store.jobs.leases)
     packed_results: bytes | None = None  # RowResultRecord items
     counts: Counts = Field(default_factory=Counts)
     error: str | None = None

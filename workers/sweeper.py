@@ -1,7 +1,7 @@
-"""`python -m workers.sweeper`: the periodic recovery check. MongoDB is the source of truth,
-so imports whose messages were lost (Redis restarted without persistence, a worker killed)
-are driven again from it. Hourly, it also deletes the files of imports past the retention
-(REPORT_RETENTION_DAYS)."""
+"""`python -m workers.sweeper`: the recovery check (store.jobs.recovery) every
+RECOVERY_CHECK_SECONDS: steps whose worker died (their lease ran out) and steps whose message
+Redis lost are driven again from MongoDB. Hourly, it also deletes the files of imports past
+the retention (REPORT_RETENTION_DAYS)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from config import get_settings
 from store import db, jobs
 from workers.actors import dispatcher
+from workers.backlog import RedisBacklog
 
 log = logging.getLogger("workers.sweeper")
 
@@ -20,15 +21,17 @@ RETENTION_CHECK_SECONDS = 3600.0
 
 async def sweep_forever() -> None:
     settings = get_settings()
+    assert settings.redis_url is not None  # workers.broker refuses to start without it
     await db.connect(settings)
+    backlog = RedisBacklog(settings.redis_url, dead_after_seconds=settings.lease_seconds)
     retention_due = time.monotonic()
     while True:
         try:
-            driven = await jobs.redrive_stalled_jobs(dispatcher, settings)
-            if driven:
-                log.info("drove stalled imports again: %s", ", ".join(driven))
-        except Exception:  # keep sweeping: the next round may find the servers back
-            log.exception("recovery sweep failed")
+            driven = await jobs.drive_unfinished(dispatcher, backlog)
+            for step in driven:
+                log.info("drove again: %s", step)
+        except Exception:  # keep checking: the next round may find the servers back
+            log.exception("recovery check failed")
         if time.monotonic() >= retention_due:
             try:
                 cleaned = await jobs.delete_expired_files(settings)
@@ -37,9 +40,9 @@ async def sweep_forever() -> None:
                 retention_due = time.monotonic() + RETENTION_CHECK_SECONDS
             except Exception:  # tried again next round
                 log.exception("retention sweep failed")
-        await asyncio.sleep(settings.sweep_interval_seconds)
+        await asyncio.sleep(settings.recovery_check_seconds)
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(sweep_forever())

@@ -1,13 +1,14 @@
 """The import job pipeline, one step a module: intake (accept a file), planning (rows into
 batches), batches (one batch's commit), progress (counting), finalize (the report),
-queries (reading and cancelling jobs), revert (undoing an import), maintenance (recovery
-and retention), and the one retry policy (policy)."""
+queries (reading and cancelling jobs), revert (undoing an import), leases and recovery
+(driving again the steps of dead workers and lost messages), maintenance (retention), and
+the one retry policy (policy)."""
 
 from store.jobs.batches import process_batch
 from store.jobs.dispatch import Dispatcher
 from store.jobs.finalize import finalize_job
 from store.jobs.intake import MappingPreview, create_job, create_retry, preview_mapping
-from store.jobs.maintenance import delete_expired_files, redrive_stalled_jobs
+from store.jobs.maintenance import delete_expired_files
 from store.jobs.planning import plan_job
 from store.jobs.policy import MAX_ATTEMPTS, MAX_CONTENDED_ATTEMPTS
 from store.jobs.queries import (
@@ -19,18 +20,22 @@ from store.jobs.queries import (
     list_jobs,
     report_stream,
 )
+from store.jobs.recovery import Driven, Queued, drive_unfinished
 from store.jobs.revert import run_revert, start_revert
 
 __all__ = [
     "MAX_ATTEMPTS",
     "MAX_CONTENDED_ATTEMPTS",
     "Dispatcher",
+    "Driven",
     "JobFilter",
     "MappingPreview",
+    "Queued",
     "cancel_job",
     "create_job",
     "create_retry",
     "delete_expired_files",
+    "drive_unfinished",
     "failed_rows",
     "finalize_job",
     "get_job",
@@ -39,7 +44,6 @@ __all__ = [
     "plan_job",
     "preview_mapping",
     "process_batch",
-    "redrive_stalled_jobs",
     "report_stream",
     "run_revert",
     "start_revert",

@@ -27,7 +27,7 @@ from store.documents import (
     utcnow,
 )
 from store.errors import NotFound
-from store.jobs import policy
+from store.jobs import leases, policy
 from store.jobs.dispatch import Dispatcher
 from store.jobs.progress import count_batch, finish_if_complete
 from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema
@@ -42,33 +42,45 @@ SUMMARY = {"job_id": 1, "seq": 1, "status": 1, "counts": 1, "first_row": 1, "las
 
 async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
     batches = ImportBatch.get_pymongo_collection()
-    # Every delivery is counted before the rows are read as a batch: a batch whose document
-    # no longer reads still ends failed after its attempts.
-    stored = await batches.find_one_and_update(
+    # Every delivery that takes the batch is counted before the rows are read as a batch: a
+    # batch whose document no longer reads still ends failed after its attempts.
+    lease = await leases.take(
+        batches,
         {"_id": batch_id, "status": BatchStatus.PENDING},
-        {"$inc": {"attempts": 1}},
-        projection={**SUMMARY, "attempts": 1},
-        return_document=ReturnDocument.AFTER,
+        "lease_until",
+        settings.lease_seconds,
+        count_in="attempts",
     )
-    if stored is None:  # finished by an earlier delivery, which may have died before counting
+    if lease is None:
         finished = await batches.find_one({"_id": batch_id}, SUMMARY)
         if finished is None:
             raise NotFound(f"No batch {batch_id!r}")
-        await _count(finished, dispatcher)
-        return
+        if finished["status"] != BatchStatus.PENDING:
+            # Finished by an earlier delivery, which may have died before counting.
+            await _count(finished, dispatcher)
+        return  # else a live delivery holds it: it finishes it, or its lease runs out
+    async with lease:
+        await _take_batch(batch_id, lease.document, dispatcher, settings)
+
+
+async def _take_batch(
+    batch_id: str, stored: dict[str, Any], dispatcher: Dispatcher, settings: Settings
+) -> None:
     job = await get_job(str(stored["job_id"]))
     if job.status not in UNFINISHED:
         return  # cancelled: the batch stays pending and uncounted
     attempts = int(stored["attempts"])
     try:
-        finished = await _commit_batch(batch_id, job, attempts, settings)
+        if attempts > policy.MAX_CONTENDED_ATTEMPTS:  # every earlier delivery died midway
+            raise policy.Interrupted(policy.interrupted("The batch", attempts - 1))
+        finished = await _commit_batch(stored, job, attempts, settings)
     except Exception as error:
         if policy.may_retry(attempts, error):
             raise  # Dramatiq retries the message
         log.exception("batch %s failed after %d attempts", batch_id, attempts)
         finished = await _mark_failed(batch_id, stored, error, attempts)
     if finished is None:  # another delivery finished it first: count what that one recorded
-        finished = await batches.find_one({"_id": batch_id}, SUMMARY)
+        finished = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id}, SUMMARY)
     if finished is not None and finished["status"] != BatchStatus.PENDING:
         await _count(finished, dispatcher)
 
@@ -80,11 +92,9 @@ async def _count(batch: dict[str, Any], dispatcher: Dispatcher) -> None:
 
 
 async def _commit_batch(
-    batch_id: str, job: ImportJob, attempts: int, settings: Settings
+    document: dict[str, Any], job: ImportJob, attempts: int, settings: Settings
 ) -> dict[str, Any] | None:
-    document = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id})
-    if document is None:
-        raise NotFound(f"No batch {batch_id!r}")
+    batch_id = str(document["_id"])
     rows = ImportBatch.model_validate(document).rows
     job_id = str(job.id)
     committed = await commit(

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-
-from pymongo import ReturnDocument
 
 from config import Settings
 from store.documents import BatchStatus, Counts, ImportBatch, ImportJob, JobStatus, utcnow
-from store.jobs import policy
+from store.jobs import leases, policy
 from store.jobs.progress import fail_job
 from store.jobs.queries import get_job, job_oid
 
 log = logging.getLogger(__name__)
 
-FINALIZE_LEASE = timedelta(minutes=10)
 ERRORS_SHOWN = 5
 
 
@@ -24,26 +20,28 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
     while the first works, and lets a later one take over if the first worker died.
     Deliveries that take the lease are counted: when the last one fails too, or the earlier
     ones all stopped midway, the job ends failed with its counts and the reason."""
-    from store import reports
-
-    now = utcnow()
-    claimed = await ImportJob.get_pymongo_collection().find_one_and_update(
+    lease = await leases.take(
+        ImportJob.get_pymongo_collection(),
         {
             "_id": job_oid(job_id),
             "status": JobStatus.IN_PROGRESS,
             "batch_count": {"$ne": None},
             "$expr": {"$gte": ["$batches_done", "$batch_count"]},
-            "$or": [{"finalizing_until": None}, {"finalizing_until": {"$lt": now}}],
         },
-        {
-            "$set": {"finalizing_until": now + FINALIZE_LEASE, "heartbeat_at": now},
-            "$inc": {"finalize_attempts": 1},
-        },
-        return_document=ReturnDocument.AFTER,
+        "finalizing_until",
+        settings.lease_seconds,
+        count_in="finalize_attempts",
     )
-    if claimed is None:
-        return  # not every batch is counted, done already, or another delivery is at it
-    job = ImportJob.model_validate(claimed)
+    if lease is None:
+        return  # not every batch is counted, done already, or a live delivery is at it
+    async with lease:
+        await _finalize(ImportJob.model_validate(lease.document))
+
+
+async def _finalize(job: ImportJob) -> None:
+    from store import reports
+
+    job_id = str(job.id)
     attempt = job.finalize_attempts
     if attempt > policy.MAX_ATTEMPTS:
         message = policy.interrupted(
@@ -56,9 +54,8 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
         job.finished_at = utcnow()
         report_id = await reports.build_report(job)
     except Exception as problem:
-        await _release(job_id)  # a retry may take over at once
         if policy.may_retry(attempt, problem):
-            raise  # Dramatiq retries the message
+            raise  # Dramatiq retries the message; the lease ends with this delivery
         log.exception("completing import %s failed after %d attempts", job_id, attempt)
         await fail_job(
             job_id,
@@ -78,7 +75,6 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
                 "error": error,
                 "finished_at": job.finished_at,
                 "report_file_id": report_id,
-                "finalizing_until": None,
             }
         },
     )
@@ -130,10 +126,4 @@ def _failed_batches_message(failed: list[tuple[str, int, int]], batch_count: int
     return (
         f"{len(failed)} of {batch_count} batches could not be processed after {tries} "
         f"attempts, so their {rows} row(s) are counted as failed: {shown}{more}"
-    )
-
-
-async def _release(job_id: str) -> None:
-    await ImportJob.get_pymongo_collection().update_one(
-        {"_id": job_oid(job_id)}, {"$set": {"finalizing_until": None}}
     )

@@ -1,4 +1,4 @@
-"""Keeping jobs moving and storage bounded: driving stalled jobs again, and retention."""
+"""Keeping storage bounded: retention of uploads, reports and batches."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from datetime import timedelta
 
 from config import Settings
 from store import files, preimages, writers
-from store.documents import ImportBatch, ImportJob, JobKind, utcnow
-from store.jobs.dispatch import Dispatcher
-from store.jobs.planning import enqueue_unfinished
-from store.jobs.queries import FINISHED, UNFINISHED
+from store.documents import ImportBatch, ImportJob, utcnow
+from store.jobs.queries import FINISHED
 
 
 async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str]:
@@ -50,33 +48,3 @@ async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str
         )
         cleaned.append(job_id)
     return cleaned
-
-
-async def redrive_stalled_jobs(dispatcher: Dispatcher, settings: Settings) -> list[str]:
-    """Enqueue again the work of unfinished jobs with no progress for STALLED_JOB_SECONDS:
-    messages lost with a Redis restart, or a worker killed mid-batch. Safe to run any time,
-    since every step is idempotent. Returns the ids of the jobs driven again."""
-    now = utcnow()
-    stalled = ImportJob.get_pymongo_collection().find(
-        {
-            "status": {"$in": list(UNFINISHED)},
-            "heartbeat_at": {"$lt": now - timedelta(seconds=settings.stalled_job_seconds)},
-        }
-    )
-    driven = []
-    async for document in stalled:
-        job = ImportJob.model_validate(document)
-        await ImportJob.get_pymongo_collection().update_one(
-            # The completion's lease stays: a report still being built is not built twice, and
-            # a dead worker's lease runs out by itself.
-            {"_id": job.id},
-            {"$set": {"heartbeat_at": now}},
-        )
-        if job.kind is JobKind.REVERT:
-            dispatcher.revert(str(job.id))
-        elif job.batch_count is None:
-            dispatcher.plan(str(job.id))
-        else:
-            await enqueue_unfinished(job, dispatcher)
-        driven.append(str(job.id))
-    return driven

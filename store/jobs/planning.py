@@ -26,17 +26,11 @@ from store.documents import (
     utcnow,
 )
 from store.errors import NotFound
-from store.jobs import policy
+from store.jobs import leases, policy
 from store.jobs.dispatch import Dispatcher
 from store.jobs.intake import csv_limits
-from store.jobs.progress import (
-    Heartbeat,
-    count_batch,
-    count_job_attempt,
-    fail_job,
-    finish_if_complete,
-)
-from store.jobs.queries import UNFINISHED, get_job, job_validator
+from store.jobs.progress import count_batch, fail_job, finish_if_complete
+from store.jobs.queries import UNFINISHED, get_job, job_oid, job_validator
 
 log = logging.getLogger(__name__)
 # A batch's rows (cells and values) must fit one MongoDB document (16 MB) whatever the
@@ -54,9 +48,25 @@ async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> N
     """Running twice stores the same batches. Deliveries are counted: when the last one
     fails too, or a delivery finds that the earlier ones all stopped midway (the worker
     died), the job ends failed with the reason."""
-    counted = await count_job_attempt(job_id, "plan_attempts")
-    if counted is None:
-        return  # finished or cancelled meanwhile
+    jobs = ImportJob.get_pymongo_collection()
+    lease = await leases.take(
+        jobs,
+        {"_id": job_oid(job_id), "status": {"$in": list(UNFINISHED)}},
+        "plan_lease_until",
+        settings.lease_seconds,
+        count_in="plan_attempts",
+    )
+    if lease is None:
+        if await jobs.count_documents({"_id": job_oid(job_id)}) == 0:
+            raise NotFound(f"No import with id {job_id!r}")
+        return  # finished or cancelled meanwhile, or a live delivery is planning it
+    async with lease:
+        await _plan_with_attempts(job_id, lease.document, dispatcher, settings)
+
+
+async def _plan_with_attempts(
+    job_id: str, counted: dict[str, Any], dispatcher: Dispatcher, settings: Settings
+) -> None:
     attempt = int(counted["plan_attempts"])
     if attempt > policy.MAX_ATTEMPTS and counted.get("batch_count") is None:
         await fail_job(job_id, policy.interrupted("Planning the import", attempt - 1))
@@ -97,7 +107,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     validator = job_validator(job, settings)
     identifier_keys = [a.key for a in validator.schema.channel_identifiers]
     grouper = RowGrouper(spill=tempfile.TemporaryFile)
-    heartbeat = Heartbeat(job.id)
+    yielder = leases.Yielder()
     with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool:
         await files.download_to(files.uploads(), job.file_id, source)
         source.seek(0)
@@ -105,7 +115,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             source, delimiter=job.delimiter, sheet=job.sheet, limits=csv_limits(settings)
         )
         for csv_row in reader:
-            await heartbeat.beat()
+            await yielder.tick()
             # Plain dicts (BatchRow's fields): pickled and packed without pydantic per row.
             row: dict[str, Any] = {
                 "number": csv_row.number,
@@ -135,7 +145,6 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
                 document = batch.model_dump(by_alias=True, mode="python")
                 await collection.replace_one({"_id": batch.id}, document, upsert=True)
                 del pending[seq]
-                await heartbeat.beat()
     now = utcnow()
     updated = await jobs.find_one_and_update(
         {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
@@ -146,7 +155,6 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
                 "status": JobStatus.IN_PROGRESS,
                 "started_at": job.started_at or now,
                 "planned_at": now,
-                "heartbeat_at": now,
             }
         },
         return_document=ReturnDocument.AFTER,

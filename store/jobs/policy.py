@@ -45,6 +45,10 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
 
 
+class Interrupted(Exception):
+    """The step's earlier deliveries all stopped midway: it ends failed, not retried."""
+
+
 def interrupted(what: str, attempts: int) -> str:
     return (
         f"{what} stopped midway {attempts} times (the worker process ended while working on "

@@ -176,7 +176,7 @@ async def test_a_report_deleted_before_its_job_is_marked_is_gone(
 async def test_the_sweeper_deletes_expired_files(database, workdir: Path) -> None:
     jobs = await seed(database)
     log = workdir / "retention-sweeper.log"
-    env = {**os.environ, "REPORT_RETENTION_DAYS": "30", "SWEEP_INTERVAL_SECONDS": "1"}
+    env = {**os.environ, "REPORT_RETENTION_DAYS": "30", "RECOVERY_CHECK_SECONDS": "1"}
     sweeper = Child("sweeper", [sys.executable, "-m", "workers.sweeper"], env, log).start()
     try:
         deadline = time.monotonic() + 60

@@ -1,0 +1,135 @@
+"""The recovery check: MongoDB is the source of truth, Redis only transport. Each unfinished
+job's next step (its planning, its pending batches, its completion) is driven again when the
+lease of the worker that took it ran out (the worker died), or when no worker holds it and
+the broker holds no message for it (lost with a Redis restart). Safe to run any time and from
+any number of processes: every step is idempotent, and a lease keeps duplicates from working
+at once."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from store.documents import BatchStatus, ImportBatch, ImportJob, JobStatus, utcnow
+from store.jobs.dispatch import Dispatcher
+from store.jobs.planning import enqueue_unfinished
+from store.jobs.queries import UNFINISHED, job_oid
+
+
+@dataclass(frozen=True)
+class Queued:
+    """The ids the broker holds a message for (queued, delayed or being worked on)."""
+
+    plans: Collection[str]
+    batches: Collection[str]
+    finalizes: Collection[str]
+
+
+class Broker(Protocol):
+    def queued(self) -> Queued:
+        """What the broker holds now, once messages of dead worker processes are requeued."""
+        ...
+
+
+@dataclass(frozen=True)
+class Driven:
+    job_id: str
+    step: str  # "planning", "batch <id>", "completion"
+    why: str  # "lease ran out" or "message lost"
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.step} ({self.why})"
+
+
+def _expired(document: dict[str, Any], field: str, now: datetime) -> bool:
+    until = document.get(field)
+    return until is not None and until < now
+
+
+async def _clear(collection: Any, document: dict[str, Any], field: str) -> None:
+    """Forget an expired lease before driving the step again, so that the next check sees
+    a step waiting for its (new) message rather than a dead worker."""
+    await collection.update_one(
+        {"_id": document["_id"], field: document[field]}, {"$set": {field: None}}
+    )
+
+
+async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Driven]:
+    """One round of the check; what it drove again."""
+    now = utcnow()
+    jobs = ImportJob.get_pymongo_collection()
+    batches = ImportBatch.get_pymongo_collection()
+    projection = {"batch_count": 1, "batches_done": 1, "plan_lease_until": 1}
+    unfinished = await jobs.find(
+        {"status": {"$in": list(UNFINISHED)}}, {**projection, "finalizing_until": 1, "status": 1}
+    ).to_list()
+    waiting: list[tuple[str, str, dict[str, Any]]] = []  # (kind, id, document) with no lease
+    driven: list[Driven] = []
+    for job in unfinished:
+        job_id = str(job["_id"])
+        if job.get("batch_count") is None:
+            field = "plan_lease_until"
+            if _expired(job, field, now):
+                await _clear(jobs, job, field)
+                dispatcher.plan(job_id)
+                driven.append(Driven(job_id, "planning", "lease ran out"))
+            elif job.get(field) is None:
+                waiting.append(("plan", job_id, job))
+            continue
+        pending = await batches.find(
+            {"job_id": job_id, "status": BatchStatus.PENDING}, {"lease_until": 1}
+        ).to_list()
+        for batch in pending:
+            if _expired(batch, "lease_until", now):
+                await _clear(batches, batch, "lease_until")
+                dispatcher.process_batch(batch["_id"])
+                driven.append(Driven(job_id, f"batch {batch['_id']}", "lease ran out"))
+            elif batch.get("lease_until") is None:
+                waiting.append(("batch", batch["_id"], batch))
+        if pending or job["status"] != JobStatus.IN_PROGRESS:
+            continue
+        if _expired(job, "finalizing_until", now):
+            await _clear(jobs, job, "finalizing_until")
+            dispatcher.finalize(job_id)
+            driven.append(Driven(job_id, "completion", "lease ran out"))
+        elif job.get("finalizing_until") is None:
+            waiting.append(("finalize", job_id, job))
+    if waiting:
+        driven += await _drive_lost(waiting, dispatcher, broker)
+    return driven
+
+
+async def _drive_lost(
+    waiting: list[tuple[str, str, dict[str, Any]]], dispatcher: Dispatcher, broker: Broker
+) -> list[Driven]:
+    """Steps no worker holds whose message the broker does not hold either. The broker is
+    read after MongoDB, and each step read again after it: a step that finished or was
+    taken meanwhile is left alone."""
+    queued = broker.queued()
+    held = {"plan": queued.plans, "batch": queued.batches, "finalize": queued.finalizes}
+    lost = [(kind, step_id, doc) for kind, step_id, doc in waiting if step_id not in held[kind]]
+    driven = []
+    jobs = ImportJob.get_pymongo_collection()
+    for kind, step_id, _ in lost:
+        if kind == "batch":
+            batch = await ImportBatch.get_pymongo_collection().find_one(
+                {"_id": step_id, "status": BatchStatus.PENDING, "lease_until": None},
+                {"job_id": 1},
+            )
+            if batch is not None:
+                dispatcher.process_batch(step_id)
+                driven.append(Driven(str(batch["job_id"]), f"batch {step_id}", "message lost"))
+            continue
+        job = await jobs.find_one({"_id": job_oid(step_id), "status": {"$in": list(UNFINISHED)}})
+        if job is None:
+            continue
+        if kind == "plan" and job.get("batch_count") is None and not job.get("plan_lease_until"):
+            dispatcher.plan(step_id)
+            driven.append(Driven(step_id, "planning", "message lost"))
+        elif kind == "finalize" and not job.get("finalizing_until"):
+            # Counts what a dead worker finished without counting, then completes.
+            await enqueue_unfinished(ImportJob.model_validate(job), dispatcher)
+            driven.append(Driven(step_id, "completion", "message lost"))
+    return driven

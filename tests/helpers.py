@@ -137,6 +137,21 @@ async def wait_for_idle_queue(redis_url: str, timeout: float = 45.0) -> None:
     await wait_until(idle, "the import queue drained", timeout=timeout, interval=0.1)
 
 
+def _insert_all(collection: Any, docs: list[dict[str, Any]]) -> None:
+    """insert_many of documents with their ids, safe when the driver retries a part already
+    inserted (a retried write then meets its own documents)."""
+    from pymongo.errors import BulkWriteError
+
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as error:
+        if any(e["code"] != 11000 for e in error.details["writeErrors"]):
+            raise
+    assert collection.count_documents({"_id": {"$in": [d["_id"] for d in docs[:1000]]}}) == min(
+        len(docs), 1000
+    )
+
+
 def seed_customers_sync(sync_db: Any, profiles: list[dict[str, Any]]) -> None:
     """Store customers as the store would have: each identifier value with its claim."""
     from bson import ObjectId
@@ -148,14 +163,14 @@ def seed_customers_sync(sync_db: Any, profiles: list[dict[str, Any]]) -> None:
     keys = [a.key for a in DEFAULT_CUSTOMER_SCHEMA.channel_identifiers]
     docs = [{"_id": ObjectId(), "attributes": p, "rev": 1} for p in profiles]
     if docs:
-        sync_db["customers"].insert_many(docs)
+        _insert_all(sync_db["customers"], docs)
     claims = [
         {"_id": claim_id(ident), "c": str(doc["_id"]), "w": None}
         for doc in docs
         for ident in identifier_values(doc["attributes"], keys)
     ]
     if claims:
-        sync_db[COLLECTION].insert_many(claims)
+        _insert_all(sync_db[COLLECTION], claims)
 
 
 def commit_request(rows: list[Any], action: Any, writer: str | None = None, **extra: Any) -> Any:

@@ -1,0 +1,107 @@
+"""Processes that die or go away mid-import: each import reaches its end by itself, with the
+customers, counts and report of a clean run; the recovery time is printed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.faults.harness import (
+    ROWS,
+    STANDARD_FILE,
+    FaultStack,
+    Recovery,
+    Result,
+    config,
+    duplicated_identifiers,
+)
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
+
+
+def assert_like_clean(stack: FaultStack, result: Result, clean: Result) -> None:
+    assert result.status == "completed", result.status
+    assert result.counts == clean.counts
+    assert result.summary == clean.summary
+    assert result.details == clean.details
+    assert result.customers == clean.customers
+    with stack.database() as database:
+        assert duplicated_identifiers(database) == []
+
+
+def start_standard(stack: FaultStack, action: str = "append") -> tuple[str, float]:
+    stack.reset()
+    return stack.upload(STANDARD_FILE, config(action)), time.monotonic()
+
+
+def test_a_worker_process_killed_three_times(
+    fault_stack: FaultStack, clean_run: Callable[[str], Result]
+) -> None:
+    clean = clean_run("append")
+    job_id, started = start_standard(fault_stack)
+    recovery = Recovery(fault_stack, job_id, "worker process SIGKILLed, 3 times")
+    for share in (0.15, 0.4, 0.65):
+        fault_stack.wait_processed(job_id, int(ROWS * share))
+        recovery.after(fault_stack.kill_worker_process)
+    result = fault_stack.result(job_id, started)
+    recovery.report(result, clean)
+    assert_like_clean(fault_stack, result, clean)
+
+
+def test_redis_restarted_without_persistence(
+    fault_stack: FaultStack, clean_run: Callable[[str], Result]
+) -> None:
+    clean = clean_run("append")
+    job_id, started = start_standard(fault_stack)
+    fault_stack.wait_processed(job_id, ROWS // 4)
+    recovery = Recovery(fault_stack, job_id, "Redis restarted without persistence")
+    recovery.after(lambda: fault_stack.restart("redis"))
+    result = fault_stack.result(job_id, started)
+    recovery.report(result, clean)
+    assert_like_clean(fault_stack, result, clean)
+
+
+def test_the_database_stopped_for_ten_seconds(
+    fault_stack: FaultStack, clean_run: Callable[[str], Result]
+) -> None:
+    clean = clean_run("append")
+    job_id, started = start_standard(fault_stack)
+    fault_stack.wait_processed(job_id, ROWS // 4)
+
+    def outage() -> None:
+        fault_stack.stop("mongodb")
+        time.sleep(10)
+        fault_stack.start_mongo()  # on the same data
+
+    recovery = Recovery(fault_stack, job_id, "database stopped for 10 s")
+    recovery.after(outage)
+    result = fault_stack.result(job_id, started)
+    recovery.report(result, clean)
+    assert_like_clean(fault_stack, result, clean)
+
+
+def test_a_worker_killed_while_building_the_report(
+    fault_stack: FaultStack, clean_run: Callable[[str], Result]
+) -> None:
+    # ignore: every duplicate is a line of the report's details, so the report takes long
+    # enough to be caught midway.
+    clean = clean_run("ignore")
+    job_id, started = start_standard(fault_stack, "ignore")
+    deadline = time.monotonic() + 240
+    while not fault_stack.job(job_id).get("finalizing_until"):
+        assert time.monotonic() < deadline, "the report was never started"
+        time.sleep(0.005)
+    recovery = Recovery(fault_stack, job_id, "worker killed while building the report")
+
+    def kill() -> None:
+        fault_stack.kill_workers()
+        assert fault_stack.job(job_id)["status"] == "in_progress", "the report was done first"
+
+    recovery.after(kill)
+    result = fault_stack.result(job_id, started)
+    recovery.report(result, clean)
+    assert_like_clean(fault_stack, result, clean)
+    with fault_stack.database() as database:
+        assert database["import_jobs"].find_one({"status": "completed"})["finalize_attempts"] == 2

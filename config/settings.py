@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     ui_port: int = 8501
     api_url: str | None = None  # where the UI reaches the API; default http://api_host:api_port
+    # On SIGTERM the API lets requests in flight finish for this long, then drops them (an
+    # upload dropped midway is deleted by the recovery check).
+    api_shutdown_seconds: int = Field(default=10, ge=0)
 
     # Security: the bootstrap admin key (more keys live in MongoDB).
     admin_api_key: str = "dev-admin-key"

@@ -45,6 +45,8 @@ def app_children(settings: Settings, env: dict[str, str], logs: Path | None) -> 
                 settings.api_host,
                 "--port",
                 str(settings.api_port),
+                "--timeout-graceful-shutdown",
+                str(settings.api_shutdown_seconds),
             ],
             env,
             log("api"),

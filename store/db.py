@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from config import Settings
 from store.documents import DOCUMENT_MODELS
 
+SOCKET_TIMEOUT_MS = 30_000  # above any one command's own time (scans stop at 10 s)
 _client: AsyncMongoClient | None = None  # type: ignore[type-arg]
 _database: AsyncDatabase | None = None  # type: ignore[type-arg]
 _lock = asyncio.Lock()
@@ -24,7 +25,12 @@ async def connect(settings: Settings) -> AsyncDatabase:  # type: ignore[type-arg
             if not settings.mongodb_url:
                 raise RuntimeError("MONGODB_URL is not set")
             _client = AsyncMongoClient(
-                settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=10_000
+                settings.mongodb_url,
+                tz_aware=True,
+                serverSelectionTimeoutMS=10_000,
+                # A reply that never comes (the server restarted under a request) raises
+                # instead of holding the step, and its renewed lease, forever.
+                socketTimeoutMS=SOCKET_TIMEOUT_MS,
             )
             database = _client[settings.mongodb_database]
             await initialise(database)

@@ -10,6 +10,7 @@ from bson import Int64, ObjectId
 from gridfs import DEFAULT_CHUNK_SIZE, AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 
 from store import db
 from store.documents import utcnow
@@ -39,6 +40,13 @@ def reports() -> Bucket:
     return _bucket("reports")
 
 
+def upload_leases() -> AsyncCollection[dict[str, Any]]:
+    """One document per upload being stored, named by its file id, with the lease of the
+    API process storing it: an upload whose lease ran out and that no import names was
+    abandoned midway (its process died), and the recovery check deletes what it left."""
+    return db.database()["upload_leases"]
+
+
 def _read_full(source: IO[bytes], size: int) -> bytes:
     """`size` bytes, fewer only at the end: every GridFS chunk but the last must be full."""
     data = source.read(size)
@@ -55,6 +63,7 @@ async def save_stream(
     filename: str,
     source: IO[bytes],
     metadata: dict[str, Any] | None = None,
+    file_id: ObjectId | None = None,
 ) -> Any:
     """Copy a local file object into GridFS; returns the file id. The chunks are inserted
     UPLOAD_CHUNKS_PER_INSERT at a time, so memory stays about 1 MiB whatever the file's size:
@@ -66,7 +75,7 @@ async def save_stream(
     # The indexes GridFS drivers create (idempotent).
     await chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)
     await files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
-    file_id = ObjectId()
+    file_id = file_id or ObjectId()
     length = number = 0
     try:
         while True:

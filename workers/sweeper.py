@@ -1,6 +1,7 @@
 """`python -m workers.sweeper`: the recovery check (store.jobs.recovery) every
 RECOVERY_CHECK_SECONDS: steps whose worker died (their lease ran out) and steps whose message
-Redis lost are driven again from MongoDB. Hourly, it also deletes the files of imports past
+Redis lost are driven again from MongoDB, and uploads whose API process died midway are
+deleted. Hourly, it also deletes the files of imports past
 the retention (REPORT_RETENTION_DAYS)."""
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ async def sweep_forever() -> None:
             driven = await jobs.drive_unfinished(dispatcher, backlog)
             for step in driven:
                 log.info("drove again: %s", step)
+            for file_id in await jobs.delete_abandoned_uploads():
+                log.info("deleted the abandoned upload %s", file_id)
         except Exception:  # keep checking: the next round may find the servers back
             log.exception("recovery check failed")
         if time.monotonic() >= retention_due:

@@ -20,7 +20,7 @@ from store.jobs.queries import (
     list_jobs,
     report_stream,
 )
-from store.jobs.recovery import Driven, Queued, drive_unfinished
+from store.jobs.recovery import Driven, Queued, delete_abandoned_uploads, drive_unfinished
 from store.jobs.revert import run_revert, start_revert
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "cancel_job",
     "create_job",
     "create_retry",
+    "delete_abandoned_uploads",
     "delete_expired_files",
     "drive_unfinished",
     "failed_rows",

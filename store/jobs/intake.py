@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
 
+from bson import ObjectId
+
 from config import Settings
 from domain.actions import Action
 from domain.csvfile import CsvLimits
@@ -22,6 +24,7 @@ from store import files, mappings
 from store.auth import Principal
 from store.documents import ImportJob, JobKind
 from store.errors import Conflict, TooManyRequests
+from store.jobs import leases
 from store.jobs.dispatch import Dispatcher
 from store.jobs.queries import FINISHED, UNFINISHED, get_job, job_schema
 from store.schemas import get_schema
@@ -231,32 +234,43 @@ async def create_job(
     checked = await asyncio.to_thread(
         _check_file, upload, config, schema, settings, retry_of, remembered
     )
-    file_id = await files.save_stream(
-        files.uploads(), file_name, upload, {"recordType": config.record_type}
-    )
-    job = ImportJob(
-        file_name=file_name,
-        file_id=file_id,
-        file_size=checked.size,
-        record_type=config.record_type,
-        action=config.action.value,
-        deduplication_keys=config.deduplication_keys,
-        mapping=checked.mapping,
-        header=checked.header,
-        schema_attributes=[a.model_dump(by_alias=True, mode="json") for a in schema.attributes],
-        phone_default_region=config.phone_default_region,
-        multi_value_separator=config.multi_value_separator,
-        delimiter=checked.delimiter,
-        encoding=checked.encoding,
-        sheet=config.sheet,
-        dry_run=config.dry_run,
-        batch_size=config.batch_size,
-        created_by=created_by,
-        created_by_key=created_by_key,
-        total_rows=checked.total_rows,
-        retry_of=str(retry_of.id) if retry_of else None,
-    )
-    await job.insert()
+    file_id = ObjectId()
+    # The upload holds a lease while it is stored: if this process dies midway, the
+    # recovery check deletes what it stored (store.jobs.recovery.delete_abandoned_uploads).
+    async with await leases.hold_new(files.upload_leases(), file_id, settings.lease_seconds):
+        try:
+            await files.save_stream(
+                files.uploads(), file_name, upload, {"recordType": config.record_type}, file_id
+            )
+            job = ImportJob(
+                file_name=file_name,
+                file_id=file_id,
+                file_size=checked.size,
+                record_type=config.record_type,
+                action=config.action.value,
+                deduplication_keys=config.deduplication_keys,
+                mapping=checked.mapping,
+                header=checked.header,
+                schema_attributes=[
+                    a.model_dump(by_alias=True, mode="json") for a in schema.attributes
+                ],
+                phone_default_region=config.phone_default_region,
+                multi_value_separator=config.multi_value_separator,
+                delimiter=checked.delimiter,
+                encoding=checked.encoding,
+                sheet=config.sheet,
+                dry_run=config.dry_run,
+                batch_size=config.batch_size,
+                created_by=created_by,
+                created_by_key=created_by_key,
+                total_rows=checked.total_rows,
+                retry_of=str(retry_of.id) if retry_of else None,
+            )
+            await job.insert()
+        except BaseException:
+            await files.delete(files.uploads(), file_id)
+            raise
+        await files.upload_leases().delete_one({"_id": file_id})  # the job names the file now
     if retry_of is not None:
         await ImportJob.get_pymongo_collection().update_one(
             {"_id": retry_of.id}, {"$addToSet": {"retries": str(job.id)}}

@@ -110,6 +110,16 @@ async def take(
     return None if document is None else Lease(collection, document, field, seconds)
 
 
+async def hold_new(
+    collection: AsyncCollection[dict[str, Any]], document_id: Any, seconds: float
+) -> Lease:
+    """A lease on something that has no document yet (an upload being stored): its lease
+    is a document of its own, in `lease_until`."""
+    document = {"_id": document_id, "lease_until": _expiry(seconds)}
+    await collection.insert_one(document)
+    return Lease(collection, document, "lease_until", seconds)
+
+
 class Yielder:
     """Lets the event loop run (lease renewals among it) during a long stretch of CPU work
     that otherwise awaits nothing."""

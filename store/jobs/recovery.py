@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from store import files
 from store.documents import BatchStatus, ImportBatch, ImportJob, JobStatus, utcnow
+from store.jobs import leases
 from store.jobs.dispatch import Dispatcher
 from store.jobs.planning import enqueue_unfinished
 from store.jobs.queries import UNFINISHED, job_oid
@@ -133,3 +135,18 @@ async def _drive_lost(
             await enqueue_unfinished(ImportJob.model_validate(job), dispatcher)
             driven.append(Driven(step_id, "completion", "message lost"))
     return driven
+
+
+async def delete_abandoned_uploads() -> list[str]:
+    """Delete what uploads whose API process died while storing them left behind (the
+    chunks stored so far, or a whole file that no import names); the file ids."""
+    leases_ = files.upload_leases()
+    abandoned = await leases_.find(leases.free("lease_until", utcnow()), {"_id": 1}).to_list()
+    deleted = []
+    for upload in abandoned:
+        file_id = upload["_id"]
+        if await ImportJob.get_pymongo_collection().count_documents({"file_id": file_id}) == 0:
+            await files.delete(files.uploads(), file_id)
+            deleted.append(str(file_id))
+        await leases_.delete_one({"_id": file_id})
+    return deleted

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stack.processes import VENV_BIN, free_port, wait_for_port
+from stack.processes import VENV_BIN, free_port, mongo_url_for, wait_for_port
 from tests.e2e.browser import browser  # noqa: F401  # the fixture, for every browser test
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +27,7 @@ class RunningStack:
     admin_key: str
     data_dir: Path
     log_path: Path
+    mongo_url: str
 
     def client(self) -> httpx.Client:
         return httpx.Client(
@@ -47,14 +48,14 @@ class RunningStack:
 def start_stack(data_dir: Path, embedded: bool = True) -> RunningStack:
     """`python -m stack.run` with free ports. embedded=True also starts its own MongoDB and
     Redis (as `make run` on a fresh machine); otherwise it uses the test harness's."""
-    api_port, ui_port = free_port(), free_port()
+    api_port, ui_port, mongo_port = free_port(), free_port(), free_port()
     env = dict(
         os.environ,
         API_PORT=str(api_port),
         UI_PORT=str(ui_port),
         DATA_DIR=str(data_dir),
         ADMIN_API_KEY="e2e-admin-key",
-        EMBEDDED_MONGODB_PORT=str(free_port()),
+        EMBEDDED_MONGODB_PORT=str(mongo_port),
         EMBEDDED_REDIS_PORT=str(free_port()),
         MONGODB_DATABASE="bcu_e2e",
     )
@@ -79,6 +80,7 @@ def start_stack(data_dir: Path, embedded: bool = True) -> RunningStack:
         "e2e-admin-key",
         data_dir,
         log_path,
+        mongo_url_for(mongo_port) if embedded else os.environ["MONGODB_URL"],
     )
     try:
         wait_for_port(api_port, timeout=90, proc=proc)

@@ -34,11 +34,24 @@ class RowGrouper:
         self._hashes = array("q")
         self._owners = array("i")
         self._sizes = array("i")  # each row's size in bytes, as the caller counts them
+        self._is_link = array("b")  # 1 for a link (see `link`), 0 for a row of the file
 
     def add(self, identifiers: Iterable[Hashable], size: int = 0) -> int:
+        """A row of the file, with its identifier values; its number among the rows."""
+        return self._add(identifiers, size, link=False)
+
+    def link(self, identifiers: Iterable[Hashable]) -> None:
+        """Join the rows that have any of `identifiers` into one group, as a row holding
+        them all would, but with no row of its own in any batch: e.g. the values an existing
+        customer holds, so that rows reaching that customer through different values apply
+        in file order."""
+        self._add(identifiers, 0, link=True)
+
+    def _add(self, identifiers: Iterable[Hashable], size: int, link: bool) -> int:
         row = self._rows
         self._rows += 1
         self._sizes.append(size)
+        self._is_link.append(link)
         for ident in identifiers:
             self._hashes.append(hash(ident))
             self._owners.append(row)
@@ -97,22 +110,24 @@ class RowGrouper:
     def assign_batches(
         self, batch_size: int, max_bytes: int | None = None
     ) -> tuple[array[int], list[int]]:
-        """(batch index of each row, rows of each batch). A batch is filled with whole
-        groups in order of their first row and closes once it reaches `batch_size` rows, or
-        would pass `max_bytes` with the next group; a group larger than either limit gets a
-        batch of its own."""
+        """(batch index of each row of the file, in order; rows of each batch). A batch is
+        filled with whole groups in order of their first row and closes once it reaches
+        `batch_size` rows, or would pass `max_bytes` with the next group; a group larger
+        than either limit gets a batch of its own. Links take no place in batches."""
         roots = self._parents()
+        is_link, self._is_link = self._is_link, array("b")
         group_rows = array("i", bytes(4 * self._rows))
         group_bytes = array("i", bytes(4 * self._rows))
         for row, root in enumerate(roots):
-            group_rows[root] += 1
-            group_bytes[root] = min(group_bytes[root] + self._sizes[row], 2**31 - 1)
+            if not is_link[row]:
+                group_rows[root] += 1
+                group_bytes[root] = min(group_bytes[root] + self._sizes[row], 2**31 - 1)
         self._sizes = array("i")  # no longer needed: free it before the next arrays
         batch_of_group = array("i", [-1]) * self._rows
         sizes: list[int] = []
         batch_bytes = 0
-        for root in roots:
-            if batch_of_group[root] >= 0:
+        for row, root in enumerate(roots):
+            if is_link[row] or batch_of_group[root] >= 0:
                 continue
             too_big = max_bytes is not None and batch_bytes + group_bytes[root] > max_bytes
             if not sizes or sizes[-1] >= batch_size or (too_big and sizes[-1] > 0):
@@ -122,8 +137,12 @@ class RowGrouper:
             sizes[-1] += group_rows[root]
             batch_bytes += group_bytes[root]
         del group_rows, group_bytes
+        rows = 0
         for row, root in enumerate(roots):  # in place: each row's batch replaces its root
-            roots[row] = batch_of_group[root]
+            if not is_link[row]:
+                roots[rows] = batch_of_group[root]
+                rows += 1
+        del roots[rows:]
         return roots, sizes
 
 

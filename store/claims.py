@@ -34,6 +34,12 @@ def claim_id(ident: IdentifierValue) -> str:
     return f"{key}:{value}"
 
 
+def ident_of(claim: str) -> IdentifierValue:
+    """The value a claim's `_id` names (the inverse of claim_id)."""
+    key, _, value = claim.partition(":")
+    return key, value
+
+
 def collection() -> AsyncCollection[dict[str, Any]]:
     # The database Beanie is bound to (also while store.db initialises it).
     return Customer.get_pymongo_collection().database[COLLECTION]

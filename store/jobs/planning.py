@@ -1,5 +1,6 @@
 """Planning an import: validate every row and store the rows in batches, so that rows that
-share any identifier value land in one batch, in file order; then one message per batch."""
+share any identifier value, or reach one existing customer (store.jobs.holders), land in one
+batch, in file order; then one message per batch."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from store.documents import (
 from store.errors import NotFound
 from store.jobs import leases, policy
 from store.jobs.dispatch import Dispatcher
+from store.jobs.holders import HolderLinks
 from store.jobs.intake import csv_limits
 from store.jobs.progress import count_batch, fail_job, finish_if_complete
 from store.jobs.queries import UNFINISHED, get_job, job_oid, job_validator
@@ -107,6 +109,10 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     validator = job_validator(job, settings)
     identifier_keys = [a.key for a in validator.schema.channel_identifiers]
     grouper = RowGrouper(spill=tempfile.TemporaryFile)
+    mapped = {job.mapping[c] for c in job.mapping if job.mapping[c] in identifier_keys}
+    holders = await HolderLinks.for_import(
+        grouper, job.total_rows * len(mapped), settings.lookup_chunk_size
+    )
     yielder = leases.Yielder()
     with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool:
         await files.download_to(files.uploads(), job.file_id, source)
@@ -129,8 +135,10 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
                 row["values"], row["errors"] = validated.values, list(validated.errors)
             # Failed rows write nothing, so they need no group.
             identifiers = () if row["errors"] else identifier_values(row["values"], identifier_keys)
+            await holders.add(identifiers)
             grouper.add(identifiers, _stored_size(csv_row.values))
             pickle.dump(row, spool, protocol=pickle.HIGHEST_PROTOCOL)
+        await holders.finish(yielder)
         batch_of_row, sizes = grouper.assign_batches(
             job.batch_size or settings.batch_size, BATCH_MAX_BYTES
         )

@@ -7,18 +7,38 @@ import json
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import csv_bytes, seed_customers_sync, wait_for_job_sync
 from tests.reference_model import (
     COLUMNS,
+    EMAILS,
+    PHONES,
     canonical,
     existing_strategy,
     reference,
     rows_strategy,
     validated,
 )
+
+
+def _one_customer_by_two_values(action: str) -> dict[str, object]:
+    """Rows that share no value but reach one existing customer, alternately by its email
+    and by its phone (each row's batch of its own with batch size 1): they apply in file
+    order, whatever the number of workers."""
+    rows = [
+        {
+            "firstName": ["Ann", "Bob"][n % 2],
+            "email": EMAILS[0] if n % 2 == 0 else "",
+            "phoneNumber": PHONES[0] if n % 2 else "",
+            "city": ["Paris", "Rome", ""][n % 3],
+            "labels": ["vip", "new"][n // 2 % 2],
+        }
+        for n in range(8)
+    ]
+    existing = [{"firstName": "Old", "email": [EMAILS[0]], "phoneNumber": [PHONES[0]]}]
+    return {"existing": existing, "rows": rows, "action": action, "keys": ["email", "phoneNumber"]}
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 1000])
@@ -36,6 +56,9 @@ def test_import_matches_the_row_by_row_reference(batch_size, api_server, worker,
         action=st.sampled_from(["ignore", "replace", "update", "append"]),
         keys=st.sampled_from([["email"], ["phoneNumber"], ["email", "phoneNumber"]]),
     )
+    @example(**_one_customer_by_two_values("append"))
+    @example(**_one_customer_by_two_values("replace"))
+    @example(**_one_customer_by_two_values("update"))
     def check(existing, rows, action, keys) -> None:
         # A line of empty cells is a blank line, not a record: the reader skips it.
         rows = [r for r in rows if any(r.values())]

@@ -94,3 +94,25 @@ def test_batches_close_by_bytes_but_never_split_a_group() -> None:
     # 5+5 fills one batch; the group of rows 2-3 (10 bytes) its own; 20 alone; then 5.
     assert list(batch_of_row) == [0, 0, 1, 1, 2, 3]
     assert sizes == [2, 2, 1, 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=ROWS, links=ROWS, batch_size=st.integers(1, 8))
+def test_links_join_rows_and_take_no_place_in_batches(rows, links, batch_size) -> None:
+    """A link (an existing customer's values) joins the rows that have any of its values,
+    as a row holding them all would, wherever it is added; batches hold the file's rows."""
+    grouper = RowGrouper()
+    for values in links[: len(links) // 2]:
+        grouper.link(values)
+    for values in rows:
+        grouper.add(values)
+    for values in links[len(links) // 2 :]:
+        grouper.link(values)
+    batch_of_row, sizes = grouper.assign_batches(batch_size)
+
+    groups = reference_groups([*rows, *links])[: len(rows)]
+    assert len(batch_of_row) == len(rows) == sum(sizes)
+    for a in range(len(rows)):
+        for b in range(len(rows)):
+            if groups[a] == groups[b]:
+                assert batch_of_row[a] == batch_of_row[b]

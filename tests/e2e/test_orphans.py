@@ -55,3 +55,41 @@ def test_a_server_dies_when_its_starter_is_killed() -> None:
     finally:
         starter.kill()
         starter.wait()
+
+
+WAITING_TEST = "import time\n\n\ndef test_waits():\n    time.sleep(120)\n"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_the_test_servers_die_with_pytest(tmp_path, sig) -> None:
+    """A pytest session with this harness (tests/conftest.py, as a plugin) starts its
+    MongoDB-wire server and Redis; however pytest ends, they end too."""
+    (tmp_path / "test_waiting.py").write_text(WAITING_TEST)
+    session = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-q", str(tmp_path)],
+        cwd=os.getcwd(),
+        env={k: v for k, v in os.environ.items() if k not in ("MONGODB_URL", "REDIS_URL")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(servers := _children(session.pid)) < 2:
+            assert time.monotonic() < deadline and session.poll() is None, servers
+            time.sleep(0.2)
+
+        session.send_signal(sig)
+        session.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in servers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+        assert [pid for pid in servers if _alive(pid)] == [], f"servers outlived pytest ({sig})"
+    finally:
+        session.kill()
+        session.wait()
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(line) for line in found.stdout.split()]

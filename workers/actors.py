@@ -36,21 +36,27 @@ class DramatiqDispatcher:
 dispatcher = DramatiqDispatcher()
 
 
-@dramatiq.actor(actor_name="plan_import", queue_name=QUEUE, **RETRIES)
+@dramatiq.actor(
+    actor_name="plan_import", queue_name=QUEUE, time_limit=policy.STEP_TIME_LIMIT_MS, **RETRIES
+)
 async def plan_import(job_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
     await jobs.plan_job(job_id, dispatcher, settings)
 
 
-@dramatiq.actor(actor_name="process_batch", queue_name=QUEUE, **RETRIES)
+@dramatiq.actor(
+    actor_name="process_batch", queue_name=QUEUE, time_limit=policy.BATCH_TIME_LIMIT_MS, **RETRIES
+)
 async def process_batch(batch_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
     await jobs.process_batch(batch_id, dispatcher, settings)
 
 
-@dramatiq.actor(actor_name="finalize_import", queue_name=QUEUE, **RETRIES)
+@dramatiq.actor(
+    actor_name="finalize_import", queue_name=QUEUE, time_limit=policy.STEP_TIME_LIMIT_MS, **RETRIES
+)
 async def finalize_import(job_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)

@@ -41,6 +41,3 @@ class RedisBacklog:
                 if found is not None and message.args:
                     found.add(str(message.args[0]))
         return Queued(plans=plans, batches=batches, finalizes=finalizes)
-
-    def close(self) -> None:
-        self.broker.close()

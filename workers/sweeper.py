@@ -12,12 +12,20 @@ import time
 
 from config import get_settings
 from store import db, jobs
+from store.jobs import policy
 from workers.actors import dispatcher
 from workers.backlog import RedisBacklog
 
 log = logging.getLogger("workers.sweeper")
 
 RETENTION_CHECK_SECONDS = 3600.0
+
+
+async def recover(backlog: RedisBacklog) -> None:
+    for step in await jobs.drive_unfinished(dispatcher, backlog):
+        log.info("drove again: %s", step)
+    for file_id in await jobs.delete_abandoned_uploads():
+        log.info("deleted the abandoned upload %s", file_id)
 
 
 async def sweep_forever() -> None:
@@ -28,11 +36,9 @@ async def sweep_forever() -> None:
     retention_due = time.monotonic()
     while True:
         try:
-            driven = await jobs.drive_unfinished(dispatcher, backlog)
-            for step in driven:
-                log.info("drove again: %s", step)
-            for file_id in await jobs.delete_abandoned_uploads():
-                log.info("deleted the abandoned upload %s", file_id)
+            # A round stuck on a request that never returns (seen once after a database
+            # restart) is cancelled: the next round starts on fresh connections.
+            await asyncio.wait_for(recover(backlog), policy.RECOVERY_ROUND_LIMIT_SECONDS)
         except Exception:  # keep checking: the next round may find the servers back
             log.exception("recovery check failed")
         if time.monotonic() >= retention_due:

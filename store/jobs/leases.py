@@ -16,6 +16,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
 
 from store.documents import utcnow
 
@@ -66,7 +67,10 @@ class Lease:
             self._renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewing
-        await self.release()
+        try:
+            await self.release()
+        except PyMongoError:  # the database is away: the lease runs out by itself
+            log.warning("releasing a lease on %s failed", self.document["_id"], exc_info=True)
 
     async def _renew_forever(self) -> None:
         while True:

@@ -16,6 +16,13 @@ MAX_ATTEMPTS = 5
 MAX_CONTENDED_ATTEMPTS = 25
 MIN_BACKOFF_MS = 500
 MAX_BACKOFF_MS = 10_000
+# Longest one delivery may run before Dramatiq cancels it (and retries): a request that
+# never returns cannot hold a step, and the lease it keeps renewing, forever. A batch takes
+# seconds; planning and the report of the largest files take minutes.
+BATCH_TIME_LIMIT_MS = 120_000
+STEP_TIME_LIMIT_MS = 30 * 60_000
+# Longest one round of the recovery check may run before it is cancelled and started again.
+RECOVERY_ROUND_LIMIT_SECONDS = 60.0
 
 
 def attempts_allowed(error: BaseException) -> int:

@@ -31,7 +31,13 @@ class RedisBacklog:
         plans: set[str] = set()
         batches: set[str] = set()
         finalizes: set[str] = set()
-        by_actor = {"plan_import": plans, "process_batch": batches, "finalize_import": finalizes}
+        reverts: set[str] = set()
+        by_actor = {
+            "plan_import": plans,
+            "process_batch": batches,
+            "finalize_import": finalizes,
+            "revert_import": reverts,
+        }
         for queue in (QUEUE, DELAYED):
             self.broker.do_qsize(queue)  # runs the maintenance above, for this queue
             key = f"{self.broker.namespace}:{queue}.msgs"
@@ -40,4 +46,4 @@ class RedisBacklog:
                 found = by_actor.get(message.actor_name)
                 if found is not None and message.args:
                     found.add(str(message.args[0]))
-        return Queued(plans=plans, batches=batches, finalizes=finalizes)
+        return Queued(plans=plans, batches=batches, finalizes=finalizes, reverts=reverts)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from store import files
-from store.documents import BatchStatus, ImportBatch, ImportJob, JobStatus, utcnow
+from store.documents import BatchStatus, ImportBatch, ImportJob, JobKind, JobStatus, utcnow
 from store.jobs import leases
 from store.jobs.dispatch import Dispatcher
 from store.jobs.planning import enqueue_unfinished
@@ -27,6 +27,7 @@ class Queued:
     plans: Collection[str]
     batches: Collection[str]
     finalizes: Collection[str]
+    reverts: Collection[str]
 
 
 class Broker(Protocol):
@@ -63,7 +64,7 @@ async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Drive
     now = utcnow()
     jobs = ImportJob.get_pymongo_collection()
     batches = ImportBatch.get_pymongo_collection()
-    projection = {"batch_count": 1, "batches_done": 1, "plan_lease_until": 1}
+    projection = {"batch_count": 1, "batches_done": 1, "plan_lease_until": 1, "kind": 1}
     unfinished = await jobs.find(
         {"status": {"$in": list(UNFINISHED)}}, {**projection, "finalizing_until": 1, "status": 1}
     ).to_list()
@@ -71,6 +72,15 @@ async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Drive
     driven: list[Driven] = []
     for job in unfinished:
         job_id = str(job["_id"])
+        if job.get("kind") == JobKind.REVERT:  # one step, leased in plan_lease_until
+            field = "plan_lease_until"
+            if _expired(job, field, now):
+                await _clear(jobs, job, field)
+                dispatcher.revert(job_id)
+                driven.append(Driven(job_id, "revert", "lease ran out"))
+            elif job.get(field) is None:
+                waiting.append(("revert", job_id, job))
+            continue
         if job.get("batch_count") is None:
             field = "plan_lease_until"
             if _expired(job, field, now):
@@ -110,7 +120,12 @@ async def _drive_lost(
     read after MongoDB, and each step read again after it: a step that finished or was
     taken meanwhile is left alone."""
     queued = broker.queued()
-    held = {"plan": queued.plans, "batch": queued.batches, "finalize": queued.finalizes}
+    held = {
+        "plan": queued.plans,
+        "batch": queued.batches,
+        "finalize": queued.finalizes,
+        "revert": queued.reverts,
+    }
     lost = [(kind, step_id, doc) for kind, step_id, doc in waiting if step_id not in held[kind]]
     driven = []
     jobs = ImportJob.get_pymongo_collection()
@@ -127,7 +142,10 @@ async def _drive_lost(
         job = await jobs.find_one({"_id": job_oid(step_id), "status": {"$in": list(UNFINISHED)}})
         if job is None:
             continue
-        if kind == "plan" and job.get("batch_count") is None and not job.get("plan_lease_until"):
+        if kind == "revert" and not job.get("plan_lease_until"):
+            dispatcher.revert(step_id)
+            driven.append(Driven(step_id, "revert", "message lost"))
+        elif kind == "plan" and job.get("batch_count") is None and not job.get("plan_lease_until"):
             dispatcher.plan(step_id)
             driven.append(Driven(step_id, "planning", "message lost"))
         elif kind == "finalize" and not job.get("finalizing_until"):

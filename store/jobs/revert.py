@@ -20,10 +20,10 @@ from store.auth import Principal
 from store.commit import Contended
 from store.documents import ImportJob, JobKind, JobStatus, RevertCounts, Role, utcnow
 from store.errors import Conflict, Forbidden, Gone
-from store.jobs import policy
+from store.jobs import leases, policy
 from store.jobs.dispatch import Dispatcher
-from store.jobs.progress import count_job_attempt, fail_job
-from store.jobs.queries import UNFINISHED, get_job, job_schema
+from store.jobs.progress import fail_job
+from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # customers read and written at a time
@@ -103,10 +103,22 @@ def _check_revertible(job: ImportJob) -> None:
 async def run_revert(revert_id: str, settings: Settings) -> None:
     """The revert job's one step. Deliveries are counted; the last one that fails ends the
     revert failed with the reason (what it did so far stays done, and is reported)."""
-    counted = await count_job_attempt(revert_id, "plan_attempts")
-    if counted is None:
-        return  # finished already
-    revert = ImportJob.model_validate(counted)
+    jobs = ImportJob.get_pymongo_collection()
+    # The revert's one step holds a lease like planning (store.jobs.leases), in the same field.
+    lease = await leases.take(
+        jobs,
+        {"_id": job_oid(revert_id), "status": {"$in": list(UNFINISHED)}},
+        "plan_lease_until",
+        settings.lease_seconds,
+        count_in="plan_attempts",
+    )
+    if lease is None:
+        return  # finished already, or a live delivery is at it
+    async with lease:
+        await _run_revert(revert_id, ImportJob.model_validate(lease.document), settings)
+
+
+async def _run_revert(revert_id: str, revert: ImportJob, settings: Settings) -> None:
     attempt = revert.plan_attempts
     if attempt > policy.MAX_CONTENDED_ATTEMPTS:
         await fail_job(revert_id, policy.interrupted("Reverting the import", attempt - 1))
@@ -204,7 +216,7 @@ def _noted(results: list[restore.Reverted]) -> list[tuple[str, str, str | None]]
 
 
 async def _progress(revert_id: object, processed: int) -> None:
-    """Progress, which is also the heartbeat that keeps recovery away (a chunk a time)."""
+    """Progress, a chunk a time."""
     await ImportJob.get_pymongo_collection().update_one(
-        {"_id": revert_id}, {"$set": {"processed_rows": processed, "heartbeat_at": utcnow()}}
+        {"_id": revert_id}, {"$set": {"processed_rows": processed}}
     )

@@ -152,7 +152,7 @@ async def test_the_template_comes_as_a_workbook_too(api, database, admin_headers
 async def test_the_workbook_template_marks_mandatory_columns(api, database, admin_headers) -> None:
     xlsx_template = await api.get("/record-types/customers/template.xlsx", headers=admin_headers)
     workbook = load_workbook(io.BytesIO(xlsx_template.content))
-    header = list(workbook.worksheets[0].iter_rows(max_row=1))[0]
+    header = next(iter(workbook.worksheets[0].iter_rows(max_row=1)))
     marked = [cell.value for cell in header if cell.font.bold]
     assert marked == ["firstName"]  # the default schema's one mandatory attribute
     columns = list(workbook["Columns"].iter_rows(values_only=True))

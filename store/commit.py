@@ -218,8 +218,9 @@ async def _read(
         candidates |= claim.candidates
     docs = await _customers(candidates, request.lookup_chunk_size)
     own = {cid: doc for cid, doc in docs.items() if cid in own_ids}
+    starts = await _states_before_this_import(request, docs, own_ids)
     existing = [
-        CustomerState(cid, doc.get("attributes") or {}, rev=doc.get("rev", 0))
+        CustomerState(cid, starts.get(cid, doc).get("attributes") or {}, rev=doc.get("rev", 0))
         for cid, doc in sorted(docs.items())
         if cid not in own_ids
     ]
@@ -230,6 +231,23 @@ async def _read(
             if other != cid:  # a writer died between its two writes: its next run repairs it
                 raise Contended(f"{claims.claim_id(ident)} is held by two customers for now")
     return _Read(found, existing, docs, own, holders)
+
+
+async def _states_before_this_import(
+    request: Commit, docs: dict[str, dict[str, Any]], own_ids: set[str]
+) -> dict[str, dict[str, Any]]:
+    """A run of a batch that an earlier run already wrote starts each customer from its
+    pre-image, not from that run's write: its rows then resolve as they did the first time,
+    with the same outcomes and the same changes (else each update would say it changed
+    nothing), and end in the same state."""
+    if not request.resumed or request.import_id is None:
+        return {}
+    rewritten = [
+        cid
+        for cid, doc in docs.items()
+        if cid not in own_ids and doc.get("written_by") == request.import_id
+    ]
+    return await preimages.states_before(request.import_id, rewritten) if rewritten else {}
 
 
 async def _wait_for_live_writers(writer: str, found: Iterable[claims.Claim]) -> None:

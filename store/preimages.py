@@ -59,6 +59,13 @@ async def record(import_id: str, customers: Sequence[dict[str, Any]]) -> None:
         await collection().bulk_write([writes[e["index"]] for e in errors], ordered=False)
 
 
+async def states_before(import_id: str, customer_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The stored pre-images (`before` documents) of these customers, by customer id."""
+    ids = [f"{import_id}:{cid}" for cid in customer_ids]
+    found = collection().find({"_id": {"$in": ids}, "before": {"$exists": True}})
+    return {doc["customer_id"]: doc["before"] async for doc in found}
+
+
 async def of_import(import_id: str, chunk_size: int) -> AsyncIterator[list[dict[str, Any]]]:
     """The import's pre-images in `_id` order, `chunk_size` at a time."""
     last = f"{import_id}:"

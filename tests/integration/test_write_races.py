@@ -201,3 +201,25 @@ async def test_value_can_move_between_two_existing_customers(api, admin_headers)
         {"firstName": "X", "email": ["x@example.com"], "phoneNumber": ["+14155550132"]},
         {"firstName": "Y", "email": ["y@example.com"], "phoneNumber": ["+13125550199"]},
     ]
+
+
+async def test_a_batch_run_again_after_its_writes_reports_the_same_changes(database) -> None:
+    """A batch whose worker died after writing, delivered again, resolves from the customers'
+    pre-images: the same outcomes and the same field changes, not "nothing changed"."""
+    from bson import ObjectId
+
+    ann = {"firstName": "Ann", "email": ["ann@example.com"]}
+    await commit(commit_request([RowInput(1, ann)], Action.IGNORE))  # Ann exists, claims too
+    import_id = str(ObjectId())
+    writer = f"{import_id}-000000"
+    rows = [RowInput(1, {**ann, "city": "Paris"})]
+    first = await commit(commit_request(rows, Action.UPDATE, writer=writer, import_id=import_id))
+    again = await commit(
+        commit_request(rows, Action.UPDATE, writer=writer, import_id=import_id, resumed=True)
+    )
+    changes = [("city", None, "Paris")]
+    assert [list(r.changes) for r in first.resolution.results] == [changes]
+    assert [list(r.changes) for r in again.resolution.results] == [changes]
+    assert [r.outcome for r in again.resolution.results] == [Outcome.UPDATED]
+    stored = await database["customers"].find_one({"attributes.email": "ann@example.com"})
+    assert stored["attributes"] == {**ann, "city": "Paris"}

@@ -239,11 +239,12 @@ class ImportBatch(Document):
         data = dict(data)
         if "rows" in data:
             rows = data.pop("rows")
-            numbers = [r.number if isinstance(r, BatchRow) else r["number"] for r in rows]
+            # The rows as a person finds them in the file: spreadsheet rows (header = 1).
+            lines = [r.line if isinstance(r, BatchRow) else r["line"] for r in rows]
             data["packed_rows"] = pack(rows)
             data["row_count"] = len(rows)
-            data["first_row"] = min(numbers, default=0)
-            data["last_row"] = max(numbers, default=0)
+            data["first_row"] = min(lines, default=0)
+            data["last_row"] = max(lines, default=0)
         if "results" in data:
             data["packed_results"] = pack(data.pop("results"))
         return data

@@ -35,7 +35,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from store import files
-from store.documents import ImportBatch, ImportJob, unpack
+from store.documents import ImportBatch, ImportJob, JobStatus, unpack
 
 EXCEL_CELL_LIMIT = 32_767
 TRUNCATION_MARK = "…[truncated]"
@@ -270,6 +270,19 @@ async def _sorted_rows(
     return spill.sorted()
 
 
+def _cancelled(job: ImportJob) -> list[tuple[str, Any]]:
+    """The line a cancelled import's report adds: how far it got."""
+    if job.status != JobStatus.CANCELLED:
+        return []
+    return [
+        (
+            "Cancelled",
+            f"after {job.processed_rows} of {job.total_rows} rows; the rows after those "
+            "were not imported",
+        )
+    ]
+
+
 def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> None:
     """The counts (an update that changed nothing is counted as unchanged too), then the
     import's settings."""
@@ -294,6 +307,7 @@ def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> Non
         ("Deduplication keys", ", ".join(job.deduplication_keys)),
         ("Mapping", "; ".join(f"{c} → {f}" for c, f in job.mapping.items())),
         ("Dry run", "yes" if job.dry_run else "no"),
+        *_cancelled(job),
         ("Started", started.isoformat() if started else ""),
         ("Finished", finished.isoformat() if finished else ""),
         ("Duration (s)", round(duration, 3) if duration is not None else ""),

@@ -42,17 +42,17 @@ REVERT_OUTCOMES = {"deleted": "Deleted", "restored": "Restored", "conflicts": "C
 
 
 def downloaded(api: ApiClient, kind: str, job_id: str) -> tuple[bytes | None, str | None]:
-    """A finished job's report or failed-rows file (fixed once the job ends, so fetched once
-    per session), or why it is not available."""
-    cache: dict[tuple[str, str], tuple[bytes | None, str | None]]
-    cache = st.session_state.setdefault(DOWNLOADS_KEY, {})
+    """A finished job's report or failed-rows file (fixed once it exists, so fetched once per
+    session), or why it is not available yet (asked again on the next run: a cancelled
+    import's report comes a few seconds after the cancel)."""
+    cache: dict[tuple[str, str], bytes] = st.session_state.setdefault(DOWNLOADS_KEY, {})
     if (kind, job_id) not in cache:
         fetch = api.report if kind == "report" else api.failed_rows_csv
         try:
-            cache[kind, job_id] = (fetch(job_id), None)
+            cache[kind, job_id] = fetch(job_id)
         except ApiError as error:
-            cache[kind, job_id] = (None, str(error))
-    return cache[kind, job_id]
+            return None, str(error)
+    return cache[kind, job_id], None
 
 
 def report_issues(report: bytes) -> pd.DataFrame:

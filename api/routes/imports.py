@@ -185,8 +185,8 @@ class ImportController(Controller):
         responses=errors(404, 409),
         summary="Stop a pending or running import; rows already written stay",
     )
-    async def cancel(self, job_id: FromPath[str]) -> JobBody:
-        return job_body(await jobs.cancel_job(job_id))
+    async def cancel(self, job_id: FromPath[str], dispatcher: InjectedDispatcher) -> JobBody:
+        return job_body(await jobs.cancel_job(job_id, dispatcher))
 
     @post(
         "/{job_id:str}/retry",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from config import Settings
+from store import writers
+from store.commit import Contended
 from store.documents import BatchStatus, Counts, ImportBatch, ImportJob, JobStatus, utcnow
 from store.jobs import leases, policy
 from store.jobs.progress import fail_job
@@ -32,10 +34,32 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
         settings.lease_seconds,
         count_in="finalize_attempts",
     )
-    if lease is None:
-        return  # not every batch is counted, done already, or a live delivery is at it
+    if lease is None:  # not every batch is counted, done already, a live delivery is at it,
+        await _report_cancelled(job_id, settings)  # or the job was cancelled
+        return
     async with lease:
         await _finalize(ImportJob.model_validate(lease.document))
+
+
+async def _report_cancelled(job_id: str, settings: Settings) -> None:
+    """A cancelled import gets the report of what it did, once the batches that were
+    running when it was cancelled have stopped writing; it stays cancelled."""
+    from store import reports
+
+    jobs = ImportJob.get_pymongo_collection()
+    query = {"_id": job_oid(job_id), "status": JobStatus.CANCELLED, "report_file_id": None}
+    lease = await leases.take(
+        jobs, query, "finalizing_until", settings.lease_seconds, count_in="finalize_attempts"
+    )
+    if lease is None:
+        return  # reported already, or a live delivery is at it
+    async with lease:
+        job = ImportJob.model_validate(lease.document)
+        batch_ids = [f"{job.id}-{seq:06d}" for seq in range(job.batch_count or 0)]
+        if await writers.live(batch_ids):
+            raise Contended(f"batches of cancelled import {job_id} are still being written")
+        report_id = await reports.build_report(job)
+        await jobs.update_one({**query, "_id": job.id}, {"$set": {"report_file_id": report_id}})
 
 
 async def _finalize(job: ImportJob) -> None:

@@ -19,6 +19,7 @@ from domain.validation import RowValidator
 from store import files
 from store.documents import ImportJob, JobStatus, utcnow
 from store.errors import Conflict, Gone, NotFound
+from store.jobs.dispatch import Dispatcher
 
 UNFINISHED = (JobStatus.PENDING, JobStatus.IN_PROGRESS)
 FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -90,9 +91,10 @@ def job_validator(job: ImportJob, settings: Settings) -> RowValidator:
     )
 
 
-async def cancel_job(job_id: str) -> ImportJob:
+async def cancel_job(job_id: str, dispatcher: Dispatcher) -> ImportJob:
     """Stop a pending or running job. Its counts stay those of the batches counted so far
-    (each batch adds its own, see store.jobs.progress), also for one that commits just after."""
+    (each batch adds its own, see store.jobs.progress), also for one that commits just after.
+    The completion step then builds the report of what it did."""
     job = await get_job(job_id)
     result = await ImportJob.get_pymongo_collection().update_one(
         {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
@@ -103,6 +105,7 @@ async def cancel_job(job_id: str) -> ImportJob:
             f"Import {job_id} is {job.status.value}; only pending or running "
             "imports can be cancelled"
         )
+    dispatcher.finalize(job_id)
     return await get_job(job_id)
 
 
@@ -120,7 +123,7 @@ async def failed_rows(job_id: str, settings: Settings) -> tuple[ImportJob, Async
     job = await get_job(job_id)
     if job.status in FINISHED and job.file_id is None:  # see maintenance.delete_expired_files
         raise _deleted("The failed rows were", settings)
-    if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+    if job.status not in FINISHED:
         raise Conflict(f"The failed rows are not ready: the import is {job.status.value}")
     return job, reports.failed_rows_csv(job)
 
@@ -129,8 +132,9 @@ async def report_stream(job_id: str, settings: Settings) -> tuple[ImportJob, Asy
     job = await get_job(job_id)
     if job.status in FINISHED and job.file_id is None:  # see maintenance.delete_expired_files
         raise _deleted("The report was", settings)
-    if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED) or job.report_file_id is None:
-        raise Conflict(f"The report is not ready: the import is {job.status.value}")
+    if job.status not in FINISHED or job.report_file_id is None:
+        when = "in a few seconds" if job.status == JobStatus.CANCELLED else "when it has finished"
+        raise Conflict(f"The report is not ready: the import is {job.status.value}; try {when}")
     try:
         return job, await files.open_chunks(files.reports(), job.report_file_id)
     except NoFile:  # deleted by a retention run that has not marked the job yet

@@ -83,3 +83,15 @@ def speed_and_time_left(job: dict[str, Any], now: datetime) -> str | None:
     rate = processed / elapsed
     left = (total - processed) / rate if rate else 0
     return f"{rate:,.0f} rows/s · about {duration(left)} left"
+
+
+SETTLING_SECONDS = 60
+
+
+def settling(job: dict[str, Any], now: datetime) -> bool:
+    """Still changing: running, or cancelled a moment ago (its report is being built)."""
+    if job["status"] in UNFINISHED:
+        return True
+    finished = job.get("finishedAt")
+    recently = finished is not None and (now - moment(finished)).total_seconds() < SETTLING_SECONDS
+    return job["status"] == "cancelled" and recently

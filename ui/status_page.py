@@ -3,13 +3,14 @@ any shown is running; the chosen one (a row clicked, or `?import=<id>` in a link
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
-from ui.job_text import UNFINISHED
+from ui.job_text import settling
 from ui.upload_detail import render_detail
 from ui.upload_list import filters, page_of_uploads, pager, table
 
@@ -49,7 +50,8 @@ def render_uploads(api: ApiClient, refreshing: bool, flashed: str | None) -> Non
         st.query_params[LINK_PARAMETER] = clicked
     pager(total)
     job = chosen_job(api, jobs)
-    unfinished = any(j["status"] in UNFINISHED for j in [*jobs, *([job] if job else [])])
+    now = datetime.now(UTC)
+    unfinished = any(settling(j, now) for j in [*jobs, *([job] if job else [])])
     if unfinished != refreshing:
         # Start or stop the timed refresh, which is fixed when the fragment is declared.
         st.session_state[REFRESHING_KEY] = unfinished

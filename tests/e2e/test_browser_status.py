@@ -1,12 +1,14 @@
 """The status and import pages in a real browser, as a support agent uses them: open an
 upload from a link, page back to an old upload and find it by name, check a file before
 importing (invalid rows, new and matching customers), a Replace that asks first, and counts
-that move while a 20,000-row import runs. Screenshots go to test-output/screenshots/."""
+that move while a 20,000-row import runs, and a cancel that asks first and leaves the
+report of what the import did. Screenshots go to test-output/screenshots/."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -14,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.e2e.browser import IMPORT_TIMEOUT_MS, PAGE_TIMEOUT_MS, idle, shot, sign_in
 from tests.e2e.conftest import RunningStack
 from tests.e2e.ui_support import start_import
-from tests.helpers import csv_bytes, wait_for_job_sync
+from tests.helpers import csv_bytes, summary_counts, wait_for_job_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -138,3 +140,33 @@ def test_counts_move_while_a_20000_row_import_runs(running_stack: RunningStack, 
     assert seen == sorted(seen)
     expect(page.get_by_text("20,000 of 20,000 rows processed")).to_be_visible()
     shot(page, "status-05-completed")
+
+
+def test_a_cancelled_import_asks_first_and_keeps_its_report(
+    running_stack: RunningStack, page: Page
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    rows = [[f"Stop{n}", f"stop-{tag}-{n}@example.com"] for n in range(20_000)]
+    with running_stack.client() as api:
+        job_id = start_import(
+            api, f"stopped-{tag}.csv", csv_bytes(["firstName", "email"], rows), batchSize=200
+        )
+    page.goto(f"{running_stack.ui_url}/status_page?import={job_id}")
+    heading = page.get_by_role("heading", name=re.compile(f"stopped-{tag}.csv"))
+    expect(heading).to_contain_text("In progress", timeout=IMPORT_TIMEOUT_MS)
+    page.get_by_role("button", name="Cancel this import").click()
+    expect(page.get_by_text(f"Stop the import of stopped-{tag}.csv?")).to_be_visible()
+    shot(page, "status-06-cancel-asks-first")
+    page.get_by_role("button", name="Yes, cancel it").click()
+    expect(heading).to_contain_text("Cancelled", timeout=PAGE_TIMEOUT_MS)
+    download = page.get_by_role("button").filter(has_text="Download the Excel report")
+    expect(download).to_be_visible(timeout=IMPORT_TIMEOUT_MS)  # comes by itself, no reload
+    shot(page, "status-07-cancelled-with-its-report")
+    with page.expect_download() as saved:
+        download.click()
+    summary = summary_counts(Path(saved.value.path()).read_bytes())
+    with running_stack.client() as api:
+        job = api.get(f"/imports/{job_id}").json()
+    assert job["status"] == "cancelled"
+    assert summary["Imported"] == job["counts"]["imported"] < 20_000
+    assert summary["Cancelled"].startswith(f"after {job['progress']['processedRows']} of 20000")

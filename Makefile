@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint format bench clean
+.PHONY: install run test test-faults test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -19,7 +19,11 @@ run: $(STAMP)
 	$(PY) -m stack.run
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not recovery_gap"
+
+# Every fault scenario, with the recovery times printed, the two with a known gap included.
+test-faults: $(STAMP)
+	$(PY) -m pytest tests/faults -s
 
 test-fast: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -430,6 +430,8 @@ async def test_batches_that_always_fail_end_the_job_failed(
         b["_id"]: unpack(b["packed_rows"]) async for b in collection.find({"job_id": job_id})
     }
     numbers = {batch_id: [r["number"] for r in rows] for batch_id, rows in stored_rows.items()}
+    # The rows a person finds in the file: spreadsheet rows (the header is row 1).
+    sheet_rows = {batch_id: [r["line"] for r in rows] for batch_id, rows in stored_rows.items()}
     poisoned, unreadable = batches[1], batches[3]
     # A value of a shape the resolver cannot handle: processing raises on every delivery.
     rows = stored_rows[poisoned]
@@ -450,7 +452,7 @@ async def test_batches_that_always_fail_end_the_job_failed(
     error = job["error"]
     assert error is not None and error.startswith("2 of 5 batches could not be processed"), error
     for batch_id in (poisoned, unreadable):
-        first, last = numbers[batch_id][0], numbers[batch_id][-1]
+        first, last = sheet_rows[batch_id][0], sheet_rows[batch_id][-1]
         assert f"rows {first}–{last}" in error, error
     assert "TypeError" in error and "unreadable" in error, error
     assert await database["customers"].count_documents({}) == 6

@@ -95,6 +95,7 @@ def test_the_api_stopped_during_a_100_mb_upload(fault_stack: FaultStack) -> None
         assert database["import_jobs"].count_documents({}) == 0
 
 
+@pytest.mark.recovery_gap
 def test_make_run_stopped_with_ctrl_c_and_started_again(
     tmp_path: Path, clean_run: Callable[[str], Result]
 ) -> None:

@@ -21,7 +21,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -m "not recovery_gap"
 
-# Every fault scenario, with the recovery times printed, the two with a known gap included.
+# Every fault scenario, with the recovery times printed, those with a known gap included.
 test-faults: $(STAMP)
 	$(PY) -m pytest tests/faults -s
 

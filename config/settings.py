@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # recovery check, every RECOVERY_CHECK_SECONDS, drives the step again. Their sum bounds
     # the time a fault holds a job up (the target is 30 s).
     lease_seconds: float = Field(default=15.0, gt=0)
+    # On SIGTERM a worker process lets the steps in flight finish for this long, then exits:
+    # what it had not acknowledged is delivered again.
+    worker_shutdown_seconds: float = Field(default=10.0, gt=0)
     recovery_check_seconds: float = Field(default=5.0, gt=0)
     report_retention_days: int = Field(default=30, ge=0)  # 0: keep them forever
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import psutil
+import redis
 from openpyxl import load_workbook
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -306,18 +307,58 @@ class FaultStack:
             if job["status"] in FINISHED:
                 return job
             if time.monotonic() > deadline:
-                with self.database() as database:
-                    pending = list(
-                        database["import_batches"].find(
-                            {"job_id": job_id, "status": "pending"},
-                            {"attempts": 1, "lease_until": 1},
-                        )
-                    )
-                status = {k: job.get(k) for k in ("status", "processed_rows", "finalizing_until")}
                 raise AssertionError(
-                    f"import {job_id} did not finish in {timeout}s: {status}, pending {pending}"
+                    f"import {job_id} did not finish in {timeout}s: {self.stuck(job)}"
                 )
             time.sleep(0.2)
+
+    def stuck(self, job: dict[str, Any]) -> str:
+        """What a job that makes no progress waits for, in MongoDB and in the broker."""
+        job_id = str(job["_id"])
+        with self.database() as database:
+            pending = list(
+                database["import_batches"].find(
+                    {"job_id": job_id, "status": "pending"}, {"attempts": 1, "lease_until": 1}
+                )
+            )
+        status = {k: job.get(k) for k in ("status", "processed_rows", "finalizing_until")}
+        ids = [str(b["_id"]) for b in pending] or [job_id]
+        return f"{status}, pending {pending}; in Redis: {self.broker_state(ids)}"
+
+    def broker_state(self, step_ids: list[str]) -> dict[str, Any]:
+        """Where the broker keeps the messages of these steps (a batch or job id each): for a
+        recovery that did not happen, what the recovery check saw."""
+        client = redis.Redis.from_url(self.env["REDIS_URL"])
+        try:
+            now_ms = time.time() * 1000
+            beats = {
+                w.decode(): round((now_ms - at) / 1000, 1)
+                for w, at in client.zrange("dramatiq:__heartbeats__", 0, -1, withscores=True)
+            }
+            lists = {
+                q: {m.decode() for m in client.lrange(f"dramatiq:{q}", 0, -1)}
+                for q in ("imports", "imports.DQ")
+            }
+            acks = {
+                k.decode(): {m.decode() for m in client.smembers(k)}
+                for k in client.keys("dramatiq:__acks__.*")
+            }
+            found: dict[str, Any] = {}
+            for queue in ("imports", "imports.DQ"):
+                for redis_id, body in client.hgetall(f"dramatiq:{queue}.msgs").items():
+                    message = json.loads(body)
+                    step = str((message.get("args") or [None])[0])
+                    if step not in step_ids:
+                        continue
+                    rid = redis_id.decode()
+                    where = [q for q, members in lists.items() if rid in members]
+                    where += [k for k, members in acks.items() if rid in members]
+                    found.setdefault(step, []).append(
+                        {"queue": queue, "actor": message["actor_name"], "in": where}
+                    )
+            return {"messages": found, "heartbeat_ages_s": beats}
+        finally:
+            client.close()
 
     def wait_processed(self, job_id: str, rows: int, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -372,7 +413,10 @@ class Recovery:
                 self.moved.append(time.monotonic() - over)
                 return self.moved[-1]
             if time.monotonic() - over > 180:
-                raise AssertionError(f"{self.fault}: no progress 180 s after the fault")
+                raise AssertionError(
+                    f"{self.fault}: no progress 180 s after the fault: "
+                    f"{self.stack.stuck(self.stack.job(self.job_id))}"
+                )
             time.sleep(0.05)
 
     def report(self, result: Result, clean: Result) -> None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import RunningStack, start_stack
 from tests.faults.harness import (
     ROWS,
     STANDARD_FILE,
@@ -95,6 +95,21 @@ def test_the_api_stopped_during_a_100_mb_upload(fault_stack: FaultStack) -> None
         assert database["import_jobs"].count_documents({}) == 0
 
 
+def _no_progress(stack: RunningStack) -> str:
+    """What the restarted stack did instead of resuming: its batches and its log's end."""
+    database = MongoClient(stack.mongo_url)["bcu_e2e"]
+    try:
+        pending = list(
+            database["import_batches"].find(
+                {"status": "pending"}, {"attempts": 1, "lease_until": 1}
+            )
+        )
+    finally:
+        database.client.close()
+    log = stack.log_path.read_text(errors="replace").splitlines()[-80:]
+    return "no progress after the restart; pending " + repr(pending) + "\n" + "\n".join(log)
+
+
 @pytest.mark.recovery_gap
 def test_make_run_stopped_with_ctrl_c_and_started_again(
     tmp_path: Path, clean_run: Callable[[str], Result]
@@ -131,7 +146,7 @@ def test_make_run_stopped_with_ctrl_c_and_started_again(
                 client.get(f"/imports/{job_id}").json()["progress"]["processedRows"]
                 <= (stopped_at["progress"]["processedRows"])
             ):
-                assert time.monotonic() - back < 120, "no progress after the restart"
+                assert time.monotonic() - back < 120, _no_progress(second)
                 time.sleep(0.1)
             moved = time.monotonic() - back
             job = wait_for_job_sync(client, job_id, timeout=300)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -15,20 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stack.parent_death import stop_with_parent
+
 VENV_BIN = Path(sys.executable).parent
-
-
-_PR_SET_PDEATHSIG = 1  # prctl(2)
-
-
-def _stop_with_parent() -> None:
-    """In the child, before it runs: SIGTERM it when the process that started it dies, even
-    by SIGKILL (Linux), so a killed `make run` or test session leaves no server behind. The
-    child then stops its own children, as on any SIGTERM. (Linux sends it when the starting
-    *thread* ends: children are started from the main thread.)"""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def free_port() -> int:
@@ -78,7 +66,8 @@ class Child:
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
             start_new_session=True,  # own process group: signals reach its children too
-            preexec_fn=_stop_with_parent,
+            # SIGTERM when this process dies (even by SIGKILL): it stops its own children.
+            preexec_fn=stop_with_parent,
         )
         return self
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import os
+import signal
 import threading
 from typing import Any
 
@@ -12,28 +12,49 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
 from config import get_settings
+from stack.parent_death import stop_with_parent
 
 QUEUE = "imports"
 EXIT_CODE_SHUTDOWN_DEADLINE = 3
-log = logging.getLogger(__name__)
 
 
-class ShutdownDeadline(Middleware):
-    """Ends a worker process `seconds` after it was told to stop, whatever it still waits
-    for. Dramatiq's worker threads retry a failed acknowledgement forever, so a worker whose
-    Redis went away first (a test session or `make run` killed hard) would never exit. What
+class WorkerLifetime(Middleware):
+    """Bounds a worker process's life by its parent's and by a stop request.
+
+    A worker process whose Dramatiq main process died is told to stop (it would otherwise go
+    on alone), and a worker told to stop exits `shutdown_seconds` later whatever it still
+    waits for. Dramatiq's own stop can hang: its threads retry a failed acknowledgement
+    forever, and when its stop handler cannot log to a dead main process the stop is skipped
+    while the consumers run on. Such a worker kept reconnecting to its Redis's address and
+    took the messages of whatever Redis came up there next, without ever running them. What
     it had not acknowledged is delivered again: every step is safe to repeat."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    def __init__(self, shutdown_seconds: float) -> None:
+        self.shutdown_seconds = shutdown_seconds
 
-    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+    def after_process_boot(self, broker: Any) -> None:
+        # Runs in the worker process's main thread, after Dramatiq set its stop handler.
+        dramatiq_handler = signal.getsignal(signal.SIGTERM)
+
+        def on_stop(signum: int, frame: Any) -> None:
+            self._exit_later()
+            if callable(dramatiq_handler):
+                dramatiq_handler(signum, frame)
+
+        signal.signal(signal.SIGTERM, on_stop)
+        parent = os.getppid()
+        stop_with_parent(signal.SIGTERM)
+        if os.getppid() != parent:  # it died before the request was in place
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def _exit_later(self) -> None:
         def exit_now() -> None:
-            log.warning("still stopping after %.0f s: exiting now", self.seconds)
-            logging.shutdown()
+            # Straight to stderr: Dramatiq's logging goes through the main process, maybe dead.
+            note = f"worker process {os.getpid()} still stopping after "
+            os.write(2, f"{note}{self.shutdown_seconds:.0f} s: exiting now\n".encode())
             os._exit(EXIT_CODE_SHUTDOWN_DEADLINE)
 
-        timer = threading.Timer(self.seconds, exit_now)
+        timer = threading.Timer(self.shutdown_seconds, exit_now)
         timer.daemon = True
         timer.start()
 
@@ -41,7 +62,7 @@ class ShutdownDeadline(Middleware):
 def make_broker(redis_url: str, shutdown_seconds: float) -> RedisBroker:
     broker = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
     broker.add_middleware(AsyncIO())
-    broker.add_middleware(ShutdownDeadline(shutdown_seconds))
+    broker.add_middleware(WorkerLifetime(shutdown_seconds))
     return broker
 
 

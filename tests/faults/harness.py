@@ -323,7 +323,15 @@ class FaultStack:
             )
         status = {k: job.get(k) for k in ("status", "processed_rows", "finalizing_until")}
         ids = [str(b["_id"]) for b in pending] or [job_id]
-        return f"{status}, pending {pending}; in Redis: {self.broker_state(ids)}"
+        logs = {
+            name: self._log(name).read_text(errors="replace").splitlines()[-30:]
+            for name in ("worker", "sweeper")
+            if self._log(name).exists()
+        }
+        return (
+            f"{status}, pending {pending}; in Redis: {self.broker_state(ids)}; "
+            f"logs' last lines: {json.dumps(logs, indent=1)}"
+        )
 
     def broker_state(self, step_ids: list[str]) -> dict[str, Any]:
         """Where the broker keeps the messages of these steps (a batch or job id each): for a

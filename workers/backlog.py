@@ -1,8 +1,10 @@
 """What the Redis broker holds for the import queue, for the recovery check
-(store.jobs.recovery): messages queued, delayed for a retry, or fetched by a live worker
-process and not acknowledged yet."""
+(store.jobs.recovery): messages waiting in the queue, fetched by a worker a moment ago, or
+delayed for a retry that is not overdue."""
 
 from __future__ import annotations
+
+import time
 
 from dramatiq import Message
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
@@ -11,39 +13,69 @@ from store.jobs import Queued
 from workers.broker import QUEUE
 
 DELAYED = f"{QUEUE}.DQ"  # Dramatiq's delay queue of QUEUE: retries wait there
+STEP_KINDS = ("plan_import", "process_batch", "finalize_import", "revert_import")
 
 
 class RedisBacklog:
-    """Reads the broker's own data: `<ns>:<queue>.msgs` maps every message not acknowledged
-    yet (queued, or fetched by a worker) to its body, and the delay queue has the same."""
+    """Reads the broker's own data: `<ns>:<queue>` lists the messages waiting their turn,
+    and `<ns>:<queue>.msgs` has the body of every message not acknowledged yet (waiting, or
+    fetched by a worker); the delay queue has the same, with each retry's due time.
 
-    def __init__(self, redis_url: str, dead_after_seconds: float) -> None:
-        # Dramatiq's own maintenance, on every call: what worker processes silent for this
-        # long had fetched goes back to the queue (Dramatiq waits a minute by default, and
-        # runs it on a random share of its calls). Live workers are heard from every second.
+    A message counts as held while it waits in the queue, however long (a backlog), and for
+    `lease_seconds` after it was fetched or fell due. The recovery check asks only about
+    steps nobody holds a lease on, and a worker takes a step's lease as soon as it starts it:
+    a message fetched that long ago for a step still untaken is not being worked on (a
+    worker that stopped midway and still heartbeats, a copy left behind), and the step is
+    driven again. A copy too many finds the step done or leased, and does nothing."""
+
+    def __init__(self, redis_url: str, lease_seconds: float) -> None:
+        # Dramatiq's own maintenance, on every call: what worker processes silent for a
+        # lease's length had fetched goes back to the queue (Dramatiq waits a minute by
+        # default, and runs it on a random share of its calls). Live workers are heard from
+        # every second.
         self.broker = RedisBroker(  # type: ignore[no-untyped-call]
             url=redis_url,
-            heartbeat_timeout=int(dead_after_seconds * 1000),
+            heartbeat_timeout=int(lease_seconds * 1000),
             maintenance_chance=MAINTENANCE_SCALE,
         )
+        self.lease_seconds = lease_seconds
+        self._fetched_at: dict[bytes, float] = {}  # Redis message id → first seen fetched
 
     def queued(self) -> Queued:
-        plans: set[str] = set()
-        batches: set[str] = set()
-        finalizes: set[str] = set()
-        reverts: set[str] = set()
-        by_actor = {
-            "plan_import": plans,
-            "process_batch": batches,
-            "finalize_import": finalizes,
-            "revert_import": reverts,
-        }
+        held: dict[str, set[str]] = {kind: set() for kind in STEP_KINDS}
+        now = time.time()
+        namespace = self.broker.namespace
         for queue in (QUEUE, DELAYED):
             self.broker.do_qsize(queue)  # runs the maintenance above, for this queue
-            key = f"{self.broker.namespace}:{queue}.msgs"
-            for body in self.broker.client.hvals(key):
-                message = Message.decode(body if isinstance(body, bytes) else body.encode())
-                found = by_actor.get(message.actor_name)
-                if found is not None and message.args:
-                    found.add(str(message.args[0]))
-        return Queued(plans=plans, batches=batches, finalizes=finalizes, reverts=reverts)
+        client = self.broker.client
+        waiting = {_raw(m) for m in client.lrange(f"{namespace}:{QUEUE}", 0, -1)}
+        fetched_at: dict[bytes, float] = {}
+        for key, value in client.hgetall(f"{namespace}:{QUEUE}.msgs").items():
+            redis_id, body = _raw(key), _raw(value)
+            if redis_id not in waiting:
+                fetched_at[redis_id] = self._fetched_at.get(redis_id, now)
+                if now - fetched_at[redis_id] > self.lease_seconds:
+                    continue
+            _add(held, body)
+        self._fetched_at = fetched_at
+        for value in client.hvals(f"{namespace}:{DELAYED}.msgs"):
+            body = _raw(value)
+            due = Message.decode(body).options.get("eta", 0) / 1000
+            if now - due <= self.lease_seconds:
+                _add(held, body)
+        return Queued(
+            plans=held["plan_import"],
+            batches=held["process_batch"],
+            finalizes=held["finalize_import"],
+            reverts=held["revert_import"],
+        )
+
+
+def _raw(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def _add(held: dict[str, set[str]], body: bytes) -> None:
+    message = Message.decode(body)
+    if message.actor_name in held and message.args:
+        held[message.actor_name].add(str(message.args[0]))

@@ -32,7 +32,7 @@ async def sweep_forever() -> None:
     settings = get_settings()
     assert settings.redis_url is not None  # workers.broker refuses to start without it
     await db.connect(settings)
-    backlog = RedisBacklog(settings.redis_url, dead_after_seconds=settings.lease_seconds)
+    backlog = RedisBacklog(settings.redis_url, settings.lease_seconds)
     retention_due = time.monotonic()
     while True:
         try:

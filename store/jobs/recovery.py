@@ -22,7 +22,8 @@ from store.jobs.queries import UNFINISHED, job_oid
 
 @dataclass(frozen=True)
 class Queued:
-    """The ids the broker holds a message for (queued, delayed or being worked on)."""
+    """The ids the broker holds a live message for: waiting in the queue, fetched by a
+    worker a moment ago, or a retry not overdue."""
 
     plans: Collection[str]
     batches: Collection[str]

@@ -63,7 +63,6 @@ def test_redis_restarted_without_persistence(
     assert_like_clean(fault_stack, result, clean)
 
 
-@pytest.mark.recovery_gap
 def test_the_database_stopped_for_ten_seconds(
     fault_stack: FaultStack, clean_run: Callable[[str], Result]
 ) -> None:
@@ -83,7 +82,6 @@ def test_the_database_stopped_for_ten_seconds(
     assert_like_clean(fault_stack, result, clean)
 
 
-@pytest.mark.recovery_gap
 def test_a_worker_killed_while_building_the_report(
     fault_stack: FaultStack, clean_run: Callable[[str], Result]
 ) -> None:

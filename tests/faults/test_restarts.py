@@ -110,7 +110,6 @@ def _no_progress(stack: RunningStack) -> str:
     return "no progress after the restart; pending " + repr(pending) + "\n" + "\n".join(log)
 
 
-@pytest.mark.recovery_gap
 def test_make_run_stopped_with_ctrl_c_and_started_again(
     tmp_path: Path, clean_run: Callable[[str], Result]
 ) -> None:

@@ -284,7 +284,7 @@ async def test_a_stalled_revert_is_driven_again_and_a_failed_one_runs_again_when
         {"$set": {"plan_lease_until": utcnow() - timedelta(seconds=1)}},
     )
     swept = RecordingDispatcher()
-    backlog = RedisBacklog(os.environ["REDIS_URL"], dead_after_seconds=15)
+    backlog = RedisBacklog(os.environ["REDIS_URL"], lease_seconds=15)
     driven = await jobs.drive_unfinished(swept, backlog)
     assert [(d.job_id, d.step) for d in driven] == [(str(revert_job.id), "revert")]
     assert swept.reverts == [str(revert_job.id)] and swept.plans == []

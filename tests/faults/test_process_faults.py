@@ -36,50 +36,53 @@ def start_standard(stack: FaultStack, action: str = "append") -> tuple[str, floa
     return stack.upload(STANDARD_FILE, config(action)), time.monotonic()
 
 
+def survives(
+    stack: FaultStack, clean: Result, fault: str, faults: list[tuple[float, Callable[[], None]]]
+) -> None:
+    """The standard import, with each fault injected once that share of its rows is
+    processed; it ends like the clean run, and the recovery times are printed."""
+    job_id, started = start_standard(stack)
+    recovery = Recovery(stack, job_id, fault)
+    for share, inject in faults:
+        stack.wait_processed(job_id, int(ROWS * share))
+        recovery.after(inject)
+    result = stack.result(job_id, started)
+    recovery.report(result, clean)
+    assert_like_clean(stack, result, clean)
+
+
 def test_a_worker_process_killed_three_times(
     fault_stack: FaultStack, clean_run: Callable[[str], Result]
 ) -> None:
-    clean = clean_run("append")
-    job_id, started = start_standard(fault_stack)
-    recovery = Recovery(fault_stack, job_id, "worker process SIGKILLed, 3 times")
-    for share in (0.15, 0.4, 0.65):
-        fault_stack.wait_processed(job_id, int(ROWS * share))
-        recovery.after(fault_stack.kill_worker_process)
-    result = fault_stack.result(job_id, started)
-    recovery.report(result, clean)
-    assert_like_clean(fault_stack, result, clean)
+    kill = fault_stack.kill_worker_process
+    survives(
+        fault_stack,
+        clean_run("append"),
+        "worker process SIGKILLed, 3 times",
+        [(0.15, kill), (0.4, kill), (0.65, kill)],
+    )
 
 
 def test_redis_restarted_without_persistence(
     fault_stack: FaultStack, clean_run: Callable[[str], Result]
 ) -> None:
-    clean = clean_run("append")
-    job_id, started = start_standard(fault_stack)
-    fault_stack.wait_processed(job_id, ROWS // 4)
-    recovery = Recovery(fault_stack, job_id, "Redis restarted without persistence")
-    recovery.after(lambda: fault_stack.restart("redis"))
-    result = fault_stack.result(job_id, started)
-    recovery.report(result, clean)
-    assert_like_clean(fault_stack, result, clean)
+    def restart() -> None:
+        fault_stack.restart("redis")
+
+    survives(
+        fault_stack, clean_run("append"), "Redis restarted without persistence", [(0.25, restart)]
+    )
 
 
 def test_the_database_stopped_for_ten_seconds(
     fault_stack: FaultStack, clean_run: Callable[[str], Result]
 ) -> None:
-    clean = clean_run("append")
-    job_id, started = start_standard(fault_stack)
-    fault_stack.wait_processed(job_id, ROWS // 4)
-
     def outage() -> None:
         fault_stack.stop("mongodb")
         time.sleep(10)
         fault_stack.start_mongo()  # on the same data
 
-    recovery = Recovery(fault_stack, job_id, "database stopped for 10 s")
-    recovery.after(outage)
-    result = fault_stack.result(job_id, started)
-    recovery.report(result, clean)
-    assert_like_clean(fault_stack, result, clean)
+    survives(fault_stack, clean_run("append"), "database stopped for 10 s", [(0.25, outage)])
 
 
 def test_a_worker_killed_while_building_the_report(

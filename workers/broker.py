@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -42,9 +43,9 @@ class WorkerLifetime(Middleware):
                 dramatiq_handler(signum, frame)
 
         signal.signal(signal.SIGTERM, on_stop)
-        parent = os.getppid()
         stop_with_parent(signal.SIGTERM)
-        if os.getppid() != parent:  # it died before the request was in place
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:  # it died before the request
             os.kill(os.getpid(), signal.SIGTERM)
 
     def _exit_later(self) -> None:

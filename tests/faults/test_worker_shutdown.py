@@ -72,8 +72,9 @@ def test_a_worker_stopped_after_its_redis_died_exits_by_the_deadline(
         stop_all([worker, redis, mongo], timeout=5)
 
 
+@pytest.mark.parametrize("when", ["booting", "booted"])
 def test_worker_processes_stop_when_their_main_process_is_killed(
-    tmp_path: Path, worker_env: dict[str, str]
+    tmp_path: Path, worker_env: dict[str, str], when: str
 ) -> None:
     redis, redis_url = start_redis(tmp_path / "redis", tmp_path / "redis.log")
     env = dict(worker_env, REDIS_URL=redis_url, WORKER_SHUTDOWN_SECONDS=str(SHUTDOWN_SECONDS))
@@ -81,11 +82,14 @@ def test_worker_processes_stop_when_their_main_process_is_killed(
     try:
         assert worker.proc is not None
         main = psutil.Process(worker.proc.pid)
+        log = tmp_path / "worker.log"
         deadline = time.monotonic() + 60
-        while len(processes := main.children()) < 2:  # both worker processes are up
-            assert time.monotonic() < deadline and worker.alive, "no worker processes"
-            time.sleep(0.1)
-        time.sleep(2)  # booted: past the point where they ask to end with their parent
+        while len(main.children()) < 2 or (
+            when == "booted" and log.read_text().count("Worker process is ready for action") < 2
+        ):
+            assert time.monotonic() < deadline and worker.alive, "the workers never started"
+            time.sleep(0.02)
+        processes = main.children()
         main.kill()  # SIGKILL: it cannot tell them to stop
         _, alive = psutil.wait_procs(processes, timeout=SHUTDOWN_SECONDS + 30)
         assert alive == [], f"worker processes outlived their main process: {alive}"

@@ -24,11 +24,11 @@ class WorkerLifetime(Middleware):
 
     A worker process whose Dramatiq main process died is told to stop (it would otherwise go
     on alone), and a worker told to stop exits `shutdown_seconds` later whatever it still
-    waits for. Dramatiq's own stop can hang: its threads retry a failed acknowledgement
-    forever, and when its stop handler cannot log to a dead main process the stop is skipped
-    while the consumers run on. Such a worker kept reconnecting to its Redis's address and
-    took the messages of whatever Redis came up there next, without ever running them. What
-    it had not acknowledged is delivered again: every step is safe to repeat."""
+    waits for. Dramatiq's own stop can hang (its threads retry a failed acknowledgement
+    forever) or never run (seen in the worker processes of a main process that died), while
+    the consumers go on: such a worker kept reconnecting to its Redis's address and took
+    messages it would never run. What it had not acknowledged is delivered again: every
+    step is safe to repeat."""
 
     def __init__(self, shutdown_seconds: float) -> None:
         self.shutdown_seconds = shutdown_seconds

@@ -57,7 +57,11 @@ def test_a_server_dies_when_its_starter_is_killed() -> None:
         starter.wait()
 
 
-WAITING_TEST = "import time\n\n\ndef test_waits():\n    time.sleep(120)\n"
+# Tells, by a file next to it, that the session is running its tests (its servers are up).
+WAITING_TEST = (
+    "import pathlib, time\n\n\ndef test_waits():\n"
+    "    (pathlib.Path(__file__).parent / 'started').touch()\n    time.sleep(120)\n"
+)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
@@ -74,9 +78,13 @@ def test_the_test_servers_die_with_pytest(tmp_path, sig) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while len(servers := _children(session.pid)) < 2:
-            assert time.monotonic() < deadline and session.poll() is None, servers
+        # Signalled while it runs a test, as a session is killed mid-run (not while it is
+        # still starting its servers).
+        while not (tmp_path / "started").exists():
+            assert time.monotonic() < deadline and session.poll() is None, "never started"
             time.sleep(0.2)
+        servers = _children(session.pid)
+        assert len(servers) >= 2, servers
 
         session.send_signal(sig)
         session.wait(timeout=60)

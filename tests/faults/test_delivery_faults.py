@@ -126,10 +126,10 @@ def _canonical(profile: dict[str, Any]) -> str:
     return json.dumps(profile, sort_keys=True)
 
 
-# Two files of 3,000 rows (not 20,000: four imports per action, and the suite runs in CI),
-# whose last and first 1,500 rows are the same rows: whichever import applies them first,
+# Two files of 2,000 rows (not 20,000: four imports per action, and the suite runs in CI),
+# whose last and first 1,000 rows are the same rows: whichever import applies them first,
 # the customers end the same.
-OVERLAP_FILES = [csv_bytes(COLUMNS, import_rows(3000, start)) for start in (0, 1500)]
+OVERLAP_FILES = [csv_bytes(COLUMNS, import_rows(2000, start)) for start in (0, 1000)]
 
 
 @pytest.mark.parametrize("action", ["ignore", "replace", "update", "append"])

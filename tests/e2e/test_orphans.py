@@ -70,11 +70,23 @@ def test_the_test_servers_die_with_pytest(tmp_path, sig) -> None:
     MongoDB-wire server and Redis; however pytest ends, they end too."""
     (tmp_path / "test_waiting.py").write_text(WAITING_TEST)
     session = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-q", str(tmp_path)],
+        # Its own --basetemp: otherwise a session stopped by SIGINT first deletes old
+        # sessions' temporary folders at exit (those of the fault suite are large), and took
+        # over a minute doing so in the full suite.
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.conftest",
+            "-q",
+            f"--basetemp={tmp_path / 'basetemp'}",
+            str(tmp_path),
+        ],
         cwd=os.getcwd(),
         env={k: v for k, v in os.environ.items() if k not in ("MONGODB_URL", "REDIS_URL")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=(tmp_path / "session.log").open("wb"),
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -87,7 +99,11 @@ def test_the_test_servers_die_with_pytest(tmp_path, sig) -> None:
         assert len(servers) >= 2, servers
 
         session.send_signal(sig)
-        session.wait(timeout=60)
+        try:
+            session.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            output = (tmp_path / "session.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"pytest still running 120 s after {sig!r}:\n{output}") from None
         deadline = time.monotonic() + 30
         while any(_alive(pid) for pid in servers) and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -106,6 +106,33 @@ class RecordingDispatcher:
         self.reverts.append(revert_id)
 
 
+async def held_import(
+    header: list[str],
+    rows: list[list[str]],
+    action: str = "replace",
+    keys: tuple[str, ...] = ("email",),
+    batch_size: int = 1,
+) -> tuple[str, list[str]]:
+    """An import created and planned by the real services; its batches are not sent: the
+    test runs them. The job id and its batch ids."""
+    from config import get_settings
+    from domain.import_config import ImportConfig
+    from store import jobs
+
+    config = {"deduplicationKeys": list(keys), "action": action, "batchSize": batch_size}
+    job = await jobs.create_job(
+        io.BytesIO(csv_bytes(header, rows)),
+        "held.csv",
+        ImportConfig.model_validate(config),
+        "admin",
+        RecordingDispatcher(),
+        get_settings(),
+    )
+    planned = RecordingDispatcher()
+    await jobs.plan_job(str(job.id), planned, get_settings())
+    return str(job.id), planned.batches
+
+
 async def wait_until(check: Any, what: str, timeout: float = 30.0, interval: float = 0.05) -> Any:
     """Poll the async `check()` until it returns something truthy; fail after `timeout`."""
     deadline = time.monotonic() + timeout

@@ -34,11 +34,13 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
         settings.lease_seconds,
         count_in="finalize_attempts",
     )
-    if lease is None:  # not every batch is counted, done already, a live delivery is at it,
-        await _report_cancelled(job_id, settings)  # or the job was cancelled
-        return
-    async with lease:
-        await _finalize(ImportJob.model_validate(lease.document))
+    if lease is not None:
+        async with lease:
+            await _finalize(ImportJob.model_validate(lease.document))
+    # Not every batch is counted, done already, a live delivery is at it, or the job was
+    # cancelled: before this delivery, or while it built the report (the completion then
+    # left it to this, with the lease free again).
+    await _report_cancelled(job_id, settings)
 
 
 async def _report_cancelled(job_id: str, settings: Settings) -> None:
@@ -63,7 +65,7 @@ async def _report_cancelled(job_id: str, settings: Settings) -> None:
 
 
 async def _finalize(job: ImportJob) -> None:
-    from store import reports
+    from store import files, reports
 
     job_id = str(job.id)
     attempt = job.finalize_attempts
@@ -91,7 +93,7 @@ async def _finalize(job: ImportJob) -> None:
     if failed_batches:
         status = JobStatus.FAILED
         error = _failed_batches_message(failed_batches, job.batch_count or 0)
-    await ImportJob.get_pymongo_collection().update_one(
+    ended = await ImportJob.get_pymongo_collection().update_one(
         {"_id": job.id, "status": JobStatus.IN_PROGRESS},
         {
             "$set": {
@@ -102,6 +104,9 @@ async def _finalize(job: ImportJob) -> None:
             }
         },
     )
+    if not ended.modified_count:  # cancelled meanwhile: its report says so, see above
+        await files.delete(files.reports(), report_id)
+        return
     if job.retry_of:
         await _report_the_retry_on_its_original(job.retry_of)
 

@@ -14,6 +14,9 @@ MAX_ATTEMPTS = 5
 # gets more: those writers finish, and the batch then goes through. Still bounded, so that
 # a job always ends.
 MAX_CONTENDED_ATTEMPTS = 25
+# Deliveries a cancelled import's report gets (it waits for the batches still writing, as
+# a contended batch does); then the import stays cancelled without one, and says why.
+MAX_REPORT_ATTEMPTS = MAX_CONTENDED_ATTEMPTS
 MIN_BACKOFF_MS = 500
 MAX_BACKOFF_MS = 10_000
 # Longest one delivery may run before Dramatiq cancels it (and retries): a request that

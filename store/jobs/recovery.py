@@ -1,7 +1,8 @@
 """The recovery check: MongoDB is the source of truth, Redis only transport. Each unfinished
-job's next step (its planning, its pending batches, its completion) is driven again when the
-lease of the worker that took it ran out (the worker died), or when no worker holds it and
-the broker holds no message for it (lost with a Redis restart). Safe to run any time and from
+job's next step (its planning, its pending batches, its completion), and a cancelled job's
+report, is driven again when the lease of the worker that took it ran out (the worker died),
+or when no worker holds it and the broker holds no message for it (lost with a Redis
+restart). Safe to run any time and from
 any number of processes: every step is idempotent, and a lease keeps duplicates from working
 at once."""
 
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 
 from store import files
 from store.documents import BatchStatus, ImportBatch, ImportJob, JobKind, JobStatus, utcnow
-from store.jobs import leases
+from store.jobs import leases, policy
 from store.jobs.dispatch import Dispatcher
 from store.jobs.planning import enqueue_unfinished
 from store.jobs.queries import UNFINISHED, job_oid
@@ -40,7 +41,7 @@ class Broker(Protocol):
 @dataclass(frozen=True)
 class Driven:
     job_id: str
-    step: str  # "planning", "batch <id>", "completion"
+    step: str  # "planning", "batch <id>", "completion", "report" (of a cancelled import)
     why: str  # "lease ran out" or "message lost"
 
     def __str__(self) -> str:
@@ -109,6 +110,23 @@ async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Drive
             driven.append(Driven(job_id, "completion", "lease ran out"))
         elif job.get("finalizing_until") is None:
             waiting.append(("finalize", job_id, job))
+    # A cancelled import is finished, but owes the report of what it did until one is built.
+    owing = await jobs.find(
+        {
+            "status": JobStatus.CANCELLED,
+            "report_file_id": None,
+            "file_id": {"$ne": None},
+            "finalize_attempts": {"$lt": policy.MAX_REPORT_ATTEMPTS},
+        },
+        {"finalizing_until": 1},
+    ).to_list()
+    for job in owing:
+        if _expired(job, "finalizing_until", now):
+            await _clear(jobs, job, "finalizing_until")
+            dispatcher.finalize(str(job["_id"]))
+            driven.append(Driven(str(job["_id"]), "report", "lease ran out"))
+        elif job.get("finalizing_until") is None:
+            waiting.append(("report", str(job["_id"]), job))
     if waiting:
         driven += await _drive_lost(waiting, dispatcher, broker)
     return driven
@@ -125,6 +143,7 @@ async def _drive_lost(
         "plan": queued.plans,
         "batch": queued.batches,
         "finalize": queued.finalizes,
+        "report": queued.finalizes,  # a cancelled import's report comes of its completion
         "revert": queued.reverts,
     }
     lost = [(kind, step_id, doc) for kind, step_id, doc in waiting if step_id not in held[kind]]
@@ -139,6 +158,12 @@ async def _drive_lost(
             if batch is not None:
                 dispatcher.process_batch(step_id)
                 driven.append(Driven(str(batch["job_id"]), f"batch {step_id}", "message lost"))
+            continue
+        if kind == "report":
+            owed = {"status": JobStatus.CANCELLED, "report_file_id": None, "finalizing_until": None}
+            if await jobs.count_documents({"_id": job_oid(step_id), **owed}):
+                dispatcher.finalize(step_id)
+                driven.append(Driven(step_id, "report", "message lost"))
             continue
         job = await jobs.find_one({"_id": job_oid(step_id), "status": {"$in": list(UNFINISHED)}})
         if job is None:

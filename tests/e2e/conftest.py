@@ -7,10 +7,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from stack.processes import VENV_BIN, free_port, mongo_url_for, wait_for_port
@@ -33,6 +35,24 @@ class RunningStack:
         return httpx.Client(
             base_url=self.api_url, timeout=60, headers={"Authorization": f"Bearer {self.admin_key}"}
         )
+
+    @contextmanager
+    def workers_paused(self) -> Iterator[None]:
+        """SIGSTOP the Dramatiq processes (main and worker processes) and SIGCONT them after:
+        an import holds still wherever it was, for a browser to see it mid-way."""
+        dramatiq = [
+            p
+            for p in psutil.Process(self.proc.pid).children(recursive=True)
+            if "dramatiq" in p.cmdline()
+        ]
+        assert dramatiq, "the stack runs no Dramatiq process"
+        for process in dramatiq:
+            process.suspend()
+        try:
+            yield
+        finally:
+            for process in dramatiq:
+                process.resume()
 
     def stop(self) -> int:
         if self.proc.poll() is None:

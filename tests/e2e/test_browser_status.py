@@ -7,9 +7,11 @@ report of what the import did. Screenshots go to test-output/screenshots/."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -119,6 +121,15 @@ def test_the_check_before_importing_and_a_replace_that_asks_first(
         assert api.get("/customers", params={"email": known}).json()["items"][0]["city"] == "Rome"
 
 
+def wait_for_rows(api: httpx.Client, job_id: str) -> None:
+    """Until the import has processed its first rows (here 20,000 rows take about as long
+    as two of the page's refreshes, so the tests below hold the workers still from then)."""
+    deadline = time.monotonic() + IMPORT_TIMEOUT_MS / 1000
+    while not api.get(f"/imports/{job_id}").json()["progress"]["processedRows"]:
+        assert time.monotonic() < deadline, f"import {job_id} processed nothing"
+        time.sleep(0.05)
+
+
 def test_counts_move_while_a_20000_row_import_runs(running_stack: RunningStack, page: Page) -> None:
     tag = uuid.uuid4().hex[:6]
     rows = [[f"Live{n}", f"live-{tag}-{n}@example.com"] for n in range(20_000)]
@@ -126,18 +137,31 @@ def test_counts_move_while_a_20000_row_import_runs(running_stack: RunningStack, 
         job_id = start_import(
             api, f"live-{tag}.csv", csv_bytes(["firstName", "email"], rows), batchSize=500
         )
-    page.goto(f"{running_stack.ui_url}/status_page?import={job_id}")
-    heading = page.get_by_role("heading", name=re.compile(f"live-{tag}.csv"))
-    expect(heading).to_be_visible()
-    seen: list[int] = []
-    page.get_by_text(re.compile(r"rows/s · about .* left")).wait_for(timeout=IMPORT_TIMEOUT_MS)
-    shot(page, "status-04-running-with-live-counts")
+        page.goto(f"{running_stack.ui_url}/status_page?import={job_id}")
+        heading = page.get_by_role("heading", name=re.compile(f"live-{tag}.csv"))
+        expect(heading).to_be_visible()
+        wait_for_rows(api, job_id)
+        with running_stack.workers_paused():
+            time.sleep(0.5)  # the writes already sent land
+            held = api.get(f"/imports/{job_id}").json()
+            imported = held["counts"]["imported"]
+            assert held["status"] == "in_progress" and 0 < imported < 20_000, held
+            processed = f"{held['progress']['processedRows']:,} of 20,000 rows processed"
+            pace = page.get_by_text(re.compile(rf"^{processed} · [\d,]+ rows/s · about .* left"))
+            expect(pace).to_be_visible()  # the page's next refresh shows where it stands
+            imported_value = (
+                page.locator('[data-testid="stMetric"]')
+                .filter(has_text="Imported")
+                .locator('[data-testid="stMetricValue"]')
+            )
+            expect(imported_value).to_have_text(f"{imported:,}")
+            shot(page, "status-04-running-with-live-counts")
+    seen = [imported]
     while "Completed" not in heading.inner_text():
         seen.append(metric(page, "Imported"))
         page.wait_for_timeout(700)
     expect(heading).to_contain_text("Completed", timeout=IMPORT_TIMEOUT_MS)
-    assert any(0 < count < 20_000 for count in seen), seen  # counts came in while it ran
-    assert seen == sorted(seen)
+    assert seen == sorted(seen), seen  # counts only go up
     expect(page.get_by_text("20,000 of 20,000 rows processed")).to_be_visible()
     shot(page, "status-05-completed")
 
@@ -151,14 +175,18 @@ def test_a_cancelled_import_asks_first_and_keeps_its_report(
         job_id = start_import(
             api, f"stopped-{tag}.csv", csv_bytes(["firstName", "email"], rows), batchSize=200
         )
-    page.goto(f"{running_stack.ui_url}/status_page?import={job_id}")
-    heading = page.get_by_role("heading", name=re.compile(f"stopped-{tag}.csv"))
-    expect(heading).to_contain_text("In progress", timeout=IMPORT_TIMEOUT_MS)
-    page.get_by_role("button", name="Cancel this import").click()
-    expect(page.get_by_text(f"Stop the import of stopped-{tag}.csv?")).to_be_visible()
-    shot(page, "status-06-cancel-asks-first")
-    page.get_by_role("button", name="Yes, cancel it").click()
-    expect(heading).to_contain_text("Cancelled", timeout=PAGE_TIMEOUT_MS)
+        page.goto(f"{running_stack.ui_url}/status_page?import={job_id}")
+        heading = page.get_by_role("heading", name=re.compile(f"stopped-{tag}.csv"))
+        expect(heading).to_contain_text("In progress", timeout=IMPORT_TIMEOUT_MS)
+        wait_for_rows(api, job_id)
+        with running_stack.workers_paused():  # the cancel lands mid-import, however fast
+            held = api.get(f"/imports/{job_id}").json()
+            assert held["progress"]["processedRows"] < 20_000, held
+            page.get_by_role("button", name="Cancel this import").click()
+            expect(page.get_by_text(f"Stop the import of stopped-{tag}.csv?")).to_be_visible()
+            shot(page, "status-06-cancel-asks-first")
+            page.get_by_role("button", name="Yes, cancel it").click()
+            expect(heading).to_contain_text("Cancelled", timeout=PAGE_TIMEOUT_MS)
     download = page.get_by_role("button").filter(has_text="Download the Excel report")
     expect(download).to_be_visible(timeout=IMPORT_TIMEOUT_MS)  # comes by itself, no reload
     shot(page, "status-07-cancelled-with-its-report")

@@ -94,6 +94,13 @@ async def seed(database: Any) -> dict[str, ImportJob]:
         "running": await make_job("running", JobStatus.IN_PROGRESS, 90, report=False),
         "pending": await make_job("pending", JobStatus.PENDING, None, report=False),
     }
+    # Their steps held by a live worker, so that the sweeper's recovery check (which the
+    # test runs) leaves them to it: completing "running" would build it a report.
+    held = utcnow() + timedelta(hours=1)
+    jobs["running"].finalizing_until = held
+    jobs["pending"].plan_lease_until = held
+    for name in ("running", "pending"):
+        await jobs[name].save()
     # A report left by a finalize that died before recording it: deleted with its job.
     await files.save_stream(
         files.reports(), "stray.xlsx", io.BytesIO(b"x"), {"jobId": str(jobs["completed"].id)}

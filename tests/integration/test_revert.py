@@ -13,9 +13,14 @@ from bson import ObjectId
 from openpyxl import load_workbook
 
 from config import get_settings
-from domain.import_config import ImportConfig
 from store import jobs
-from tests.helpers import RecordingDispatcher, csv_bytes, import_form, wait_for_job
+from tests.helpers import (
+    RecordingDispatcher,
+    csv_bytes,
+    held_import,
+    import_form,
+    wait_for_job,
+)
 from workers.backlog import RedisBacklog
 
 HEADER = ["firstName", "lastName", "email", "phoneNumber", "city"]
@@ -133,28 +138,6 @@ async def test_reverting_twice_changes_nothing_the_second_time(
     assert rerun["revertCounts"] == first["revertCounts"]
 
 
-async def held_import(
-    rows: list[list[str]],
-    action: str = "replace",
-    keys: tuple[str, ...] = ("email",),
-    batch_size: int = 1,
-) -> tuple[str, list[str]]:
-    """An import created and planned by the real services; its batches are not sent: the
-    test runs them."""
-    config = {"deduplicationKeys": list(keys), "action": action, "batchSize": batch_size}
-    job = await jobs.create_job(
-        io.BytesIO(csv_bytes(HEADER, rows)),
-        "held.csv",
-        ImportConfig.model_validate(config),
-        "admin",
-        RecordingDispatcher(),
-        get_settings(),
-    )
-    planned = RecordingDispatcher()
-    await jobs.plan_job(str(job.id), planned, get_settings())
-    return str(job.id), planned.batches
-
-
 async def test_reverting_a_cancelled_import_takes_back_what_it_wrote(
     api, database, worker, admin_headers
 ) -> None:
@@ -163,7 +146,7 @@ async def test_reverting_a_cancelled_import_takes_back_what_it_wrote(
     # Its first batch changes Ann and inserts P0; the cancel stops the rest.
     rows = [REPLACING[0], ["P0", "T", "p0@example.com", "", ""]]
     rows += [[f"P{i}", "T", f"p{i}@example.com", "", ""] for i in range(1, 5)]
-    job_id, batches = await held_import(rows, batch_size=2)
+    job_id, batches = await held_import(HEADER, rows, batch_size=2)
     await jobs.process_batch(batches[0], RecordingDispatcher(), get_settings())
     cancelled = await api.post(f"/imports/{job_id}/cancel", headers=admin_headers)
     assert cancelled.json()["status"] == "cancelled"
@@ -208,7 +191,7 @@ async def test_the_pre_image_is_the_state_before_the_import_first_touched_the_cu
     # Two rows that reach Ann through different identifiers: planning puts them in one batch
     # (store.jobs.holders), which changes her twice.
     rows = [["Ann", "", ann_email, "", "Paris"], ["Ann", "", "", ann_phone, "Rome"]]
-    job_id, batches = await held_import(rows, "append", ("email", "phoneNumber"))
+    job_id, batches = await held_import(HEADER, rows, "append", ("email", "phoneNumber"))
     assert len(batches) == 1
     for batch in batches:
         await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
@@ -271,7 +254,7 @@ async def test_a_stalled_revert_is_driven_again_and_a_failed_one_runs_again_when
     from store.auth import Principal
     from store.documents import Role, utcnow
 
-    job_id, batches = await held_import(SEED)
+    job_id, batches = await held_import(HEADER, SEED)
     for batch in batches:
         await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
     await jobs.finalize_job(job_id, get_settings())

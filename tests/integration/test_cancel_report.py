@@ -1,0 +1,134 @@
+"""A cancelled import's report, against the real services: it comes however the cancel meets
+the completion (before it, or while it builds the report), and when the message that asks
+for it is lost or its worker died, the recovery check asks again, a bounded number of times."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from bson import ObjectId
+
+from config import get_settings
+from store import jobs, reports
+from store.documents import utcnow
+from store.jobs import policy
+from tests.helpers import RecordingDispatcher, held_import, summary_counts
+from workers.backlog import RedisBacklog
+
+HEADER = ["firstName", "email"]
+ROWS = [[f"C{n}", f"c{n}@example.com"] for n in range(6)]
+
+
+async def cancelled_midway(api: Any, headers: dict[str, str]) -> str:
+    """An import of three batches cancelled after its first; the message asking for its
+    report is lost (recorded, never sent)."""
+    job_id, batches = await held_import(HEADER, ROWS, batch_size=2)
+    await jobs.process_batch(batches[0], RecordingDispatcher(), get_settings())
+    lost = RecordingDispatcher()
+    await jobs.cancel_job(job_id, lost)
+    assert lost.finalizes == [job_id]
+    refused = await api.get(f"/imports/{job_id}/report", headers=headers)
+    assert refused.status_code == 409
+    return job_id
+
+
+async def report_summary(api: Any, headers: dict[str, str], job_id: str) -> dict[str, Any]:
+    report = await api.get(f"/imports/{job_id}/report", headers=headers)
+    assert report.status_code == 200, report.text
+    return summary_counts(report.content)
+
+
+async def drive(job_id: str) -> tuple[list[str], RecordingDispatcher]:
+    """One round of the recovery check, against the real broker; what it did for the job."""
+    dispatcher = RecordingDispatcher()
+    backlog = RedisBacklog(os.environ["REDIS_URL"], lease_seconds=15)
+    driven = await jobs.drive_unfinished(dispatcher, backlog)
+    return [f"{d.step} ({d.why})" for d in driven if d.job_id == job_id], dispatcher
+
+
+async def test_a_cancel_while_the_completion_builds_the_report_leaves_the_cancelled_report(
+    api, database, admin_headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id, batches = await held_import(HEADER, ROWS, batch_size=2)
+    for batch in batches:
+        await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
+    build_report = reports.build_report
+    cancels = RecordingDispatcher()
+
+    async def cancelled_during_the_first_build(job: Any) -> Any:
+        if not cancels.finalizes:  # the user's cancel lands while the report is written
+            await jobs.cancel_job(job_id, cancels)
+        return await build_report(job)
+
+    monkeypatch.setattr(reports, "build_report", cancelled_during_the_first_build)
+    await jobs.finalize_job(job_id, get_settings())
+
+    job = (await api.get(f"/imports/{job_id}", headers=admin_headers)).json()
+    assert job["status"] == "cancelled"
+    summary = await report_summary(api, admin_headers, job_id)
+    assert summary["Imported"] == 6
+    assert summary["Cancelled"].startswith("after 6 of 6 rows")
+    # The completion's report was dropped for the cancelled one: one report, no orphan.
+    assert await database["reports.files"].count_documents({}) == 1
+    # The cancel's own message, delivered after, finds the report built and does nothing.
+    await jobs.finalize_job(job_id, get_settings())
+    assert await database["reports.files"].count_documents({}) == 1
+
+
+async def test_a_lost_report_message_is_sent_again_by_the_recovery_check(
+    api, database, admin_headers
+) -> None:
+    job_id = await cancelled_midway(api, admin_headers)
+
+    steps, dispatcher = await drive(job_id)
+    assert steps == ["report (message lost)"]
+    assert dispatcher.finalizes == [job_id]
+    await jobs.finalize_job(job_id, get_settings())
+
+    summary = await report_summary(api, admin_headers, job_id)
+    assert summary["Imported"] == 2
+    assert summary["Cancelled"].startswith("after 2 of 6 rows")
+    assert (await drive(job_id))[0] == []  # reported: nothing more to do
+
+
+async def test_a_report_whose_worker_died_is_driven_again_once_its_lease_ran_out(
+    api, database, admin_headers
+) -> None:
+    job_id = await cancelled_midway(api, admin_headers)
+    collection = database["import_jobs"]
+    held = {"finalizing_until": utcnow() + timedelta(seconds=15)}
+    await collection.update_one({"_id": ObjectId(job_id)}, {"$set": held})
+    assert (await drive(job_id))[0] == []  # a live worker builds it
+
+    ran_out = {"finalizing_until": utcnow() - timedelta(seconds=1)}
+    await collection.update_one({"_id": ObjectId(job_id)}, {"$set": ran_out})
+    steps, dispatcher = await drive(job_id)
+    assert steps == ["report (lease ran out)"]
+    assert dispatcher.finalizes == [job_id]
+    await jobs.finalize_job(job_id, get_settings())
+    assert (await report_summary(api, admin_headers, job_id))["Imported"] == 2
+
+
+async def test_a_report_that_fails_every_time_is_given_up_with_the_reason(
+    api, database, admin_headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = await cancelled_midway(api, admin_headers)
+
+    async def unbuildable(job: Any) -> Any:
+        raise RuntimeError("the report cannot be written")
+
+    monkeypatch.setattr(reports, "build_report", unbuildable)
+    for _ in range(policy.MAX_REPORT_ATTEMPTS):  # Dramatiq's deliveries, then the check's
+        with pytest.raises(RuntimeError):
+            await jobs.finalize_job(job_id, get_settings())
+
+    assert (await drive(job_id))[0] == []  # asked often enough: no more deliveries
+    refused = await api.get(f"/imports/{job_id}/report", headers=admin_headers)
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == (
+        f"The report of this cancelled import could not be built in "
+        f"{policy.MAX_REPORT_ATTEMPTS} attempts; its counts are those shown with the import"
+    )

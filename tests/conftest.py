@@ -20,7 +20,15 @@ _workdir = Path(tempfile.mkdtemp(prefix="bcu-tests-"))
 TEST_DATABASE = "bcu_test"
 
 
+def _xdist_controller(config: pytest.Config) -> bool:
+    """Under `pytest -n N` (as `make test` runs), the process that hands tests to the N
+    worker processes and runs none itself: each worker starts its own servers."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if _xdist_controller(config):
+        return
     if not os.environ.get("MONGODB_URL"):
         mongo, os.environ["MONGODB_URL"] = start_mongo(
             _workdir / "mongodb", _workdir / "mongodb.log"
@@ -31,6 +39,18 @@ def pytest_configure(config: pytest.Config) -> None:
         _started.append(redis)
     os.environ["MONGODB_DATABASE"] = TEST_DATABASE
     os.environ.setdefault("ADMIN_API_KEY", "test-admin-key")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n N`: the fault suite runs in one worker process, one scenario at a
+    time on its one stack, and so do the end-to-end tests on theirs; the rest spreads."""
+    here = Path(__file__).parent
+    for item in items:
+        if here not in item.path.parents:
+            continue  # a test from elsewhere (the orphan test's own sessions)
+        suite = item.path.relative_to(here).parts[0]
+        if suite in ("faults", "e2e"):
+            item.add_marker(pytest.mark.xdist_group(suite))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

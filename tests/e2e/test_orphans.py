@@ -84,7 +84,12 @@ def test_the_test_servers_die_with_pytest(tmp_path, sig) -> None:
             str(tmp_path),
         ],
         cwd=os.getcwd(),
-        env={k: v for k, v in os.environ.items() if k not in ("MONGODB_URL", "REDIS_URL")},
+        # A session of its own: not on this one's servers, nor an xdist worker of it.
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("MONGODB_URL", "REDIS_URL") and not k.startswith("PYTEST_XDIST")
+        },
         stdout=(tmp_path / "session.log").open("wb"),
         stderr=subprocess.STDOUT,
     )

@@ -41,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("ADMIN_API_KEY", "test-admin-key")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under `pytest -n N`: the fault suite runs in one worker process, one scenario at a
     time on its one stack, and so do the end-to-end tests on theirs; the rest spreads."""

@@ -96,7 +96,7 @@ def render_counts(job: dict[str, Any]) -> None:
     for cell, (key, label) in zip(metrics[1:], OUTCOMES.items(), strict=True):
         cell.metric(label, f"{counts[key]:,}")
     if counts["total"]:
-        st.altair_chart(outcome_chart(counts), use_container_width=True)
+        st.altair_chart(outcome_chart(counts), width="stretch")
     elif job["status"] in UNFINISHED:
         st.caption("Counts appear as the first rows are processed.")
 

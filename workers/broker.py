@@ -14,6 +14,7 @@ from dramatiq.middleware import AsyncIO, Middleware
 
 from config import get_settings
 from stack.parent_death import stop_with_parent
+from workers.diagnostics import TaskDump
 
 QUEUE = "imports"
 EXIT_CODE_SHUTDOWN_DEADLINE = 3
@@ -64,6 +65,7 @@ def make_broker(redis_url: str, shutdown_seconds: float) -> RedisBroker:
     broker = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
     broker.add_middleware(AsyncIO())
     broker.add_middleware(WorkerLifetime(shutdown_seconds))
+    broker.add_middleware(TaskDump())
     return broker
 
 

@@ -49,7 +49,12 @@ async def _report_cancelled(job_id: str, settings: Settings) -> None:
     from store import reports
 
     jobs = ImportJob.get_pymongo_collection()
-    query = {"_id": job_oid(job_id), "status": JobStatus.CANCELLED, "report_file_id": None}
+    query = {
+        "_id": job_oid(job_id),
+        "status": JobStatus.CANCELLED,
+        "report_file_id": None,
+        "file_id": {"$ne": None},  # not expired (see maintenance.delete_expired_files)
+    }
     lease = await leases.take(
         jobs, query, "finalizing_until", settings.lease_seconds, count_in="finalize_attempts"
     )

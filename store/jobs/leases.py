@@ -7,7 +7,6 @@ holder."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from store.documents import utcnow
 
 log = logging.getLogger(__name__)
 RENEWALS_PER_LEASE = 3  # a lease survives two renewals that come late or fail
+RENEWAL_STOP_SECONDS = 1.0
 
 
 def _expiry(seconds: float) -> datetime:
@@ -65,21 +65,34 @@ class Lease:
     ) -> None:
         if self._renewing is not None:
             self._renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewing
+            # Bounded: the renewal may be inside a driver call that is slow to end, and a
+            # finished delivery must not wait on its lease's renewal.
+            await asyncio.wait({self._renewing}, timeout=RENEWAL_STOP_SECONDS)
         try:
             await self.release()
         except PyMongoError:  # the database is away: the lease runs out by itself
             log.warning("releasing a lease on %s failed", self.document["_id"], exc_info=True)
 
     async def _renew_forever(self) -> None:
+        this = asyncio.current_task()
+        assert this is not None
         while True:
             await asyncio.sleep(self.seconds / RENEWALS_PER_LEASE)
             try:
-                if not await self.renew():
-                    return  # taken over after it ran out: the work goes on, harmlessly
+                renewed = await self.renew()
             except Exception:  # the database is away: try again at the next renewal
-                log.warning("renewing a lease on %s failed", self.document["_id"], exc_info=True)
+                renewed = True
+                if not this.cancelling():
+                    log.warning(
+                        "renewing a lease on %s failed", self.document["_id"], exc_info=True
+                    )
+            # Told to stop while it renewed, and the cancel never came out: asyncio.wait_for
+            # on Python 3.11, inside the driver, can lose it. Renewing on would hold the
+            # finished delivery (and its lease) until its time limit.
+            if this.cancelling():
+                return
+            if not renewed:
+                return  # taken over after it ran out: the work goes on, harmlessly
 
     async def renew(self) -> bool:
         until = _expiry(self.seconds)

@@ -3,6 +3,8 @@ failed, decided here and used by the actors (`retry_when`) and the services alik
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from pydantic import ValidationError
 
 from store.errors import Conflict
@@ -15,8 +17,11 @@ MAX_ATTEMPTS = 5
 # a job always ends.
 MAX_CONTENDED_ATTEMPTS = 25
 # Deliveries a cancelled import's report gets (it waits for the batches still writing, as
-# a contended batch does); then the import stays cancelled without one, and says why.
+# a contended batch does), and how long after the cancel it is asked for; then the import
+# stays cancelled without one, and says why. Far inside any retention period, so that a
+# report is never built for an import whose files retention is deleting.
 MAX_REPORT_ATTEMPTS = MAX_CONTENDED_ATTEMPTS
+REPORT_OWED_FOR = timedelta(hours=1)
 MIN_BACKOFF_MS = 500
 MAX_BACKOFF_MS = 10_000
 # Longest one delivery may run before Dramatiq cancels it (and retries): a request that
@@ -64,3 +69,9 @@ def interrupted(what: str, attempts: int) -> str:
         f"{what} stopped midway {attempts} times (the worker process ended while working on "
         "it, e.g. out of memory); giving up"
     )
+
+
+def report_given_up(finalize_attempts: int, cancelled_at: datetime | None, now: datetime) -> bool:
+    """Whether a cancelled import without a report will get none any more."""
+    late = cancelled_at is not None and cancelled_at < now - REPORT_OWED_FOR
+    return finalize_attempts >= MAX_REPORT_ATTEMPTS or late

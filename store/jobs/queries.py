@@ -133,11 +133,11 @@ async def report_stream(job_id: str, settings: Settings) -> tuple[ImportJob, Asy
     job = await get_job(job_id)
     if job.status in FINISHED and job.file_id is None:  # see maintenance.delete_expired_files
         raise _deleted("The report was", settings)
-    given_up = job.finalize_attempts >= policy.MAX_REPORT_ATTEMPTS
+    given_up = policy.report_given_up(job.finalize_attempts, job.finished_at, utcnow())
     if job.status == JobStatus.CANCELLED and job.report_file_id is None and given_up:
         raise Conflict(
-            f"The report of this cancelled import could not be built in "
-            f"{job.finalize_attempts} attempts; its counts are those shown with the import"
+            f"The report of this cancelled import could not be built ({job.finalize_attempts} "
+            "attempts); its counts are those shown with the import"
         )
     if job.status not in FINISHED or job.report_file_id is None:
         when = "in a few seconds" if job.status == JobStatus.CANCELLED else "when it has finished"

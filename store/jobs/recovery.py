@@ -117,6 +117,7 @@ async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Drive
             "report_file_id": None,
             "file_id": {"$ne": None},
             "finalize_attempts": {"$lt": policy.MAX_REPORT_ATTEMPTS},
+            "finished_at": {"$gte": now - policy.REPORT_OWED_FOR},
         },
         {"finalizing_until": 1},
     ).to_list()

@@ -129,6 +129,19 @@ async def test_a_report_that_fails_every_time_is_given_up_with_the_reason(
     refused = await api.get(f"/imports/{job_id}/report", headers=admin_headers)
     assert refused.status_code == 409
     assert refused.json()["detail"] == (
-        f"The report of this cancelled import could not be built in "
-        f"{policy.MAX_REPORT_ATTEMPTS} attempts; its counts are those shown with the import"
+        f"The report of this cancelled import could not be built ({policy.MAX_REPORT_ATTEMPTS} "
+        "attempts); its counts are those shown with the import"
     )
+
+
+async def test_a_report_not_built_within_its_time_is_given_up(api, database, admin_headers) -> None:
+    job_id = await cancelled_midway(api, admin_headers)
+    long_ago = utcnow() - policy.REPORT_OWED_FOR - timedelta(seconds=1)
+    await database["import_jobs"].update_one(
+        {"_id": ObjectId(job_id)}, {"$set": {"finished_at": long_ago}}
+    )
+
+    assert (await drive(job_id))[0] == []  # e.g. cancelled while no worker ran, long ago
+    refused = await api.get(f"/imports/{job_id}/report", headers=admin_headers)
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith("The report of this cancelled import could not")

@@ -41,19 +41,6 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("ADMIN_API_KEY", "test-admin-key")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `pytest -n N`: the fault suite runs in one worker process, one scenario at a
-    time on its one stack, and so do the end-to-end tests on theirs; the rest spreads."""
-    here = Path(__file__).parent
-    for item in items:
-        if here not in item.path.parents:
-            continue  # a test from elsewhere (the orphan test's own sessions)
-        suite = item.path.relative_to(here).parts[0]
-        if suite in ("faults", "e2e"):
-            item.add_marker(pytest.mark.xdist_group(suite))
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stop_all(_started)
     if exitstatus == 0:

@@ -2,9 +2,8 @@
 job's next step (its planning, its pending batches, its completion), and a cancelled job's
 report, is driven again when the lease of the worker that took it ran out (the worker died),
 or when no worker holds it and the broker holds no message for it (lost with a Redis
-restart). Safe to run any time and from
-any number of processes: every step is idempotent, and a lease keeps duplicates from working
-at once."""
+restart). Safe to run any time and from any number of processes: every step is idempotent,
+and a lease keeps duplicates from working at once."""
 
 from __future__ import annotations
 

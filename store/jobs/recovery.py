@@ -60,6 +60,17 @@ async def _clear(collection: Any, document: dict[str, Any], field: str) -> None:
     )
 
 
+def _owing_a_report(now: datetime) -> dict[str, Any]:
+    """Cancelled imports still owed the report of what they did (see policy)."""
+    return {
+        "status": JobStatus.CANCELLED,
+        "report_file_id": None,
+        "file_id": {"$ne": None},
+        "finalize_attempts": {"$lt": policy.MAX_REPORT_ATTEMPTS},
+        "finished_at": {"$gte": now - policy.REPORT_OWED_FOR},
+    }
+
+
 async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Driven]:
     """One round of the check; what it drove again."""
     now = utcnow()
@@ -110,16 +121,7 @@ async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Drive
         elif job.get("finalizing_until") is None:
             waiting.append(("finalize", job_id, job))
     # A cancelled import is finished, but owes the report of what it did until one is built.
-    owing = await jobs.find(
-        {
-            "status": JobStatus.CANCELLED,
-            "report_file_id": None,
-            "file_id": {"$ne": None},
-            "finalize_attempts": {"$lt": policy.MAX_REPORT_ATTEMPTS},
-            "finished_at": {"$gte": now - policy.REPORT_OWED_FOR},
-        },
-        {"finalizing_until": 1},
-    ).to_list()
+    owing = await jobs.find(_owing_a_report(now), {"finalizing_until": 1}).to_list()
     for job in owing:
         if _expired(job, "finalizing_until", now):
             await _clear(jobs, job, "finalizing_until")
@@ -160,7 +162,7 @@ async def _drive_lost(
                 driven.append(Driven(str(batch["job_id"]), f"batch {step_id}", "message lost"))
             continue
         if kind == "report":
-            owed = {"status": JobStatus.CANCELLED, "report_file_id": None, "finalizing_until": None}
+            owed = {**_owing_a_report(utcnow()), "finalizing_until": None}
             if await jobs.count_documents({"_id": job_oid(step_id), **owed}):
                 dispatcher.finalize(step_id)
                 driven.append(Driven(step_id, "report", "message lost"))

@@ -13,7 +13,15 @@ from pydantic.alias_generators import to_camel
 
 from domain.errors import DomainError, FileRejected, InvalidRequest, Unprocessable
 from store.bulk import TooManyCustomers
-from store.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests, Unauthorized
+from store.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    StillInFlight,
+    TooManyRequests,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +54,7 @@ def domain_error(_: Request[Any, Any, Any], error: DomainError) -> Response[dict
     status = next((code for kind, code in STATUS_OF.items() if isinstance(error, kind)), 400)
     if isinstance(error, FileRejected) and error.missing_required:
         return _json(status, str(error), missingRequired=error.missing_required)
-    if isinstance(error, TooManyRequests):
+    if isinstance(error, TooManyRequests | StillInFlight):
         return _json(status, str(error), {"Retry-After": str(error.retry_after)})
     return _json(status, str(error))
 
@@ -82,8 +90,11 @@ def validation_error(
 
 
 def _wire_name(item: dict[str, Any]) -> str:
-    """A query parameter as the client wrote it (createdFrom), not as the handler names it."""
+    """A parameter as the client wrote it (createdFrom, Idempotency-Key), not as the handler
+    names it."""
     key = str(item.get("key"))
+    if item.get("source") == "header":  # idempotency_key: Idempotency-Key
+        return "-".join(part.capitalize() for part in key.split("_"))
     return to_camel(key) if item.get("source") == "query" else key
 
 

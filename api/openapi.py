@@ -16,7 +16,8 @@ REASONS = {
     401: "No API key, or not a valid one",
     403: "The key's role may not do this",
     404: "No such record type, import or customer",
-    409: "The import is not in a state that allows this",
+    409: "Not in a state that allows this (the import's, or the same Idempotency-Key still "
+    "being answered: then with Retry-After)",
     410: "The file was deleted after the retention period",
     413: "Over a size limit",
     422: "Well-formed, but against a rule the shape cannot express (the detail says which)",

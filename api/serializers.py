@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from api.models.imports import Job, JobCounts, JobProgress, RevertCounts
+from typing import Any
+
+from api.models.imports import ImportSource, Job, JobCounts, JobProgress, RevertCounts, S3Object
 from store.documents import ImportJob
+
+
+def source_body(source: dict[str, Any] | None) -> ImportSource | None:
+    if source is None:
+        return None
+    s3 = source.get("s3")
+    return ImportSource(url=source.get("url"), s3=S3Object(**s3) if s3 else None)
 
 
 def job_body(job: ImportJob) -> Job:
@@ -31,4 +40,6 @@ def job_body(job: ImportJob) -> Job:
         revert_id=job.revert_id,
         reverted_by=job.reverted_by,
         reverted_at=job.reverted_at,
+        source=source_body(job.source),
+        schedule_id=job.schedule_id,
     )

@@ -64,6 +64,27 @@ class Settings(BaseSettings):
     recovery_check_seconds: float = Field(default=5.0, gt=0)
     report_retention_days: int = Field(default=30, ge=0)  # 0: keep them forever
 
+    # Automation (DESIGN.md §7): idempotent requests, webhooks, remote sources, schedules.
+    idempotency_hours: float = Field(default=24.0, gt=0)
+    # Webhooks and URL sources may reach loopback, private and link-local addresses only
+    # when this is true (development and tests); otherwise they are refused.
+    outbound_allow_private: bool = False
+    # Hosts webhooks and URL sources may reach, comma-separated (`*.example.com` matches its
+    # subdomains); empty: any host that passes the check above.
+    outbound_allowed_hosts: str = ""
+    # Longest a remote source (URL or S3) may take to download, in seconds; the job fails
+    # with that reason beyond it.
+    source_timeout_seconds: float = Field(default=300.0, gt=0)
+    s3_endpoint_url: str | None = None  # unset: AWS's own endpoints
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_region: str = "us-east-1"
+    webhook_worker_threads: int = Field(default=8, ge=1)
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        return [h.strip().lower() for h in self.outbound_allowed_hosts.split(",") if h.strip()]
+
     @property
     def effective_api_url(self) -> str:
         return self.api_url or f"http://{self.api_host}:{self.api_port}"

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from domain.actions import Action
+from domain.remote import Source
 
 
 class ImportConfig(BaseModel):
@@ -23,6 +24,8 @@ class ImportConfig(BaseModel):
     sheet: str | None = None  # of an Excel workbook; None: its first sheet
     dry_run: bool = False
     batch_size: int | None = Field(default=None, ge=1, le=10_000)  # advanced: rows per batch
+    # Instead of an uploaded file: where the job fetches it (DESIGN.md §7).
+    source: Source | None = None
 
     @field_validator("phone_default_region")
     @classmethod

@@ -134,6 +134,14 @@ class ImportJob(Document):
     created_by_key: str | None = None  # names the API key (store.auth.Principal.key_id)
     created_at: datetime = Field(default_factory=utcnow)
     retry_of: str | None = None  # the import whose corrected failed rows this one imports
+    # A remote source (domain.remote.Source as a dict): the job fetches its file, then
+    # checks it with `source_config` (the import config as given) as an upload is checked.
+    source: dict[str, Any] | None = None
+    source_config: dict[str, Any] | None = None
+    schedule_id: str | None = None  # the schedule whose run this import is
+    # Set when the job ends (or, cancelled, has its report): its webhook event is owed, and
+    # the recovery check announces it (store.webhooks.events), then clears this.
+    announce: bool | None = None
     retries: list[str] = Field(default_factory=list)  # the imports that retried this one's
     # A revert job: the import it undoes, and its results. An import: its revert, if any.
     revert_of: str | None = None
@@ -168,6 +176,8 @@ class ImportJob(Document):
         indexes = [
             IndexModel([("created_at", DESCENDING)]),
             IndexModel([("status", ASCENDING)]),
+            IndexModel([("announce", ASCENDING)], sparse=True),
+            IndexModel([("schedule_id", ASCENDING)], sparse=True),
         ]
 
 

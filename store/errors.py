@@ -11,6 +11,15 @@ class Conflict(DomainError):
     """The request is valid but the resource is not in a state that allows it."""
 
 
+class StillInFlight(Conflict):
+    """The same request is being answered now; it may be sent again after `retry_after`
+    seconds (then it gets that answer)."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 class Gone(DomainError):
     """The resource existed but was deleted for good (retention of reports and files)."""
 

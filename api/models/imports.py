@@ -54,6 +54,18 @@ class RevertCounts(CamelStruct):
     conflicts: int
 
 
+class S3Object(CamelStruct):
+    bucket: str
+    key: str
+
+
+class ImportSource(CamelStruct, omit_defaults=True):
+    """Where a job's file came from, when not uploaded: `url` or `s3`."""
+
+    url: str | None = None
+    s3: S3Object | None = None
+
+
 class Job(CamelStruct):
     id: str
     kind: Literal["import", "revert"]
@@ -78,6 +90,8 @@ class Job(CamelStruct):
     revert_id: str | None  # an import: its revert, once asked for
     reverted_by: str | None
     reverted_at: datetime | None
+    source: ImportSource | None  # a remote source's import: where its file came from
+    schedule_id: str | None  # a schedule's run: the schedule
 
 
 class JobPage(CamelStruct):

@@ -3,11 +3,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, Parameter
 
 from api.bodies import parse_json
 from api.dependencies import InjectedSettings
+from api.idempotency import REPLAY_HEADERS, IdempotencyKey, answer_once
 from api.models.customers import BulkResult, CustomerBody, CustomerPage, RejectedCustomer
 from api.openapi import errors, model_schema, request_body
 from api.paging import MAX_OFFSET
@@ -51,25 +52,34 @@ class CustomerController(Controller):
         # Set when the module is imported: Litestar reads route limits at declaration.
         request_max_body_size=get_settings().bulk_max_bytes,
         operation_class=BULK_BODY,
-        responses=errors(404, 413, 422),
+        responses=errors(404, 409, 413, 422),
+        response_headers=REPLAY_HEADERS,
         summary="Write up to BULK_MAX_CUSTOMERS customers at once, synchronously",
     )
     async def bulk_customers(
         self,
         request: Request,  # type: ignore[type-arg]
         settings: InjectedSettings,
-    ) -> BulkResult:
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[BulkResult]:
         body = await request.body()  # parsing megabytes is CPU work: off the event loop
         parsed = await asyncio.to_thread(parse_json, body, BulkRequest, settings.max_json_depth)
-        result = await bulk.bulk_write(parsed, settings)
-        return BulkResult(
-            inserted_count=result.inserted,
-            updated_count=result.updated,
-            ignored_count=result.ignored,
-            appended_count=result.appended,
-            rejected_count=len(result.rejected),
-            rejected_customers=[
-                RejectedCustomer(customer=customer, reason=reason)
-                for customer, reason in result.rejected
-            ],
-        )
+
+        async def act(_: str | None) -> BulkResult:
+            return _bulk_result(await bulk.bulk_write(parsed, settings))
+
+        return await answer_once(request, idempotency_key, settings, [body], 200, act)
+
+
+def _bulk_result(result: bulk.BulkOutcome) -> BulkResult:
+    return BulkResult(
+        inserted_count=result.inserted,
+        updated_count=result.updated,
+        ignored_count=result.ignored,
+        appended_count=result.appended,
+        rejected_count=len(result.rejected),
+        rejected_customers=[
+            RejectedCustomer(customer=customer, reason=reason)
+            for customer, reason in result.rejected
+        ],
+    )

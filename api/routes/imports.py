@@ -13,6 +13,7 @@ from litestar.response import Stream
 from api.bodies import parse_json
 from api.dependencies import InjectedDispatcher, InjectedSettings
 from api.downloads import content_disposition
+from api.idempotency import REPLAY_HEADERS, IdempotencyKey, answer_once
 from api.models.imports import ColumnSuggestion, JobCreated, JobPage, MappingSuggestion
 from api.models.imports import Job as JobBody
 from api.openapi import errors, model_schema, request_body
@@ -20,7 +21,7 @@ from api.paging import MAX_OFFSET
 from api.security import IMPORTER, current_principal
 from api.serializers import job_body
 from config import Settings
-from domain.errors import InvalidRequest
+from domain.errors import InvalidRequest, Unprocessable
 from domain.import_config import ImportConfig
 from store import jobs
 from store.documents import JobStatus
@@ -41,11 +42,17 @@ MAPPING_FORM = request_body(
     },
     "multipart/form-data",
 )
+_CONFIG_SCHEMA = model_schema(ImportConfig)
 IMPORT_FORM = request_body(
     {
         "type": "object",
-        "required": ["file", "config"],
-        "properties": {"file": _FILE, "config": model_schema(ImportConfig)},
+        "required": ["config"],
+        "properties": {"file": _FILE, "config": _CONFIG_SCHEMA},
+        # The file, or (without a file part) a remote source named in config.source.
+        "anyOf": [
+            {"required": ["file"]},
+            {"properties": {"config": {**_CONFIG_SCHEMA, "required": ["source"]}}},
+        ],
     },
     "multipart/form-data",
     encoding={"config": {"contentType": "application/json"}},
@@ -63,12 +70,28 @@ def _upload(data: dict[str, Any]) -> UploadFile:
     return upload
 
 
-def _config(data: dict[str, Any], settings: Settings) -> ImportConfig:
+def _config_text(data: dict[str, Any]) -> str | bytes:
     raw = data.get("config")
     if raw is None:
         raise InvalidRequest("Send the import settings as the multipart field 'config' (JSON)")
-    text = raw if isinstance(raw, str) else raw.file.read()
+    text: str | bytes = raw if isinstance(raw, str) else raw.file.read()
+    return text
+
+
+def _config(text: str | bytes, settings: Settings) -> ImportConfig:
     return parse_json(text, ImportConfig, settings.max_json_depth, "'config'")
+
+
+def _upload_unless_source(data: dict[str, Any], config: ImportConfig) -> UploadFile | None:
+    """The uploaded file, or None for an import of config.source (then no file is sent)."""
+    if config.source is None:
+        return _upload(data)
+    if data.get("file") is not None:
+        raise Unprocessable(
+            "Send either a file or a remote source (config.source), not both: the import "
+            "takes one file"
+        )
+    return None
 
 
 def _moment(name: str, value: str | None) -> datetime | None:
@@ -130,8 +153,10 @@ class ImportController(Controller):
         opt=IMPORTER,
         status_code=202,
         operation_class=IMPORT_FORM,
-        responses=errors(404, 413, 422),
-        summary="Start an import of a CSV file or an Excel workbook",
+        responses=errors(404, 409, 413, 422),
+        response_headers=REPLAY_HEADERS,
+        summary="Start an import of a CSV file or an Excel workbook, uploaded or fetched by the "
+        "job from config.source (a URL or an S3 object)",
     )
     async def create(
         self,
@@ -139,20 +164,33 @@ class ImportController(Controller):
         request: Request,  # type: ignore[type-arg]
         settings: InjectedSettings,
         dispatcher: InjectedDispatcher,
-    ) -> JobCreated:
-        upload = _upload(data)
-        config = _config(data, settings)
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[JobCreated]:
+        text = _config_text(data)
+        config = _config(text, settings)
+        upload = _upload_unless_source(data, config)
         principal = current_principal(request)
-        job = await jobs.create_job(
-            upload.file,
-            upload.filename or "upload.csv",
-            config,
-            principal.name,
-            dispatcher,
-            settings,
-            created_by_key=principal.key_id,
-        )
-        return JobCreated(id=str(job.id), status=job.status.value)
+
+        async def act(job_id: str | None) -> JobCreated:
+            if upload is None:
+                job = await jobs.create_source_job(
+                    config, principal.name, dispatcher, settings, principal.key_id, job_id
+                )
+            else:
+                job = await jobs.create_job(
+                    upload.file,
+                    upload.filename or "upload.csv",
+                    config,
+                    principal.name,
+                    dispatcher,
+                    settings,
+                    created_by_key=principal.key_id,
+                    job_id=job_id,
+                )
+            return JobCreated(id=str(job.id), status=job.status.value)
+
+        parts = [text, *([upload.file] if upload else [])]
+        return await answer_once(request, idempotency_key, settings, parts, 202, act)
 
     @get("/", responses=errors(), summary="The imports, newest first, filtered and paged")
     async def list_jobs(
@@ -194,6 +232,7 @@ class ImportController(Controller):
         status_code=202,
         operation_class=RETRY_FORM,
         responses=errors(404, 409, 413, 422),
+        response_headers=REPLAY_HEADERS,
         summary="Import corrected failed rows (CSV or .xlsx) with the original's settings and "
         "mapping, as a new import linked by retryOf",
     )
@@ -204,23 +243,30 @@ class ImportController(Controller):
         request: Request,  # type: ignore[type-arg]
         settings: InjectedSettings,
         dispatcher: InjectedDispatcher,
-    ) -> JobCreated:
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[JobCreated]:
         upload = _upload(data)
-        job = await jobs.create_retry(
-            job_id,
-            upload.file,
-            upload.filename or "corrected.csv",
-            current_principal(request),
-            dispatcher,
-            settings,
-        )
-        return JobCreated(id=str(job.id), status=job.status.value)
+
+        async def act(new_id: str | None) -> JobCreated:
+            job = await jobs.create_retry(
+                job_id,
+                upload.file,
+                upload.filename or "corrected.csv",
+                current_principal(request),
+                dispatcher,
+                settings,
+                new_id,
+            )
+            return JobCreated(id=str(job.id), status=job.status.value)
+
+        return await answer_once(request, idempotency_key, settings, [upload.file], 202, act)
 
     @post(
         "/{job_id:str}/revert",
         opt=IMPORTER,
         status_code=202,
-        responses=errors(404, 409, 410),
+        responses=errors(404, 409, 410, 422),
+        response_headers=REPLAY_HEADERS,
         summary="Undo a finished import: its inserts deleted, its changes restored, conflicts "
         "reported; the revert is a job of its own",
     )
@@ -228,10 +274,15 @@ class ImportController(Controller):
         self,
         job_id: FromPath[str],
         request: Request,  # type: ignore[type-arg]
+        settings: InjectedSettings,
         dispatcher: InjectedDispatcher,
-    ) -> JobCreated:
-        revert = await jobs.start_revert(job_id, current_principal(request), dispatcher)
-        return JobCreated(id=str(revert.id), status=revert.status.value)
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[JobCreated]:
+        async def act(_: str | None) -> JobCreated:
+            revert = await jobs.start_revert(job_id, current_principal(request), dispatcher)
+            return JobCreated(id=str(revert.id), status=revert.status.value)
+
+        return await answer_once(request, idempotency_key, settings, [], 202, act)
 
     @get(
         "/{job_id:str}/report",

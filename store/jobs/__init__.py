@@ -21,6 +21,7 @@ from store.jobs.queries import (
     report_stream,
 )
 from store.jobs.recovery import Driven, Queued, delete_abandoned_uploads, drive_unfinished
+from store.jobs.remote import create_source_job
 from store.jobs.revert import run_revert, start_revert
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "cancel_job",
     "create_job",
     "create_retry",
+    "create_source_job",
     "delete_abandoned_uploads",
     "delete_expired_files",
     "drive_unfinished",

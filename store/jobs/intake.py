@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
 
 from config import Settings
 from domain.actions import Action
@@ -196,7 +198,7 @@ def _check_file(
     )
 
 
-async def _check_running_imports(created_by: str, settings: Settings) -> None:
+async def check_running_imports(created_by: str, settings: Settings) -> None:
     """Before any of the file is read: a key with its share of imports running waits."""
     running = await ImportJob.find(
         {"created_by": created_by, "status": {"$in": list(UNFINISHED)}}
@@ -209,22 +211,37 @@ async def _check_running_imports(created_by: str, settings: Settings) -> None:
         )
 
 
-async def create_job(
+@dataclass(frozen=True)
+class Accepted:
+    """A file that passed the checks and is stored: the job's fields that describe it."""
+
+    checked: CheckedFile
+    file_id: ObjectId
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "file_id": self.file_id,
+            "file_size": self.checked.size,
+            "mapping": self.checked.mapping,
+            "header": self.checked.header,
+            "delimiter": self.checked.delimiter,
+            "encoding": self.checked.encoding,
+            "total_rows": self.checked.total_rows,
+        }
+
+
+@asynccontextmanager
+async def stored(
     upload: IO[bytes],
     file_name: str,
     config: ImportConfig,
+    schema: RecordSchema,
     created_by: str,
-    dispatcher: Dispatcher,
     settings: Settings,
-    created_by_key: str | None = None,
     retry_of: ImportJob | None = None,
-) -> ImportJob:
-    """Check the whole file, store it, create the job and enqueue its planning.
-    A rejected file raises FileRejected and leaves nothing behind. A retry (`retry_of`)
-    keeps the original's schema and mapping."""
-    await _check_running_imports(created_by, settings)
-    schema = job_schema(retry_of) if retry_of else await get_schema(config.record_type)
-    schema.check_deduplication_keys(config.deduplication_keys)
+) -> AsyncIterator[Accepted]:
+    """Check the whole file and store it; the body of the `async with` makes a job name it.
+    A rejected file raises FileRejected; if the body fails, the stored file is deleted."""
     remembered = None
     if retry_of is None:
         remembered = await _remembered_for(
@@ -242,41 +259,89 @@ async def create_job(
             await files.save_stream(
                 files.uploads(), file_name, upload, {"recordType": config.record_type}, file_id
             )
-            job = ImportJob(
-                file_name=file_name,
-                file_id=file_id,
-                file_size=checked.size,
-                record_type=config.record_type,
-                action=config.action.value,
-                deduplication_keys=config.deduplication_keys,
-                mapping=checked.mapping,
-                header=checked.header,
-                schema_attributes=[
-                    a.model_dump(by_alias=True, mode="json") for a in schema.attributes
-                ],
-                phone_default_region=config.phone_default_region,
-                multi_value_separator=config.multi_value_separator,
-                delimiter=checked.delimiter,
-                encoding=checked.encoding,
-                sheet=config.sheet,
-                dry_run=config.dry_run,
-                batch_size=config.batch_size,
-                created_by=created_by,
-                created_by_key=created_by_key,
-                total_rows=checked.total_rows,
-                retry_of=str(retry_of.id) if retry_of else None,
-            )
-            await job.insert()
+            yield Accepted(checked, file_id)
         except BaseException:
             await files.delete(files.uploads(), file_id)
             raise
         await files.upload_leases().delete_one({"_id": file_id})  # the job names the file now
+    if retry_of is None and config.mapping is not None and checked.adjusted:
+        # The person's own choice, remembered for files with the same headers.
+        await mappings.remember(config.record_type, checked.header, checked.mapping, created_by)
+
+
+def new_job(
+    config: ImportConfig,
+    schema: RecordSchema,
+    file_name: str,
+    created_by: str,
+    created_by_key: str | None,
+    job_id: str | None,
+    **fields: Any,
+) -> ImportJob:
+    return ImportJob(
+        **({"id": ObjectId(job_id)} if job_id else {}),
+        file_name=file_name,
+        record_type=config.record_type,
+        action=config.action.value,
+        deduplication_keys=config.deduplication_keys,
+        schema_attributes=[a.model_dump(by_alias=True, mode="json") for a in schema.attributes],
+        phone_default_region=config.phone_default_region,
+        multi_value_separator=config.multi_value_separator,
+        sheet=config.sheet,
+        dry_run=config.dry_run,
+        batch_size=config.batch_size,
+        created_by=created_by,
+        created_by_key=created_by_key,
+        **fields,
+    )
+
+
+async def create_job(
+    upload: IO[bytes],
+    file_name: str,
+    config: ImportConfig,
+    created_by: str,
+    dispatcher: Dispatcher,
+    settings: Settings,
+    created_by_key: str | None = None,
+    retry_of: ImportJob | None = None,
+    job_id: str | None = None,
+    **origin: Any,
+) -> ImportJob:
+    """Check the whole file, store it, create the job and enqueue its planning.
+    A rejected file raises FileRejected and leaves nothing behind. A retry (`retry_of`)
+    keeps the original's schema and mapping. Given `job_id` (an idempotent request, a
+    schedule's run), an import that already has it is returned instead of a new one.
+    `origin`: the job's `source`, `source_config` and `schedule_id`, if any."""
+    if job_id is not None and (existing := await ImportJob.get(ObjectId(job_id))) is not None:
+        return existing
+    await check_running_imports(created_by, settings)
+    schema = job_schema(retry_of) if retry_of else await get_schema(config.record_type)
+    schema.check_deduplication_keys(config.deduplication_keys)
+    try:
+        async with stored(
+            upload, file_name, config, schema, created_by, settings, retry_of
+        ) as accepted:
+            job = new_job(
+                config,
+                schema,
+                file_name,
+                created_by,
+                created_by_key,
+                job_id,
+                retry_of=str(retry_of.id) if retry_of else None,
+                **accepted.fields(),
+                **origin,
+            )
+            await job.insert()
+    except DuplicateKeyError:
+        if job_id is None:
+            raise
+        return await get_job(job_id)  # created meanwhile by the same request
     if retry_of is not None:
         await ImportJob.get_pymongo_collection().update_one(
             {"_id": retry_of.id}, {"$addToSet": {"retries": str(job.id)}}
         )
-    elif config.mapping is not None and checked.adjusted:  # the person's own choice
-        await mappings.remember(config.record_type, checked.header, checked.mapping, created_by)
     dispatcher.plan(str(job.id))
     return job
 
@@ -288,6 +353,7 @@ async def create_retry(
     created_by: Principal,
     dispatcher: Dispatcher,
     settings: Settings,
+    new_id: str | None = None,
 ) -> ImportJob:
     """Import corrected rows of a finished import with its settings and mapping: a new job
     whose `retry_of` names the original."""
@@ -316,4 +382,5 @@ async def create_retry(
         settings,
         created_by_key=created_by.key_id,
         retry_of=original,
+        job_id=new_id,
     )

@@ -24,7 +24,7 @@ RENEWALS_PER_LEASE = 3  # a lease survives two renewals that come late or fail
 RENEWAL_STOP_SECONDS = 1.0
 
 
-def _expiry(seconds: float) -> datetime:
+def expiry(seconds: float) -> datetime:
     until = utcnow() + timedelta(seconds=seconds)
     # BSON dates keep milliseconds: the value renewed and released must equal the stored one.
     return until.replace(microsecond=until.microsecond // 1000 * 1000)
@@ -95,7 +95,7 @@ class Lease:
                 return  # taken over after it ran out: the work goes on, harmlessly
 
     async def renew(self) -> bool:
-        until = _expiry(self.seconds)
+        until = expiry(self.seconds)
         renewed = await self.collection.update_one(
             {"_id": self.document["_id"], self.field: self.until}, {"$set": {self.field: until}}
         )
@@ -121,7 +121,7 @@ async def take(
     lease is held."""
     document = await collection.find_one_and_update(
         {"$and": [condition, free(field, utcnow())]},
-        {"$set": {field: _expiry(seconds)}, "$inc": {count_in: 1}},
+        {"$set": {field: expiry(seconds)}, "$inc": {count_in: 1}},
         return_document=ReturnDocument.AFTER,
     )
     return None if document is None else Lease(collection, document, field, seconds)
@@ -132,7 +132,7 @@ async def hold_new(
 ) -> Lease:
     """A lease on something that has no document yet (an upload being stored): its lease
     is a document of its own, in `lease_until`."""
-    document = {"_id": document_id, "lease_until": _expiry(seconds)}
+    document = {"_id": document_id, "lease_until": expiry(seconds)}
     await collection.insert_one(document)
     return Lease(collection, document, "lease_until", seconds)
 

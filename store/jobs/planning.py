@@ -27,7 +27,7 @@ from store.documents import (
     utcnow,
 )
 from store.errors import NotFound
-from store.jobs import leases, policy
+from store.jobs import leases, policy, remote
 from store.jobs.dispatch import Dispatcher
 from store.jobs.holders import HolderLinks
 from store.jobs.intake import csv_limits
@@ -102,6 +102,11 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     job = await get_job(job_id)
     if job.status not in UNFINISHED:
         return
+    if job.file_id is None and job.source is not None:  # its file is fetched first
+        fetched = await remote.fetch_and_take_in(job, settings)
+        if fetched is None:
+            return
+        job = fetched
     if job.batch_count is not None:
         await enqueue_unfinished(job, dispatcher)
         return

@@ -122,6 +122,8 @@ async def failed_rows(job_id: str, settings: Settings) -> tuple[ImportJob, Async
     from store import reports
 
     job = await get_job(job_id)
+    if job.status in FINISHED and never_read(job):
+        raise Conflict(f"This import has no rows: it ended before its file was read ({job.error})")
     if job.status in FINISHED and job.file_id is None:  # see maintenance.delete_expired_files
         raise _deleted("The failed rows were", settings)
     if job.status not in FINISHED:
@@ -129,8 +131,18 @@ async def failed_rows(job_id: str, settings: Settings) -> tuple[ImportJob, Async
     return job, reports.failed_rows_csv(job)
 
 
+def never_read(job: ImportJob) -> bool:
+    """A source's import that ended before its file was read (the source failed, or its
+    file was refused): it has no rows, report or failed rows."""
+    return job.source is not None and not job.header
+
+
 async def report_stream(job_id: str, settings: Settings) -> tuple[ImportJob, AsyncIterator[bytes]]:
     job = await get_job(job_id)
+    if job.status in FINISHED and never_read(job):
+        raise Conflict(
+            f"This import has no report: it ended before its file was read ({job.error})"
+        )
     if job.status in FINISHED and job.file_id is None:  # see maintenance.delete_expired_files
         raise _deleted("The report was", settings)
     given_up = policy.report_given_up(job.finalize_attempts, job.finished_at, utcnow())

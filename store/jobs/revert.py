@@ -23,7 +23,7 @@ from store.errors import Conflict, Forbidden, Gone
 from store.jobs import leases, policy
 from store.jobs.dispatch import Dispatcher
 from store.jobs.progress import fail_job
-from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema
+from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema, never_read
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # customers read and written at a time
@@ -93,6 +93,8 @@ def _check_revertible(job: ImportJob) -> None:
         )
     if job.dry_run:
         raise Conflict("This import was a dry run: it wrote nothing, so there is nothing to revert")
+    if never_read(job):
+        raise Conflict("This import ended before its file was read: it wrote nothing to revert")
     if job.file_id is None:
         raise Gone(
             "This import can no longer be reverted: its pre-images were deleted with its "

@@ -186,6 +186,7 @@ def _fetch_s3(
 
 
 def _http_date(moment: Any) -> str | None:
+    from datetime import UTC
     from email.utils import format_datetime
 
-    return format_datetime(moment, usegmt=True) if moment is not None else None
+    return format_datetime(moment.astimezone(UTC), usegmt=True) if moment is not None else None

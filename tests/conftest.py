@@ -1,6 +1,9 @@
 """Test harness: a private MongoDB-wire server (SecantusDB) and redis-server on free ports,
 started before collection (modules read REDIS_URL at import), unless MONGODB_URL /
-REDIS_URL are given. Each test that asks for `database` gets an empty database."""
+REDIS_URL are given, and an S3-wire server (moto's server mode, a real process speaking the
+S3 protocol) for S3 sources. Each test that asks for `database` gets an empty database.
+Webhooks and URL sources of the tests are on loopback: OUTBOUND_ALLOW_PRIVATE is true
+(tests of the refusal use settings of their own)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from stack.processes import Child, start_mongo, start_redis, stop_all
+from stack.processes import (
+    VENV_BIN,
+    Child,
+    free_port,
+    start_mongo,
+    start_redis,
+    stop_all,
+    wait_for_port,
+)
 from tests.helpers import start_api, start_worker
 
 _started: list[Child] = []
@@ -29,6 +40,13 @@ def _xdist_controller(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     if _xdist_controller(config):
         return
+    s3_port = free_port()  # started first: it boots while the others do
+    s3 = Child(
+        "s3",
+        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
+        log_path=_workdir / "s3.log",
+    ).start()
+    _started.append(s3)
     if not os.environ.get("MONGODB_URL"):
         mongo, os.environ["MONGODB_URL"] = start_mongo(
             _workdir / "mongodb", _workdir / "mongodb.log"
@@ -39,6 +57,11 @@ def pytest_configure(config: pytest.Config) -> None:
         _started.append(redis)
     os.environ["MONGODB_DATABASE"] = TEST_DATABASE
     os.environ.setdefault("ADMIN_API_KEY", "test-admin-key")
+    os.environ["OUTBOUND_ALLOW_PRIVATE"] = "true"
+    wait_for_port(s3_port, proc=s3.proc)
+    os.environ["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{s3_port}"
+    os.environ["AWS_ACCESS_KEY_ID"] = "test-key"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "test-secret"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -15,7 +15,7 @@ REASONS = {
     400: "The request does not have the documented shape",
     401: "No API key, or not a valid one",
     403: "The key's role may not do this",
-    404: "No such record type, import or customer",
+    404: "No such record type, import, customer, webhook or schedule",
     409: "Not in a state that allows this (the import's, or the same Idempotency-Key still "
     "being answered: then with Retry-After)",
     410: "The file was deleted after the retention period",

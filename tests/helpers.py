@@ -237,3 +237,16 @@ def start_worker(env: dict[str, str], log_path: Path) -> Child:
     """A real Dramatiq worker (two processes of two threads) with `env`."""
     argv = ["-m", "dramatiq", "workers.actors", "--processes", "2", "--threads", "2"]
     return Child("worker", [str(VENV_BIN / "python"), *argv], env, log_path).start()
+
+
+def start_webhook_worker(env: dict[str, str], log_path: Path) -> Child:
+    """The webhook worker (workers.webhooks) as `make run` starts it, one process."""
+    argv = ["-m", "dramatiq", "workers.webhooks", "--processes", "1", "--threads", "4"]
+    return Child("webhooks", [str(VENV_BIN / "python"), *argv], env, log_path).start()
+
+
+def start_sweeper(env: dict[str, str], log_path: Path) -> Child:
+    """The recovery check (workers.sweeper), which also announces webhook events and fires
+    schedules; every second here."""
+    argv = [str(VENV_BIN / "python"), "-m", "workers.sweeper"]
+    return Child("sweeper", argv, {**env, "RECOVERY_CHECK_SECONDS": "1"}, log_path).start()

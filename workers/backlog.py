@@ -1,6 +1,7 @@
-"""What the Redis broker holds for the import queue, for the recovery check
-(store.jobs.recovery): messages waiting in the queue, fetched by a worker a moment ago, or
-delayed for a retry that is not overdue."""
+"""What the Redis broker holds for the import queue and the webhook queue, for the recovery
+check (store.jobs.recovery, store.webhooks): messages waiting in a queue, fetched by a
+worker a moment ago, or delayed for a retry that is not overdue. A queue added to the
+workers must be added to QUEUES."""
 
 from __future__ import annotations
 
@@ -11,9 +12,17 @@ from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
 from store.jobs import Queued
 from workers.broker import QUEUE
+from workers.webhooks import WEBHOOK_QUEUE
 
-DELAYED = f"{QUEUE}.DQ"  # Dramatiq's delay queue of QUEUE: retries wait there
-STEP_KINDS = ("plan_import", "process_batch", "finalize_import", "revert_import")
+QUEUES = (QUEUE, WEBHOOK_QUEUE)
+STEP_KINDS = (
+    "plan_import",
+    "process_batch",
+    "finalize_import",
+    "revert_import",
+    "run_schedule",
+    "deliver_webhook",
+)
 
 
 class RedisBacklog:
@@ -45,29 +54,33 @@ class RedisBacklog:
         held: dict[str, set[str]] = {kind: set() for kind in STEP_KINDS}
         now = time.time()
         namespace = self.broker.namespace
-        for queue in (QUEUE, DELAYED):
-            self.broker.do_qsize(queue)  # runs the maintenance above, for this queue
         client = self.broker.client
-        waiting = {_raw(m) for m in client.lrange(f"{namespace}:{QUEUE}", 0, -1)}
         fetched_at: dict[bytes, float] = {}
-        for key, value in client.hgetall(f"{namespace}:{QUEUE}.msgs").items():
-            redis_id, body = _raw(key), _raw(value)
-            if redis_id not in waiting:
-                fetched_at[redis_id] = self._fetched_at.get(redis_id, now)
-                if now - fetched_at[redis_id] > self.lease_seconds:
-                    continue
-            _add(held, body)
-        self._fetched_at = fetched_at
-        for value in client.hvals(f"{namespace}:{DELAYED}.msgs"):
-            body = _raw(value)
-            due = Message.decode(body).options.get("eta", 0) / 1000
-            if now - due <= self.lease_seconds:
+        for queue in QUEUES:
+            delayed = f"{queue}.DQ"  # Dramatiq's delay queue of `queue`: retries wait there
+            for name in (queue, delayed):
+                self.broker.do_qsize(name)  # runs the maintenance above, for this queue
+            waiting = {_raw(m) for m in client.lrange(f"{namespace}:{queue}", 0, -1)}
+            for key, value in client.hgetall(f"{namespace}:{queue}.msgs").items():
+                redis_id, body = _raw(key), _raw(value)
+                if redis_id not in waiting:
+                    fetched_at[redis_id] = self._fetched_at.get(redis_id, now)
+                    if now - fetched_at[redis_id] > self.lease_seconds:
+                        continue
                 _add(held, body)
+            for value in client.hvals(f"{namespace}:{delayed}.msgs"):
+                body = _raw(value)
+                due = Message.decode(body).options.get("eta", 0) / 1000
+                if now - due <= self.lease_seconds:
+                    _add(held, body)
+        self._fetched_at = fetched_at
         return Queued(
             plans=held["plan_import"],
             batches=held["process_batch"],
             finalizes=held["finalize_import"],
             reverts=held["revert_import"],
+            deliveries=held["deliver_webhook"],
+            runs=held["run_schedule"],
         )
 
 

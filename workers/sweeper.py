@@ -1,24 +1,37 @@
 """`python -m workers.sweeper`: the recovery check (store.jobs.recovery) every
 RECOVERY_CHECK_SECONDS: steps whose worker died (their lease ran out) and steps whose message
 Redis lost are driven again from MongoDB, and uploads whose API process died midway are
-deleted. Hourly, it also deletes the files of imports past
-the retention (REPORT_RETENTION_DAYS)."""
+deleted. The same round announces the webhook events of jobs that ended and sends again
+the deliveries whose message was lost (store.webhooks). Hourly, it also deletes the files
+of imports past the retention (REPORT_RETENTION_DAYS) and forgotten Idempotency-Keys."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from typing import Any
 
+import msgspec
+
+from api.serializers import job_body
 from config import get_settings
-from store import db, jobs
+from store import db, idempotency, jobs, webhooks
+from store.documents import ImportJob
 from store.jobs import policy
 from workers.actors import dispatcher
 from workers.backlog import RedisBacklog
+from workers.webhooks import courier
 
 log = logging.getLogger("workers.sweeper")
 
 RETENTION_CHECK_SECONDS = 3600.0
+
+
+def render(job: ImportJob) -> dict[str, Any]:
+    """A webhook's `data`: the job as GET /imports/{id} answers it."""
+    rendered: dict[str, Any] = msgspec.to_builtins(job_body(job))
+    return rendered
 
 
 async def recover(backlog: RedisBacklog) -> None:
@@ -26,6 +39,10 @@ async def recover(backlog: RedisBacklog) -> None:
         log.info("drove again: %s", step)
     for file_id in await jobs.delete_abandoned_uploads():
         log.info("deleted the abandoned upload %s", file_id)
+    for event in await webhooks.announce_due(render, courier):
+        log.info("announced %s", event)
+    for delivery in await webhooks.drive_lost(courier, backlog.queued().deliveries):
+        log.info("sent again the lost webhook delivery %s", delivery)
 
 
 async def sweep_forever() -> None:
@@ -46,6 +63,7 @@ async def sweep_forever() -> None:
                 cleaned = await jobs.delete_expired_files(settings)
                 if cleaned:
                     log.info("deleted the files of expired imports: %s", ", ".join(cleaned))
+                await idempotency.delete_expired()
                 retention_due = time.monotonic() + RETENTION_CHECK_SECONDS
             except Exception:  # tried again next round
                 log.exception("retention sweep failed")

@@ -66,7 +66,10 @@ async def _report_cancelled(job_id: str, settings: Settings) -> None:
         if await writers.live(batch_ids):
             raise Contended(f"batches of cancelled import {job_id} are still being written")
         report_id = await reports.build_report(job)
-        await jobs.update_one({**query, "_id": job.id}, {"$set": {"report_file_id": report_id}})
+        await jobs.update_one(
+            {**query, "_id": job.id},
+            {"$set": {"report_file_id": report_id, "announce": True}},  # store.webhooks
+        )
 
 
 async def _finalize(job: ImportJob) -> None:
@@ -106,6 +109,7 @@ async def _finalize(job: ImportJob) -> None:
                 "error": error,
                 "finished_at": job.finished_at,
                 "report_file_id": report_id,
+                "announce": True,  # its webhook event (store.webhooks)
             }
         },
     )

@@ -49,6 +49,7 @@ async def fail_job(job_id: str, error: str) -> None:
                 "status": "failed",
                 "error": error,
                 "finished_at": utcnow(),
+                "announce": True,  # its webhook event (store.webhooks)
             }
         },
     )

@@ -29,6 +29,8 @@ class Queued:
     batches: Collection[str]
     finalizes: Collection[str]
     reverts: Collection[str]
+    deliveries: Collection[str] = ()  # webhook deliveries (store.webhooks)
+    runs: Collection[str] = ()  # schedule runs (store.schedules)
 
 
 class Broker(Protocol):

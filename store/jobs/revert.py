@@ -207,6 +207,7 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
                 "processed_rows": counts.total,
                 "total_rows": counts.total,
                 "report_file_id": report_id,
+                "announce": True,  # its webhook event (store.webhooks)
             }
         },
     )

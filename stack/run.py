@@ -26,7 +26,7 @@ RESTART_DELAY = 1.0
 
 
 def app_children(settings: Settings, env: dict[str, str], logs: Path | None) -> list[Child]:
-    """The project's own processes: API, worker, sweeper, UI."""
+    """The project's own processes: API, worker, webhook worker, sweeper, UI."""
     python = str(VENV_BIN / "python")
 
     def log(name: str) -> Path | None:
@@ -65,6 +65,21 @@ def app_children(settings: Settings, env: dict[str, str], logs: Path | None) -> 
             ],
             env,
             log("worker"),
+        ),
+        Child(
+            "webhooks",
+            [
+                python,
+                "-m",
+                "dramatiq",
+                "workers.webhooks",
+                "--processes",
+                "1",
+                "--threads",
+                str(settings.webhook_worker_threads),
+            ],
+            env,
+            log("webhooks"),
         ),
         Child("sweeper", [python, "-m", "workers.sweeper"], env, log("sweeper")),
         Child(

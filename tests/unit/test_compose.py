@@ -15,7 +15,7 @@ import yaml
 from config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("api", "worker", "sweeper", "ui")
+APP_SERVICES = ("api", "worker", "webhooks", "sweeper", "ui")
 ALL_SERVICES = ("mongo", "redis", *APP_SERVICES)
 # Our services' variables that are not Settings fields, each with why. Empty today: a name
 # added here must also be described in .env.example or in compose.yaml.
@@ -122,6 +122,7 @@ def test_depends_on_healthy_services(services: dict[str, dict[str, Any]]) -> Non
         "api": {"mongo", "redis"},
         "worker": {"mongo", "redis"},
         "sweeper": {"mongo", "redis"},
+        "webhooks": {"mongo", "redis"},
         "ui": {"api"},
     }
     for name, needs in expected.items():

@@ -19,6 +19,7 @@ from api.routes.imports import ImportController
 from api.routes.keys import KeyController
 from api.routes.mappings import MappingController
 from api.routes.record_types import RecordTypeController
+from api.routes.schedules import ScheduleController
 from api.routes.webhooks import WebhookController
 from api.security import OPENAPI_PATH, require_role
 from config import Settings, get_settings
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             KeyController,
             MappingController,
             WebhookController,
+            ScheduleController,
         ],
         guards=[require_role],
         dependencies=DEPENDENCIES,

@@ -1,4 +1,5 @@
-"""The import pipeline's actors: plan → one message per batch → finalise. Ids only.
+"""The import pipeline's actors: plan → one message per batch → finalise, and a schedule's
+run (which makes an import). Ids only.
 Retries follow the one policy of store.jobs.policy."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from typing import Any
 import dramatiq
 
 from config import get_settings
-from store import db, jobs
+from store import db, jobs, schedules
 from store.jobs import policy
 from workers.broker import QUEUE
 
@@ -68,3 +69,13 @@ async def revert_import(revert_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
     await jobs.run_revert(revert_id, settings)
+
+
+@dramatiq.actor(
+    actor_name="run_schedule", queue_name=QUEUE, time_limit=policy.STEP_TIME_LIMIT_MS, **RETRIES
+)
+async def run_schedule(run_id: str) -> None:
+    """A schedule's run (store.schedules.runs): fetch its source, import it or skip."""
+    settings = get_settings()
+    await db.connect(settings)
+    await schedules.perform_run(run_id, dispatcher, settings)

@@ -1,8 +1,9 @@
 """`python -m workers.sweeper`: the recovery check (store.jobs.recovery) every
 RECOVERY_CHECK_SECONDS: steps whose worker died (their lease ran out) and steps whose message
 Redis lost are driven again from MongoDB, and uploads whose API process died midway are
-deleted. The same round announces the webhook events of jobs that ended and sends again
-the deliveries whose message was lost (store.webhooks). Hourly, it also deletes the files
+deleted. The same round fires the schedules that are due (store.schedules), announces the
+webhook events of jobs that ended (store.webhooks), and sends again the schedule runs and
+webhook deliveries whose message was lost. Hourly, it also deletes the files
 of imports past the retention (REPORT_RETENTION_DAYS) and forgotten Idempotency-Keys."""
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import msgspec
 
 from api.serializers import job_body
 from config import get_settings
-from store import db, idempotency, jobs, webhooks
+from store import db, idempotency, jobs, schedules, webhooks
 from store.documents import ImportJob
 from store.jobs import policy
-from workers.actors import dispatcher
+from workers.actors import dispatcher, run_schedule
 from workers.backlog import RedisBacklog
 from workers.webhooks import courier
 
@@ -39,10 +40,15 @@ async def recover(backlog: RedisBacklog) -> None:
         log.info("drove again: %s", step)
     for file_id in await jobs.delete_abandoned_uploads():
         log.info("deleted the abandoned upload %s", file_id)
+    for run in await schedules.fire_due(run_schedule.send):
+        log.info("schedule run due: %s", run)
     for event in await webhooks.announce_due(render, courier):
         log.info("announced %s", event)
-    for delivery in await webhooks.drive_lost(courier, backlog.queued().deliveries):
+    held = backlog.queued()
+    for delivery in await webhooks.drive_lost(courier, held.deliveries):
         log.info("sent again the lost webhook delivery %s", delivery)
+    for run in await schedules.drive_lost_runs(run_schedule.send, held.runs):
+        log.info("sent again the lost schedule run %s", run)
 
 
 async def sweep_forever() -> None:

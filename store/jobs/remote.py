@@ -17,7 +17,7 @@ from domain.errors import FileRejected
 from domain.import_config import ImportConfig
 from domain.remote import Source
 from store import outbound, sources
-from store.documents import ImportJob
+from store.documents import ImportJob, JobStatus, utcnow
 from store.jobs import intake
 from store.jobs.dispatch import Dispatcher
 from store.jobs.progress import fail_job
@@ -122,3 +122,38 @@ async def fetch_and_take_in(job: ImportJob, settings: Settings) -> ImportJob | N
             return None
         fetched.seek(0)
         return await take_in(job, fetched, settings)
+
+
+async def record_failed(
+    job_id: str,
+    config: ImportConfig,
+    created_by: str,
+    created_by_key: str | None,
+    schedule_id: str | None,
+    reason: str,
+) -> ImportJob:
+    """A source import that ended before it could start (the source failed, its file was
+    refused, the key had too many imports running): failed with the reason, so that a
+    schedule's run that could not import says why, like an import that fails."""
+    schema = await get_schema(config.record_type)
+    job = intake.new_job(
+        config,
+        schema,
+        config.source.file_name() if config.source else "source.csv",
+        created_by,
+        created_by_key,
+        job_id,
+        file_id=None,
+        mapping={},
+        header=[],
+        status=JobStatus.FAILED,
+        error=reason,
+        finished_at=utcnow(),
+        announce=True,  # its webhook event (store.webhooks)
+        **source_fields(config, schedule_id),
+    )
+    try:
+        await job.insert()
+    except DuplicateKeyError:
+        return await get_job(job_id)
+    return job

@@ -23,11 +23,8 @@ from domain.import_config import ImportConfig
 from domain.remote import Source
 from store import schedules
 
-_CRON = Field(
-    max_length=100,
-    description="Five fields: minute hour day-of-month month day-of-week, e.g. '0 2 * * *'",
-)
-_ZONE = Field(max_length=64, json_schema_extra={"enum": list(time_zones())})
+CRON_HELP = "Five fields: minute hour day-of-month month day-of-week, e.g. '0 2 * * *'"
+ZONES = {"enum": list(time_zones())}
 
 
 class NewSchedule(BaseModel):
@@ -36,8 +33,8 @@ class NewSchedule(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     source: Source
     config: ImportConfig
-    cron: str = _CRON
-    timezone: str = _ZONE
+    cron: str = Field(max_length=100, description=CRON_HELP)
+    timezone: str = Field(max_length=64, json_schema_extra=ZONES)
     enabled: bool = True
     skip_unchanged: bool = False
 
@@ -50,8 +47,8 @@ class ScheduleEdit(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     source: Source | None = None
     config: ImportConfig | None = None
-    cron: str | None = _CRON
-    timezone: str | None = _ZONE
+    cron: str | None = Field(default=None, max_length=100, description=CRON_HELP)
+    timezone: str | None = Field(default=None, max_length=64, json_schema_extra=ZONES)
     enabled: bool | None = None
     skip_unchanged: bool | None = None
 

@@ -9,6 +9,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, Parameter
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from api.bodies import parse_json
 from api.dependencies import InjectedDispatcher, InjectedSettings
@@ -24,7 +25,7 @@ from domain.remote import Source
 from store import schedules
 
 CRON_HELP = "Five fields: minute hour day-of-month month day-of-week, e.g. '0 2 * * *'"
-ZONES = {"enum": list(time_zones())}
+ZONES: JsonDict = {"enum": list(time_zones())}
 
 
 class NewSchedule(BaseModel):

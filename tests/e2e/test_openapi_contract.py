@@ -31,6 +31,10 @@ def contract_api(workdir: Path, worker_env: dict[str, str]) -> Iterator[str]:
         ADMIN_API_KEY=ADMIN_KEY,
         RATE_LIMIT_PER_SECOND="100000",
         RATE_LIMIT_BURST="100000",
+        # Webhooks and URL sources the fuzzer makes up reach nothing but this machine: any
+        # other host is refused (422) before a name is even resolved.
+        OUTBOUND_ALLOW_PRIVATE="true",
+        OUTBOUND_ALLOWED_HOSTS="127.0.0.1",
     )
     worker = start_worker(env, workdir / "contract-worker.log")
     api, url = start_api(env, workdir / "contract-api.log")
@@ -47,7 +51,26 @@ def _known_ids(client: httpx.Client) -> dict[str, str]:
     ).json()
     wait_for_job_sync(client, created["id"])
     customer = client.get("/customers", params={"email": "ann@example.com"}).json()["items"][0]
-    return {"job_id": created["id"], "customer_id": customer["id"], "record_type": "customers"}
+    # A webhook and a schedule on loopback addresses where nothing listens.
+    nowhere = "http://127.0.0.1:9"
+    webhook = client.post("/webhooks", json={"url": nowhere, "events": ["import.failed"]})
+    schedule = client.post(
+        "/schedules",
+        json={
+            "name": "contract",
+            "source": {"url": f"{nowhere}/c.csv"},
+            "config": {"deduplicationKeys": ["email"]},
+            "cron": "0 2 * * *",
+            "timezone": "UTC",
+        },
+    )
+    return {
+        "job_id": created["id"],
+        "customer_id": customer["id"],
+        "record_type": "customers",
+        "webhook_id": webhook.json()["id"],
+        "schedule_id": schedule.json()["id"],
+    }
 
 
 def _run_schemathesis(url: str, key: str, ids: dict[str, str], config: Path) -> None:

@@ -23,6 +23,11 @@ COLLECTIONS = (
     "uploads.files",
     "uploads.chunks",
     "api_keys",
+    "idempotency_keys",
+    "webhooks",
+    "webhook_deliveries",
+    "schedules",
+    "schedule_runs",
 )
 
 
@@ -61,6 +66,33 @@ def file_case(name: str, content: bytes, status: int, detail: str, **config: Any
 def bulk_case(name: str, body: Any, status: int, detail: str) -> Case:
     request = {"content": body} if isinstance(body, bytes) else {"json": body}
     return Case(f"bulk: {name}", "POST", "/customers/bulkCustomers", status, detail, request)
+
+
+def source_case(name: str, source: Any, status: int, detail: str) -> Case:
+    config = json.dumps({**GOOD_CONFIG, "source": source})
+    request = {"files": {"config": (None, config, "application/json")}}
+    return Case(f"source: {name}", "POST", "/imports", status, detail, request)
+
+
+def webhook_case(name: str, body: Any, status: int, detail: str, role: str = "admin") -> Case:
+    request = {"content": body} if isinstance(body, bytes) else {"json": body}
+    return Case(f"webhook: {name}", "POST", "/webhooks", status, detail, request, role=role)
+
+
+GOOD_SCHEDULE = {
+    "name": "nightly",
+    "source": {"url": "http://127.0.0.1:9/c.csv"},
+    "config": GOOD_CONFIG,
+    "cron": "0 2 * * *",
+    "timezone": "Europe/Paris",
+}
+
+
+def schedule_case(name: str, status: int, detail: str, role: str = "admin", **fields: Any) -> Case:
+    body = {k: v for k, v in {**GOOD_SCHEDULE, **fields}.items() if v is not None}
+    return Case(
+        f"schedule: {name}", "POST", "/schedules", status, detail, {"json": body}, role=role
+    )
 
 
 def bulk_body(**fields: Any) -> dict[str, Any]:
@@ -408,6 +440,99 @@ CASES = [
     Case(
         "role: viewer cancels", "POST", "/imports/nope/cancel", 403, "importer role", role="viewer"
     ),
+    # Idempotency-Key
+    Case(
+        "idempotency: a key of 256 characters",
+        "POST",
+        "/imports",
+        400,
+        "Idempotency-Key",
+        upload(),
+        headers={"Idempotency-Key": "k" * 256},
+    ),
+    Case(
+        "idempotency: a non-ASCII key on a bulk write",
+        "POST",
+        "/customers/bulkCustomers",
+        400,
+        "Idempotency-Key",
+        {"json": bulk_body()},
+        headers={"Idempotency-Key": "clé".encode()},
+    ),
+    # Remote sources
+    source_case("ftp", {"url": "ftp://host/c.csv"}, 400, "source.url"),
+    source_case(
+        "url and s3",
+        {"url": "http://h/c.csv", "s3": {"bucket": "bkt", "key": "k"}},
+        422,
+        "not both",
+    ),
+    source_case("neither", {}, 422, "either 'url' or 's3'"),
+    source_case("a URL with a password", {"url": "http://u:p@127.0.0.1/c.csv"}, 422, "password"),
+    source_case("a URL without a host", {"url": "http:///c.csv"}, 422, "no valid host"),
+    source_case("an s3 bucket of 1 character", {"s3": {"bucket": "b", "key": "k"}}, 400, "bucket"),
+    source_case("an unknown field", {"url": "http://h/c.csv", "headers": {}}, 400, "headers"),
+    # Webhooks
+    webhook_case("not JSON", b"url=x", 400, "Invalid request"),
+    webhook_case("no url", {"events": ["import.completed"]}, 400, "url"),
+    webhook_case("ftp", {"url": "ftp://h/x", "events": ["import.completed"]}, 400, "url"),
+    webhook_case(
+        "unknown event", {"url": "http://127.0.0.1/x", "events": ["import.done"]}, 400, "events"
+    ),
+    webhook_case("no event", {"url": "http://127.0.0.1/x", "events": []}, 400, "events"),
+    webhook_case(
+        "a secret of one's own",
+        {"url": "http://127.0.0.1/x", "events": ["import.failed"], "secret": "whsec_x"},
+        400,
+        "secret",
+    ),
+    webhook_case(
+        "an importer",
+        {"url": "http://127.0.0.1/x", "events": ["import.failed"]},
+        403,
+        "admin role",
+        role="importer",
+    ),
+    Case("webhook: test of none", "POST", "/webhooks/nope/test", 404, "No webhook"),
+    Case(
+        "webhook: deliveries of none",
+        "GET",
+        "/webhooks/5f0000000000000000000000/deliveries",
+        404,
+        "No webhook",
+    ),
+    Case("webhook: delete none", "DELETE", "/webhooks/nope", 404, "No webhook"),
+    # Schedules
+    schedule_case("four cron fields", 400, "Invalid cron '0 2 * *'", cron="0 2 * *"),
+    schedule_case("an hour of 24", 400, "Invalid cron", cron="0 24 * * *"),
+    schedule_case("an unknown zone", 400, "Invalid timezone", timezone="Paris"),
+    schedule_case("no source", 400, "source", source=None),
+    schedule_case(
+        "the source inside config",
+        422,
+        "not inside 'config'",
+        config={**GOOD_CONFIG, "source": {"url": "http://127.0.0.1/c.csv"}},
+    ),
+    schedule_case(
+        "a key that is no identifier",
+        422,
+        "Not channel identifiers",
+        config={**GOOD_CONFIG, "deduplicationKeys": ["city"]},
+    ),
+    schedule_case("a viewer", 403, "importer role", role="viewer"),
+    schedule_case("enabled as text", 400, "enabled", enabled="yes"),
+    Case("schedule: none", "GET", "/schedules/nope", 404, "No schedule"),
+    Case(
+        "schedule: run none", "POST", "/schedules/5f0000000000000000000000/run", 404, "No schedule"
+    ),
+    Case(
+        "schedule: an unknown field",
+        "PATCH",
+        "/schedules/5f0000000000000000000000",
+        400,
+        "owner",
+        {"json": {"owner": "me"}},
+    ),
 ]
 
 
@@ -431,6 +556,7 @@ async def _headers(api: Any, admin_headers: dict[str, str], case: Case) -> dict[
 def test_the_suite_covers_every_kind_of_input() -> None:
     kinds = {case.name.split(":")[0] for case in CASES}
     assert {"file", "config", "bulk", "schema", "keys", "query", "id", "auth", "role"} <= kinds
+    assert {"idempotency", "source", "webhook", "schedule"} <= kinds
     assert len(CASES) >= 60
     assert len({case.name for case in CASES}) == len(CASES)
 

@@ -153,3 +153,51 @@ class ApiClient:
 
     def failed_rows_csv(self, job_id: str) -> bytes:
         return self._request("GET", f"/imports/{job_id}/failed-rows.csv").content
+
+    # Automation (DESIGN.md §7): schedules and webhooks.
+
+    def list_schedules(self) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self._json("GET", "/schedules", params={"limit": 500})
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    def get_schedule(self, schedule_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/schedules/{schedule_id}")
+        return result
+
+    def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", "/schedules", json=body)
+        return result
+
+    def update_schedule(self, schedule_id: str, change: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("PATCH", f"/schedules/{schedule_id}", json=change)
+        return result
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self._request("DELETE", f"/schedules/{schedule_id}")
+
+    def run_schedule(self, schedule_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", f"/schedules/{schedule_id}/run")
+        return result
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self._json("GET", "/webhooks")
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    def create_webhook(self, url: str, events: list[str], description: str) -> dict[str, Any]:
+        body = {"url": url, "events": events, "description": description}
+        result: dict[str, Any] = self._json("POST", "/webhooks", json=body)
+        return result
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._request("DELETE", f"/webhooks/{webhook_id}")
+
+    def test_webhook(self, webhook_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", f"/webhooks/{webhook_id}/test")
+        return result
+
+    def webhook_deliveries(self, webhook_id: str) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self._json("GET", f"/webhooks/{webhook_id}/deliveries")
+        items: list[dict[str, Any]] = result["items"]
+        return items

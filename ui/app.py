@@ -38,6 +38,9 @@ if importer:
             "import_page.py", title="Import customers", icon=":material/upload_file:", default=True
         ),
     )
+    pages.append(st.Page("schedules_page.py", title="Schedules", icon=":material/schedule:"))
+if signed_in["role"] == "admin":
+    pages.append(st.Page("webhooks_page.py", title="Webhooks", icon=":material/webhook:"))
 
 with st.sidebar:
     st.markdown(f"Signed in as **{signed_in['name']}** ({signed_in['role']})")

@@ -7,121 +7,25 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import phonenumbers
 import streamlit as st
-from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from ui import session
-from ui.api_client import ApiClient, ApiError
+from ui.api_client import ApiError
 from ui.import_check import render_check
+from ui.import_controls import (
+    ACTIONS,
+    PHONE_REGIONS,
+    SUGGESTION_KEY,
+    TEMPLATES,
+    render_mapping_table,
+    suggestion_for,
+)
 from ui.mapping_table import (
-    Attribute,
     attributes_of,
-    column_flag,
     missing_required,
     preview_rows,
     single_values_mapped_twice,
-    suggestion_words,
 )
-
-SUGGESTION_KEY = "mapping_suggestion"
-# Order and wording of the product documentation; replace carries the warning it asks for.
-ACTIONS = {
-    "ignore": (
-        "Ignore",
-        "Skip the CSV row and leave the existing profile unchanged. Safest: changes nothing.",
-    ),
-    "replace": (
-        "Replace",
-        "The profile becomes exactly the CSV row. :red[**Risky: overwrites everything**], "
-        "and fields the row leaves empty are removed.",
-    ),
-    "update": (
-        "Update (merge)",
-        "Fill only the profile's empty fields. Safe: never overwrites an existing value.",
-    ),
-    "append": (
-        "Append",
-        "Add new values to multi-value fields (emails, phones…); single-value fields such "
-        "as city take the CSV's value. Overwrites single-value fields.",
-    ),
-}
-PHONE_REGIONS = [None, *sorted(phonenumbers.SUPPORTED_REGIONS)]
-TEMPLATES = [
-    ("csv", "CSV", "text/csv"),
-    ("xlsx", "Excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-]
-
-
-def suggestion_for(
-    api: ApiClient, record_type: str, upload: UploadedFile, sheet: str | None
-) -> tuple[dict[str, Any] | None, str | None]:
-    """The API's mapping suggestion for this upload (asked once per file, sheet and record
-    type), or the reason the file cannot be used."""
-    identity = (record_type, upload.file_id, sheet)
-    cached = st.session_state.get(SUGGESTION_KEY)
-    if cached is None or cached["for"] != identity:
-        try:
-            content = upload.getvalue()
-            result = api.suggest_mapping(upload.name, content, record_type, sheet)
-            problem = None
-        except ApiError as error:
-            if error.status_code is None or error.status_code >= 500:
-                raise
-            result, problem = None, str(error)
-        cached = {"for": identity, "result": result, "problem": problem}
-        st.session_state[SUGGESTION_KEY] = cached
-    return cached["result"], cached["problem"]
-
-
-def field_label(field: str | None, attributes: list[Attribute]) -> str:
-    if field is None:
-        return "— do not import —"
-    return next((a.choice for a in attributes if a.key == field), field)
-
-
-def render_mapping_table(
-    suggestion: dict[str, Any], attributes: list[Attribute], widget_prefix: str
-) -> dict[str, str | None]:
-    """One row per CSV column with the suggestion and a drop-down; returns the chosen mapping.
-    A column is highlighted while nothing is chosen for it, or a weak guess is."""
-    options: list[str | None] = [None, *(a.key for a in attributes)]
-    samples = suggestion["sampleRows"]
-    widths = [2, 3, 3, 3]
-    header = st.columns(widths)
-    titles = ["CSV column", "Sample values", "Suggested", "Import as"]
-    for cell, title in zip(header, titles, strict=True):
-        cell.markdown(f"**{title}**")
-    mapping: dict[str, str | None] = {}
-    for index, column in enumerate(suggestion["columns"]):
-        name_cell, sample_cell, suggested_cell, choice_cell = st.columns(
-            widths, vertical_alignment="center"
-        )
-        chosen = choice_cell.selectbox(
-            f"Import column {column['column']} as",
-            options,
-            index=options.index(column["field"]) if column["field"] in options else 0,
-            format_func=lambda field: field_label(field, attributes),
-            key=f"{widget_prefix}:map:{index}",
-            label_visibility="collapsed",
-        )
-        mapping[column["column"]] = chosen
-        flag = column_flag(column, chosen)
-        if flag == "unmapped":
-            name_cell.markdown(
-                f":red[:material/block: **{column['column']}**]  \n:red[Not imported]"
-            )
-        elif flag == "low confidence":
-            name_cell.markdown(
-                f":orange[:material/help: **{column['column']}**]  \n:orange[Please check]"
-            )
-        else:
-            name_cell.markdown(f"**{column['column']}**")
-        values = [row.get(column["column"], "") for row in samples[:3]]
-        sample_cell.caption(", ".join(v for v in values if v) or "(empty)")
-        suggested = field_label(column["field"], attributes) if column["field"] else "—"
-        suggested_cell.markdown(f"{suggested}  \n:gray[{suggestion_words(column)}]")
-    return mapping
 
 
 def import_config(

@@ -173,6 +173,24 @@ def render_cancel(api: ApiClient, job: dict[str, Any]) -> None:
         st.rerun()
 
 
+def origin_text(api: ApiClient, job: dict[str, Any]) -> str:
+    """Where the import's file came from: an upload, a URL, an S3 object, a schedule."""
+    source = job.get("source")
+    if not source:
+        where = "Uploaded file"
+    elif source.get("s3"):
+        where = f"From S3: s3://{source['s3']['bucket']}/{source['s3']['key']}"
+    else:
+        where = f"From URL: {source.get('url')}"
+    if job.get("scheduleId"):
+        try:
+            name = api.get_schedule(job["scheduleId"])["name"]
+        except ApiError:
+            name = f"{job['scheduleId']} (deleted)"
+        where += f" · schedule: {name}"
+    return where
+
+
 def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
     st.subheader(f"{title_of(job)} {status_badge(job)}")
     st.caption(
@@ -184,6 +202,8 @@ def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
         + (f" · undoes import {job['revertOf']}" if job.get("revertOf") else "")
         + (f" · retries the failed rows of import {job['retryOf']}" if job.get("retryOf") else "")
     )
+    if not is_revert(job):
+        st.text(origin_text(api, job))  # plain text: a URL or a name is the user's
     processed, total = job["progress"]["processedRows"], job["progress"]["totalRows"]
     text = f"{processed:,} of {total:,} rows processed"
     if pace := speed_and_time_left(job, datetime.now(UTC)):

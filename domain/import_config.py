@@ -27,6 +27,12 @@ class ImportConfig(BaseModel):
     # Instead of an uploaded file: where the job fetches it (DESIGN.md §7).
     source: Source | None = None
 
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _integral(cls, value: object) -> object:
+        """JSON's 500.0 is the integer 500 (as JSON Schema has it); 500.5 is no integer."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
     @field_validator("phone_default_region")
     @classmethod
     def _known_region(cls, region: str | None) -> str | None:

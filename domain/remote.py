@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,17 +24,27 @@ class S3Location(BaseModel):
     key: str = Field(min_length=1, max_length=1024)
 
 
+def _one_of(schema: dict[str, Any]) -> None:
+    """As documented: an object of exactly one of the two, neither of them null."""
+    properties = schema["properties"]
+    properties["url"] = {k: v for k, v in properties["url"].items() if k != "default"}
+    properties["url"].update(properties["url"].pop("anyOf")[0])
+    properties["s3"] = properties["s3"]["anyOf"][0]
+    schema.update(minProperties=1, maxProperties=1)
+
+
 class Source(BaseModel):
     """Where an import's file comes from: exactly one of `url` and `s3`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_of)
 
     url: str | None = Field(default=None, max_length=MAX_URL_CHARS, pattern=URL_PATTERN)
     s3: S3Location | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Source:
-        if (self.url is None) == (self.s3 is None):
+        given = [name for name in self.model_fields_set if getattr(self, name) is not None]
+        if len(given) != 1 or len(self.model_fields_set) != 1:
             raise ValueError("give the source as either 'url' or 's3', not both or neither")
         return self
 

@@ -51,7 +51,11 @@ IMPORT_FORM = request_body(
         # The file, or (without a file part) a remote source named in config.source.
         "anyOf": [
             {"required": ["file"]},
-            {"properties": {"config": {**_CONFIG_SCHEMA, "required": ["source"]}}},
+            {
+                "properties": {
+                    "config": {"required": ["source"], "properties": {"source": {"type": "object"}}}
+                }
+            },
         ],
     },
     "multipart/form-data",

@@ -35,7 +35,7 @@ def last_run_text(schedule: dict[str, Any]) -> str:
 
 
 def render_list(api: ApiClient, schedules: list[dict[str, Any]]) -> None:
-    st.dataframe(
+    st.table(  # a short list, as an HTML table of plain text
         pd.DataFrame(
             [
                 {
@@ -48,8 +48,7 @@ def render_list(api: ApiClient, schedules: list[dict[str, Any]]) -> None:
                 }
                 for s in schedules
             ]
-        ),
-        hide_index=True,
+        ).set_index("Name")
     )
     for schedule in schedules:
         render_actions(api, schedule)

@@ -68,7 +68,7 @@ def render_webhook(api: ApiClient, hook: dict[str, str | list[str]]) -> None:
         if not deliveries:
             st.caption("No deliveries yet.")
             return
-        st.dataframe(
+        st.table(  # a short log, as an HTML table of plain text
             pd.DataFrame(
                 [
                     {
@@ -83,8 +83,7 @@ def render_webhook(api: ApiClient, hook: dict[str, str | list[str]]) -> None:
                     }
                     for d in deliveries
                 ]
-            ),
-            hide_index=True,
+            ).set_index("Event")
         )
 
 

@@ -65,7 +65,9 @@ class RunningStack:
         return self.proc.returncode
 
 
-def start_stack(data_dir: Path, embedded: bool = True) -> RunningStack:
+def start_stack(
+    data_dir: Path, embedded: bool = True, extra_env: dict[str, str] | None = None
+) -> RunningStack:
     """`python -m stack.run` with free ports. embedded=True also starts its own MongoDB and
     Redis (as `make run` on a fresh machine); otherwise it uses the test harness's."""
     api_port, ui_port, mongo_port = free_port(), free_port(), free_port()
@@ -78,6 +80,7 @@ def start_stack(data_dir: Path, embedded: bool = True) -> RunningStack:
         EMBEDDED_MONGODB_PORT=str(mongo_port),
         EMBEDDED_REDIS_PORT=str(free_port()),
         MONGODB_DATABASE="bcu_e2e",
+        **(extra_env or {}),
     )
     if embedded:
         env.pop("MONGODB_URL", None)

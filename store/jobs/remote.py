@@ -45,9 +45,26 @@ async def create_source_job(
     schema.check_deduplication_keys(config.deduplication_keys)
     if config.source.url is not None:
         await outbound.check_url(config.source.url, settings)
+    job, made = await _insert(config, created_by, created_by_key, job_id, schedule_id)
+    if made:
+        dispatcher.plan(str(job.id))
+    return job
+
+
+async def _insert(
+    config: ImportConfig,
+    created_by: str,
+    created_by_key: str | None,
+    job_id: str | None,
+    schedule_id: str | None,
+    **fields: Any,
+) -> tuple[ImportJob, bool]:
+    """A source job with no file yet; the one with `job_id` if it exists already (made by
+    an earlier delivery of the same request or run), and whether this made it."""
+    assert config.source is not None
     job = intake.new_job(
         config,
-        schema,
+        await get_schema(config.record_type),
         config.source.file_name(),
         created_by,
         created_by_key,
@@ -56,15 +73,15 @@ async def create_source_job(
         mapping={},
         header=[],
         **source_fields(config, schedule_id),
+        **fields,
     )
     try:
         await job.insert()
     except DuplicateKeyError:
         if job_id is None:
             raise
-        return await get_job(job_id)
-    dispatcher.plan(str(job.id))
-    return job
+        return await get_job(job_id), False
+    return job, True
 
 
 def source_fields(config: ImportConfig, schedule_id: str | None) -> dict[str, Any]:
@@ -135,25 +152,15 @@ async def record_failed(
     """A source import that ended before it could start (the source failed, its file was
     refused, the key had too many imports running): failed with the reason, so that a
     schedule's run that could not import says why, like an import that fails."""
-    schema = await get_schema(config.record_type)
-    job = intake.new_job(
+    job, _ = await _insert(
         config,
-        schema,
-        config.source.file_name() if config.source else "source.csv",
         created_by,
         created_by_key,
         job_id,
-        file_id=None,
-        mapping={},
-        header=[],
+        schedule_id,
         status=JobStatus.FAILED,
         error=reason,
         finished_at=utcnow(),
         announce=True,  # its webhook event (store.webhooks)
-        **source_fields(config, schedule_id),
     )
-    try:
-        await job.insert()
-    except DuplicateKeyError:
-        return await get_job(job_id)
     return job

@@ -83,6 +83,7 @@ def _run_schemathesis(url: str, key: str, ids: dict[str, str], config: Path) -> 
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
 
 
+@pytest.mark.timeout(900)  # two runs of every operation, the stateful phase's sequences too
 def test_the_api_keeps_its_openapi_contract_for_an_admin_and_a_viewer(
     contract_api: str, tmp_path: Path
 ) -> None:

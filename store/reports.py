@@ -274,11 +274,16 @@ def _cancelled(job: ImportJob) -> list[tuple[str, Any]]:
     """The line a cancelled import's report adds: how far it got."""
     if job.status != JobStatus.CANCELLED:
         return []
+    left = job.total_rows - job.processed_rows
     return [
         (
             "Cancelled",
-            f"after {job.processed_rows} of {job.total_rows} rows; the rows after those "
-            "were not imported",
+            f"{job.processed_rows:,} of {job.total_rows:,} rows processed; the other {left:,} "
+            + (
+                f"were left to its resume, import {job.resumed_by}"
+                if job.resumed_by
+                else "were not imported"
+            ),
         )
     ]
 
@@ -316,6 +321,10 @@ def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> Non
         settings_rows.append(("Retry of import", f"{job.retry_of} (its failed rows, corrected)"))
     if job.retries:
         settings_rows.append(("Failed rows retried by", ", ".join(job.retries)))
+    if job.resume_of:
+        settings_rows.append(("Resumes import", f"{job.resume_of} (the rows it did not process)"))
+    if job.resumed_by:
+        settings_rows.append(("Resumed by import", job.resumed_by))
     for label, value in settings_rows:
         summary.append(
             [

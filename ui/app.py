@@ -1,7 +1,9 @@
 """Streamlit entry point (served by ui/server.py): the pages the signed-in user's role allows.
 Importers and admins get the import page; everyone gets the upload status page."""
 
+import html
 from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
 
 import streamlit as st
 
@@ -23,7 +25,11 @@ except ApiError as error:
 if signed_in is None:
     st.title("Bulk Customer Upload")
     st.info("You are not signed in, or your session has ended.")
-    st.html('<a href="/signout" target="_self">Sign in</a>')
+    query = urlencode(st.query_params.to_dict())
+    asked = (urlsplit(st.context.url or "/").path or "/") + (f"?{query}" if query else "")
+    # Signing in again returns here (ui/server.py checks the page is one of this UI's).
+    again = html.escape(f"/signout?next={quote(asked)}", quote=True)
+    st.html(f'<a href="{again}" target="_self">Sign in</a>')
     st.stop()
 
 importer = session.can_import()

@@ -21,16 +21,22 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ui.api_client import TIMEOUT_SECONDS
+from ui.links import (
+    NEXT_PARAMETER,
+    SIGN_IN_PATH,
+    SIGN_OUT_PATH,
+    page_after_sign_in,
+    sign_in_url,
+)
 from ui.session import SESSION_COOKIE, api_url
 
-SIGN_IN_PATH = "/signin"
-SIGN_OUT_PATH = "/signout"
 _PAGE = (Path(__file__).with_name("sign_in.html")).read_text()
 
 
-def _sign_in_page(message: str = "", status_code: int = 200) -> HTMLResponse:
+def _sign_in_page(message: str = "", status_code: int = 200, then: str = "/") -> HTMLResponse:
     notice = f'<p class="notice" role="alert">{html.escape(message)}</p>' if message else ""
-    return HTMLResponse(_PAGE.replace("{notice}", notice), status_code=status_code)
+    page = _PAGE.replace("{notice}", notice).replace("{next}", html.escape(then, quote=True))
+    return HTMLResponse(page, status_code=status_code)
 
 
 async def sign_in(request: Request) -> Response:
@@ -38,25 +44,29 @@ async def sign_in(request: Request) -> Response:
         ended = (
             "Your session has ended; sign in again." if request.query_params.get("ended") else ""
         )
-        return _sign_in_page(ended)
+        return _sign_in_page(
+            ended, then=page_after_sign_in(request.query_params.get(NEXT_PARAMETER))
+        )
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     api_key = (form.get("api_key") or [""])[0].strip()
+    then = page_after_sign_in((form.get(NEXT_PARAMETER) or [""])[0])
     if not api_key:
-        return _sign_in_page("Enter your API key to sign in.", 400)
+        return _sign_in_page("Enter your API key to sign in.", 400, then)
     try:
         async with httpx.AsyncClient(base_url=api_url(), timeout=TIMEOUT_SECONDS) as client:
             answer = await client.post(
                 "/auth/sessions", headers={"Authorization": f"Bearer {api_key}"}
             )
     except httpx.HTTPError:
-        return _sign_in_page("The API cannot be reached; try again in a moment.", 503)
+        return _sign_in_page("The API cannot be reached; try again in a moment.", 503, then)
     if answer.status_code == 401:
-        return _sign_in_page("That API key was not recognised. Check it and try again.", 401)
+        return _sign_in_page("That API key was not recognised. Check it and try again.", 401, then)
     if answer.status_code != 201:
-        return _sign_in_page(f"Signing in failed: {answer.json().get('detail', answer.text)}", 502)
+        detail = answer.json().get("detail", answer.text)
+        return _sign_in_page(f"Signing in failed: {detail}", 502, then)
     opened = answer.json()
     expires_at = datetime.fromisoformat(opened["expiresAt"].replace("Z", "+00:00"))
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(then, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         opened["token"],
@@ -79,14 +89,17 @@ async def sign_out(request: Request) -> Response:
                 )
         except httpx.HTTPError:
             pass  # the cookie goes anyway; the token lapses at its expiry
-    response = RedirectResponse(SIGN_IN_PATH, status_code=303)
+    response = RedirectResponse(
+        sign_in_url(request.query_params.get(NEXT_PARAMETER) or "/"), status_code=303
+    )
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
 class SignInFirst:
-    """A page opened without a session cookie goes to the sign-in page. Only page loads are
-    redirected (Accept: text/html); Streamlit's own requests pass."""
+    """A page opened without a session cookie goes to the sign-in page, which returns to it
+    (a shared link to an upload survives signing in). Only page loads are redirected
+    (Accept: text/html); Streamlit's own requests pass."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -100,7 +113,8 @@ class SignInFirst:
                 and request.url.path not in (SIGN_IN_PATH, SIGN_OUT_PATH)
                 and SESSION_COOKIE not in request.cookies
             ):
-                await RedirectResponse(SIGN_IN_PATH, status_code=303)(scope, receive, send)
+                asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                await RedirectResponse(sign_in_url(asked), status_code=303)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

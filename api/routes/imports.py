@@ -266,6 +266,32 @@ class ImportController(Controller):
         return await answer_once(request, idempotency_key, settings, [upload.file], 202, act)
 
     @post(
+        "/{job_id:str}/resume",
+        opt=IMPORTER,
+        status_code=202,
+        responses=errors(404, 409, 410, 422),
+        response_headers=REPLAY_HEADERS,
+        summary="Continue a cancelled or failed import from the rows it did not process, as a "
+        "new import with the same settings and mapping, linked by resumeOf; 409 for an import "
+        "that is not cancelled or failed, already resumed, or has no row left",
+    )
+    async def resume(
+        self,
+        job_id: FromPath[str],
+        request: Request,  # type: ignore[type-arg]
+        settings: InjectedSettings,
+        dispatcher: InjectedDispatcher,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[JobCreated]:
+        async def act(new_id: str | None) -> JobCreated:
+            job = await jobs.create_resume(
+                job_id, current_principal(request), dispatcher, settings, new_id
+            )
+            return JobCreated(id=str(job.id), status=job.status.value)
+
+        return await answer_once(request, idempotency_key, settings, [], 202, act)
+
+    @post(
         "/{job_id:str}/revert",
         opt=IMPORTER,
         status_code=202,

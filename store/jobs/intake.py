@@ -346,6 +346,19 @@ async def create_job(
     return job
 
 
+def config_of(original: ImportJob) -> ImportConfig:
+    """The settings of an import, for another import of its rows (a retry, a resume)."""
+    return ImportConfig(
+        record_type=original.record_type,
+        deduplication_keys=original.deduplication_keys,
+        action=Action(original.action),
+        phone_default_region=original.phone_default_region,
+        multi_value_separator=original.multi_value_separator,
+        dry_run=original.dry_run,
+        batch_size=original.batch_size,
+    )
+
+
 async def create_retry(
     job_id: str,
     upload: IO[bytes],
@@ -364,19 +377,10 @@ async def create_retry(
         raise Conflict(
             f"Import {job_id} is {original.status.value}; retry its failed rows once it ends"
         )
-    config = ImportConfig(
-        record_type=original.record_type,
-        deduplication_keys=original.deduplication_keys,
-        action=Action(original.action),
-        phone_default_region=original.phone_default_region,
-        multi_value_separator=original.multi_value_separator,
-        dry_run=original.dry_run,
-        batch_size=original.batch_size,
-    )
     return await create_job(
         upload,
         file_name,
-        config,
+        config_of(original),
         created_by.name,
         dispatcher,
         settings,

@@ -197,4 +197,6 @@ def test_a_cancelled_import_asks_first_and_keeps_its_report(
         job = api.get(f"/imports/{job_id}").json()
     assert job["status"] == "cancelled"
     assert summary["Imported"] == job["counts"]["imported"] < 20_000
-    assert summary["Cancelled"].startswith(f"after {job['progress']['processedRows']} of 20000")
+    assert summary["Cancelled"].startswith(
+        f"{job['progress']['processedRows']:,} of 20,000 rows processed"
+    )

@@ -1,5 +1,6 @@
-"""Upload status page: every upload, found by filters and pages, refreshing by itself while
-any shown is running; the chosen one (a row clicked, or `?import=<id>` in a link) in detail."""
+"""Upload status page: every upload, found by filters and pages (kept in the URL), refreshing
+by itself while any shown is running; the chosen one (`?import=<id>`, which each file name in
+the list links to) in detail."""
 
 from __future__ import annotations
 
@@ -10,13 +11,20 @@ import streamlit as st
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
-from ui.job_text import settling
-from ui.upload_detail import render_detail
-from ui.upload_list import filters, page_of_uploads, pager, table
+from ui.job_text import UNFINISHED, settling
+from ui.upload_detail import render_detail, report_ready
+from ui.upload_list import (
+    LINK_PARAMETER,
+    filters,
+    identifier_labels,
+    page_of_uploads,
+    pager,
+    table,
+)
 
 REFRESH_SECONDS = 2
-LINK_PARAMETER = "import"
 REFRESHING_KEY = "uploads_refreshing"
+NOTICE_KEY = "status_notice"  # a confirmation of what the person did, and the upload it is about
 
 
 def chosen_job(api: ApiClient, jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -35,31 +43,52 @@ def chosen_job(api: ApiClient, jobs: list[dict[str, Any]]) -> dict[str, Any] | N
     return jobs[0] if jobs else None
 
 
-def render_uploads(api: ApiClient, refreshing: bool, flashed: str | None) -> None:
+def still_changing(jobs: list[dict[str, Any]], job: dict[str, Any] | None, now: datetime) -> bool:
+    """Any upload listed is running, or the one shown is; or it was cancelled a moment ago
+    and its report is not ready yet."""
+    if any(j["status"] in UNFINISHED for j in jobs):
+        return True
+    return job is not None and settling(job, now) and not report_ready(job)
+
+
+def show_notice(job: dict[str, Any] | None, now: datetime) -> None:
+    """The confirmation stays while the upload it is about settles; else it shows once."""
+    notice = st.session_state.get(NOTICE_KEY)
+    if notice is None:
+        return
+    st.success(notice["message"], icon=":material/check_circle:")
+    about_this = job is not None and notice["job"] == job["id"]
+    if not (about_this and job is not None and settling(job, now)):
+        st.session_state.pop(NOTICE_KEY, None)
+
+
+def render_uploads(api: ApiClient, refreshing: bool) -> None:
     chosen = filters()
     jobs, total = page_of_uploads(api, chosen)
+    job = chosen_job(api, jobs)
+    now = datetime.now(UTC)
+    changing = still_changing(jobs, job, now)
+    if changing != refreshing:
+        # Start or stop the timed refresh, which is fixed when the fragment is declared.
+        st.session_state[REFRESHING_KEY] = changing
+        st.rerun()
+    show_notice(job, now)
     if not total:
         st.info(
             "No uploads match these filters."
-            if chosen
+            if len(chosen) > 1 or "dryRun" not in chosen
             else "No uploads yet. Imports you start appear here."
         )
-        return
-    clicked = table(jobs)
-    if clicked and clicked != st.query_params.get(LINK_PARAMETER):
-        st.query_params[LINK_PARAMETER] = clicked
-    pager(total)
-    job = chosen_job(api, jobs)
-    now = datetime.now(UTC)
-    unfinished = any(settling(j, now) for j in [*jobs, *([job] if job else [])])
-    if unfinished != refreshing:
-        # Start or stop the timed refresh, which is fixed when the fragment is declared.
-        st.session_state[REFRESHING_KEY] = unfinished
-        if flashed:  # this run's output is dropped: show the confirmation in the next one
-            session.flash(flashed)
-        st.rerun()
+    else:
+        table(jobs, job["id"] if job else None, identifier_labels(api))
+        pager(total)
     if refreshing:
-        st.caption(f"Updating by itself every {REFRESH_SECONDS} seconds while uploads run.")
+        running = any(j["status"] in UNFINISHED for j in [*jobs, *([job] if job else [])])
+        st.caption(
+            f"Updating by itself every {REFRESH_SECONDS} seconds while uploads run."
+            if running
+            else "Updating by itself until the cancelled import's report is ready."
+        )
     if job is not None:
         st.divider()
         render_detail(api, job)
@@ -68,16 +97,18 @@ def render_uploads(api: ApiClient, refreshing: bool, flashed: str | None) -> Non
 def render() -> None:
     api = session.client()
     st.title("Upload status")
-    flashed = session.show_flash()
+    message = st.session_state.pop(session.FLASH_KEY, None)
     focus = st.session_state.pop(session.FOCUS_JOB_KEY, None)
     if focus:
         st.query_params[LINK_PARAMETER] = focus
+    if message:
+        st.session_state[NOTICE_KEY] = {"message": message, "job": focus}
     refreshing = st.session_state.get(REFRESHING_KEY, False)
 
     @st.fragment(run_every=REFRESH_SECONDS if refreshing else None)
     def uploads() -> None:
         try:
-            render_uploads(api, refreshing, flashed)
+            render_uploads(api, refreshing)
         except ApiError as error:
             st.error(str(error), icon=":material/error:")
 

@@ -208,11 +208,26 @@ class ImportController(Controller):
             str | None, QueryParameter(name="createdTo", format="date-time")
         ] = None,
         file_name: Annotated[str | None, QueryParameter(name="fileName", max_length=200)] = None,
+        dry_run: Annotated[
+            bool | None,
+            QueryParameter(
+                name="dryRun", description="true: only dry runs (checks); false: only imports"
+            ),
+        ] = None,
+        has_failed_rows: Annotated[
+            bool | None,
+            QueryParameter(
+                name="hasFailedRows",
+                description="true: only imports with failed rows; false: only those without",
+            ),
+        ] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> JobPage:
         since, until = _moment("createdFrom", created_from), _moment("createdTo", created_to)
-        which = jobs.JobFilter(status, created_by, since, until, file_name)
+        which = jobs.JobFilter(
+            status, created_by, since, until, file_name, dry_run, has_failed_rows
+        )
         found, total = await jobs.list_jobs(which, limit, offset)
         return JobPage(items=[job_body(job) for job in found], total=total)
 

@@ -38,6 +38,7 @@ def is_check(job: dict[str, Any]) -> bool:
     return bool(job.get("dryRun"))
 
 
+READING = "Reading the file"  # pending, its planning under way
 CHECKED = "Checked"
 CHECKED_WITH_ERRORS = "Checked: invalid rows found"
 
@@ -48,6 +49,8 @@ def status_label(job: dict[str, Any]) -> str:
         return CHECKED_WITH_ERRORS if failed else CHECKED
     if failed:
         return WITH_ERRORS
+    if job["status"] == "pending" and job.get("checkedRows"):
+        return READING
     return STATUS_LABELS.get(job["status"], job["status"])
 
 

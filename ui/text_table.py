@@ -14,13 +14,14 @@ table.bcu-table { border-collapse: collapse; width: 100%; font-size: 0.92rem; }
 table.bcu-table th, table.bcu-table td {
   text-align: left; vertical-align: top; padding: 0.35rem 0.6rem;
   border-bottom: 1px solid rgba(49, 51, 63, 0.15);
-  white-space: normal; overflow-wrap: anywhere; word-break: normal;
+  white-space: normal; overflow-wrap: break-word;
 }
 table.bcu-table th { font-weight: 600; background: rgba(49, 51, 63, 0.04); }
-table.bcu-table td.bcu-number, table.bcu-table th.bcu-number {
-  text-align: right; overflow-wrap: normal; }
+table.bcu-table .bcu-long { overflow-wrap: anywhere; min-width: 8rem; }
+table.bcu-table .bcu-number { text-align: right; white-space: nowrap; }
 table.bcu-table tr[aria-current="true"] td { background: rgba(37, 99, 235, 0.08); }
 table.bcu-table a { color: #1d4ed8; }
+@media (max-width: 640px) { table.bcu-table .bcu-wide-only { display: none; } }
 </style>"""
 
 
@@ -28,14 +29,25 @@ table.bcu-table a { color: #1d4ed8; }
 class Cell:
     text: str
     link: str | None = None  # a path or "?query" of this UI, opened in the same tab
-    number: bool = False  # aligned right; a figure such as "20,000 / 20,000"
+    number: bool = False  # aligned right, on one line: a figure such as "20,000 / 20,000"
+    long: bool = False  # free text (a file name, a reason) that may break anywhere
+    wide_only: bool = False  # left out on a phone-sized screen
 
 
 def _cell(tag: str, cell: Cell) -> str:
     text = html.escape(cell.text)
     if cell.link is not None:
         text = f'<a href="{html.escape(cell.link, quote=True)}" target="_self">{text}</a>'
-    kind = ' class="bcu-number"' if cell.number else ""
+    classes = [
+        name
+        for name, wanted in (
+            ("bcu-number", cell.number),
+            ("bcu-long", cell.long),
+            ("bcu-wide-only", cell.wide_only),
+        )
+        if wanted
+    ]
+    kind = f' class="{" ".join(classes)}"' if classes else ""
     return f"<{tag}{kind}>{text}</{tag}>"
 
 
@@ -46,16 +58,21 @@ def text_table(
     current: int | None = None,
 ) -> str:
     """The table as HTML for st.html; `label` names it for screen readers; the row at
-    index `current` is marked as the one shown."""
+    index `current` is marked as the one shown. A header given as a Cell sets how its
+    column's cells are laid out (number, long, wide_only)."""
 
-    def as_cell(value: str | Cell) -> Cell:
-        return value if isinstance(value, Cell) else Cell(value)
+    def as_cell(value: str | Cell, column: int) -> Cell:
+        cell = value if isinstance(value, Cell) else Cell(value)
+        like = headers[column] if column < len(headers) else None
+        if isinstance(like, Cell) and like is not value:  # a column's classes are its header's
+            cell = Cell(cell.text, cell.link, like.number, like.long, like.wide_only)
+        return cell
 
-    head = "".join(_cell("th", as_cell(h)) for h in headers)
+    head = "".join(_cell("th", as_cell(h, i)) for i, h in enumerate(headers))
     marked = ' aria-current="true"'
     body = "".join(
         f"<tr{marked if index == current else ''}>"
-        + "".join(_cell("td", as_cell(value)) for value in row)
+        + "".join(_cell("td", as_cell(value, i)) for i, value in enumerate(row))
         + "</tr>"
         for index, row in enumerate(rows)
     )

@@ -5,14 +5,12 @@ would happen, an undo's its own), the rows not imported with their reasons, down
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
-from openpyxl import load_workbook
 
 from ui.api_client import ApiClient, ApiError
 from ui.job_actions import render_cancel, render_fix_and_retry, render_resume, render_undo
@@ -30,10 +28,10 @@ from ui.job_text import (
     title_of,
     when,
 )
+from ui.report_reading import ISSUE_ROWS_SHOWN, report_issues, unchanged_updates
 from ui.text_table import Cell, text_table
 from ui.upload_list import identifier_labels
 
-ISSUE_ROWS_SHOWN = 20
 WITH_REPORT = {"completed", "failed", "cancelled"}
 DOWNLOADS_KEY = "status_downloads"
 # Each outcome its own colour, failures the one that stands out.
@@ -64,22 +62,6 @@ def downloaded(api: ApiClient, kind: str, job_id: str) -> tuple[bytes | None, st
 
 def report_ready(job: dict[str, Any]) -> bool:
     return ("report", job["id"]) in st.session_state.get(DOWNLOADS_KEY, {})
-
-
-def report_issues(report: bytes) -> list[list[str]]:
-    """Failed and ignored rows with their reasons, from the report's Details sheet."""
-    sheet = load_workbook(io.BytesIO(report), read_only=True)["Details"]
-    rows = sheet.iter_rows(min_row=2, max_col=3, max_row=ISSUE_ROWS_SHOWN + 1, values_only=True)
-    return [["" if value is None else str(value) for value in row] for row in rows]
-
-
-def unchanged_updates(report: bytes) -> int:
-    """Updates that changed nothing (the report's "of which unchanged")."""
-    sheet = load_workbook(io.BytesIO(report), read_only=True)["Summary"]
-    for label, value, *_ in sheet.iter_rows(max_col=2, max_row=12, values_only=True):
-        if str(label or "").strip() == "of which unchanged":
-            return int(value or 0)
-    return 0
 
 
 def outcome_chart(counts: dict[str, int], labels: dict[str, str]) -> alt.Chart:
@@ -167,10 +149,12 @@ def render_downloads(
         rows = "row" if shown == 1 else f"{shown} rows"
         what = "Rows that would not be imported" if is_check(job) else "Rows not imported"
         st.markdown(f"**{what}** (the first {rows}; the report lists them all)")
-        headers = [Cell("Row", number=True), "Identifiers", "Reason"]
-        issues = [
-            [Cell(row, number=True), ids, reason] for row, ids, reason in report_issues(report)
+        headers = [
+            Cell("Row", number=True),
+            Cell("Identifiers", long=True),
+            Cell("Reason", long=True),
         ]
+        issues = report_issues(report)
         st.html(text_table(headers, issues, what))
     if failed_rows is not None and not is_check(job):
         render_fix_and_retry(api, job, failed_rows)

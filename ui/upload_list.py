@@ -196,7 +196,15 @@ def rows_text(job: dict[str, Any]) -> str:
 def table(jobs: list[dict[str, Any]], shown: str | None, labels: dict[str, str]) -> None:
     """The uploads as a table; each file name opens its upload. `labels`: the identifiers'
     names (email → Email)."""
-    headers = ["File", "Created by", "Created", "Action", "Matched by", "Status"]
+    headers = [
+        Cell("File", long=True),
+        Cell("Created by", wide_only=True),
+        "Created",
+        Cell("Action", wide_only=True),
+        Cell("Matched by", wide_only=True),
+        "Status",
+        Cell("Rows", number=True),
+    ]
     rows = [
         [
             Cell(title_of(job), link=link_to(job["id"])),
@@ -205,9 +213,9 @@ def table(jobs: list[dict[str, Any]], shown: str | None, labels: dict[str, str])
             action_text(job),
             matched_by(job, labels),
             status_label(job),
-            Cell(rows_text(job), number=True),
+            rows_text(job),
         ]
         for job in jobs
     ]
     current = next((i for i, job in enumerate(jobs) if job["id"] == shown), None)
-    st.html(text_table([*headers, Cell("Rows", number=True)], rows, "Uploads", current))
+    st.html(text_table(headers, rows, "Uploads", current))

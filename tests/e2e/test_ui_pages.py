@@ -202,9 +202,10 @@ def test_the_check_counts_invalid_new_and_matching_rows_before_importing(
     assert "Checked all 3 rows" in page_text(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"New customers": "1", "Match existing customers": "1", "Invalid rows": "1"}
-    reasons = at.dataframe[-1].value
-    assert list(reasons["firstName"]) == ["Mo"]
-    assert reasons["error"][0].startswith("Invalid email format")
+    (reasons,) = text_tables(at)
+    assert [row["Row"] for row in reasons] == ["4"]  # the file's row (the header is 1)
+    assert reasons[0]["Reason"].startswith("Invalid email format")
+    assert "(rows 4 of the file;" in page_text(at)
     assert api.get("/customers", params={"email": f"lee-{tag}@example.com"}).json()["total"] == 0
 
     at.radio[0].set_value("replace").run()  # another action: checked again before Replace

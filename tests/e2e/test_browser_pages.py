@@ -239,6 +239,20 @@ def test_no_text_is_cut_off(
         assert cut_off(page) == []
         name = f"{viewport['width']}x{viewport['height']}"
         shot(page, f"pages-08-import-page-{name}")
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            files=[{"name": long_name, "mimeType": "text/csv", "buffer": content}]
+        )
+        choice = page.get_by_role("combobox", name="Import column email as")
+        expect(choice).to_be_visible()
+        idle(page)
+        # Each row of the mapping table stays across, under its headers.
+        header = page.get_by_text("Import as", exact=True).bounding_box()
+        email = page.get_by_text("email", exact=True).first.bounding_box()
+        box = choice.bounding_box()
+        assert header and email and box
+        assert abs(header["x"] - box["x"]) < 24, (header, box)
+        assert abs(email["y"] + email["height"] / 2 - (box["y"] + box["height"] / 2)) < 40
+        shot(page, f"pages-10-mapping-table-{name}")
         page.goto(f"{running_stack.ui_url}/status_page?import={job_id}")
         expect(page.get_by_text("Rows not imported")).to_be_visible()
         assert cut_off(page) == []

@@ -55,7 +55,7 @@ def test_an_old_upload_is_found_by_paging_by_name_and_by_link(
 
     page.goto(f"{running_stack.ui_url}/status_page")
     expect(page.get_by_role("heading", name="Upload status")).to_be_visible()
-    table = page.locator('[data-testid="stDataFrame"]').first
+    table = page.get_by_role("table", name="Uploads")
     expect(page.get_by_text(re.compile(r"Uploads 1–25 of [\d,]+ · page 1 of"))).to_be_visible()
     page.get_by_role("button", name="Older").click()
     idle(page)

@@ -34,10 +34,16 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
     return violations
 
 
+def _node(node: dict[str, Any]) -> str:
+    """Where a violation is: the element's start tag, and axe's figures (colours, ratio)."""
+    data = next((check.get("data") for check in node.get("any", []) if check.get("data")), None)
+    return f"{node['html'][:100]} {json.dumps(data) if data else ''}".strip()
+
+
 def summary(name: str, violations: list[dict[str, Any]]) -> list[str]:
     return [
-        f"{name}: {v['impact']} {v['id']} ({len(v['nodes'])}): {v['help']} · "
-        + "; ".join(json.dumps(n["target"]) for n in v["nodes"][:3])
+        f"{name}: {v['impact']} {v['id']} ({len(v['nodes'])}): {v['help']}\n    "
+        + "\n    ".join(_node(n) for n in v["nodes"][:4])
         for v in violations
     ]
 

@@ -13,6 +13,7 @@ from litestar.routes import HTTPRoute
 
 from api.dependencies import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS
+from api.routes.audit import AuditController
 from api.routes.customers import CustomerController
 from api.routes.health import get_health
 from api.routes.imports import ImportController
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MappingController,
             WebhookController,
             ScheduleController,
+            AuditController,
         ],
         guards=[require_role],
         dependencies=DEPENDENCIES,

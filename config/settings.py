@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     worker_shutdown_seconds: float = Field(default=10.0, gt=0)
     recovery_check_seconds: float = Field(default=5.0, gt=0)
     report_retention_days: int = Field(default=30, ge=0)  # 0: keep them forever
+    audit_retention_days: int = Field(default=365, ge=0)  # 0: keep the events forever
 
     # Automation (DESIGN.md §7): idempotent requests, webhooks, remote sources, schedules.
     idempotency_hours: float = Field(default=24.0, gt=0)

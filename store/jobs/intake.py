@@ -22,7 +22,7 @@ from domain.remembered import RememberedMapping, adjusted, with_remembered
 from domain.schema import RecordSchema
 from domain.tabular import TableReader, open_table
 from domain.xlsxfile import XlsxReader
-from store import files, mappings
+from store import audit, files, mappings
 from store.auth import Principal
 from store.documents import ImportJob, JobKind
 from store.errors import Conflict, TooManyRequests
@@ -306,14 +306,18 @@ async def create_job(
     created_by_key: str | None = None,
     retry_of: ImportJob | None = None,
     job_id: str | None = None,
+    creator_role: str | None = None,
     **origin: Any,
 ) -> ImportJob:
     """Check the whole file, store it, create the job and enqueue its planning.
     A rejected file raises FileRejected and leaves nothing behind. A retry (`retry_of`)
     keeps the original's schema and mapping. Given `job_id` (an idempotent request, a
     schedule's run), an import that already has it is returned instead of a new one.
-    `origin`: the job's `source`, `source_config` and `schedule_id`, if any."""
+    `origin`: the job's `source`, `source_config` and `schedule_id`, if any.
+    `creator_role`: the creator's role, for the audit trail (None for a schedule's run)."""
     if job_id is not None and (existing := await ImportJob.get(ObjectId(job_id))) is not None:
+        # Its event too, should the request that made it have died before recording it.
+        await audit.record_new_import(existing, creator_role)
         return existing
     await check_running_imports(created_by, settings)
     schema = job_schema(retry_of) if retry_of else await get_schema(config.record_type)
@@ -342,6 +346,7 @@ async def create_job(
         await ImportJob.get_pymongo_collection().update_one(
             {"_id": retry_of.id}, {"$addToSet": {"retries": str(job.id)}}
         )
+    await audit.record_new_import(job, creator_role)
     dispatcher.plan(str(job.id))
     return job
 
@@ -383,4 +388,5 @@ async def create_retry(
         created_by_key=created_by.key_id,
         retry_of=original,
         job_id=new_id,
+        creator_role=created_by.role.value,
     )

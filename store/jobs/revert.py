@@ -15,7 +15,8 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from config import Settings
-from store import preimages, restore, writers
+from store import audit, preimages, restore, writers
+from store.audit import AuditAction, Target
 from store.auth import Principal
 from store.commit import Contended
 from store.documents import ImportJob, JobKind, JobStatus, RevertCounts, Role, utcnow
@@ -61,10 +62,13 @@ async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher
         created_by_key=principal.key_id,
         revert_counts=RevertCounts(),
     )
+    target, details = Target("import", job_id), {"revertId": revert_id, "fileName": job.file_name}
     try:
         await revert.insert()
-    except DuplicateKeyError:  # created by an earlier request
+    except DuplicateKeyError:  # created by an earlier request (which may have died first)
+        await audit.record(AuditAction.IMPORT_REVERTED, principal, target, details)
         return await _again_if_stopped(await get_job(revert_id), dispatcher)
+    await audit.record(AuditAction.IMPORT_REVERTED, principal, target, details)
     dispatcher.revert(revert_id)
     return revert
 

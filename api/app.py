@@ -9,6 +9,7 @@ from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.routes import HTTPRoute
 
 from api.dependencies import DEPENDENCIES
@@ -19,6 +20,7 @@ from api.routes.health import get_health
 from api.routes.imports import ImportController
 from api.routes.keys import KeyController
 from api.routes.mappings import MappingController
+from api.routes.metrics import get_metrics
 from api.routes.record_types import RecordTypeController
 from api.routes.schedules import ScheduleController
 from api.routes.webhooks import WebhookController
@@ -26,6 +28,10 @@ from api.security import OPENAPI_PATH, require_role
 from config import Settings, get_settings
 from store import db
 from store.throttle import RateLimiter
+
+# HTTP requests by route template (not by path: ids would make a series each), method and
+# status, with their latency: bcu_http_requests_total, bcu_http_request_duration_seconds.
+HTTP_METRICS = PrometheusConfig(app_name="bcu", prefix="bcu_http", group_path=True)
 
 
 def _allowed_methods(app: Litestar) -> dict[str, str]:
@@ -75,7 +81,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WebhookController,
             ScheduleController,
             AuditController,
+            get_metrics,
         ],
+        middleware=[HTTP_METRICS.middleware],
         guards=[require_role],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

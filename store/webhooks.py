@@ -29,7 +29,7 @@ from pymongo import UpdateOne
 
 from config import Settings
 from domain import webhooks as rules
-from store import audit, outbound
+from store import audit, metrics, outbound
 from store.audit import AuditAction, Target
 from store.auth import Principal
 from store.documents import (
@@ -253,6 +253,7 @@ async def _record(
     if wait is not None:
         courier.deliver(delivery.id, int(wait.total_seconds() * 1000))
     outcome = "delivered" if error is None else ("retried" if wait else "failed")
+    await metrics.add(metrics.WEBHOOK_DELIVERIES, outcome)
     log.info("webhook delivery %s attempt %d: %s", delivery.id, delivery.attempts, outcome)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -14,6 +13,7 @@ from litestar.routes import HTTPRoute
 
 from api.dependencies import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS
+from api.request_context import request_context
 from api.routes.audit import AuditController
 from api.routes.customers import CustomerController
 from api.routes.health import get_health
@@ -25,7 +25,7 @@ from api.routes.record_types import RecordTypeController
 from api.routes.schedules import ScheduleController
 from api.routes.webhooks import WebhookController
 from api.security import OPENAPI_PATH, require_role
-from config import Settings, get_settings
+from config import Settings, get_settings, logs
 from store import db
 from store.throttle import RateLimiter
 
@@ -54,7 +54,6 @@ async def _answer_options(request: Request[Any, Any, Any]) -> Response[None] | N
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    logging.basicConfig(level=logging.INFO)
     state = State({"settings": settings})
     if settings.redis_url:  # the client connects on first use
         state.rate_limiter = RateLimiter(
@@ -83,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuditController,
             get_metrics,
         ],
-        middleware=[HTTP_METRICS.middleware],
+        middleware=[request_context, HTTP_METRICS.middleware],
         guards=[require_role],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -100,4 +99,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     state.allowed_methods = _allowed_methods(app)
+    logs.configure(settings)  # after Litestar set up its own logging, which this replaces
     return app

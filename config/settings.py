@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # upload dropped midway is deleted by the recovery check).
     api_shutdown_seconds: int = Field(default=10, ge=0)
 
+    # Logs of every process: one JSON object per line (compose's default), or readable text.
+    log_format: Literal["json", "text"] = "text"
+
     # Security: the bootstrap admin key (more keys live in MongoDB).
     admin_api_key: str = "dev-admin-key"
     session_hours: float = Field(default=8.0, gt=0)

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from api.serializers import job_body
-from config import get_settings
+from config import get_settings, logs
 from store import audit, db, idempotency, jobs, schedules, webhooks
 from store.documents import ImportJob
 from store.jobs import policy
@@ -79,5 +79,5 @@ async def sweep_forever() -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.configure(get_settings())
     asyncio.run(sweep_forever())

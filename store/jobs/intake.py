@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import IO, Any
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from config import Settings
+from config import Settings, logs
 from domain.actions import Action
 from domain.csvfile import CsvLimits
 from domain.errors import FileRejected
@@ -33,6 +34,8 @@ from store.schemas import get_schema
 
 SAMPLE_ROWS = 20
 RUNNING_IMPORTS_RETRY_SECONDS = 30  # imports take seconds to minutes: no use asking sooner
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -347,8 +350,15 @@ async def create_job(
             {"_id": retry_of.id}, {"$addToSet": {"retries": str(job.id)}}
         )
     await audit.record_new_import(job, creator_role)
+    log_created(job)
     dispatcher.plan(str(job.id))
     return job
+
+
+def log_created(job: ImportJob) -> None:
+    """From here on, this request's lines (and its messages') name the import."""
+    logs.bind(importId=str(job.id))
+    log.info("import created: file %r, action %s, by %r", job.file_name, job.action, job.created_by)
 
 
 async def create_retry(

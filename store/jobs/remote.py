@@ -87,6 +87,7 @@ async def _insert(
         job, made = await get_job(job_id), False
     else:
         made = True
+        intake.log_created(job)
     await audit.record_new_import(job, creator_role)
     return job, made
 

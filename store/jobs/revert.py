@@ -69,6 +69,7 @@ async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher
         await audit.record(AuditAction.IMPORT_REVERTED, principal, target, details)
         return await _again_if_stopped(await get_job(revert_id), dispatcher)
     await audit.record(AuditAction.IMPORT_REVERTED, principal, target, details)
+    log.info("revert %s of import %s started by %r", revert_id, job_id, principal.name)
     dispatcher.revert(revert_id)
     return revert
 

@@ -179,15 +179,17 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
             if p.get("before") is None and "written_rev" in p
         }
         done = await restore.restore_changed(writer, changed)
-        await preimages.mark(import_id, revert_id, _noted(done))
+        overwritten = {r.customer_id: r.replaced for r in done if r.replaced is not None}
+        await preimages.mark(import_id, revert_id, _noted(done), overwritten)
         processed += len(changed)
         await _progress(revert.id, processed)
     async for docs in restore.inserted_by(import_id, CHUNK):
         await writers.hold(writer.writer, settings.writer_lease_seconds)
         to_delete, conflicts = await restore.deletable(writer, docs, written_revs)
         # Noted first: a run that dies after deleting still counts them.
+        deleted = {str(d["_id"]): d for d in to_delete}
         await preimages.mark(
-            import_id, revert_id, [(str(d["_id"]), "deleted", None) for d in to_delete]
+            import_id, revert_id, [(cid, "deleted", None) for cid in deleted], deleted
         )
         conflicts += await restore.delete_inserted(writer, to_delete)
         await preimages.mark(import_id, revert_id, _noted(conflicts))

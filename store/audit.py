@@ -14,35 +14,17 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from beanie import SortDirection
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from domain.audit import AuditAction
 from store.documents import AuditActor, AuditEvent, ImportJob, utcnow
 
 if TYPE_CHECKING:  # store.auth records its own actions here
     from store.auth import Principal
-
-
-class AuditAction(StrEnum):
-    IMPORT_CREATED = "import.created"
-    IMPORT_CANCELLED = "import.cancelled"
-    IMPORT_REVERTED = "import.reverted"
-    IMPORT_RETRIED = "import.retried"
-    SCHEMA_UPDATED = "schema.updated"
-    KEY_CREATED = "key.created"
-    KEY_REVOKED = "key.revoked"
-    SESSION_CREATED = "session.created"
-    SESSION_ENDED = "session.ended"
-    MAPPING_DELETED = "mapping.deleted"
-    WEBHOOK_CREATED = "webhook.created"
-    WEBHOOK_DELETED = "webhook.deleted"
-    SCHEDULE_CREATED = "schedule.created"
-    SCHEDULE_UPDATED = "schedule.updated"
-    SCHEDULE_DELETED = "schedule.deleted"
 
 
 # Actions a target undergoes at most once: their event's id is made from the target.

@@ -9,8 +9,9 @@ import secrets
 from dataclasses import dataclass
 
 from config import Settings
+from domain.audit import AuditAction
 from store import audit
-from store.audit import AuditAction, Target
+from store.audit import Target
 from store.documents import ApiKey, Role, SignInSession, utcnow
 from store.errors import Forbidden, Unauthorized
 

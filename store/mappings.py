@@ -8,9 +8,10 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from domain.audit import AuditAction
 from domain.remembered import RememberedMapping, best_match, header_key, header_set_id
 from store import audit
-from store.audit import AuditAction, Target
+from store.audit import Target
 from store.auth import Principal
 from store.documents import Customer, utcnow
 from store.errors import NotFound

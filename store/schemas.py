@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.audit import AuditAction
 from domain.schema import DEFAULT_SCHEMAS, RecordSchema
 from store import audit, claims
-from store.audit import AuditAction, Target
+from store.audit import Target
 from store.auth import Principal
 from store.documents import Customer, SchemaDocument, utcnow
 from store.errors import NotFound

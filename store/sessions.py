@@ -6,8 +6,9 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from domain.audit import AuditAction
 from store import audit
-from store.audit import AuditAction, Target
+from store.audit import Target
 from store.auth import SESSION_TOKEN_PREFIX, Principal, hash_key
 from store.documents import SignInSession, utcnow
 from store.errors import Forbidden

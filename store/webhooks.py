@@ -29,8 +29,9 @@ from pymongo import UpdateOne
 
 from config import Settings
 from domain import webhooks as rules
+from domain.audit import AuditAction
 from store import audit, metrics, outbound
-from store.audit import AuditAction, Target
+from store.audit import Target
 from store.auth import Principal
 from store.documents import (
     DeliveryStatus,

@@ -11,8 +11,8 @@ from api.models.audit import AuditEventBody, AuditPage
 from api.openapi import errors
 from api.paging import MAX_OFFSET, moment
 from api.security import ADMIN
+from domain.audit import AuditAction
 from store import audit
-from store.audit import AuditAction
 
 
 class AuditController(Controller):

@@ -14,10 +14,11 @@ from bson.errors import InvalidId
 from gridfs.errors import NoFile
 
 from config import Settings
+from domain.audit import AuditAction
 from domain.schema import RecordSchema
 from domain.validation import RowValidator
 from store import audit, files
-from store.audit import AuditAction, Target
+from store.audit import Target
 from store.auth import Principal
 from store.documents import ImportJob, JobStatus, utcnow
 from store.errors import Conflict, Gone, NotFound

@@ -15,8 +15,9 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from config import Settings
+from domain.audit import AuditAction
 from store import audit, preimages, restore, writers
-from store.audit import AuditAction, Target
+from store.audit import Target
 from store.auth import Principal
 from store.commit import Contended
 from store.documents import ImportJob, JobKind, JobStatus, RevertCounts, Role, utcnow

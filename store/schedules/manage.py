@@ -10,11 +10,12 @@ from bson.errors import InvalidId
 
 from config import Settings
 from domain import cron
+from domain.audit import AuditAction
 from domain.errors import Unprocessable
 from domain.import_config import ImportConfig
 from domain.remote import Source
 from store import audit, outbound
-from store.audit import AuditAction, Target
+from store.audit import Target
 from store.auth import Principal
 from store.documents import ImportJob, Role, Schedule, utcnow
 from store.errors import Conflict, Forbidden, NotFound

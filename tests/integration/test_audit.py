@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from domain.audit import AuditAction
 from store import mappings
 from store.auth import hash_key
 from tests.helpers import csv_bytes, held_import, import_form, wait_for_job
@@ -195,8 +196,8 @@ async def test_retention_deletes_only_events_past_it(database) -> None:
     from store.documents import AuditEvent, Role
 
     admin = Principal("admin", Role.ADMIN, "k")
-    await audit.record(audit.AuditAction.MAPPING_DELETED, admin, audit.Target("mapping", "old"))
-    await audit.record(audit.AuditAction.MAPPING_DELETED, admin, audit.Target("mapping", "new"))
+    await audit.record(AuditAction.MAPPING_DELETED, admin, audit.Target("mapping", "old"))
+    await audit.record(AuditAction.MAPPING_DELETED, admin, audit.Target("mapping", "new"))
     old = datetime.now(UTC) - timedelta(days=400)
     await AuditEvent.get_pymongo_collection().update_one(
         {"target_id": "old"}, {"$set": {"at": old}}
@@ -215,5 +216,5 @@ async def test_a_request_answered_twice_records_once(database) -> None:
 
     admin = Principal("admin", Role.ADMIN, "k")
     for _ in range(2):
-        await audit.record(audit.AuditAction.IMPORT_CANCELLED, admin, audit.Target("import", "j"))
+        await audit.record(AuditAction.IMPORT_CANCELLED, admin, audit.Target("import", "j"))
     assert await AuditEvent.find_all().count() == 1

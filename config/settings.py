@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     max_running_imports_per_key: int = Field(default=5, ge=1)
+    # Longest a bulk request waits for other writers of the same customers before it answers
+    # 409 with Retry-After (nothing of it written).
+    bulk_wait_seconds: float = Field(default=10.0, ge=0)
 
     # Workers and recovery.
     worker_processes: int = 1

@@ -27,6 +27,12 @@ class Principal:
         if ROLE_RANK[self.role] < ROLE_RANK[role]:
             raise Forbidden(f"This needs the {role.value} role; your key has {self.role.value}")
 
+    def require_owner(self, created_by_key: str | None, action: str, what: str) -> None:
+        """The one rule for acting on an import or a schedule (cancel, retry, revert; change,
+        run, delete): an admin, or the API key that created it (its sign-in sessions too)."""
+        if self.role is not Role.ADMIN and self.key_id != created_by_key:
+            raise Forbidden(f"Only an admin or the API key that created the {what} may {action} it")
+
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()

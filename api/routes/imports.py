@@ -227,8 +227,13 @@ class ImportController(Controller):
         responses=errors(404, 409),
         summary="Stop a pending or running import; rows already written stay",
     )
-    async def cancel(self, job_id: FromPath[str], dispatcher: InjectedDispatcher) -> JobBody:
-        return job_body(await jobs.cancel_job(job_id, dispatcher))
+    async def cancel(
+        self,
+        job_id: FromPath[str],
+        request: Request,  # type: ignore[type-arg]
+        dispatcher: InjectedDispatcher,
+    ) -> JobBody:
+        return job_body(await jobs.cancel_job(job_id, current_principal(request), dispatcher))
 
     @post(
         "/{job_id:str}/retry",

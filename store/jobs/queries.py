@@ -17,6 +17,7 @@ from config import Settings
 from domain.schema import RecordSchema
 from domain.validation import RowValidator
 from store import files
+from store.auth import Principal
 from store.documents import ImportJob, JobStatus, utcnow
 from store.errors import Conflict, Gone, NotFound
 from store.jobs import policy
@@ -92,11 +93,12 @@ def job_validator(job: ImportJob, settings: Settings) -> RowValidator:
     )
 
 
-async def cancel_job(job_id: str, dispatcher: Dispatcher) -> ImportJob:
+async def cancel_job(job_id: str, principal: Principal, dispatcher: Dispatcher) -> ImportJob:
     """Stop a pending or running job. Its counts stay those of the batches counted so far
     (each batch adds its own, see store.jobs.progress), also for one that commits just after.
     The completion step then builds the report of what it did."""
     job = await get_job(job_id)
+    principal.require_owner(job.created_by_key, "cancel", "import")
     result = await ImportJob.get_pymongo_collection().update_one(
         {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
         {"$set": {"status": JobStatus.CANCELLED, "finished_at": utcnow()}},

@@ -24,7 +24,7 @@ from api.routes.webhooks import WebhookController
 from api.security import OPENAPI_PATH, require_role
 from config import Settings, get_settings
 from store import db
-from store.throttle import RateLimiter
+from store.throttle import FailedAuthentication, RateLimiter, TokenBuckets
 
 
 def _allowed_methods(app: Litestar) -> dict[str, str]:
@@ -49,18 +49,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO)
     state = State({"settings": settings})
-    if settings.redis_url:  # the client connects on first use
+    if settings.redis_url:  # the clients connect on first use
         state.rate_limiter = RateLimiter(
             settings.redis_url, settings.rate_limit_per_second, settings.rate_limit_burst
+        )
+        state.failed_authentication = FailedAuthentication(
+            settings.redis_url, settings.auth_failures_per_minute, settings.auth_failure_burst
         )
 
     async def start() -> None:
         await db.connect(settings)
 
     async def stop() -> None:
-        limiter: RateLimiter | None = state.get("rate_limiter")
-        if limiter is not None:
-            await limiter.close()
+        for name in ("rate_limiter", "failed_authentication"):
+            limiter: TokenBuckets | None = state.get(name)
+            if limiter is not None:
+                await limiter.close()
         await db.disconnect()
 
     app = Litestar(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from config import Settings
 from store.documents import ApiKey, Role, SignInSession, utcnow
-from store.errors import Forbidden, Unauthorized
+from store.errors import Forbidden, Unauthorized, UnknownKey
 
 SESSION_TOKEN_PREFIX = "bcus_"  # tells a sign-in session's token from an API key
 ROLE_RANK = {Role.VIEWER: 0, Role.IMPORTER: 1, Role.ADMIN: 2}
@@ -51,7 +51,7 @@ async def authenticate(authorization: str | None, settings: Settings) -> Princip
         return await _session_principal(key)
     stored = await ApiKey.find_one(ApiKey.key_hash == key_hash)
     if stored is None:
-        raise Unauthorized("Invalid API key")
+        raise UnknownKey("Invalid API key")
     return Principal(stored.name, stored.role, key_hash[:16])
 
 

@@ -37,6 +37,10 @@ class Unauthorized(DomainError):
     pass
 
 
+class UnknownKey(Unauthorized):
+    """A key that is none of ours: counted against the client's failed authentications."""
+
+
 class TooManyRequests(DomainError):
     """A limit on one client's rate or concurrency; it may retry after `retry_after` seconds."""
 

@@ -23,7 +23,7 @@ except ApiError as error:
 if signed_in is None:
     st.title("Bulk Customer Upload")
     st.info("You are not signed in, or your session has ended.")
-    st.html('<a href="/signout" target="_self">Sign in</a>')
+    st.html('<a href="/signin" target="_self">Sign in</a>')
     st.stop()
 
 importer = session.can_import()

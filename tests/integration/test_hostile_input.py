@@ -138,6 +138,42 @@ async def test_a_bulk_request_waits_for_another_writer_of_its_customer_instead_o
     assert customer["attributes"]["city"] == "Lima"
 
 
+async def test_failed_authentication_is_limited_per_client_address(database) -> None:
+    """Wrong keys from one address: a burst, then 429 with Retry-After, and then even the
+    right key is not checked from there; another address is not held back."""
+    import uuid
+
+    import httpx
+
+    from api.app import create_app
+    from config import Settings
+
+    settings = Settings(
+        admin_api_key=f"auth-{uuid.uuid4().hex}", auth_failure_burst=3, auth_failures_per_minute=1
+    )
+    app = create_app(settings)
+    right = {"Authorization": f"Bearer {settings.admin_api_key}"}
+    wrong = {"Authorization": "Bearer guessed-key"}
+
+    def client(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://api")
+
+    guesser, other = f"guesser-{uuid.uuid4().hex}", f"other-{uuid.uuid4().hex}"
+    async with client(guesser) as api, client(other) as other_api:
+        statuses = [(await api.get("/imports", headers=wrong)).status_code for _ in range(3)]
+        assert statuses == [401, 401, 401]
+        refused = await api.get("/imports", headers=wrong)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["detail"].startswith("Too many failed sign-ins from your address")
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert (await api.get("/imports", headers=right)).status_code == 429
+        assert (await other_api.get("/imports", headers=right)).status_code == 200
+        assert (await other_api.get("/imports", headers=wrong)).status_code == 401
+    await app.state.rate_limiter.close()
+    await app.state.failed_authentication.close()
+
+
 async def test_a_bulk_value_longer_than_the_field_limit_rejects_its_customer(
     api, database, admin_headers
 ) -> None:

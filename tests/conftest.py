@@ -60,6 +60,9 @@ def pytest_configure(config: pytest.Config) -> None:
         _started.append(redis)
     os.environ["MONGODB_DATABASE"] = TEST_DATABASE
     os.environ.setdefault("ADMIN_API_KEY", "test-admin-key")
+    # Every in-process request comes from one address: tests of wrong keys would otherwise
+    # use up its failures. The tests of that limit set their own.
+    os.environ.setdefault("AUTH_FAILURE_BURST", "100000")
     os.environ["OUTBOUND_ALLOW_PRIVATE"] = "true"
     wait_for_port(s3_port, proc=s3.proc)
     os.environ["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{s3_port}"

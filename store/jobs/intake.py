@@ -373,6 +373,7 @@ async def create_retry(
     """Import corrected rows of a finished import with its settings and mapping: a new job
     whose `retry_of` names the original."""
     original = await get_job(job_id)
+    created_by.require_owner(original.created_by_key, "retry", "import")
     if original.kind is not JobKind.IMPORT:
         raise Conflict("Only an import can be retried")
     if original.status not in FINISHED:

@@ -183,3 +183,35 @@ async def test_a_list_filter_that_scans_too_long_is_a_400_with_advice(
         "Listing customers by city reads every customer and took longer than 0.001 s; filter by "
         "a channel identifier (for example email or phoneNumber) as well"
     )
+
+
+async def test_fix_and_retry_reads_back_the_values_the_failed_rows_csv_escaped(
+    api, database, worker, admin_headers
+) -> None:
+    """`@`, `-`, `=` and `'` at the start of a cell are escaped for spreadsheets in the
+    failed-rows CSV; the retry of that same file imports the real values."""
+    header = ["firstName", "email", "twitter", "city", "lastName"]
+    rows = [["", "ann@example.com", "@rt_handle", "-Berlin-", "'=quoted"]]
+    config = {"deduplicationKeys": ["email"], "action": "ignore"}
+    created = await api.post(
+        "/imports", headers=admin_headers, **import_form(csv_bytes(header, rows), config)
+    )
+    original = await wait_for_job(api, created.json()["id"], admin_headers)
+    assert original["counts"]["failed"] == 1, original
+    failed = await api.get(f"/imports/{original['id']}/failed-rows.csv", headers=admin_headers)
+    text = failed.content.decode("utf-8-sig")
+    assert "'@rt_handle,'-Berlin-,''=quoted" in text
+    fixed = text.replace(",ann@example.com", "Ann,ann@example.com", 1).encode()
+
+    retry = await api.post(
+        f"/imports/{original['id']}/retry",
+        headers=admin_headers,
+        files={"file": ("fixed.csv", fixed, "text/csv")},
+    )
+    assert retry.status_code == 202, retry.text
+    job = await wait_for_job(api, retry.json()["id"], admin_headers)
+    assert job["counts"]["imported"] == 1, job
+    found = await api.get("/customers", headers=admin_headers, params={"email": "ann@example.com"})
+    customer = found.json()["items"][0]
+    assert (customer["firstName"], customer["twitter"]) == ("Ann", ["@rt_handle"])
+    assert (customer["city"], customer["lastName"]) == ("-Berlin-", "'=quoted")

@@ -163,7 +163,11 @@ def _check_file(
     """Read the whole file once: mandatory attributes mapped, readable, within the limits.
     Raises FileRejected with the reason."""
     reader = open_table(
-        upload, delimiter=config.delimiter, sheet=config.sheet, limits=csv_limits(settings)
+        upload,
+        delimiter=config.delimiter,
+        sheet=config.sheet,
+        limits=csv_limits(settings),
+        formula_escaped=retry_of is not None,  # its rows come from the failed-rows CSV
     )
     sample = _read_sample(reader)
     suggestions = _suggestions(reader.header, sample, schema, remembered)

@@ -306,3 +306,83 @@ async def test_a_list_filter_that_scans_too_long_is_a_400_with_advice(
         "Listing customers by city reads every customer and took longer than 0.001 s; filter by "
         "a channel identifier (for example email or phoneNumber) as well"
     )
+
+
+async def test_fix_and_retry_reads_back_the_values_the_failed_rows_csv_escaped(
+    api, database, worker, admin_headers
+) -> None:
+    """`@`, `-`, `=` and `'` at the start of a cell are escaped for spreadsheets in the
+    failed-rows CSV; the retry of that same file imports the real values."""
+    header = ["firstName", "email", "twitter", "city", "lastName"]
+    rows = [["", "ann@example.com", "@rt_handle", "-Berlin-", "'=quoted"]]
+    config = {"deduplicationKeys": ["email"], "action": "ignore"}
+    created = await api.post(
+        "/imports", headers=admin_headers, **import_form(csv_bytes(header, rows), config)
+    )
+    original = await wait_for_job(api, created.json()["id"], admin_headers)
+    assert original["counts"]["failed"] == 1, original
+    failed = await api.get(f"/imports/{original['id']}/failed-rows.csv", headers=admin_headers)
+    text = failed.content.decode("utf-8-sig")
+    assert "'@rt_handle,'-Berlin-,''=quoted" in text
+    fixed = text.replace(",ann@example.com", "Ann,ann@example.com", 1).encode()
+
+    retry = await api.post(
+        f"/imports/{original['id']}/retry",
+        headers=admin_headers,
+        files={"file": ("fixed.csv", fixed, "text/csv")},
+    )
+    assert retry.status_code == 202, retry.text
+    job = await wait_for_job(api, retry.json()["id"], admin_headers)
+    assert job["counts"]["imported"] == 1, job
+    found = await api.get("/customers", headers=admin_headers, params={"email": "ann@example.com"})
+    customer = found.json()["items"][0]
+    assert (customer["firstName"], customer["twitter"]) == ("Ann", ["@rt_handle"])
+    assert (customer["city"], customer["lastName"]) == ("-Berlin-", "'=quoted")
+
+
+async def _import(api: Any, headers: dict[str, str], content: bytes) -> dict[str, Any]:
+    config = {"deduplicationKeys": ["email"], "action": "ignore"}
+    created = await api.post("/imports", headers=headers, **import_form(content, config))
+    assert created.status_code == 202, created.text
+    return await wait_for_job(api, created.json()["id"], headers)
+
+
+async def _first_names(database: Any) -> set[str]:
+    return {c["attributes"]["firstName"] async for c in database["customers"].find({})}
+
+
+async def test_a_windows_1252_row_among_utf8_ones_garbles_none_of_them(
+    api, database, worker, admin_headers
+) -> None:
+    content = (
+        b"firstName,email\r\n"
+        + "Renée,renee@example.com\r\n".encode("cp1252")
+        + "Zoë,zoe@example.com\r\nŁukasz,lukasz@example.com\r\n".encode()
+    )
+    job = await _import(api, admin_headers, content)
+    assert job["counts"]["imported"] == 3, job
+    assert await _first_names(database) == {"Renée", "Zoë", "Łukasz"}
+
+
+async def test_a_file_with_cr_line_ends_imports_every_row(
+    api, database, worker, admin_headers
+) -> None:
+    job = await _import(
+        api, admin_headers, b"firstName,email\rAnn,ann@example.com\rBob,bob@example.com\r"
+    )
+    assert job["counts"] == {"total": 2, "imported": 2, "updated": 0, "ignored": 0, "failed": 0}
+
+
+async def test_an_unclosed_quote_fails_its_row_naming_the_line_it_opened_on(
+    api, database, worker, admin_headers
+) -> None:
+    content = (
+        b"firstName,email,city,labels\r\n"
+        b"Ann,ann@example.com,Oslo,x\r\n"
+        b'Bob,"bob@example.com,Rome,y\r\n'
+        b"Cat,cat@example.com,Lima,z\r\n"
+    )
+    job = await _import(api, admin_headers, content)
+    assert job["counts"]["failed"] == 1, job
+    failed = await api.get(f"/imports/{job['id']}/failed-rows.csv", headers=admin_headers)
+    assert "a quote opened on line 3 takes in the lines up to line 4" in failed.text

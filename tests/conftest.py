@@ -19,9 +19,9 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
 from stack.processes import (
-    VENV_BIN,
     Child,
     free_port,
+    s3_child,
     start_mongo,
     start_redis,
     stop_all,
@@ -44,11 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if _xdist_controller(config):
         return
     s3_port = free_port()  # started first: it boots while the others do
-    s3 = Child(
-        "s3",
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
-        log_path=_workdir / "s3.log",
-    ).start()
+    s3 = s3_child(s3_port, _workdir / "s3.log").start()
     _started.append(s3)
     if not os.environ.get("MONGODB_URL"):
         mongo, os.environ["MONGODB_URL"] = start_mongo(

@@ -1,5 +1,5 @@
 """Audit page (admins): who did what, newest first, filtered by action, actor and dates.
-Every value is shown as plain text (ui.plain)."""
+Every value is shown as plain text (ui.html_table)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import streamlit as st
 from domain.audit import AuditAction
 from ui import session
 from ui.api_client import ApiError
+from ui.html_table import text_table
 from ui.job_text import when
-from ui.plain import plain_table
 
 PAGE_SIZE = 100
 EVERY_ACTION = "Every action"
@@ -61,7 +61,7 @@ def render() -> None:
         st.info("No event matches these filters.")
         return
     st.caption(f"Events {offset + 1}–{offset + len(events)} of {total}, newest first.")
-    plain_table([row(e) for e in events], "audit-events")
+    text_table([row(e) for e in events], "audit-events")
 
 
 try:

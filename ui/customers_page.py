@@ -10,8 +10,8 @@ import streamlit as st
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
+from ui.html_table import text_table
 from ui.job_text import when
-from ui.plain import plain_table
 
 RECORD_TYPE = "customers"
 BY_ID = "__id__"
@@ -50,7 +50,7 @@ def render_profile(customer: dict[str, Any]) -> None:
         for key, value in customer.items()
         if key not in BOOKKEEPING
     ]
-    plain_table(fields, "customer-profile")
+    text_table(fields, "customer-profile")
     if customer.get("lastImportId"):
         link_to_import(customer["lastImportId"], "Last written by the import")
 
@@ -76,7 +76,7 @@ def render_history(api: ApiClient, customer_id: str) -> None:
         }
         for e in entries
     ]
-    plain_table(rows, "customer-history")
+    text_table(rows, "customer-history")
     for entry in entries:
         label = "revert" if entry["kind"] == "revert" else f"{entry['action']} import"
         link_to_import(entry["importId"], f"Open the {label}")

@@ -1,4 +1,4 @@
-"""ui.plain: any cell text comes back from the HTML table exactly, as text."""
+"""ui.html_table: any cell text comes back from the HTML table exactly, as text."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ui.plain import table_html
+from ui.html_table import table_html
 
 
 class Cells(HTMLParser):

@@ -31,5 +31,5 @@ def table_html(rows: Sequence[Mapping[str, str]], test_id: str) -> str:
     )
 
 
-def plain_table(rows: Sequence[Mapping[str, str]], test_id: str) -> None:
+def text_table(rows: Sequence[Mapping[str, str]], test_id: str) -> None:
     st.html(table_html(rows, test_id))

@@ -257,7 +257,8 @@ def render(report: dict[str, Any]) -> str:
         + (" (embedded, started by the bench)" if m["mongodb_embedded"] else " (given)")
         + "; Redis started by the bench; S3: moto's server mode on loopback",
         f"- Product: the processes `make run` starts but the UI (API, workers {m['workers']},"
-        f" webhook worker, recovery check every 5 s); code at {m['git_commit']}",
+        f" webhook worker, recovery check every 5 s); code at {m['git_commit']}"
+        + (f" + {n} uncommitted files" if (n := m.get("git_changed_files")) else ""),
         "",
         f"## 1. The same {rows:,}-row CSV three ways (fresh database and processes each)",
         "",

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # upload dropped midway is deleted by the recovery check).
     api_shutdown_seconds: int = Field(default=10, ge=0)
 
+    # Logs of every process: one JSON object per line (compose's default), or readable text.
+    log_format: Literal["json", "text"] = "text"
+
     # Security: the bootstrap admin key (more keys live in MongoDB).
     admin_api_key: str = "dev-admin-key"
     session_hours: float = Field(default=8.0, gt=0)
@@ -53,6 +56,13 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     max_running_imports_per_key: int = Field(default=5, ge=1)
+    # Unknown API keys one client address may present (API or UI sign-in): a burst of this
+    # many, then this many a minute; beyond: 429 with Retry-After, the key not even checked.
+    auth_failure_burst: int = Field(default=20, ge=1)
+    auth_failures_per_minute: float = Field(default=10.0, gt=0)
+    # Longest a bulk request waits for other writers of the same customers before it answers
+    # 409 with Retry-After (nothing of it written).
+    bulk_wait_seconds: float = Field(default=10.0, ge=0)
 
     # Workers and recovery.
     worker_processes: int = 1
@@ -67,6 +77,7 @@ class Settings(BaseSettings):
     worker_shutdown_seconds: float = Field(default=10.0, gt=0)
     recovery_check_seconds: float = Field(default=5.0, gt=0)
     report_retention_days: int = Field(default=30, ge=0)  # 0: keep them forever
+    audit_retention_days: int = Field(default=365, ge=0)  # 0: keep the events forever
 
     # Automation (DESIGN.md §7): idempotent requests, webhooks, remote sources, schedules.
     idempotency_hours: float = Field(default=24.0, gt=0)
@@ -84,6 +95,7 @@ class Settings(BaseSettings):
     aws_secret_access_key: str | None = None
     aws_region: str = "us-east-1"
     webhook_worker_threads: int = Field(default=8, ge=1)
+    webhook_announce_seconds: float = Field(default=0.5, gt=0)
 
     @property
     def allowed_hosts(self) -> list[str]:

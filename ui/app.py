@@ -3,12 +3,14 @@ Importers and admins get the import page; everyone gets the upload status page."
 
 import html
 from pathlib import Path
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
 from ui import session
 from ui.api_client import ApiError
+from ui.links import sign_in_url
+from ui.markdown import plain
 
 # A local icon: a material-symbol page icon makes every browser fetch it from the internet.
 st.set_page_config(
@@ -27,15 +29,15 @@ st.html(
 try:
     signed_in = session.principal()
 except ApiError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 if signed_in is None:
     st.title("Bulk Customer Upload")
     st.info("You are not signed in, or your session has ended.")
     query = urlencode(st.query_params.to_dict())
     asked = (urlsplit(st.context.url or "/").path or "/") + (f"?{query}" if query else "")
-    # Signing in again returns here (ui/server.py checks the page is one of this UI's).
-    again = html.escape(f"/signout?next={quote(asked)}", quote=True)
+    # Signing in again returns here (ui/links.py keeps it to a page of this UI).
+    again = html.escape(sign_in_url(asked), quote=True)
     st.html(f'<a href="{again}" target="_self">Sign in</a>')
     st.stop()
 
@@ -52,11 +54,13 @@ if importer:
         ),
     )
     pages.append(st.Page("schedules_page.py", title="Schedules", icon=":material/schedule:"))
+pages.append(st.Page("customers_page.py", title="Customer lookup", icon=":material/person_search:"))
 if signed_in["role"] == "admin":
     pages.append(st.Page("webhooks_page.py", title="Webhooks", icon=":material/webhook:"))
+    pages.append(st.Page("audit_page.py", title="Audit", icon=":material/policy:"))
 
 with st.sidebar:
-    st.markdown(f"Signed in as **{signed_in['name']}** ({signed_in['role']})")
+    st.markdown(f"Signed in as **{plain(signed_in['name'])}** ({signed_in['role']})")
     if not importer:
         st.caption("Your role can follow uploads and download reports, not start imports.")
     st.html('<a href="/signout" target="_self" data-testid="sign-out">Sign out</a>')

@@ -14,8 +14,9 @@ from typing import Any
 import streamlit as st
 
 from ui.api_client import ApiClient, ApiError
+from ui.html_table import Cell, grid_html
+from ui.markdown import plain
 from ui.report_reading import report_issues
-from ui.text_table import Cell, text_table
 
 CHECK_KEY = "import_check"
 SAMPLE_ROWS = 5_000  # a bigger file is checked on its first rows: seconds, not minutes
@@ -83,7 +84,7 @@ def render_check(
                 with st.spinner("Checking every row against the live data, writing nothing…"):
                     result = run_check(api, name, content, suggestion, config)
             except ApiError as error:
-                st.error(f"The check failed: {error}", icon=":material/error:")
+                st.error(f"The check failed: {plain(error)}", icon=":material/error:")
                 return config["action"] != "replace"
             checked = {"for": identity, **result}
             st.session_state[CHECK_KEY] = checked
@@ -120,7 +121,7 @@ def render_check(
             Cell("Identifiers", long=True),
             Cell("Reason", long=True),
         ]
-        st.html(text_table(headers, checked["reasons"], "Invalid rows"))
+        st.html(grid_html(headers, checked["reasons"], "Invalid rows"))
     if config["action"] != "replace" or not counts["updated"]:
         return True
     where = "of the first rows " if checked["cut"] else ""

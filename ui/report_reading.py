@@ -4,11 +4,20 @@ imported with their reasons (sheet Details), and how many updates changed nothin
 from __future__ import annotations
 
 import io
+import re
 
 from openpyxl import load_workbook
 
 ISSUE_ROWS_SHOWN = 20
 IGNORED_REASON = "Ignored - duplicate found"  # DESIGN.md §3: the reason of every ignored row
+# A reason that names the customer holding a value (domain.resolution): "... (id <id>)".
+HOLDER = re.compile(r"another customer \(id ([0-9a-f]{24})\)")
+
+
+def holder_of(reason: str) -> str | None:
+    """The id of the customer a conflict's reason names, if it names one."""
+    found = HOLDER.search(reason)
+    return found[1] if found else None
 
 
 def report_issues(

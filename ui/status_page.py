@@ -12,6 +12,7 @@ import streamlit as st
 from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.job_text import UNFINISHED, settling
+from ui.markdown import plain
 from ui.upload_detail import render_detail, report_ready
 from ui.upload_list import (
     LINK_PARAMETER,
@@ -56,7 +57,7 @@ def show_notice(job: dict[str, Any] | None, now: datetime) -> None:
     notice = st.session_state.get(NOTICE_KEY)
     if notice is None:
         return
-    st.success(notice["message"], icon=":material/check_circle:")
+    st.success(plain(notice["message"]), icon=":material/check_circle:")  # names a file
     about_this = job is not None and notice["job"] == job["id"]
     if not (about_this and job is not None and settling(job, now)):
         st.session_state.pop(NOTICE_KEY, None)
@@ -110,7 +111,7 @@ def render() -> None:
         try:
             render_uploads(api, refreshing)
         except ApiError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
 
     uploads()
 
@@ -118,4 +119,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.api_client import ApiClient, ApiError
+from ui.html_table import Cell, grid_html
 from ui.job_actions import render_cancel, render_fix_and_retry, render_resume, render_undo
 from ui.job_text import (
     UNFINISHED,
@@ -28,8 +29,8 @@ from ui.job_text import (
     title_of,
     when,
 )
-from ui.report_reading import ISSUE_ROWS_SHOWN, report_issues, unchanged_updates
-from ui.text_table import Cell, text_table
+from ui.markdown import plain
+from ui.report_reading import ISSUE_ROWS_SHOWN, holder_of, report_issues, unchanged_updates
 from ui.upload_list import identifier_labels
 
 WITH_REPORT = {"completed", "failed", "cancelled"}
@@ -129,7 +130,7 @@ def render_downloads(
                 key=f"report:{job['id']}",
             )
         else:
-            st.warning(f"The report is not available: {problem}")
+            st.warning(f"The report is not available: {plain(problem)}")
     with right:
         if failed_rows is not None and job["counts"]["failed"]:
             st.download_button(
@@ -142,7 +143,7 @@ def render_downloads(
                 key=f"failed-rows:{job['id']}",
             )
         elif failed_rows_problem:
-            st.warning(f"The failed rows are not available: {failed_rows_problem}")
+            st.warning(f"The failed rows are not available: {plain(failed_rows_problem)}")
     counts = job["counts"]
     if report is not None and counts["failed"] + counts["ignored"]:
         shown = min(counts["failed"] + counts["ignored"], ISSUE_ROWS_SHOWN)
@@ -154,8 +155,16 @@ def render_downloads(
             Cell("Identifiers", long=True),
             Cell("Reason", long=True),
         ]
-        issues = report_issues(report)
-        st.html(text_table(headers, issues, what))
+        issues = [
+            [
+                row,
+                ids,
+                Cell(reason, link=f"/customers_page?customer={holder}") if holder else reason,
+            ]
+            for row, ids, reason in report_issues(report)
+            for holder in [holder_of(reason)]
+        ]
+        st.html(grid_html(headers, issues, what))
     if failed_rows is not None and not is_check(job):
         render_fix_and_retry(api, job, failed_rows)
 
@@ -199,7 +208,7 @@ def render_relations(api: ApiClient, job: dict[str, Any]) -> None:
     if not links:
         return
     rows = [[words, Cell(name, link=f"?import={other}")] for words, other, name in links]
-    st.html(text_table(["Linked upload", "Opens"], rows, "Linked uploads"))
+    st.html(grid_html(["Linked upload", "Opens"], rows, "Linked uploads"))
 
 
 def _upload_name(api: ApiClient, job_id: str) -> str:
@@ -228,10 +237,10 @@ def render_progress(job: dict[str, Any]) -> None:
 
 
 def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
-    st.subheader(f"{title_of(job)} {status_badge(job)}")
+    st.subheader(f"{plain(title_of(job))} {status_badge(job)}")
     st.caption(
-        f"Started by {job.get('createdBy') or 'unknown'} on {when(job['createdAt'])} · "
-        f"{action_text(job)} · matched by {matched_by(job, identifier_labels(api))}"
+        f"Started by {plain(job.get('createdBy') or 'unknown')} on {when(job['createdAt'])} · "
+        f"{action_text(job)} · matched by {plain(matched_by(job, identifier_labels(api)))}"
         + (" · a check: nothing was written" if is_check(job) else "")
         + f" · [link to this upload](?import={job['id']})"
     )
@@ -240,7 +249,7 @@ def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
     render_relations(api, job)
     render_progress(job)
     if job.get("error"):
-        st.error(f"The import failed: {job['error']}", icon=":material/error:")
+        st.error(f"The import failed: {plain(job['error'])}", icon=":material/error:")
     report, problem = (None, None)
     if job["status"] in WITH_REPORT:
         report, problem = downloaded(api, "report", job["id"])

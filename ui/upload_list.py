@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from ui.api_client import ApiClient
+from ui.html_table import Cell, grid_html
 from ui.job_text import (
     STATUS_LABELS,
     WITH_ERRORS,
@@ -20,7 +21,6 @@ from ui.job_text import (
     title_of,
     when,
 )
-from ui.text_table import Cell, text_table
 
 PAGE_SIZE = 25
 LINK_PARAMETER = "import"
@@ -218,4 +218,4 @@ def table(jobs: list[dict[str, Any]], shown: str | None, labels: dict[str, str])
         for job in jobs
     ]
     current = next((i for i, job in enumerate(jobs) if job["id"] == shown), None)
-    st.html(text_table(headers, rows, "Uploads", current))
+    st.html(grid_html(headers, rows, "Uploads", current))

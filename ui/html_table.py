@@ -1,12 +1,16 @@
-"""Tables of plain text as HTML: every cell is escaped (a value from a file is shown as
-text, never markup), long text wraps instead of being cut off, and the page grows with the
-rows instead of scrolling inside a box. A cell may link to a page of this UI."""
+"""Tables of text from files and users, shown exactly as text. `st.table` renders its cells as
+Markdown (and links bare addresses), so these tables are HTML built here, every cell escaped:
+no emphasis, link, tag, directive or formula can come of a value. Long text wraps instead of
+being cut off, the page grows with the rows instead of scrolling inside a box, and a cell may
+link to a page of this UI."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import streamlit as st
 
 STYLE = """<style>
 .bcu-table-wrap { overflow-x: auto; }
@@ -51,11 +55,12 @@ def _cell(tag: str, cell: Cell) -> str:
     return f"<{tag}{kind}>{text}</{tag}>"
 
 
-def text_table(
+def grid_html(
     headers: Sequence[str | Cell],
     rows: Sequence[Sequence[str | Cell]],
-    label: str,
+    label: str | None = None,
     current: int | None = None,
+    test_id: str | None = None,
 ) -> str:
     """The table as HTML for st.html; `label` names it for screen readers; the row at
     index `current` is marked as the one shown. A header given as a Cell sets how its
@@ -76,8 +81,21 @@ def text_table(
         + "</tr>"
         for index, row in enumerate(rows)
     )
+    named = f' aria-label="{html.escape(label, quote=True)}"' if label else ""
+    tested = f' data-testid="{html.escape(test_id, quote=True)}"' if test_id else ""
     return (
-        f'{STYLE}<div class="bcu-table-wrap"><table class="bcu-table" '
-        f'aria-label="{html.escape(label, quote=True)}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
+        f'{STYLE}<div class="bcu-table-wrap"><table class="bcu-table"{named}{tested}>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
     )
+
+
+def table_html(rows: Sequence[Mapping[str, str]], test_id: str) -> str:
+    """Rows of {column: text} as a table; "" for no rows."""
+    if not rows:
+        return ""
+    names = list(rows[0])
+    return grid_html(names, [[row[name] for name in names] for row in rows], test_id=test_id)
+
+
+def text_table(rows: Sequence[Mapping[str, str]], test_id: str) -> None:
+    st.html(table_html(rows, test_id))

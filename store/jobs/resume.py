@@ -32,7 +32,7 @@ from store.documents import (
 from store.errors import Conflict, Gone
 from store.jobs import policy
 from store.jobs.dispatch import Dispatcher
-from store.jobs.intake import config_of, new_job
+from store.jobs.intake import config_of, log_created, new_job
 from store.jobs.queries import get_job, job_schema, never_read
 
 RESUMABLE = (JobStatus.CANCELLED, JobStatus.FAILED)
@@ -121,9 +121,11 @@ async def create_resume(
     settings: Settings,
     new_id: str | None = None,
 ) -> ImportJob:
-    """Continue a cancelled or failed import with the rows it did not process. An import is
-    resumed once: asking again answers 409 naming its resume."""
+    """Continue a cancelled or failed import with the rows it did not process (an admin, or
+    the key that created it). An import is resumed once: asking again answers 409 naming
+    its resume."""
     original = await get_job(job_id)
+    principal.require_owner(original.created_by_key, "resume", "import")
     _check_resumable(original, settings)
     left = await _count_left(original)
     if left == 0:
@@ -155,6 +157,7 @@ async def create_resume(
         await resume.insert()
     except DuplicateKeyError:
         return await get_job(resume_id)  # created meanwhile by the same request
+    log_created(resume)
     dispatcher.plan(resume_id)
     return resume
 

@@ -4,12 +4,16 @@ write the customers and add up to the counts of one uninterrupted import of the 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from bson import ObjectId
 
 from config import get_settings
 from store import db, jobs
+from store.auth import Principal
+from store.documents import Role, utcnow
 from tests.conftest import TEST_DATABASE
 from tests.helpers import (
     RecordingDispatcher,
@@ -44,6 +48,7 @@ ROWS = [
     ["Ivy", "ivy@example.com", "Pisa"],
 ]
 ACTION = "update"
+ADMIN = Principal(name="admin", role=Role.ADMIN, key_id="test")
 BATCHES_BEFORE_THE_CANCEL = 2
 
 
@@ -73,7 +78,7 @@ async def cancelled_at_a_known_row(api: httpx.AsyncClient, headers: dict[str, st
     job_id, batches = await held_import(HEADER, ROWS, action=ACTION, batch_size=3)
     for batch in batches[:BATCHES_BEFORE_THE_CANCEL]:
         await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
-    await jobs.cancel_job(job_id, RecordingDispatcher())
+    await jobs.cancel_job(job_id, ADMIN, RecordingDispatcher())
     await jobs.finalize_job(job_id, get_settings())  # its report, as the cancel's message does
     return job_id
 
@@ -148,3 +153,22 @@ async def test_only_a_cancelled_or_failed_import_is_resumed(api, database, admin
     assert "only a cancelled or failed import can be resumed" in running.json()["detail"]
     unknown = await api.post("/imports/0123456789abcdef01234567/resume", headers=admin_headers)
     assert unknown.status_code == 404
+
+
+async def test_retention_keeps_what_a_running_resume_reads(api, database, admin_headers) -> None:
+    original_id = await cancelled_at_a_known_row(api, admin_headers)
+    resume = await jobs.create_resume(original_id, ADMIN, RecordingDispatcher(), get_settings())
+    long_ago = utcnow() - timedelta(days=30)
+    jobs_collection = database["import_jobs"]
+    await jobs_collection.update_one(
+        {"_id": ObjectId(original_id)}, {"$set": {"finished_at": long_ago}}
+    )
+    retention = get_settings().model_copy(update={"report_retention_days": 1})
+
+    assert await jobs.delete_expired_files(retention) == []  # its resume has not run yet
+    await jobs.plan_job(str(resume.id), RecordingDispatcher(), get_settings())
+    planned = await jobs.get_job(str(resume.id))
+    assert planned.total_rows == len(ROWS) - (await jobs.get_job(original_id)).processed_rows
+
+    await jobs.cancel_job(str(resume.id), ADMIN, RecordingDispatcher())  # finished: no longer held
+    assert original_id in await jobs.delete_expired_files(retention)

@@ -52,15 +52,14 @@ def still_changing(jobs: list[dict[str, Any]], job: dict[str, Any] | None, now: 
     return job is not None and settling(job, now) and not report_ready(job)
 
 
-def show_notice(job: dict[str, Any] | None, now: datetime) -> None:
-    """The confirmation stays while the upload it is about settles; else it shows once."""
+def show_notice(job: dict[str, Any] | None, now: datetime) -> bool:
+    """The confirmation of what the person just did; whether it stays for the next run (while
+    the upload it is about settles; else it is shown once)."""
     notice = st.session_state.get(NOTICE_KEY)
     if notice is None:
-        return
+        return False
     st.success(plain(notice["message"]), icon=":material/check_circle:")  # names a file
-    about_this = job is not None and notice["job"] == job["id"]
-    if not (about_this and job is not None and settling(job, now)):
-        st.session_state.pop(NOTICE_KEY, None)
+    return job is not None and notice["job"] == job["id"] and settling(job, now)
 
 
 def render_uploads(api: ApiClient, refreshing: bool) -> None:
@@ -68,12 +67,7 @@ def render_uploads(api: ApiClient, refreshing: bool) -> None:
     jobs, total = page_of_uploads(api, chosen)
     job = chosen_job(api, jobs)
     now = datetime.now(UTC)
-    changing = still_changing(jobs, job, now)
-    if changing != refreshing:
-        # Start or stop the timed refresh, which is fixed when the fragment is declared.
-        st.session_state[REFRESHING_KEY] = changing
-        st.rerun()
-    show_notice(job, now)
+    keep_notice = show_notice(job, now)
     if not total:
         st.info(
             "No uploads match these filters."
@@ -93,6 +87,13 @@ def render_uploads(api: ApiClient, refreshing: bool) -> None:
     if job is not None:
         st.divider()
         render_detail(api, job)
+    # Last, so that a button clicked in this run has done its work (and its report is known).
+    if still_changing(jobs, job, now) != refreshing:
+        # Start or stop the timed refresh, which is fixed when the fragment is declared.
+        st.session_state[REFRESHING_KEY] = not refreshing
+        st.rerun()
+    if not keep_notice:
+        st.session_state.pop(NOTICE_KEY, None)
 
 
 def render() -> None:

@@ -3,6 +3,7 @@ state of the import page and of the upload status page, and readable API errors.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -393,3 +394,27 @@ def test_api_down_is_a_readable_message(monkeypatch: pytest.MonkeyPatch) -> None
     at = signed_in_app("any-key").run()
     no_exception(at)
     assert "cannot be reached" in at.error[0].value
+
+
+def test_a_cancelled_upload_says_what_was_left_and_is_resumed(
+    ui_api: RunningStack, api: httpx.Client
+) -> None:
+    rows = [[f"Res{n}", f"res{n}@example.com", ""] for n in range(400)]
+    job_id = start_import(api, "resumed.csv", customers_csv(rows), batchSize=1)
+    assert api.post(f"/imports/{job_id}/cancel").status_code == 200
+    deadline = time.monotonic() + 60
+    while api.get(f"/imports/{job_id}/report").status_code != 200:  # its batches stopped
+        assert time.monotonic() < deadline, "no report for the cancelled import"
+        time.sleep(0.2)
+    job = api.get(f"/imports/{job_id}").json()
+    left = job["progress"]["totalRows"] - job["progress"]["processedRows"]
+    at = status_page(ui_api.admin_key, job_id)
+    no_exception(at)
+    assert f"{left:,} not imported" in " ".join(str(p.proto.text) for p in at.get("progress"))
+    button(at, "Resume this import").click().run()
+    no_exception(at)
+    assert "Import of resumed.csv resumed" in page_text(at)
+    resume_id = api.get(f"/imports/{job_id}").json()["resumedBy"]
+    assert resume_id and at.query_params["import"] in (resume_id, [resume_id])
+    assert api.get(f"/imports/{resume_id}").json()["progress"]["totalRows"] == left
+    assert api.post(f"/imports/{resume_id}/cancel").status_code == 200  # spare the machine

@@ -137,17 +137,17 @@ def test_checks_stay_out_of_the_history_and_read_as_checks(
 
 def test_planning_says_what_it_does(running_stack: RunningStack, page: Page) -> None:
     tag = uuid.uuid4().hex[:6]
-    rows = [[f"Plan{n}", f"plan-{tag}-{n}@example.com"] for n in range(40_000)]
+    rows = [[f"Plan{n}", f"plan-{tag}-{n}@example.com"] for n in range(100_000)]
     with running_stack.client() as api:
         job_id = start_import(api, f"planned-{tag}.csv", csv_bytes(["firstName", "email"], rows))
         page.goto(f"{running_stack.ui_url}/status_page?import={job_id}")
         wait_for(api, job_id, lambda j: j["checkedRows"] > 0, "planning has checked rows")
         with running_stack.workers_paused():
             held = api.get(f"/imports/{job_id}").json()
-            assert held["status"] == "pending" and held["checkedRows"] < 40_000, held
+            assert held["status"] == "pending" and held["checkedRows"] < 100_000, held
             checked = f"{held['checkedRows']:,}"
             expect(
-                page.get_by_text(f"Reading and checking the file: {checked} of 40,000 rows")
+                page.get_by_text(f"Reading and checking the file: {checked} of 100,000 rows")
             ).to_be_visible()
             expect(page.get_by_role("heading", name=re.compile("Reading the file"))).to_be_visible()
             shot(page, "pages-04-planning-reads-and-checks-the-file")

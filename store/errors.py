@@ -20,6 +20,10 @@ class StillInFlight(Conflict):
         self.retry_after = retry_after
 
 
+class PreconditionFailed(DomainError):
+    """The request's If-Match names a version that is no longer the current one."""
+
+
 class Gone(DomainError):
     """The resource existed but was deleted for good (retention of reports and files)."""
 

@@ -46,6 +46,8 @@ async def authenticate(authorization: str | None, settings: Settings) -> Princip
     stored = await ApiKey.find_one(ApiKey.key_hash == key_hash)
     if stored is None:
         raise Unauthorized("Invalid API key")
+    if stored.revoked_at is not None:
+        raise Unauthorized("Invalid API key")  # revoked: told as any unknown key
     return Principal(stored.name, stored.role, key_hash[:16])
 
 
@@ -56,8 +58,8 @@ async def _session_principal(token: str) -> Principal:
     return Principal(session.name, session.role, session.key_id, is_session=True)
 
 
-async def create_key(name: str, role: Role) -> str:
-    """Store a new key and return it; only its hash is kept."""
+async def create_key(name: str, role: Role) -> tuple[ApiKey, str]:
+    """Store a new key and return it with its record; only its hash is kept."""
     key = secrets.token_urlsafe(24)
-    await ApiKey(key_hash=hash_key(key), name=name, role=role).insert()
-    return key
+    stored = await ApiKey(key_hash=hash_key(key), name=name, role=role).insert()
+    return stored, key

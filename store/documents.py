@@ -58,6 +58,7 @@ class ApiKey(Document):
     name: str
     role: Role
     created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None  # from then on the key and its sessions get 401
 
     class Settings:
         name = "api_keys"

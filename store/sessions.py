@@ -6,9 +6,10 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from store import keys
 from store.auth import SESSION_TOKEN_PREFIX, Principal, hash_key
 from store.documents import SignInSession, utcnow
-from store.errors import Forbidden
+from store.errors import Forbidden, Unauthorized
 
 
 async def open_session(principal: Principal, hours: float) -> tuple[str, SignInSession]:
@@ -23,6 +24,9 @@ async def open_session(principal: Principal, hours: float) -> tuple[str, SignInS
         expires_at=utcnow() + timedelta(hours=hours),
     )
     await session.insert()
+    if await keys.is_revoked(principal.key_id):  # revoked while this was opened
+        await session.delete()
+        raise Unauthorized("Invalid API key")
     return token, session
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from ui import session
-from ui.api_client import ApiClient, ApiError
+from ui.api_client import ApiClient, ApiError, SignedOut
 from ui.job_text import settling
 from ui.upload_detail import render_detail
 from ui.upload_list import filters, page_of_uploads, pager, table
@@ -80,6 +80,8 @@ def render() -> None:
             render_uploads(api, refreshing, flashed)
         except ApiError as error:
             st.error(str(error), icon=":material/error:")
+        except SignedOut:  # a fragment's own run: ui/app.py does not see it
+            session.sign_out_here()
 
     uploads()
 

@@ -1,4 +1,5 @@
-"""The pure rules of a schema change: the diff, the default keys, converting stored values."""
+"""The pure rules of a schema change (the diff, the default keys, converting stored values)
+and the attribute proposed for an unmapped column."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.attribute_proposal import guess_type, propose_key
 from domain.schema import DEFAULT_CUSTOMER_SCHEMA, Attribute, RecordSchema
 from domain.schema_changes import ChangeRefused, check_default_keys, convert, diff
 from domain.validation import RowValidator
@@ -90,3 +92,36 @@ def test_converting_a_converted_value_gives_it_back(value: Any, attribute: Attri
     once = convert(value, attribute, normalize)
     if once.reason is None:
         assert convert(once.value, attribute, normalize) == once
+
+
+@pytest.mark.parametrize(
+    ("header", "key"),
+    [
+        ("company", "company"),
+        ("Company name", "companyName"),
+        ("Société", "societe"),
+        ("loyaltyPoints", "loyaltyPoints"),
+        ("2nd phone", "field2ndPhone"),
+        ("email", "email2"),
+        ("id", "id2"),
+        ("!!!", "field"),
+    ],
+)
+def test_a_proposed_key_is_camel_case_and_unique(header: str, key: str) -> None:
+    assert propose_key(header, DEFAULT_CUSTOMER_SCHEMA.keys) == key
+
+
+@pytest.mark.parametrize(
+    ("samples", "kind"),
+    [
+        (["a@example.com", "B@Example.org"], "email"),
+        (["+12025550143", ""], "phone"),
+        (["2024-01-31"], "date"),
+        (["1", "0", "42.5"], "number"),
+        (["yes", "no"], "boolean"),
+        (["Acme", "42"], "string"),
+        (["", " "], "string"),
+    ],
+)
+def test_a_guessed_type_fits_every_sample(samples: list[str], kind: str) -> None:
+    assert guess_type(samples, DEFAULT_CUSTOMER_SCHEMA) == kind

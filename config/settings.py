@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     # Connections. Unset URLs mean "start the embedded server" (make run / tests only).
     mongodb_url: str | None = None
     mongodb_database: str = "bulk_upload"
+    # Pooled connections idle this long are dropped by the driver before the server drops them
+    # (SecantusDB closes a connection idle for 300 s; the async driver only notices on use).
+    mongodb_max_idle_seconds: float = 120.0
     redis_url: str | None = None
     data_dir: Path = Path("var")
     embedded_mongodb_port: int = 27018  # not 27017: a real MongoDB may own that

@@ -121,6 +121,12 @@ def sync_db() -> Iterator[object]:
     processes from plain (non-async) code such as hypothesis tests."""
     from pymongo import MongoClient
 
-    client: MongoClient[dict[str, object]] = MongoClient(os.environ["MONGODB_URL"], tz_aware=True)
+    from config import get_settings
+
+    client: MongoClient[dict[str, object]] = MongoClient(
+        os.environ["MONGODB_URL"],
+        tz_aware=True,
+        maxIdleTimeMS=int(get_settings().mongodb_max_idle_seconds * 1000),
+    )
     yield client[TEST_DATABASE]
     client.close()

@@ -237,3 +237,34 @@ async def test_only_an_admin_changes_the_schema(api, admin_headers) -> None:
     ).status_code == 403
     assert (await api.get(f"{SCHEMA}/versions", headers=importer)).status_code == 403
     assert (await api.post(f"{SCHEMA}/versions/1/restore", headers=importer)).status_code == 403
+
+
+async def test_a_change_cut_short_after_the_switch_is_finished_at_the_next_start(
+    api, admin_headers, database
+) -> None:
+    from store.schemas import ensure_default_schemas
+
+    await _add(api, admin_headers, {"key": "points", "label": "Points", "type": "number"})
+    await _bulk(api, admin_headers, [{"firstName": "A", "email": "a@example.com", "points": 4}])
+    attributes = _without(await _attributes(api, admin_headers), "points")
+    # What a forced removal's switch writes, its process dying before it moved the values.
+    await database["record_schemas"].update_one(
+        {"_id": "customers"},
+        {
+            "$set": {
+                "attributes": attributes,
+                "version": 3,
+                "migration": {
+                    "unset": ["points"],
+                    "convert": [],
+                    "release": [],
+                    "phonePolicy": "strict",
+                },
+            }
+        },
+    )
+    assert (await _customer(api, admin_headers, "a@example.com"))["points"] == 4
+    await ensure_default_schemas()
+    assert "points" not in await _customer(api, admin_headers, "a@example.com")
+    stored = await database["record_schemas"].find_one({"_id": "customers"})
+    assert "migration" not in stored

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # upload dropped midway is deleted by the recovery check).
     api_shutdown_seconds: int = Field(default=10, ge=0)
 
+    # Logs of every process: one JSON object per line (compose's default), or readable text.
+    log_format: Literal["json", "text"] = "text"
+
     # Security: the bootstrap admin key (more keys live in MongoDB).
     admin_api_key: str = "dev-admin-key"
     session_hours: float = Field(default=8.0, gt=0)
@@ -66,6 +69,7 @@ class Settings(BaseSettings):
     worker_shutdown_seconds: float = Field(default=10.0, gt=0)
     recovery_check_seconds: float = Field(default=5.0, gt=0)
     report_retention_days: int = Field(default=30, ge=0)  # 0: keep them forever
+    audit_retention_days: int = Field(default=365, ge=0)  # 0: keep the events forever
 
     # Automation (DESIGN.md §7): idempotent requests, webhooks, remote sources, schedules.
     idempotency_hours: float = Field(default=24.0, gt=0)

@@ -13,7 +13,10 @@ from bson.errors import InvalidId
 from pymongo.asynchronous.collection import AsyncCollection
 
 from config import Settings
-from store.auth import hash_key
+from domain.audit import AuditAction
+from store import audit
+from store.audit import Target
+from store.auth import Principal, hash_key
 from store.documents import ApiKey, Customer, SignInSession, utcnow
 from store.errors import Conflict, NotFound
 
@@ -66,7 +69,7 @@ async def list_keys(settings: Settings) -> list[dict[str, Any]]:
     return items
 
 
-async def revoke(key: str) -> ApiKey:
+async def revoke(key: str, by: Principal) -> ApiKey:
     """Revoke a stored key and end its sessions: from the next request both get 401.
     Revoking a revoked key changes nothing."""
     if key == ADMIN_KEY_ID:
@@ -86,6 +89,8 @@ async def revoke(key: str) -> ApiKey:
     if stored is None:
         raise NotFound(f"No API key with id {key!r}")
     await end_sessions(key_id_of(stored.key_hash))
+    details = {"name": stored.name, "role": stored.role.value}
+    await audit.record(AuditAction.KEY_REVOKED, by, Target("apiKey", key), details)
     return stored
 
 

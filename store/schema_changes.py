@@ -17,6 +17,7 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from domain.audit import AuditAction
 from domain.schema import Attribute, RecordSchema
 from domain.schema_changes import (
     ChangeRefused,
@@ -28,7 +29,9 @@ from domain.schema_changes import (
     shared_values,
 )
 from domain.validation import PhonePolicy, RowValidator
-from store import claims
+from store import audit, claims
+from store.audit import Target
+from store.auth import Principal
 from store.documents import Customer, SchemaDocument, utcnow
 from store.errors import NotFound, PreconditionFailed
 
@@ -247,7 +250,7 @@ async def _claim(holdings: _Holdings) -> None:
 
 async def change_schema(
     after: RecordSchema,
-    by: str,
+    by: Principal,
     *,
     if_match: str | None,
     force: bool,
@@ -298,7 +301,16 @@ async def change_schema(
             "Another change to the schema was made while this one was checked; read it "
             "again, then make your change"
         )
-    await _save_version(record_type, version, after, by, change, restored_from)
+    await _save_version(record_type, version, after, by.name, change, restored_from)
+    details = {
+        "version": version,
+        "added": [a.key for a in change.added],
+        "removed": [a.key for a in change.removed],
+        "changed": [c.key for c in change.changed],
+        "restoredFrom": restored_from,
+        "force": force,
+    }
+    await audit.record(AuditAction.SCHEMA_UPDATED, by, Target("schema", record_type), details)
     await finish_migration(record_type)
     return StoredSchema(after, version)
 

@@ -7,6 +7,7 @@ Webhooks and URL sources of the tests are on loopback: OUTBOUND_ALLOW_PRIVATE is
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -14,6 +15,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from pymongo import AsyncMongoClient
+from pymongo.errors import AutoReconnect
 
 from stack.processes import (
     VENV_BIN,
@@ -77,6 +80,20 @@ def workdir() -> Path:
     return _workdir
 
 
+async def _until_answering(client: AsyncMongoClient) -> None:  # type: ignore[type-arg]
+    """This session's event loop sleeps while synchronous tests run. After minutes of that,
+    the driver's monitor wakes to a connection the server closed as idle and resets the pool,
+    cancelling the command running at that moment (AutoReconnect): a few pings absorb it."""
+    for attempt in range(1, 4):
+        try:
+            await client.admin.command("ping")
+            return
+        except AutoReconnect:
+            if attempt == 3:
+                raise
+            await asyncio.sleep(0.5)
+
+
 @pytest.fixture
 async def database() -> AsyncIterator[object]:
     """An empty database with the documents bound and the default schema in place."""
@@ -84,6 +101,7 @@ async def database() -> AsyncIterator[object]:
     from store import db
 
     database = await db.connect(get_settings())
+    await _until_answering(db.client())
     await db.client().drop_database(TEST_DATABASE)
     await db.initialise(database)
     yield database

@@ -40,9 +40,11 @@ if importer:
         ),
     )
     pages.append(st.Page("schedules_page.py", title="Schedules", icon=":material/schedule:"))
+pages.append(st.Page("customers_page.py", title="Customer lookup", icon=":material/person_search:"))
 if signed_in["role"] == "admin":
     pages += [
         st.Page("webhooks_page.py", title="Webhooks", icon=":material/webhook:"),
+        st.Page("audit_page.py", title="Audit", icon=":material/policy:"),
         st.Page("schema_page.py", title="Customer schema", icon=":material/schema:"),
         st.Page("keys_page.py", title="API keys", icon=":material/key:"),
         st.Page("mappings_page.py", title="Remembered mappings", icon=":material/bookmarks:"),

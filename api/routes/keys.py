@@ -45,7 +45,7 @@ class KeyController(Controller):
         settings: InjectedSettings,
     ) -> CreatedKey:
         new = parse_json(await request.body(), NewKey, settings.max_json_depth)
-        stored, key = await auth.create_key(new.name, new.role)
+        stored, key = await auth.create_key(new.name, new.role, current_principal(request))
         return CreatedKey(
             id=str(stored.id),
             name=stored.name,
@@ -66,8 +66,8 @@ class KeyController(Controller):
         summary="Revoke an API key: it and every sign-in session opened with it get 401 from "
         "the next request (409 for the ADMIN_API_KEY key: its setting governs it)",
     )
-    async def revoke(self, key_id: FromPath[str]) -> None:
-        await keys.revoke(key_id)
+    async def revoke(self, key_id: FromPath[str], request: Request) -> None:  # type: ignore[type-arg]
+        await keys.revoke(key_id, current_principal(request))
 
     @post(
         "/auth/sessions",
@@ -94,4 +94,4 @@ class KeyController(Controller):
         summary="End the sign-in session whose token is presented (signing out)",
     )
     async def close_session(self, request: Request) -> None:  # type: ignore[type-arg]
-        await sessions.close_session(bearer_token(request))
+        await sessions.close_session(bearer_token(request), current_principal(request))

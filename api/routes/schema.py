@@ -132,7 +132,7 @@ class SchemaController(Controller):
         schema = RecordSchema(record_type=record_type, attributes=body.attributes)
         stored = await schema_changes.change_schema(
             schema,
-            current_principal(request).name,
+            current_principal(request),
             if_match=if_match,
             force=force,
             phone_policy=settings.phone_validation,
@@ -166,7 +166,7 @@ class SchemaController(Controller):
         )
         stored = await schema_changes.change_schema(
             schema,
-            current_principal(request).name,
+            current_principal(request),
             if_match=if_match or current.etag,  # applies to the list it was added to
             force=False,
             phone_policy=settings.phone_validation,
@@ -209,7 +209,7 @@ class SchemaController(Controller):
         schema = await schema_changes.version_schema(record_type, version)
         stored = await schema_changes.change_schema(
             schema,
-            current_principal(request).name,
+            current_principal(request),
             if_match=if_match,
             force=force,
             phone_policy=settings.phone_validation,

@@ -55,6 +55,12 @@ async def test_a_revoked_key_and_its_sessions_get_401_at_once(api, admin_headers
     assert again.status_code == 204
     listed = (await api.get("/api-keys", headers=admin_headers)).json()["items"]
     assert next(k["revokedAt"] for k in listed if k["id"] == created["id"]) == revoked_at
+    trail = await api.get("/audit-events", headers=admin_headers, params={"action": "key.revoked"})
+    [event] = trail.json()["items"]  # revoked twice, recorded once
+    assert event["target"] == {"type": "apiKey", "id": created["id"]}
+    assert event["actor"]["name"] == "admin"
+    assert event["details"] == {"name": "a viewer", "role": "viewer"}
+    assert created["key"] not in trail.text
 
 
 async def test_the_setting_key_unknown_ids_and_other_roles_are_refused(api, admin_headers) -> None:

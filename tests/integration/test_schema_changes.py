@@ -204,6 +204,17 @@ async def test_restoring_a_version_gives_exactly_its_attributes(api, admin_heade
     assert [(v["version"], v["diff"]["restoredFrom"]) for v in versions[:2]] == [(5, 1), (4, 2)]
     missing = await api.post(f"{SCHEMA}/versions/99/restore", headers=admin_headers)
     assert missing.status_code == 404
+    trail = await api.get(
+        "/audit-events", headers=admin_headers, params={"action": "schema.updated"}
+    )
+    events = trail.json()["items"]
+    assert [(e["details"]["version"], e["details"]["restoredFrom"]) for e in events] == [
+        (5, 1),
+        (4, 2),
+        (3, None),
+        (2, None),
+    ]
+    assert events[0]["details"]["added"] == [] and events[0]["details"]["removed"] == ["company"]
 
 
 async def test_an_added_attribute_is_in_the_template_and_the_mapping_at_once(

@@ -33,6 +33,10 @@ async def test_keys_are_listed_without_the_key_and_their_last_use(api, admin_hea
     assert (await api.get("/imports", headers=_bearer(created["key"]))).status_code == 200
     again = (await api.get("/api-keys", headers=admin_headers)).json()["items"][1]
     assert again["lastUsedAt"] is not None
+    for _ in range(3):  # within the minute: no further write
+        assert (await api.get("/imports", headers=_bearer(created["key"]))).status_code == 200
+    later = (await api.get("/api-keys", headers=admin_headers)).json()["items"][1]
+    assert later["lastUsedAt"] == again["lastUsedAt"]
 
 
 async def test_a_revoked_key_and_its_sessions_get_401_at_once(api, admin_headers) -> None:

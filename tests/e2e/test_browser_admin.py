@@ -19,7 +19,7 @@ from tests.e2e.ui_support import new_key
 from tests.helpers import csv_bytes
 
 pytestmark = pytest.mark.e2e
-ADMIN_PAGES = ["Webhooks", "Customer schema", "API keys", "Remembered mappings"]
+ADMIN_PAGES = ["Webhooks", "Audit", "Customer schema", "API keys", "Remembered mappings"]
 
 
 @pytest.fixture(scope="module")

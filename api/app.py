@@ -28,7 +28,7 @@ from api.routes.webhooks import WebhookController
 from api.security import OPENAPI_PATH, require_role
 from config import Settings, get_settings, logs
 from store import db
-from store.throttle import RateLimiter
+from store.throttle import FailedAuthentication, RateLimiter, TokenBuckets
 
 # HTTP requests by route template (not by path: ids would make a series each), method and
 # status, with their latency: bcu_http_requests_total, bcu_http_request_duration_seconds.
@@ -56,18 +56,22 @@ async def _answer_options(request: Request[Any, Any, Any]) -> Response[None] | N
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     state = State({"settings": settings})
-    if settings.redis_url:  # the client connects on first use
+    if settings.redis_url:  # the clients connect on first use
         state.rate_limiter = RateLimiter(
             settings.redis_url, settings.rate_limit_per_second, settings.rate_limit_burst
+        )
+        state.failed_authentication = FailedAuthentication(
+            settings.redis_url, settings.auth_failures_per_minute, settings.auth_failure_burst
         )
 
     async def start() -> None:
         await db.connect(settings)
 
     async def stop() -> None:
-        limiter: RateLimiter | None = state.get("rate_limiter")
-        if limiter is not None:
-            await limiter.close()
+        for name in ("rate_limiter", "failed_authentication"):
+            limiter: TokenBuckets | None = state.get(name)
+            if limiter is not None:
+                await limiter.close()
         await db.disconnect()
 
     app = Litestar(

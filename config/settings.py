@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     max_running_imports_per_key: int = Field(default=5, ge=1)
+    # Unknown API keys one client address may present (API or UI sign-in): a burst of this
+    # many, then this many a minute; beyond: 429 with Retry-After, the key not even checked.
+    auth_failure_burst: int = Field(default=20, ge=1)
+    auth_failures_per_minute: float = Field(default=10.0, gt=0)
+    # Longest a bulk request waits for other writers of the same customers before it answers
+    # 409 with Retry-After (nothing of it written).
+    bulk_wait_seconds: float = Field(default=10.0, ge=0)
 
     # Workers and recovery.
     worker_processes: int = 1

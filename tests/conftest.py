@@ -19,9 +19,9 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
 from stack.processes import (
-    VENV_BIN,
     Child,
     free_port,
+    s3_child,
     start_mongo,
     start_redis,
     stop_all,
@@ -44,11 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if _xdist_controller(config):
         return
     s3_port = free_port()  # started first: it boots while the others do
-    s3 = Child(
-        "s3",
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
-        log_path=_workdir / "s3.log",
-    ).start()
+    s3 = s3_child(s3_port, _workdir / "s3.log").start()
     _started.append(s3)
     if not os.environ.get("MONGODB_URL"):
         mongo, os.environ["MONGODB_URL"] = start_mongo(
@@ -60,6 +56,9 @@ def pytest_configure(config: pytest.Config) -> None:
         _started.append(redis)
     os.environ["MONGODB_DATABASE"] = TEST_DATABASE
     os.environ.setdefault("ADMIN_API_KEY", "test-admin-key")
+    # Every in-process request comes from one address: tests of wrong keys would otherwise
+    # use up its failures. The tests of that limit set their own.
+    os.environ.setdefault("AUTH_FAILURE_BURST", "100000")
     os.environ["OUTBOUND_ALLOW_PRIVATE"] = "true"
     wait_for_port(s3_port, proc=s3.proc)
     os.environ["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{s3_port}"

@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui import session
 from ui.api_client import ApiError, SignedOut
+from ui.markdown import plain
 
 # A local icon: a material-symbol page icon makes every browser fetch it from the internet.
 st.set_page_config(
@@ -19,12 +20,12 @@ st.set_page_config(
 try:
     signed_in = session.principal()
 except ApiError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 if signed_in is None:
     st.title("Bulk Customer Upload")
     st.info("You are not signed in, or your session has ended.")
-    st.html('<a href="/signout" target="_self">Sign in</a>')
+    st.html('<a href="/signin" target="_self">Sign in</a>')
     st.stop()
 
 importer = session.can_import()
@@ -51,7 +52,7 @@ if signed_in["role"] == "admin":
     ]
 
 with st.sidebar:
-    st.markdown(f"Signed in as **{signed_in['name']}** ({signed_in['role']})")
+    st.markdown(f"Signed in as **{plain(signed_in['name'])}** ({signed_in['role']})")
     if not importer:
         st.caption("Your role can follow uploads and download reports, not start imports.")
     st.html('<a href="/signout" target="_self" data-testid="sign-out">Sign out</a>')

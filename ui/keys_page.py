@@ -12,6 +12,7 @@ import streamlit as st
 from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.job_text import when
+from ui.markdown import plain
 
 ROLES = ["viewer", "importer", "admin"]
 NEW_KEY = "api_key_new"
@@ -27,7 +28,7 @@ def render_create(api: ApiClient) -> None:
             try:
                 created = api.create_key(name.strip(), role)
             except ApiError as error:
-                st.error(f"The key was not created: {error}", icon=":material/error:")
+                st.error(f"The key was not created: {plain(error)}", icon=":material/error:")
                 return
             st.session_state[NEW_KEY] = created["key"]
             st.rerun()
@@ -103,4 +104,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

@@ -12,6 +12,7 @@ import streamlit as st
 from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.job_text import when
+from ui.markdown import plain
 
 
 def render_mapping(api: ApiClient, remembered: dict[str, Any]) -> None:
@@ -52,4 +53,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

@@ -14,6 +14,7 @@ from domain.attribute_proposal import guess_type, propose_key
 from domain.schema import RecordSchema
 from ui import session
 from ui.api_client import ApiClient, ApiError
+from ui.markdown import plain
 
 TYPES = ["string", "email", "phone", "number", "boolean", "date"]
 ERROR_KEY = "new_attribute_error"
@@ -96,4 +97,4 @@ def render_new_attributes(
                     args=(api, record_type, form, prefix, index),
                 )
             if error and error[0] == form:
-                st.error(error[1], icon=":material/error:")
+                st.error(plain(error[1]), icon=":material/error:")

@@ -13,6 +13,7 @@ import streamlit as st
 from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.job_text import when
+from ui.markdown import plain
 from ui.new_attribute import TYPES
 
 RECORD_TYPE = "customers"
@@ -48,7 +49,7 @@ def _change(api: ApiClient, attributes: list[dict[str, Any]], etag: str, force: 
     try:
         api.replace_schema(RECORD_TYPE, attributes, etag, force)
     except ApiError as error:
-        st.error(f"The schema was not changed: {error}", icon=":material/error:")
+        st.error(f"The schema was not changed: {plain(error)}", icon=":material/error:")
         return
     session.flash("Schema saved as a new version.")
     st.rerun()
@@ -75,7 +76,7 @@ def render_add(api: ApiClient) -> None:
             try:
                 api.add_attribute(RECORD_TYPE, attribute)
             except ApiError as error:
-                st.error(f"The attribute was not added: {error}", icon=":material/error:")
+                st.error(f"The attribute was not added: {plain(error)}", icon=":material/error:")
                 return
             session.flash(f"Attribute {attribute['key']} added.")
             st.rerun()
@@ -142,7 +143,7 @@ def render_versions(api: ApiClient, etag: str) -> None:
                 try:
                     api.restore_schema_version(RECORD_TYPE, version["version"], etag)
                 except ApiError as error:
-                    st.error(f"Not restored: {error}", icon=":material/error:")
+                    st.error(f"Not restored: {plain(error)}", icon=":material/error:")
                     return
                 session.flash(f"Version {version['version']} restored as a new version.")
                 st.rerun()
@@ -170,4 +171,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

@@ -223,7 +223,7 @@ class ImportController(Controller):
         request: Request,  # type: ignore[type-arg]
         dispatcher: InjectedDispatcher,
     ) -> JobBody:
-        return job_body(await jobs.cancel_job(job_id, dispatcher, current_principal(request)))
+        return job_body(await jobs.cancel_job(job_id, current_principal(request), dispatcher))
 
     @post(
         "/{job_id:str}/retry",

@@ -163,7 +163,11 @@ def _check_file(
     """Read the whole file once: mandatory attributes mapped, readable, within the limits.
     Raises FileRejected with the reason."""
     reader = open_table(
-        upload, delimiter=config.delimiter, sheet=config.sheet, limits=csv_limits(settings)
+        upload,
+        delimiter=config.delimiter,
+        sheet=config.sheet,
+        limits=csv_limits(settings),
+        formula_escaped=retry_of is not None,  # its rows come from the failed-rows CSV
     )
     sample = _read_sample(reader)
     suggestions = _suggestions(reader.header, sample, schema, remembered)
@@ -373,6 +377,7 @@ async def create_retry(
     """Import corrected rows of a finished import with its settings and mapping: a new job
     whose `retry_of` names the original."""
     original = await get_job(job_id)
+    created_by.require_owner(original.created_by_key, "retry", "import")
     if original.kind is not JobKind.IMPORT:
         raise Conflict("Only an import can be retried")
     if original.status not in FINISHED:

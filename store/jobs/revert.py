@@ -20,8 +20,8 @@ from store import audit, preimages, restore, writers
 from store.audit import Target
 from store.auth import Principal
 from store.commit import Contended
-from store.documents import ImportJob, JobKind, JobStatus, RevertCounts, Role, utcnow
-from store.errors import Conflict, Forbidden, Gone
+from store.documents import ImportJob, JobKind, JobStatus, RevertCounts, utcnow
+from store.errors import Conflict, Gone
 from store.jobs import leases, policy
 from store.jobs.dispatch import Dispatcher
 from store.jobs.progress import fail_job
@@ -36,8 +36,7 @@ async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher
     once, so asking again changes nothing (a revert that failed or was cancelled runs
     again: it picks up where it stopped)."""
     job = await get_job(job_id)
-    if principal.role is not Role.ADMIN and principal.key_id != job.created_by_key:
-        raise Forbidden("Only an admin or the API key that created the import may revert it")
+    principal.require_owner(job.created_by_key, "revert", "import")
     _check_revertible(job)
     revert_id = job.revert_id or str(ObjectId())
     if job.revert_id is None:

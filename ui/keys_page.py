@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
+from ui.html_table import text_table
 from ui.job_text import when
 from ui.markdown import plain
 
@@ -49,19 +49,18 @@ def render_new_key() -> None:
 
 
 def render_keys(api: ApiClient, keys: list[dict[str, Any]]) -> None:
-    st.table(  # an HTML table of plain text
-        pd.DataFrame(
-            [
-                {
-                    "Name": k["name"],
-                    "Role": k["role"],
-                    "Created": when(k["createdAt"]) or "set by ADMIN_API_KEY",
-                    "Last used": when(k["lastUsedAt"]) or "never",
-                    "Revoked": when(k["revokedAt"]),
-                }
-                for k in keys
-            ]
-        )
+    text_table(
+        [
+            {
+                "Name": k["name"],
+                "Role": k["role"],
+                "Created": when(k["createdAt"]) or "set by ADMIN_API_KEY",
+                "Last used": when(k["lastUsedAt"]) or "never",
+                "Revoked": when(k["revokedAt"]),
+            }
+            for k in keys
+        ],
+        "api-keys",
     )
     active = [k for k in keys if k["revokedAt"] is None and k["id"] != "ADMIN_API_KEY"]
     if not active:

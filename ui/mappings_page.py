@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
+from ui.html_table import text_table
 from ui.job_text import when
 from ui.markdown import plain
 
@@ -21,13 +21,12 @@ def render_mapping(api: ApiClient, remembered: dict[str, Any]) -> None:
             f"Saved by {remembered['createdBy'] or 'unknown'} · last used "
             f"{when(remembered['updatedAt'])} · {len(remembered['headers'])} columns"
         )
-        st.table(  # an HTML table of plain text
-            pd.DataFrame(
-                [
-                    {"Column": column, "Imported as": field or "— not imported —"}
-                    for column, field in remembered["mapping"].items()
-                ]
-            ).set_index("Column")
+        text_table(
+            [
+                {"Column": column, "Imported as": field or "— not imported —"}
+                for column, field in remembered["mapping"].items()
+            ],
+            f"mapping-{remembered['id']}",
         )
         if st.button("Delete", key=f"delete:{remembered['id']}", icon=":material/delete:"):
             api.delete_mapping(remembered["id"])

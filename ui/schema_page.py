@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
+from ui.html_table import text_table
 from ui.job_text import when
 from ui.markdown import plain
 from ui.new_attribute import TYPES
@@ -25,19 +25,18 @@ def _yes(flag: object) -> str:
 
 
 def render_table(attributes: list[dict[str, Any]]) -> None:
-    st.table(  # an HTML table of plain text
-        pd.DataFrame(
-            [
-                {
-                    "Key": a["key"],
-                    "Label": a["label"],
-                    "Type": a["type"],
-                    **{title: _yes(a[flag]) for flag, title in FLAGS.items()},
-                    "Other names": ", ".join(a["synonyms"]),
-                }
-                for a in attributes
-            ]
-        ).set_index("Key")
+    text_table(
+        [
+            {
+                "Key": a["key"],
+                "Label": a["label"],
+                "Type": a["type"],
+                **{title: _yes(a[flag]) for flag, title in FLAGS.items()},
+                "Other names": ", ".join(a["synonyms"]),
+            }
+            for a in attributes
+        ],
+        "schema-attributes",
     )
 
 

@@ -98,7 +98,7 @@ def test_the_schema_page_edits_a_label_and_shows_the_version_diff(
         timeout=PAGE_TIMEOUT_MS
     )
     expect(page.get_by_text("city: label 'City' → 'Town'")).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-    expect(page.locator('[data-testid="stTable"]').first).to_contain_text(
+    expect(page.locator('[data-testid="schema-attributes"]').last).to_contain_text(
         "Town", timeout=PAGE_TIMEOUT_MS
     )
     shot(page, "admin-03-schema-label-edited-version-diff")
@@ -121,7 +121,7 @@ def test_a_key_is_created_copied_used_and_revoked(browser: Browser, stack: Runni
     admin.get_by_role("option", name="importer", exact=True).click()
     admin.get_by_role("button", name="Create key").click()
     code = admin.locator('[data-testid="stCode"]')
-    keys_table = admin.locator('[data-testid="stTable"]').filter(has_text="Last used").last
+    keys_table = admin.locator('[data-testid="api-keys"]').last
     expect(code).to_be_visible(timeout=PAGE_TIMEOUT_MS)
     shown = code.inner_text().strip()
     code.hover()

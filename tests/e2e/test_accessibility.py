@@ -104,7 +104,15 @@ def test_every_page_of_the_app(
     expect(page.get_by_text("Rows not imported")).to_be_visible()
     check(page, "status page", findings)
 
-    for path, heading in (("schedules_page", "Schedules"), ("webhooks_page", "Webhooks")):
+    for path, heading in (
+        ("schedules_page", "Schedules"),
+        ("webhooks_page", "Webhooks"),
+        ("customers_page", "Customer lookup"),
+        ("audit_page", "Audit"),
+        ("schema_page", "Customer schema"),
+        ("keys_page", "API keys"),
+        ("mappings_page", "Remembered mappings"),
+    ):
         page.goto(f"{running_stack.ui_url}/{path}")
         expect(page.get_by_role("heading", name=heading).first).to_be_visible()
         idle(page)

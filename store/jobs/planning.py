@@ -27,7 +27,7 @@ from store.documents import (
     utcnow,
 )
 from store.errors import NotFound
-from store.jobs import leases, policy, remote
+from store.jobs import leases, policy, progress, remote, resume
 from store.jobs.dispatch import Dispatcher
 from store.jobs.holders import HolderLinks
 from store.jobs.intake import csv_limits
@@ -118,6 +118,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     holders = await HolderLinks.for_import(
         grouper, job.total_rows * len(mapped), settings.lookup_chunk_size
     )
+    left = await resume.rows_left(job)
     yielder = leases.Yielder()
     with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool:
         await files.download_to(files.uploads(), job.file_id, source)
@@ -129,8 +130,12 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             limits=csv_limits(settings),
             formula_escaped=job.retry_of is not None,
         )
+        checked = progress.Checked(job_id)
         for csv_row in reader:
             await yielder.tick()
+            if left is not None and csv_row.number not in left:
+                continue  # processed by the import this one resumes
+            await checked.count()
             # Plain dicts (BatchRow's fields): pickled and packed without pydantic per row.
             row: dict[str, Any] = {
                 "number": csv_row.number,
@@ -169,6 +174,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             "$set": {
                 "batch_count": len(sizes),
                 "total_rows": len(batch_of_row),
+                "checked_rows": len(batch_of_row),
                 "status": JobStatus.IN_PROGRESS,
                 "started_at": job.started_at or now,
                 "planned_at": now,

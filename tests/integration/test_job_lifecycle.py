@@ -285,7 +285,8 @@ async def test_cancel_mid_job_stops_the_remaining_batches(
     summary = summary_counts(report.content)
     assert summary["Imported"] == summary["Total Records"] == state["done rows"]
     assert summary["Cancelled"] == (
-        f"after {state['done rows']} of {rows} rows; the rows after those were not imported"
+        f"{state['done rows']:,} of {rows:,} rows processed; the other "
+        f"{rows - state['done rows']:,} were not imported"
     )
     failed_rows = await api.get(f"/imports/{job_id}/failed-rows.csv", headers=admin_headers)
     assert failed_rows.status_code == 200

@@ -19,6 +19,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from config import Settings
+from store import audit
 from store.auth import Principal
 from store.documents import (
     BatchStatus,
@@ -156,7 +157,10 @@ async def create_resume(
     try:
         await resume.insert()
     except DuplicateKeyError:
-        return await get_job(resume_id)  # created meanwhile by the same request
+        resume = await get_job(resume_id)  # created meanwhile by the same request
+        await audit.record_new_import(resume, principal.role.value)
+        return resume
+    await audit.record_new_import(resume, principal.role.value)
     log_created(resume)
     dispatcher.plan(resume_id)
     return resume

@@ -131,6 +131,14 @@ async def test_a_cancelled_import_resumed_adds_up_to_one_uninterrupted_import(
     completed = await api.post(f"/imports/{resume_id}/resume", headers=admin_headers)
     assert completed.status_code == 409
 
+    # The audit trail has one import.resumed event, on the original, naming the resume.
+    events = await api.get(
+        "/audit-events", headers=admin_headers, params={"action": "import.resumed"}
+    )
+    assert [(e["target"], e["details"]["importId"]) for e in events.json()["items"]] == [
+        ({"type": "import", "id": original_id}, resume_id)
+    ]
+
     # The same file, imported without interruption on the same starting data.
     await db.client().drop_database(TEST_DATABASE)
     await db.initialise(database)

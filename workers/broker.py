@@ -16,7 +16,6 @@ from config import get_settings
 from stack.parent_death import stop_with_parent
 from workers.diagnostics import TaskDump
 
-QUEUE = "imports"
 EXIT_CODE_SHUTDOWN_DEADLINE = 3
 
 

@@ -185,9 +185,10 @@ async def enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
         .sort("seq", 1)
     )
     any_pending = False
+    small = policy.small_import(job.batch_count or 0)
     async for batch in pending:
         any_pending = True
-        dispatcher.process_batch(batch["_id"])
+        dispatcher.process_batch(batch["_id"], small)
     if any_pending:
         return
     # Every batch is finished; count those a dead worker finished without counting.

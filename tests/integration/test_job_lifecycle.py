@@ -37,6 +37,7 @@ from tests.helpers import (
     wait_until,
 )
 from workers import actors
+from workers.queues import IMPORT_QUEUES
 
 REDIS_URL = os.environ["REDIS_URL"]
 HEADER = ["firstName", "lastName", "email"]
@@ -658,7 +659,8 @@ def requeue_messages_of_dead_workers(dead_after_ms: int = 5000) -> None:
         url=REDIS_URL, heartbeat_timeout=dead_after_ms, maintenance_chance=MAINTENANCE_SCALE
     )
     try:
-        broker.do_qsize("imports")
+        for queue in IMPORT_QUEUES:
+            broker.do_qsize(queue)
     finally:
         broker.close()
 

@@ -174,7 +174,7 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
             if p.get("before") is None and "written_rev" in p
         }
         done = await restore.restore_changed(writer, changed)
-        await preimages.mark(import_id, revert_id, _noted(done))
+        await preimages.mark(import_id, revert_id, _noted(done), changed)
         processed += len(changed)
         await _progress(revert.id, processed)
     async for docs in restore.inserted_by(import_id, CHUNK):

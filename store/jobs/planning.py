@@ -185,6 +185,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             "$set": {
                 "batch_count": len(sizes),
                 "total_rows": len(batch_of_row),
+                "held_share": holders.held_share,
                 "status": JobStatus.IN_PROGRESS,
                 "started_at": job.started_at or now,
                 "planned_at": now,

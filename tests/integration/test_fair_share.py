@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
 from tests.helpers import csv_bytes, import_form, wait_for_idle_queue, wait_for_job, wait_until
 
@@ -58,3 +59,38 @@ async def test_a_one_row_import_does_not_wait_behind_big_ones(api, worker, admin
         assert (await wait_for_job(api, job_id, admin_headers, timeout=120))["status"] == (
             "completed"
         )
+
+
+async def test_rows_failing_on_values_others_hold_take_nothing_to_give_back(
+    api, database, worker, admin_headers
+) -> None:
+    """Planning found most of the file's values held (more claims than the file has values:
+    it looked them up): the batch reads the claims first, so rows that fail on a value
+    another customer holds neither take their other values nor give them back."""
+    header = ["firstName", "email", "phoneNumber"]
+    seeded = [[f"S{i}", f"seed{i}@example.com", f"+1202555{i:04d}"] for i in range(300)]
+    config = {"deduplicationKeys": ["email"], "action": "append"}
+    sent = await api.post(
+        "/imports", headers=admin_headers, **import_form(csv_bytes(header, seeded), config)
+    )
+    assert (await wait_for_job(api, sent.json()["id"], admin_headers))["status"] == "completed"
+
+    taken = [[f"T{i}", f"taker{i}@example.com", f"+1202555{i:04d}"] for i in range(50)]
+    await database.command("profile", 2)
+    sent = await api.post(
+        "/imports", headers=admin_headers, **import_form(csv_bytes(header, taken), config)
+    )
+    job = await wait_for_job(api, sent.json()["id"], admin_headers)
+    await database.command("profile", 0)
+    on_claims = {"ns": f"{database.name}.identifier_claims"}  # the server's own profiler
+    writes = [o["op"] for o in await database["system.profile"].find(on_claims).to_list()]
+
+    assert job["counts"]["failed"] == 50, job
+    stored = await database["import_jobs"].find_one({"_id": ObjectId(job["id"])})
+    assert stored["held_share"] == 0.5
+    assert (
+        await database["identifier_claims"].count_documents({"_id": {"$regex": "^email:taker"}})
+        == 0
+    )
+    # Trying to take them first inserted the claims of the 50 new emails, then removed them.
+    assert not {"insert", "remove", "delete"} & set(writes), writes

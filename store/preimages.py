@@ -13,7 +13,7 @@ that starts with its id. Kept as long as the import's report (REPORT_RETENTION_D
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pymongo import ReplaceOne, UpdateOne
@@ -95,19 +95,24 @@ async def mark(
     import_id: str,
     revert_id: str,
     outcomes: Sequence[tuple[str, str, str | None]],
+    replaced: Mapping[str, dict[str, Any]] | None = None,
     stored: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Note what the revert did with each customer: (customer id, restored | deleted |
-    conflict, reason). A customer the import inserted gets a document here. `stored`: the
-    pre-image documents of these customers as read, rewritten whole (on the embedded server a
-    replace costs about half an update, an insert a fraction of one)."""
+    conflict, reason), and the document it overwrote or deleted (`replaced`, by customer id:
+    the import's write, for the customer's history). A customer the import inserted gets its
+    document here. `stored`: the pre-image documents of these customers as read, rewritten
+    whole (on the embedded server a replace costs about half an update, an insert a fraction
+    of one)."""
     known = {doc["customer_id"]: doc for doc in stored}
     replaces, inserts = [], []
     for cid, outcome, reason in outcomes:
-        noted = {
+        noted: dict[str, Any] = {
             "customer_id": cid,
             "revert": {"by": revert_id, "outcome": outcome, "reason": reason},
         }
+        if replaced and cid in replaced:
+            noted["replaced"] = replaced[cid]
         if cid in known:
             replaces.append(ReplaceOne({"_id": known[cid]["_id"]}, known[cid] | noted))
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, Any
@@ -15,13 +15,13 @@ from pymongo.errors import DuplicateKeyError
 
 from config import Settings, logs
 from domain.actions import Action
-from domain.csvfile import CsvLimits
+from domain.csvfile import CsvLimits, CsvRow
 from domain.errors import FileRejected
 from domain.import_config import ImportConfig
 from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, suggest_mapping
 from domain.remembered import RememberedMapping, adjusted, with_remembered
 from domain.schema import RecordSchema
-from domain.tabular import TableReader, open_table
+from domain.tabular import open_table
 from domain.xlsxfile import XlsxReader
 from store import audit, files, mappings
 from store.auth import Principal
@@ -52,7 +52,7 @@ def csv_limits(settings: Settings) -> CsvLimits:
     return CsvLimits(max_columns=settings.max_columns, max_field_chars=settings.max_field_chars)
 
 
-def _read_sample(reader: TableReader) -> list[list[str]]:
+def _read_sample(reader: Iterable[CsvRow]) -> list[list[str]]:
     sample = []
     for row in reader:
         if row.error is None:
@@ -169,7 +169,9 @@ def _check_file(
         limits=csv_limits(settings),
         formula_escaped=retry_of is not None,  # its rows come from the failed-rows CSV
     )
-    sample = _read_sample(reader)
+    # One iteration for the sample and the rest: a reader iterated again starts nowhere.
+    rows = iter(reader)
+    sample = _read_sample(rows)
     suggestions = _suggestions(reader.header, sample, schema, remembered)
     if retry_of is not None:
         mapping = _retry_mapping(reader.header, retry_of.mapping)
@@ -183,7 +185,7 @@ def _check_file(
         )
     # Reads to the end (undecodable files fail here), or to the first row past the limit:
     # a file over it is refused without reading the rest.
-    rest = itertools.islice(reader, max(0, settings.max_rows - len(sample) + 1))
+    rest = itertools.islice(rows, max(0, settings.max_rows - len(sample) + 1))
     total = len(sample) + sum(1 for _ in rest)
     if total == 0:
         raise FileRejected("The file has a header but no data rows.")

@@ -131,6 +131,16 @@ async def assert_no_duplicate_customers(database: Any) -> None:
 # --- each status --------------------------------------------------------------------------
 
 
+async def test_a_pending_job_counts_every_row_of_a_file_longer_than_the_sample(
+    api, database, admin_headers
+) -> None:
+    """The upload's check reads a sample for the mapping, then the rest of the file: the
+    count (progress, the row limit, planning's choice of claim reads) is of every row."""
+    job_id, _ = await create_held_job(csv_bytes(HEADER, people(45)), config())
+    pending = await get(api, job_id, admin_headers)
+    assert pending["progress"] == {"processedRows": 0, "totalRows": 45}
+
+
 async def test_pending_job_waits_for_its_planning_then_completes(
     api, database, worker, admin_headers
 ) -> None:

@@ -163,6 +163,10 @@ class ImportJob(Document):
     total_rows: int = 0
     checked_rows: int = 0  # rows planning has read and validated so far
     batch_count: int | None = None  # set once planning has stored every batch
+    # The share of the file's identifier values held already, when planning looked them up
+    # (store.jobs.holders): the batches of a job whose values are mostly held read the
+    # claims first instead of trying to take them (store.jobs.batches).
+    held_share: float | None = None
     # Batches whose results are in `counts`: each is added once, with its counts, in one
     # update of this document, so a batch delivered twice is counted once.
     counted_batches: list[int] = Field(default_factory=list)

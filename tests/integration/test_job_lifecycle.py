@@ -37,6 +37,7 @@ from tests.helpers import (
     wait_until,
 )
 from workers import actors
+from workers.queues import IMPORT_QUEUES
 
 REDIS_URL = os.environ["REDIS_URL"]
 HEADER = ["firstName", "lastName", "email"]
@@ -128,6 +129,16 @@ async def assert_no_duplicate_customers(database: Any) -> None:
 
 
 # --- each status --------------------------------------------------------------------------
+
+
+async def test_a_pending_job_counts_every_row_of_a_file_longer_than_the_sample(
+    api, database, admin_headers
+) -> None:
+    """The upload's check reads a sample for the mapping, then the rest of the file: the
+    count (progress, the row limit, planning's choice of claim reads) is of every row."""
+    job_id, _ = await create_held_job(csv_bytes(HEADER, people(45)), config())
+    pending = await get(api, job_id, admin_headers)
+    assert pending["progress"] == {"processedRows": 0, "totalRows": 45}
 
 
 async def test_pending_job_waits_for_its_planning_then_completes(
@@ -659,7 +670,8 @@ def requeue_messages_of_dead_workers(dead_after_ms: int = 5000) -> None:
         url=REDIS_URL, heartbeat_timeout=dead_after_ms, maintenance_chance=MAINTENANCE_SCALE
     )
     try:
-        broker.do_qsize("imports")
+        for queue in IMPORT_QUEUES:
+            broker.do_qsize(queue)
     finally:
         broker.close()
 

@@ -24,7 +24,7 @@ from api.routes.webhooks import WebhookController
 from api.security import OPENAPI_PATH, require_role
 from config import Settings, get_settings
 from store import db
-from store.throttle import FailedAuthentication, RateLimiter, TokenBuckets
+from store.throttle import FailedAuthentication, RateLimiter, ScanSlots, TokenBuckets
 
 
 def _allowed_methods(app: Litestar) -> dict[str, str]:
@@ -45,6 +45,14 @@ async def _answer_options(request: Request[Any, Any, Any]) -> Response[None] | N
     return Response(None, status_code=204, headers={"Allow": allow})
 
 
+async def close_limits(state: State) -> None:
+    """Close the limits' Redis clients (the app's shutdown; tests that build an app)."""
+    for name in ("rate_limiter", "failed_authentication", "customer_scans"):
+        limiter: TokenBuckets | ScanSlots | None = state.get(name)
+        if limiter is not None:
+            await limiter.close()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO)
@@ -56,15 +64,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state.failed_authentication = FailedAuthentication(
             settings.redis_url, settings.auth_failures_per_minute, settings.auth_failure_burst
         )
+        state.customer_scans = ScanSlots(
+            settings.redis_url,
+            settings.customer_scans_per_key,
+            settings.customer_scans_at_once,
+            hold_seconds=settings.customer_scan_seconds + 5,
+        )
 
     async def start() -> None:
         await db.connect(settings)
 
     async def stop() -> None:
-        for name in ("rate_limiter", "failed_authentication"):
-            limiter: TokenBuckets | None = state.get(name)
-            if limiter is not None:
-                await limiter.close()
+        await close_limits(state)
         await db.disconnect()
 
     app = Litestar(

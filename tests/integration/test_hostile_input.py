@@ -145,7 +145,7 @@ async def test_failed_authentication_is_limited_per_client_address(database) -> 
 
     import httpx
 
-    from api.app import create_app
+    from api.app import close_limits, create_app
     from config import Settings
 
     settings = Settings(
@@ -170,8 +170,7 @@ async def test_failed_authentication_is_limited_per_client_address(database) -> 
         assert (await api.get("/imports", headers=right)).status_code == 429
         assert (await other_api.get("/imports", headers=right)).status_code == 200
         assert (await other_api.get("/imports", headers=wrong)).status_code == 401
-    await app.state.rate_limiter.close()
-    await app.state.failed_authentication.close()
+    await close_limits(app.state)
 
 
 async def test_a_bulk_value_longer_than_the_field_limit_rejects_its_customer(
@@ -294,15 +293,50 @@ async def test_a_wide_file_the_limits_admit_imports_in_batches_that_fit(
 async def test_a_list_filter_that_scans_too_long_is_a_400_with_advice(
     api, database, admin_headers, monkeypatch
 ) -> None:
-    from store import customers
+    from config import get_settings
 
     await database["customers"].insert_many(
         [{"attributes": {"firstName": f"P{i}", "city": "Oslo"}, "rev": 1} for i in range(30_000)]
     )
-    monkeypatch.setattr(customers, "LIST_TIME_LIMIT_MS", 1)
+    monkeypatch.setattr(get_settings(), "customer_scan_seconds", 0.001)
     response = await api.get("/customers", headers=admin_headers, params={"city": "Rome"})
     assert response.status_code == 400, response.text
     assert response.json()["detail"] == (
         "Listing customers by city reads every customer and took longer than 0.001 s; filter by "
         "a channel identifier (for example email or phoneNumber) as well"
     )
+
+
+async def test_customer_scans_run_a_few_at_a_time_per_key(database) -> None:
+    """While a key's scan runs, its next one gets 429 with Retry-After; another key's scan,
+    and the key's lookups by identifier, go ahead."""
+    import uuid
+
+    import httpx
+
+    from api.app import close_limits, create_app
+    from config import Settings
+    from store.auth import hash_key
+
+    settings = Settings(
+        admin_api_key=f"scans-{uuid.uuid4().hex}",
+        customer_scans_per_key=1,
+        customer_scans_at_once=2,
+    )
+    app = create_app(settings)
+    admin = {"Authorization": f"Bearer {settings.admin_api_key}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+        created = await api.post("/api-keys", headers=admin, json={"name": "v", "role": "viewer"})
+        viewer = {"Authorization": f"Bearer {created.json()['key']}"}
+        by_city = {"city": "Oslo"}
+        async with app.state.customer_scans.slot(hash_key(settings.admin_api_key)[:16]):
+            refused = await api.get("/customers", headers=admin, params=by_city)
+            assert refused.status_code == 429, refused.text
+            assert "at most 1 at a time per API key and 2 in all" in refused.json()["detail"]
+            assert int(refused.headers["Retry-After"]) >= 1
+            assert (await api.get("/customers", headers=viewer, params=by_city)).status_code == 200
+            by_email = {"email": "a@example.com", "city": "Oslo"}
+            assert (await api.get("/customers", headers=admin, params=by_email)).status_code == 200
+        assert (await api.get("/customers", headers=admin, params=by_city)).status_code == 200
+    await close_limits(app.state)

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.resolution import ProfileBounds
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
     bulk_max_customers: int = 5_000
     bulk_max_bytes: int = 16 * 1024 * 1024
     lookup_chunk_size: int = 50
+    # What one customer may hold: values of one multi-value field, and bytes of values in
+    # all; a row or bulk customer that would take it past either fails with the reason.
+    max_values_per_field: int = Field(default=100, ge=1)
+    max_customer_bytes: int = Field(default=1024 * 1024, ge=1024, le=8 * 1024 * 1024)
     writer_lease_seconds: float = Field(default=60.0, gt=0)
 
     # Limits that protect the service from any one client (a clear 4xx beyond each).
@@ -93,6 +99,10 @@ class Settings(BaseSettings):
     aws_secret_access_key: str | None = None
     aws_region: str = "us-east-1"
     webhook_worker_threads: int = Field(default=8, ge=1)
+
+    @property
+    def profile_bounds(self) -> ProfileBounds:
+        return ProfileBounds(self.max_values_per_field, self.max_customer_bytes)
 
     @property
     def allowed_hosts(self) -> list[str]:

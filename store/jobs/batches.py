@@ -111,6 +111,7 @@ async def _commit_batch(
             resumed=attempts > 1,
             import_id=job_id,
             assume_new=not _mostly_held.get(job_id, False),
+            bounds=settings.profile_bounds,
         )
     )
     _remember(job_id, committed.held > HELD_FOR_READING_FIRST * committed.values)

@@ -173,6 +173,92 @@ async def test_failed_authentication_is_limited_per_client_address(database) -> 
     await close_limits(app.state)
 
 
+async def test_a_customer_is_bounded_in_values_per_field_and_in_size(
+    api, database, admin_headers, monkeypatch
+) -> None:
+    """Issue 19 item 6: 50,000 then 20,000 long emails appended to one customer made a
+    document over 16 MB (500, claims held for a minute). Each request is refused customer
+    by customer now, with the reason, and nothing of a refused customer is written."""
+    from config import get_settings
+
+    settings = get_settings()
+    monkeypatch.setattr(settings, "bulk_wait_seconds", 0.0)
+    bulk = {"action": "append", "deduplicationKeys": ["phoneNumber"]}
+    many = [f"user{n}@example.com" for n in range(101)]
+    too_many = await api.post(
+        "/customers/bulkCustomers",
+        headers=admin_headers,
+        json={
+            **bulk,
+            "customers": [{"firstName": "Ann", "phoneNumber": "+12025550143", "email": many}],
+        },
+    )
+    assert too_many.status_code == 200, too_many.text
+    assert too_many.json()["rejectedCustomers"][0]["reason"] == (
+        "Email would hold 101 values; a customer holds at most 100 per field"
+    )
+    assert await database["customers"].count_documents({}) == 0
+
+    ann = {"firstName": "Ann", "phoneNumber": "+12025550143", "email": many[:60]}
+    first = await api.post(
+        "/customers/bulkCustomers", headers=admin_headers, json={**bulk, "customers": [ann]}
+    )
+    assert first.json()["insertedCount"] == 1, first.text
+    more = {**ann, "email": many[60:]}  # 41 more: 101 in all
+    appended = await api.post(
+        "/customers/bulkCustomers", headers=admin_headers, json={**bulk, "customers": [more]}
+    )
+    assert appended.json()["rejectedCount"] == 1, appended.text
+    assert "Email would hold 101 values" in appended.json()["rejectedCustomers"][0]["reason"]
+    stored = await database["customers"].find_one({})
+    assert stored["attributes"]["email"] == many[:60]
+    # The refused values were never claimed: another customer may take them at once.
+    bob = {"firstName": "Bob", "phoneNumber": "+14155550132", "email": many[100]}
+    taken = await api.post(
+        "/customers/bulkCustomers", headers=admin_headers, json={**bulk, "customers": [bob]}
+    )
+    assert taken.json()["insertedCount"] == 1, taken.text
+
+    monkeypatch.setattr(settings, "max_customer_bytes", 2_000)
+    big = {"firstName": "Cy", "phoneNumber": "+13125550178", "city": "x" * 3_000}
+    refused = await api.post(
+        "/customers/bulkCustomers", headers=admin_headers, json={**bulk, "customers": [big]}
+    )
+    reason = refused.json()["rejectedCustomers"][0]["reason"]
+    assert reason.startswith("The customer would hold 3,"), reason
+    assert reason.endswith("bytes of values; a customer holds at most 2,000")
+    assert await database["customers"].count_documents({}) == 2
+
+
+async def test_a_writer_that_fails_midway_holds_no_value_up(
+    api, database, admin_headers, monkeypatch
+) -> None:
+    """A bulk request that dies after claiming its values (a 500): the next request for the
+    same values goes ahead at once, not after the failed writer's lease (60 s)."""
+    from config import get_settings
+    from store import commit as commit_module
+
+    monkeypatch.setattr(get_settings(), "bulk_wait_seconds", 0.0)
+    real_insert = commit_module._insert
+
+    async def insert_fails(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the server went away")
+
+    monkeypatch.setattr(commit_module, "_insert", insert_fails)
+    body = {
+        "action": "ignore",
+        "deduplicationKeys": ["email"],
+        "customers": [{"firstName": "Ann", "email": "ann@example.com"}],
+    }
+    failed = await api.post("/customers/bulkCustomers", headers=admin_headers, json=body)
+    assert failed.status_code == 500
+    assert await database["identifier_claims"].count_documents({}) == 1  # claimed, unwritten
+    monkeypatch.setattr(commit_module, "_insert", real_insert)
+    again = await api.post("/customers/bulkCustomers", headers=admin_headers, json=body)
+    assert again.status_code == 200, again.text
+    assert again.json()["insertedCount"] == 1
+
+
 async def test_a_bulk_value_longer_than_the_field_limit_rejects_its_customer(
     api, database, admin_headers
 ) -> None:

@@ -18,7 +18,12 @@ from domain.bulk import BulkRequest
 from store import bulk, customers, schemas
 
 PAGING = {"limit", "offset"}
-BULK_BODY = request_body(model_schema(BulkRequest), "application/json")
+BULK_BODY = request_body(model_schema(BulkRequest), "application/json", retry_after=(409, 429))
+BULK_REASONS = {
+    409: "Other requests or imports kept writing some of the same customers for longer than "
+    "BULK_WAIT_SECONDS (or the same Idempotency-Key is still being answered): send the "
+    "request again after Retry-After seconds"
+}
 
 
 class CustomerController(Controller):
@@ -62,9 +67,10 @@ class CustomerController(Controller):
         # Set when the module is imported: Litestar reads route limits at declaration.
         request_max_body_size=get_settings().bulk_max_bytes,
         operation_class=BULK_BODY,
-        responses=errors(404, 409, 413, 422),
+        responses=errors(404, 409, 413, 422, reasons=BULK_REASONS),
         response_headers=REPLAY_HEADERS,
-        summary="Write up to BULK_MAX_CUSTOMERS customers at once, synchronously",
+        summary="Write up to BULK_MAX_CUSTOMERS customers at once, synchronously (waiting up to "
+        "BULK_WAIT_SECONDS for other writers of the same customers)",
     )
     async def bulk_customers(
         self,

@@ -259,6 +259,14 @@ async def test_a_writer_that_fails_midway_holds_no_value_up(
     assert again.json()["insertedCount"] == 1
 
 
+async def test_the_bulk_409_is_documented_with_retry_after(api) -> None:
+    document = (await api.get("/docs/openapi.json")).json()
+    answers = document["paths"]["/customers/bulkCustomers"]["post"]["responses"]
+    for status in ("409", "429"):
+        assert "Retry-After" in answers[status]["headers"], status
+    assert "BULK_WAIT_SECONDS" in answers["409"]["description"]
+
+
 async def test_a_bulk_value_longer_than_the_field_limit_rejects_its_customer(
     api, database, admin_headers
 ) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import itertools
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 
 from domain.errors import FileRejected
 
@@ -34,8 +36,8 @@ _CONTROL_CHARS = frozenset(chr(c) for c in range(32) if chr(c) not in "\t\r\n\f"
 
 
 def _cp1252_or_latin1(error: UnicodeError) -> tuple[str, int]:
-    """Decode error handler: a byte that is not valid in the main encoding is read as
-    Windows-1252 (Latin-1 for the five bytes Windows-1252 leaves undefined)."""
+    """Decode error handler: a byte that is not valid UTF-8 is read as Windows-1252 (Latin-1
+    for the five bytes Windows-1252 leaves undefined)."""
     if not isinstance(error, UnicodeDecodeError):
         raise error
     text = "".join(_byte_as_cp1252(byte) for byte in error.object[error.start : error.end])
@@ -53,10 +55,27 @@ FALLBACK_ERRORS = "bcu-cp1252-fallback"
 codecs.register_error(FALLBACK_ERRORS, _cp1252_or_latin1)
 
 
+def decoded_line(line: bytes) -> str:
+    """One line of an ASCII-compatible file (UTF-8 or Windows-1252), decoded on its own: a
+    file made by pasting rows from several sources mixes both, and each row reads right. A
+    line that is valid UTF-8 is UTF-8; in any other line, the bytes that are not valid UTF-8
+    are Windows-1252."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("utf-8", errors=FALLBACK_ERRORS)
+
+
 @dataclass(frozen=True)
 class CsvLimits:
     max_columns: int = 200
     max_field_chars: int = 10_000
+
+    @property
+    def max_line_bytes(self) -> int:
+        """Longer than any line of a row within the limits: every value quoted, every
+        character a doubled quote or a 4-byte UTF-8 one."""
+        return self.max_columns * (self.max_field_chars * 4 + 3)
 
 
 @dataclass(frozen=True)
@@ -98,34 +117,138 @@ def detect_encoding(head: bytes) -> str:
     if utf16:
         return utf16
     if b"\x00" in head:
-        raise FileRejected("The file is not a CSV text file (it contains binary data).")
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # A multi-byte character cut at the end of the sample is still UTF-8.
-        if error.start < len(head) - 3:
-            return "cp1252"
-    return "utf-8"
+        raise FileRejected(_NUL_REASON.format(line=head.count(b"\n", 0, head.index(b"\x00")) + 1))
+    # Every line is decoded on its own (decoded_line); the encoding the file is said to have
+    # is the one most of its non-ASCII lines are in.
+    lines = head.splitlines()
+    if len(head) == SNIFF_BYTES and len(lines) > 1:
+        lines.pop()  # it may be cut, in the middle of a character
+    utf8 = other = 0
+    for line in lines:
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+                utf8 += 1
+            except UnicodeDecodeError:
+                other += 1
+    return "cp1252" if other > utf8 else "utf-8"
 
 
-def _decoded_lines(stream: IO[bytes], encoding: str) -> Iterator[str]:
-    """The text of the stream, one line at a time with its line ending kept (the csv module
-    needs them for newlines inside quoted fields). Lines end at LF only, so a CR inside a
-    quoted field survives."""
-    decoder = codecs.getincrementaldecoder(encoding)(errors=FALLBACK_ERRORS)
-    pending = ""
-    while True:
-        chunk = stream.read(CHUNK_BYTES)
-        text = decoder.decode(chunk, final=not chunk)
-        if text:
-            pieces = (pending + text).split("\n")
-            pending = pieces.pop()
-            for piece in pieces:
-                yield piece + "\n"
-        if not chunk:
-            break
-    if pending:
-        yield pending
+_NUL_REASON = (
+    "The file is not a CSV text file: line {line} holds a NUL byte (binary data); save it "
+    "again as CSV text."
+)
+_LINE_END = re.compile(rb"\r\n?|\n")
+_OTHER_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+class _Lines:
+    """The text of a CSV one line at a time, line endings kept (the csv module needs them for
+    line breaks inside quoted fields). Lines end at CR LF, LF or a lone CR (old Mac files),
+    as in Python's newline="" mode.
+
+    Linear in the file's size: a line is never read past `max_line_bytes`. Such a line is
+    longer than any row the limits admit; it is skipped to its end and stands as a None,
+    which the csv module refuses with an error, so its row fails (`overlong` says why) and
+    the reader goes on. A NUL byte anywhere rejects the file, as one at its start does."""
+
+    def __init__(self, stream: IO[bytes], encoding: str, max_line_bytes: int) -> None:
+        self._stream = stream
+        self._recoded = encoding.startswith("utf-16")
+        self._encoding = encoding
+        self._max_line_bytes = max_line_bytes
+        self.number = 0  # lines given so far
+        self.overlong = False  # the last line given stood for one that was too long
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The file's bytes in pieces; UTF-16 is recoded as UTF-8 first, so lines are found in
+        bytes whatever the encoding."""
+        if not self._recoded:
+            while chunk := self._stream.read(CHUNK_BYTES):
+                yield chunk
+            return
+        decoder = codecs.getincrementaldecoder(self._encoding)(errors="replace")
+        while True:
+            chunk = self._stream.read(CHUNK_BYTES)
+            if text := decoder.decode(chunk, final=not chunk):
+                yield text.encode("utf-8")
+            if not chunk:
+                return
+
+    def _blocks(self) -> Iterator[bytes | None]:
+        """Whole lines, several at a time (the last one may lack its line end at the end of
+        the file); None for a line longer than the limit, skipped."""
+        pending: list[bytes] = []  # the start of a line that has not ended yet
+        size = 0
+        skipping = False
+        carry = b""
+        for chunk in itertools.chain(self._chunks(), [b""]):  # b"": the end of the file
+            data = carry + chunk
+            # A CR ending a piece may start a CR LF: it waits for the next piece.
+            carry = b"\r" if chunk and data.endswith(b"\r") else b""
+            data = data[: len(data) - len(carry)]
+            last_end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+            if last_end:
+                if skipping:
+                    first_end = _LINE_END.search(data)
+                    assert first_end is not None
+                    data, last_end = data[first_end.end() :], last_end - first_end.end()
+                    skipping = False
+                    yield None
+                yield b"".join([*pending, data[:last_end]]) if pending else data[:last_end]
+                pending, size, data = [], 0, data[last_end:]
+            if data and not skipping:
+                pending.append(data)
+                size += len(data)
+                if size > self._max_line_bytes:
+                    pending, size, skipping = [], 0, True
+        if skipping:
+            yield None
+        elif pending:
+            yield b"".join(pending)
+
+    def _lines(self, block: bytes) -> list[str]:
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            return [decoded_line(line) for line in _byte_lines(block)]
+        if any(other in text for other in _OTHER_LINE_BREAKS):  # splitlines breaks there too
+            return [line.decode("utf-8") for line in _byte_lines(block)]
+        return text.splitlines(keepends=True)
+
+    def __iter__(self) -> Iterator[str | None]:
+        first = True
+        for block in self._blocks():
+            if block is None:
+                self.number += 1
+                self.overlong = True
+                yield None
+                continue
+            if b"\x00" in block:
+                nul = block.index(b"\x00")
+                at = self.number + 1 + len(_LINE_END.findall(block, 0, nul))
+                raise FileRejected(_NUL_REASON.format(line=at))
+            lines = self._lines(block)
+            if first:
+                lines[0], first = lines[0].lstrip("\ufeff"), False
+            self.overlong = False
+            for line in lines:
+                self.number += 1
+                if len(line) > self._max_line_bytes:  # characters: at least as many bytes
+                    self.overlong = True
+                    yield None
+                    self.overlong = False
+                else:
+                    yield line
+
+
+def _byte_lines(block: bytes) -> list[bytes]:
+    """The lines of a block, line ends kept (the last may have none)."""
+    ends = [match.end() for match in _LINE_END.finditer(block)]
+    starts = [0, *ends]
+    if ends and ends[-1] == len(block):
+        starts.pop()
+    return [block[start:end] for start, end in zip(starts, [*ends, len(block)], strict=False)]
 
 
 def _check_text(sample: str) -> None:
@@ -216,6 +339,14 @@ def checked_row(
     return CsvRow(number, line, values)
 
 
+class _Record(NamedTuple):
+    sheet_row: int  # as a spreadsheet numbers it (blank lines count, the header is 1)
+    values: list[str] | None  # None: unreadable
+    error: str | None
+    first: int  # the file's lines it spans
+    last: int = 0
+
+
 class CsvReader:
     """Reads a CSV from a binary stream, one row at a time (never the whole file).
 
@@ -243,8 +374,9 @@ class CsvReader:
         # The csv module's limit is process-wide: only ever raise it. Fields between our limit
         # and the csv module's are reported as too long; longer ones as unreadable.
         csv.field_size_limit(max(csv.field_size_limit(), self.limits.max_field_chars * 4))
+        self._lines = _Lines(stream, self.encoding, self.limits.max_line_bytes)
         self._reader = csv.reader(
-            _decoded_lines(stream, self.encoding),
+            self._lines,  # type: ignore[arg-type]  # a None stands for a line too long
             delimiter=self.delimiter,
             quotechar='"',
             doublequote=True,
@@ -256,48 +388,61 @@ class CsvReader:
         if self._first is None:
             raise FileRejected("The file has a header row but no data rows.")
 
-    def _next_record(self) -> tuple[int, list[str] | None, str | None] | None:
-        """(its spreadsheet row, values or None, csv error), skipping blank lines; None at
-        the end of the file."""
+    def _next_record(self) -> _Record | None:
+        """The next record that is not a blank line; None at the end of the file."""
         while True:
+            first_line = self._lines.number + 1
             try:
                 values = next(self._reader)
             except StopIteration:
                 return None
             except csv.Error as error:
                 self._sheet_rows += 1
-                return self._sheet_rows, None, str(error)
+                if self._lines.overlong:
+                    return _Record(self._sheet_rows, None, self._overlong(), first_line)
+                return _Record(
+                    self._sheet_rows,
+                    None,
+                    f"{error}: a quote opened on line {first_line} may be left open, or a "
+                    "field is far too long",
+                    first_line,
+                )
             self._sheet_rows += 1
             if any(map(str.strip, values)):  # not a blank line
-                return self._sheet_rows, values, None
+                return _Record(self._sheet_rows, values, None, first_line, self._lines.number)
+
+    def _overlong(self) -> str:
+        return (
+            f"line {self._lines.number} is longer than {self.limits.max_line_bytes} bytes, more "
+            f"than a row of {self.limits.max_columns} values of at most "
+            f"{self.limits.max_field_chars} characters can be"
+        )
 
     def _read_header(self) -> list[str]:
         record = self._next_record()
         if record is None:
             raise FileRejected("The file is empty.")
-        _, values, error = record
-        if values is None:
-            raise FileRejected(f"The header row cannot be read: {error}.")
-        return checked_header(values, self.limits)
+        if record.values is None:
+            raise FileRejected(f"The header row cannot be read: {record.error}.")
+        return checked_header(record.values, self.limits)
 
-    def _row(self, number: int, line: int, values: list[str] | None, error: str | None) -> CsvRow:
-        if values is None:
-            return CsvRow(
-                number,
-                line,
-                [],
-                f"Row cannot be read ({error}): a quote may be left open or a field is "
-                "far too long",
+    def _row(self, number: int, record: _Record) -> CsvRow:
+        if record.values is None:
+            return CsvRow(number, record.sheet_row, [], f"Row cannot be read: {record.error}")
+        row = checked_row(self.header, self.limits, number, record.sheet_row, record.values)
+        if row.error and len(row.values) != len(self.header) and record.last > record.first:
+            # A quote left open takes in the lines after it, up to the next quote.
+            return dataclasses.replace(
+                row,
+                error=f"{row.error}: a quote opened on line {record.first} takes in the "
+                f"lines up to line {record.last}; is it closed?",
             )
-        return checked_row(self.header, self.limits, number, line, values)
-
-    def _records(self) -> Iterable[tuple[int, list[str] | None, str | None]]:
-        if self._first is not None:
-            first, self._first = self._first, None
-            yield first
-        while (record := self._next_record()) is not None:
-            yield record
+        return row
 
     def __iter__(self) -> Iterator[CsvRow]:
-        for number, (line, values, error) in enumerate(self._records(), start=1):
-            yield self._row(number, line, values, error)
+        record, self._first = self._first, None
+        number = 0
+        while record is not None:
+            number += 1
+            yield self._row(number, record)
+            record = self._next_record()

@@ -9,6 +9,9 @@ import secrets
 from dataclasses import dataclass
 
 from config import Settings
+from domain.audit import AuditAction
+from store import audit
+from store.audit import Target
 from store.documents import ApiKey, Role, SignInSession, utcnow
 from store.errors import Forbidden, Unauthorized, UnknownKey
 
@@ -62,8 +65,11 @@ async def _session_principal(token: str) -> Principal:
     return Principal(session.name, session.role, session.key_id, is_session=True)
 
 
-async def create_key(name: str, role: Role) -> str:
+async def create_key(name: str, role: Role, by: Principal) -> str:
     """Store a new key and return it; only its hash is kept."""
     key = secrets.token_urlsafe(24)
-    await ApiKey(key_hash=hash_key(key), name=name, role=role).insert()
+    stored = ApiKey(key_hash=hash_key(key), name=name, role=role)
+    await stored.insert()
+    details = {"name": name, "role": role.value}
+    await audit.record(AuditAction.KEY_CREATED, by, Target("apiKey", str(stored.id)), details)
     return key

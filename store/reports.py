@@ -22,7 +22,6 @@ import heapq
 import io
 import os
 import pickle
-import re
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator
 from operator import itemgetter
@@ -34,6 +33,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from domain.formula_safety import escaped
 from store import files
 from store.documents import ImportBatch, ImportJob, JobStatus, unpack
 
@@ -372,25 +372,13 @@ async def build_report(job: ImportJob) -> Any:
         )
 
 
-_PHONE_OR_NUMBER = re.compile(r"^[+-][\d\s().-]+$")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula; phone numbers such as
-    +12025550143 and signed numbers stay as they are (they are not formulas)."""
-    if value.startswith(FORMULA_PREFIXES) and not _PHONE_OR_NUMBER.match(value):
-        return "'" + value
-    return value
-
-
 async def failed_rows_csv(job: ImportJob) -> AsyncIterator[bytes]:
     """The failed rows with their original headers plus an `error` column, in file order:
     UTF-8 with a BOM, CRLF line ends, sent in pieces as they are read."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     width = len(job.header)
-    writer.writerow([csv_safe(name) for name in [*job.header, "error"]])
+    writer.writerow([escaped(name) for name in [*job.header, "error"]])
     yield buffer.getvalue().encode("utf-8-sig")
     buffer.seek(0)
     buffer.truncate()
@@ -400,7 +388,7 @@ async def failed_rows_csv(job: ImportJob) -> AsyncIterator[bytes]:
             cells = [*raw[:width], *[""] * (width - len(raw))]
             if len(raw) > width:
                 reason = f"{reason} (extra cells: {', '.join(raw[width:])})"
-            writer.writerow([csv_safe(v) for v in cells] + [csv_safe(reason)])
+            writer.writerow([escaped(v) for v in cells] + [escaped(reason)])
             if buffer.tell() >= CSV_CHUNK_CHARS:
                 yield buffer.getvalue().encode("utf-8")
                 buffer.seek(0)

@@ -40,8 +40,10 @@ if importer:
         ),
     )
     pages.append(st.Page("schedules_page.py", title="Schedules", icon=":material/schedule:"))
+pages.append(st.Page("customers_page.py", title="Customer lookup", icon=":material/person_search:"))
 if signed_in["role"] == "admin":
     pages.append(st.Page("webhooks_page.py", title="Webhooks", icon=":material/webhook:"))
+    pages.append(st.Page("audit_page.py", title="Audit", icon=":material/policy:"))
 
 with st.sidebar:
     st.markdown(f"Signed in as **{plain(signed_in['name'])}** ({signed_in['role']})")

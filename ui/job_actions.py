@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from domain.formula_safety import escaped, unescaped
 from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.job_text import is_revert, when
@@ -66,20 +67,27 @@ def render_undo(api: ApiClient, job: dict[str, Any]) -> None:
 
 
 def failed_rows_frame(content: bytes) -> pd.DataFrame:
-    """The failed-rows CSV as text cells (a phone stays "+1...")."""
-    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    """The failed-rows CSV as the text cells it holds (a phone stays "+1..."), without the
+    apostrophes that keep a spreadsheet from reading them as formulas: a person edits the
+    real values."""
+    rows = [
+        [unescaped(cell) for cell in row]
+        for row in csv.reader(io.StringIO(content.decode("utf-8-sig")))
+    ]
     return pd.DataFrame(rows[1:], columns=rows[0], dtype=str) if rows else pd.DataFrame()
 
 
 def fixed_rows_csv(original: pd.DataFrame, edited: pd.DataFrame) -> tuple[bytes, int]:
     """The rows a person changed, without their reason, as a CSV with the original's
-    columns; and how many there are."""
+    columns, escaped as the failed-rows CSV is (the retry reads them back unescaped); and
+    how many there are."""
     columns = [c for c in original.columns if c != ERROR_COLUMN]
     changed = (edited[columns].fillna("") != original[columns].fillna("")).any(axis=1)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows(edited.loc[changed, columns].fillna("").astype(str).values.tolist())
+    writer.writerow([escaped(column) for column in columns])
+    for row in edited.loc[changed, columns].fillna("").astype(str).values.tolist():
+        writer.writerow([escaped(value) for value in row])
     return buffer.getvalue().encode(), int(changed.sum())
 
 

@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from config import get_settings, logs
 from ui.api_client import TIMEOUT_SECONDS
 from ui.session import SESSION_COOKIE, api_url
 
@@ -218,6 +219,7 @@ class SignInFirst:
         await self.app(scope, receive, send)
 
 
+logs.configure(get_settings())  # after Streamlit set up its loggers: they now go through it
 app = st.App(
     Path(__file__).with_name("app.py"),
     routes=[

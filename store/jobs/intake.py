@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import IO, Any
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from config import Settings
+from config import Settings, logs
 from domain.actions import Action
 from domain.csvfile import CsvLimits
 from domain.errors import FileRejected
@@ -22,7 +23,7 @@ from domain.remembered import RememberedMapping, adjusted, with_remembered
 from domain.schema import RecordSchema
 from domain.tabular import TableReader, open_table
 from domain.xlsxfile import XlsxReader
-from store import files, mappings
+from store import audit, files, mappings
 from store.auth import Principal
 from store.documents import ImportJob, JobKind
 from store.errors import Conflict, TooManyRequests
@@ -33,6 +34,8 @@ from store.schemas import get_schema
 
 SAMPLE_ROWS = 20
 RUNNING_IMPORTS_RETRY_SECONDS = 30  # imports take seconds to minutes: no use asking sooner
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,11 @@ def _check_file(
     """Read the whole file once: mandatory attributes mapped, readable, within the limits.
     Raises FileRejected with the reason."""
     reader = open_table(
-        upload, delimiter=config.delimiter, sheet=config.sheet, limits=csv_limits(settings)
+        upload,
+        delimiter=config.delimiter,
+        sheet=config.sheet,
+        limits=csv_limits(settings),
+        formula_escaped=retry_of is not None,  # its rows come from the failed-rows CSV
     )
     sample = _read_sample(reader)
     suggestions = _suggestions(reader.header, sample, schema, remembered)
@@ -306,14 +313,18 @@ async def create_job(
     created_by_key: str | None = None,
     retry_of: ImportJob | None = None,
     job_id: str | None = None,
+    creator_role: str | None = None,
     **origin: Any,
 ) -> ImportJob:
     """Check the whole file, store it, create the job and enqueue its planning.
     A rejected file raises FileRejected and leaves nothing behind. A retry (`retry_of`)
     keeps the original's schema and mapping. Given `job_id` (an idempotent request, a
     schedule's run), an import that already has it is returned instead of a new one.
-    `origin`: the job's `source`, `source_config` and `schedule_id`, if any."""
+    `origin`: the job's `source`, `source_config` and `schedule_id`, if any.
+    `creator_role`: the creator's role, for the audit trail (None for a schedule's run)."""
     if job_id is not None and (existing := await ImportJob.get(ObjectId(job_id))) is not None:
+        # Its event too, should the request that made it have died before recording it.
+        await audit.record_new_import(existing, creator_role)
         return existing
     await check_running_imports(created_by, settings)
     schema = job_schema(retry_of) if retry_of else await get_schema(config.record_type)
@@ -342,8 +353,16 @@ async def create_job(
         await ImportJob.get_pymongo_collection().update_one(
             {"_id": retry_of.id}, {"$addToSet": {"retries": str(job.id)}}
         )
+    await audit.record_new_import(job, creator_role)
+    log_created(job)
     dispatcher.plan(str(job.id))
     return job
+
+
+def log_created(job: ImportJob) -> None:
+    """From here on, this request's lines (and its messages') name the import."""
+    logs.bind(importId=str(job.id))
+    log.info("import created: file %r, action %s, by %r", job.file_name, job.action, job.created_by)
 
 
 async def create_retry(
@@ -384,4 +403,5 @@ async def create_retry(
         created_by_key=created_by.key_id,
         retry_of=original,
         job_id=new_id,
+        creator_role=created_by.role.value,
     )

@@ -123,7 +123,11 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
         await files.download_to(files.uploads(), job.file_id, source)
         source.seek(0)
         reader = open_table(
-            source, delimiter=job.delimiter, sheet=job.sheet, limits=csv_limits(settings)
+            source,
+            delimiter=job.delimiter,
+            sheet=job.sheet,
+            limits=csv_limits(settings),
+            formula_escaped=job.retry_of is not None,
         )
         for csv_row in reader:
             await yielder.tick()

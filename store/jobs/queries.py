@@ -14,9 +14,11 @@ from bson.errors import InvalidId
 from gridfs.errors import NoFile
 
 from config import Settings
+from domain.audit import AuditAction
 from domain.schema import RecordSchema
 from domain.validation import RowValidator
-from store import files
+from store import audit, files
+from store.audit import Target
 from store.auth import Principal
 from store.documents import ImportJob, JobStatus, utcnow
 from store.errors import Conflict, Gone, NotFound
@@ -108,6 +110,8 @@ async def cancel_job(job_id: str, principal: Principal, dispatcher: Dispatcher) 
             f"Import {job_id} is {job.status.value}; only pending or running "
             "imports can be cancelled"
         )
+    details = {"fileName": job.file_name}
+    await audit.record(AuditAction.IMPORT_CANCELLED, principal, Target("import", job_id), details)
     dispatcher.finalize(job_id)
     return await get_job(job_id)
 

@@ -10,10 +10,12 @@ from bson.errors import InvalidId
 
 from config import Settings
 from domain import cron
+from domain.audit import AuditAction
 from domain.errors import Unprocessable
 from domain.import_config import ImportConfig
 from domain.remote import Source
-from store import outbound
+from store import audit, outbound
+from store.audit import Target
 from store.auth import Principal
 from store.documents import ImportJob, Schedule, utcnow
 from store.errors import Conflict, NotFound
@@ -60,7 +62,13 @@ async def create(fields: dict[str, Any], principal: Principal, settings: Setting
         raise Unprocessable("Give the schedule's source as 'source', not inside 'config'")
     schedule = Schedule(**fields, created_by=principal.name, created_by_key=principal.key_id)
     await (await _checked(schedule, settings)).insert()
+    details = {"name": schedule.name, "cron": schedule.cron, "timezone": schedule.timezone}
+    await audit.record(AuditAction.SCHEDULE_CREATED, principal, _target(schedule), details)
     return schedule
+
+
+def _target(schedule: Schedule) -> Target:
+    return Target("schedule", str(schedule.id))
 
 
 async def get(schedule_id: str) -> Schedule:
@@ -85,6 +93,9 @@ async def update(
     # The fields set, and the next run computed again (it may move, or stop while disabled).
     stored = {key: getattr(changed, key) for key in (*change.fields, "next_run_at")}
     await Schedule.get_pymongo_collection().update_one({"_id": schedule.id}, {"$set": stored})
+    # The names of the fields changed, not their values: a source URL may carry a token.
+    details = {"fields": sorted(change.fields)}
+    await audit.record(AuditAction.SCHEDULE_UPDATED, principal, _target(schedule), details)
     return await get(schedule_id)
 
 
@@ -93,6 +104,8 @@ async def delete(schedule_id: str, principal: Principal) -> None:
     schedule = await get(schedule_id)
     principal.require_owner(schedule.created_by_key, "delete", "schedule")
     await schedule.delete()
+    details = {"name": schedule.name}
+    await audit.record(AuditAction.SCHEDULE_DELETED, principal, _target(schedule), details)
 
 
 async def view(schedule: Schedule) -> ScheduleView:

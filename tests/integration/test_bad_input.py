@@ -58,9 +58,11 @@ def config_case(name: str, config: Any, status: int, detail: str) -> Case:
     return Case(f"config: {name}", "POST", "/imports", status, detail, upload(config=config))
 
 
-def file_case(name: str, content: bytes, status: int, detail: str, **config: Any) -> Case:
+def file_case(
+    name: str, content: bytes, status: int, detail: str, kind: str = "file", **config: Any
+) -> Case:
     settings = {**GOOD_CONFIG, **config}
-    return Case(f"file: {name}", "POST", "/imports", status, detail, upload(content, settings))
+    return Case(f"{kind}: {name}", "POST", "/imports", status, detail, upload(content, settings))
 
 
 def bulk_case(name: str, body: Any, status: int, detail: str) -> Case:
@@ -133,6 +135,27 @@ CASES = [
     file_case("mapping an absent column", GOOD_CSV, 422, "", mapping={"mobile": "phoneNumber"}),
     file_case("two columns on one attribute", GOOD_CSV, 422, "", mapping={"firstName": "email"}),
     file_case("mapping away firstName", GOOD_CSV, 422, "firstName", mapping={"firstName": None}),
+    file_case(
+        "a NUL byte far past the start",
+        b"firstName,email\r\n" + b"Ann,ann@example.com\r\n" * 5_000 + b"A\x00n,x@example.com\r\n",
+        422,
+        "line 5002 holds a NUL byte",
+        kind="encoding",
+    ),
+    file_case(
+        "a NUL byte in UTF-16 text",
+        ("firstName,email\r\n" + "Ann,a@b.co\r\n" * 200 + "A\x00n,a@b.co\r\n").encode("utf-16"),
+        422,
+        "line 202 holds a NUL byte",
+        kind="encoding",
+    ),
+    file_case(
+        "one line of 9 MB without a line end",
+        b"firstName,email," + b"x" * 9_000_000,
+        422,
+        "The header row cannot be read: line 1 is longer than 8000600 bytes",
+        kind="bomb",
+    ),
     Case(
         "file: missing",
         "POST",
@@ -567,6 +590,7 @@ def test_the_suite_covers_every_kind_of_input() -> None:
     kinds = {case.name.split(":")[0] for case in CASES}
     assert {"file", "config", "bulk", "schema", "keys", "query", "id", "auth", "role"} <= kinds
     assert {"idempotency", "source", "webhook", "schedule"} <= kinds
+    assert {"encoding", "bomb"} <= kinds
     assert len(CASES) >= 60
     assert len({case.name for case in CASES}) == len(CASES)
 

@@ -15,6 +15,7 @@ import pytest
 from bson import ObjectId
 from openpyxl import load_workbook
 
+from domain.formula_safety import escaped
 from domain.schema import DEFAULT_CUSTOMER_SCHEMA
 from store import files, reports
 from store.documents import (
@@ -180,7 +181,7 @@ def expected_failed_rows_csv() -> bytes:
     for number in range(1, ROWS + 1):
         row, result = row_and_result(number)
         if result.outcome == "failed":
-            writer.writerow([reports.csv_safe(v) for v in row.raw] + [result.reason])
+            writer.writerow([escaped(v) for v in row.raw] + [result.reason])
     return buffer.getvalue().encode("utf-8-sig")
 
 

@@ -162,9 +162,10 @@ def _write(
 
 def _encode(text: str, encoding: str) -> bytes:
     data = text.encode(encoding)
-    # Without a BOM, Windows-1252 bytes that happen to be valid UTF-8 are read as UTF-8.
+    # Each line is read on its own: Windows-1252 bytes that happen to be valid UTF-8 are read
+    # as UTF-8.
     if encoding == "cp1252":
-        assume(data.isascii() or not _is_utf8(data))
+        assume(all(line.isascii() or not _is_utf8(line) for line in data.splitlines()))
     return data
 
 
@@ -240,3 +241,70 @@ def test_blank_and_whitespace_only_rows_are_skipped_and_the_length_limit_is_incl
         (2, 6, None),
         (3, 7, "Value too long (over 20 characters) in: b"),
     ]
+
+
+@pytest.mark.parametrize("utf8_rows", [1, 30])
+def test_rows_of_a_file_mixing_utf8_and_windows_1252_each_read_right(utf8_rows: int) -> None:
+    """One Windows-1252 row does not turn the UTF-8 rows into mojibake, nor the other way."""
+    utf8 = ["Zoë,Łukasz\n".encode()] * utf8_rows
+    data = b"firstName,lastName\n" + b"".join(utf8) + "Renée,Müller\n".encode("cp1252")
+    reader, rows = read(data)
+    assert reader.encoding == "utf-8"
+    assert [r.values for r in rows] == [["Zoë", "Łukasz"]] * utf8_rows + [["Renée", "Müller"]]
+
+
+def test_a_mostly_windows_1252_file_says_so_and_still_reads_its_utf8_row() -> None:
+    data = b"firstName,lastName\n" + "Renée,Müller\n".encode("cp1252") * 3 + "Zoë,Łukasz\n".encode()
+    reader, rows = read(data)
+    assert reader.encoding == "cp1252"
+    assert [r.values for r in rows] == [["Renée", "Müller"]] * 3 + [["Zoë", "Łukasz"]]
+
+
+@pytest.mark.parametrize("rows_before", [2, 20_000])
+def test_a_nul_byte_rejects_the_file_wherever_it_is(rows_before: int) -> None:
+    data = b"firstName,city\n" + b"Ann,Paris\n" * rows_before + b"N\x00ed,Oslo\nBob,Rome\n"
+    with pytest.raises(FileRejected, match=f"line {rows_before + 2} holds a NUL byte"):
+        read(data)
+
+
+def test_a_file_with_cr_line_ends_only_is_read() -> None:
+    reader, rows = read(b'firstName,city\rAnn,Paris\r"Bob\rJr",Rome\rCat,Oslo')
+    assert reader.header == ["firstName", "city"]
+    assert [(r.values, r.error) for r in rows] == [
+        (["Ann", "Paris"], None),
+        (["Bob\rJr", "Rome"], None),
+        (["Cat", "Oslo"], None),
+    ]
+
+
+def test_an_unclosed_quote_names_the_line_where_it_opened() -> None:
+    data = (
+        b"firstName,email,city,labels\nAnn,a@x.com,Oslo,x\n"
+        b'Bob,"b@x.com,Rome,y\nCat,c@x.com,Lima,z\n'
+    )
+    _, rows = read(data)
+    assert rows[0].error is None
+    assert rows[1].error == (
+        "Row has 2 values but the header has 4 columns: a quote opened on line 3 takes in the "
+        "lines up to line 4; is it closed?"
+    )
+
+
+def test_a_line_longer_than_any_row_fails_its_row_and_the_reader_goes_on() -> None:
+    limits = CsvLimits(max_columns=3, max_field_chars=10)  # lines of at most 129 bytes
+    data = b"a,b\n1,2\n" + b"x" * 100_000 + b"\n3,4\n"
+    _, rows = read(data, limits=limits)
+    assert [(r.values, r.error) for r in rows] == [
+        (["1", "2"], None),
+        (
+            [],
+            "Row cannot be read: line 3 is longer than 129 bytes, more than a row of 3 values "
+            "of at most 10 characters can be",
+        ),
+        (["3", "4"], None),
+    ]
+
+
+def test_a_header_line_without_an_end_is_refused_once_it_is_longer_than_any_row() -> None:
+    with pytest.raises(FileRejected, match="The header row cannot be read: line 1 is longer"):
+        read(b"a," * 2_000_000, limits=CsvLimits(max_columns=200, max_field_chars=10))

@@ -26,3 +26,16 @@ def test_nothing_changed_sends_nothing_and_cells_stay_text() -> None:
     original = failed_rows_frame(FAILED_ROWS)
     assert original.loc[2, "email"] == "+12025550143"
     assert fixed_rows_csv(original, original.copy())[1] == 0
+
+
+def test_the_editor_shows_real_values_and_sends_them_escaped_again() -> None:
+    content = (
+        "\ufefftwitter,city,firstName,error\r\n"
+        "'@rt_handle,'-Berlin-,,Missing mandatory field: firstName\r\n"
+    ).encode()
+    original = failed_rows_frame(content)
+    assert (original.loc[0, "twitter"], original.loc[0, "city"]) == ("@rt_handle", "-Berlin-")
+    edited = original.copy()
+    edited.loc[0, "firstName"] = "Ann"
+    sent, _ = fixed_rows_csv(original, edited)
+    assert sent.decode() == "twitter,city,firstName\r\n'@rt_handle,'-Berlin-,Ann\r\n"

@@ -14,6 +14,7 @@ from domain.audit import AuditAction
 from ui import session
 from ui.api_client import ApiError
 from ui.job_text import when
+from ui.markdown import plain
 
 PAGE_SIZE = 100
 EVERY_ACTION = "Every action"
@@ -37,14 +38,16 @@ def filters() -> dict[str, str]:
 
 
 def row(event: dict[str, Any]) -> dict[str, str]:
+    """An event as a table row; st.table renders Markdown, so every cell is escaped."""
     actor, target = event["actor"], event["target"]
-    return {
+    cells = {
         "When": when(event["at"]),
         "Action": event["action"],
         "Actor": f"{actor['name']} ({actor['role'] or 'schedule'}) · key {actor['keyId']}",
         "Target": f"{target['type']} {target['id']}",
         "Details": json.dumps(event["details"], ensure_ascii=False),
     }
+    return {name: plain(text) for name, text in cells.items()}
 
 
 def render() -> None:
@@ -67,4 +70,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

@@ -12,6 +12,7 @@ import streamlit as st
 from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.job_text import when
+from ui.markdown import plain
 
 RECORD_TYPE = "customers"
 BY_ID = "__id__"
@@ -19,9 +20,10 @@ BOOKKEEPING = ("id", "createdAt", "updatedAt", "lastImportId")
 
 
 def shown(value: Any) -> str:
+    """A stored value in a table cell (st.table renders Markdown: the value is escaped)."""
     if value is None or value == [] or value == "":
         return "—"
-    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return plain(", ".join(map(str, value)) if isinstance(value, list) else value)
 
 
 def find(api: ApiClient) -> dict[str, Any] | None:
@@ -36,7 +38,7 @@ def find(api: ApiClient) -> dict[str, Any] | None:
         return api.get_customer(wanted)
     found = api.find_customers(key, wanted)
     if not found:
-        st.info(f"No customer has {choices[key]} {wanted!r}.")
+        st.info(f"No customer has {plain(choices[key])} {plain(repr(wanted))}.")
         return None
     return api.get_customer(found[0]["id"])
 
@@ -45,7 +47,7 @@ def render_profile(customer: dict[str, Any]) -> None:
     st.subheader("Profile")
     st.text(f"Customer {customer['id']} · created {when(customer.get('createdAt'))}")
     fields = [
-        {"Field": key, "Value": shown(value)}
+        {"Field": plain(key), "Value": shown(value)}
         for key, value in customer.items()
         if key not in BOOKKEEPING
     ]
@@ -56,7 +58,9 @@ def render_profile(customer: dict[str, Any]) -> None:
 
 def change_text(changes: list[dict[str, Any]]) -> str:
     return (
-        "; ".join(f"{c['field']}: {shown(c['before'])} → {shown(c['after'])}" for c in changes)
+        "; ".join(
+            f"{plain(c['field'])}: {shown(c['before'])} → {shown(c['after'])}" for c in changes
+        )
         or "no field changed"
     )
 
@@ -109,4 +113,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

@@ -66,9 +66,10 @@ class Settings(BaseSettings):
     auth_failure_burst: int = Field(default=20, ge=1)
     auth_failures_per_minute: float = Field(default=10.0, gt=0)
     # A customer filter on attributes that are not channel identifiers reads every customer
-    # (and holds up lookups meanwhile): at most this long, and this many at a time per key and
-    # in all; beyond: 400 with advice, or 429 with Retry-After.
+    # (and holds up lookups meanwhile): at most this long, of at most this many customers, and
+    # this many at a time per key and in all; beyond: 400 with advice, or 429 with Retry-After.
     customer_scan_seconds: float = Field(default=10.0, gt=0)
+    customer_scan_max_customers: int = Field(default=20_000, ge=0)
     customer_scans_per_key: int = Field(default=2, ge=1)
     customer_scans_at_once: int = Field(default=3, ge=1)
     # Longest a bulk request waits for other writers of the same customers before it answers

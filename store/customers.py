@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
@@ -46,17 +47,22 @@ def last_import_id(written_by: str | None) -> str | None:
     return written_by if written_by and ObjectId.is_valid(written_by) else None
 
 
+@dataclass(frozen=True)
+class ScanLimits:
+    """How far a filter without a channel identifier may read every customer."""
+
+    seconds: float  # CUSTOMER_SCAN_SECONDS
+    max_customers: int  # CUSTOMER_SCAN_MAX_CUSTOMERS: beyond, refused before reading
+    slots: ScanSlots | None  # CUSTOMER_SCANS_PER_KEY, CUSTOMER_SCANS_AT_ONCE
+    key_id: str  # whose slot
+
+
 async def list_customers(
-    schema: RecordSchema,
-    filters: Mapping[str, str],
-    page: tuple[int, int],
-    scan_seconds: float,
-    slots: ScanSlots | None,
-    key_id: str,
+    schema: RecordSchema, filters: Mapping[str, str], page: tuple[int, int], limits: ScanLimits
 ) -> tuple[list[dict[str, Any]], int]:
     """A page (limit, offset) of the customers matching every filter, and their number. A
     filter on an identifier goes by its claim; without one, the customers are read in one
-    pass, in a scan slot (few at a time: a scan holds up lookups), within `scan_seconds`."""
+    pass, in a scan slot (few at a time: a scan holds up lookups), within `limits`."""
     limit, offset = page
     query: dict[str, Any] = {}
     for key, value in filters.items():
@@ -75,25 +81,39 @@ async def list_customers(
         total = await collection.count_documents(query)
         cursor = collection.find(query).sort("_id", 1).skip(offset).limit(limit)
         return [customer_json(doc) async for doc in cursor], total
+    held = await collection.estimated_document_count()
+    if held > limits.max_customers:
+        raise InvalidRequest(
+            f"Listing customers by {', '.join(filters)} would read all {held:,} customers (a "
+            f"filter without a channel identifier reads at most {limits.max_customers:,}); "
+            f"filter by a channel identifier (for example email or phoneNumber) as well"
+        )
+    try:
+        async with nullcontext() if limits.slots is None else limits.slots.slot(limits.key_id):
+            # The server's limit, and ours on the answer should it not keep to it.
+            result = await asyncio.wait_for(_scan(query, page, limits.seconds), limits.seconds + 2)
+    except (ExecutionTimeout, TimeoutError):
+        raise InvalidRequest(
+            f"Listing customers by {', '.join(filters)} reads every customer and took longer "
+            f"than {limits.seconds:g} s; filter by a channel identifier (for example email or "
+            "phoneNumber) as well"
+        ) from None
+    total = result["total"][0]["n"] if result["total"] else 0
+    return [customer_json(doc) for doc in result["items"]], total
+
+
+async def _scan(query: dict[str, Any], page: tuple[int, int], seconds: float) -> dict[str, Any]:
+    """One pass over the customers: the page and the total together."""
+    limit, offset = page
     pipeline: list[dict[str, Any]] = [
         {"$match": query},
         {"$sort": {"_id": 1}},
         {"$facet": {"items": [{"$skip": offset}, {"$limit": limit}], "total": [{"$count": "n"}]}},
     ]
-    scanning = nullcontext() if slots is None else slots.slot(key_id)
-    try:
-        async with scanning:
-            # The server's limit, and ours on the answer should it not keep to it.
-            scan = await collection.aggregate(pipeline, maxTimeMS=int(scan_seconds * 1000))
-            (result,) = await asyncio.wait_for(scan.to_list(), scan_seconds + 2)
-    except (ExecutionTimeout, TimeoutError):
-        raise InvalidRequest(
-            f"Listing customers by {', '.join(filters)} reads every customer and took longer "
-            f"than {scan_seconds:g} s; filter by a channel identifier (for example email or "
-            "phoneNumber) as well"
-        ) from None
-    total = result["total"][0]["n"] if result["total"] else 0
-    return [customer_json(doc) for doc in result["items"]], total
+    collection = Customer.get_pymongo_collection()
+    scan = await collection.aggregate(pipeline, maxTimeMS=int(seconds * 1000))
+    (result,) = await scan.to_list()
+    return dict(result)
 
 
 def _filter_value(schema: RecordSchema, key: str, value: str) -> Any:

@@ -54,14 +54,13 @@ class CustomerController(Controller):
     ) -> CustomerPage:
         schema = await schemas.get_schema("customers")
         filters = {k: v for k, v in request.query_params.items() if k not in PAGING}
-        items, total = await customers.list_customers(
-            schema,
-            filters,
-            (limit, offset),
+        scan_limits = customers.ScanLimits(
             settings.customer_scan_seconds,
+            settings.customer_scan_max_customers,
             request.app.state.get("customer_scans"),
             current_principal(request).key_id,
         )
+        items, total = await customers.list_customers(schema, filters, (limit, offset), scan_limits)
         return CustomerPage(items=items, total=total)
 
     @get("/{customer_id:str}", responses=errors(404), summary="One customer")

@@ -235,12 +235,34 @@ async def test_a_list_filter_that_scans_too_long_is_a_400_with_advice(
         [{"attributes": {"firstName": f"P{i}", "city": "Oslo"}, "rev": 1} for i in range(30_000)]
     )
     monkeypatch.setattr(get_settings(), "customer_scan_seconds", 0.001)
+    monkeypatch.setattr(get_settings(), "customer_scan_max_customers", 50_000)
     response = await api.get("/customers", headers=admin_headers, params={"city": "Rome"})
     assert response.status_code == 400, response.text
     assert response.json()["detail"] == (
         "Listing customers by city reads every customer and took longer than 0.001 s; filter by "
         "a channel identifier (for example email or phoneNumber) as well"
     )
+
+
+async def test_a_list_filter_over_more_customers_than_a_scan_may_read_is_refused(
+    api, database, admin_headers, monkeypatch
+) -> None:
+    from config import get_settings
+
+    await database["customers"].insert_many(
+        [{"attributes": {"firstName": f"P{i}", "city": "Oslo"}, "rev": 1} for i in range(11)]
+    )
+    monkeypatch.setattr(get_settings(), "customer_scan_max_customers", 10)
+    response = await api.get("/customers", headers=admin_headers, params={"city": "Oslo"})
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == (
+        "Listing customers by city would read all 11 customers (a filter without a channel "
+        "identifier reads at most 10); filter by a channel identifier (for example email or "
+        "phoneNumber) as well"
+    )
+    monkeypatch.setattr(get_settings(), "customer_scan_max_customers", 11)
+    allowed = await api.get("/customers", headers=admin_headers, params={"city": "Oslo"})
+    assert allowed.json()["total"] == 11
 
 
 async def test_customer_scans_run_a_few_at_a_time_per_key(database) -> None:

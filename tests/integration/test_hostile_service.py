@@ -252,6 +252,8 @@ async def test_a_list_filter_over_more_customers_than_a_scan_may_read_is_refused
     await database["customers"].insert_many(
         [{"attributes": {"firstName": f"P{i}", "city": "Oslo"}, "rev": 1} for i in range(11)]
     )
+    from store import customers
+
     monkeypatch.setattr(get_settings(), "customer_scan_max_customers", 10)
     response = await api.get("/customers", headers=admin_headers, params={"city": "Oslo"})
     assert response.status_code == 400, response.text
@@ -261,6 +263,7 @@ async def test_a_list_filter_over_more_customers_than_a_scan_may_read_is_refused
         "phoneNumber) as well"
     )
     monkeypatch.setattr(get_settings(), "customer_scan_max_customers", 11)
+    assert customers._held["count"] == 11
     allowed = await api.get("/customers", headers=admin_headers, params={"city": "Oslo"})
     assert allowed.json()["total"] == 11
 

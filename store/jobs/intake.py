@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, Any
@@ -21,7 +21,7 @@ from domain.import_config import ImportConfig
 from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, suggest_mapping
 from domain.remembered import RememberedMapping, adjusted, with_remembered
 from domain.schema import RecordSchema
-from domain.tabular import TableReader, open_table
+from domain.tabular import open_table
 from domain.xlsxfile import XlsxReader
 from store import audit, files, mappings
 from store.auth import Principal
@@ -52,14 +52,16 @@ def csv_limits(settings: Settings) -> CsvLimits:
     return CsvLimits(max_columns=settings.max_columns, max_field_chars=settings.max_field_chars)
 
 
-def _read_sample(reader: TableReader) -> list[list[str]]:
-    sample = []
-    for row in reader:
+def _read_sample(rows: Iterator[Any]) -> tuple[list[list[str]], int]:
+    """The first SAMPLE_ROWS readable rows, and how many rows were read to find them."""
+    sample, read = [], 0
+    for row in rows:
+        read += 1
         if row.error is None:
             sample.append(row.values)
         if len(sample) >= SAMPLE_ROWS:
             break
-    return sample
+    return sample, read
 
 
 def _header(
@@ -102,7 +104,7 @@ def _preview(
     remembered: RememberedMapping | None,
 ) -> MappingPreview:
     reader = open_table(upload, delimiter=delimiter, sheet=sheet, limits=csv_limits(settings))
-    sample = _read_sample(reader)
+    sample, _ = _read_sample(iter(reader))
     suggestions = _suggestions(reader.header, sample, schema, remembered)
     mapping = {s.column: s.field for s in suggestions if s.field is not None}
     return MappingPreview(
@@ -169,7 +171,8 @@ def _check_file(
         limits=csv_limits(settings),
         formula_escaped=retry_of is not None,  # its rows come from the failed-rows CSV
     )
-    sample = _read_sample(reader)
+    rows = iter(reader)  # one pass: a reader read again does not go on where it stopped
+    sample, read = _read_sample(rows)
     suggestions = _suggestions(reader.header, sample, schema, remembered)
     if retry_of is not None:
         mapping = _retry_mapping(reader.header, retry_of.mapping)
@@ -183,8 +186,8 @@ def _check_file(
         )
     # Reads to the end (undecodable files fail here), or to the first row past the limit:
     # a file over it is refused without reading the rest.
-    rest = itertools.islice(reader, max(0, settings.max_rows - len(sample) + 1))
-    total = len(sample) + sum(1 for _ in rest)
+    rest = itertools.islice(rows, max(0, settings.max_rows - read + 1))
+    total = read + sum(1 for _ in rest)
     if total == 0:
         raise FileRejected("The file has a header but no data rows.")
     if total > settings.max_rows:
@@ -359,6 +362,19 @@ async def create_job(
     return job
 
 
+def config_of(original: ImportJob) -> ImportConfig:
+    """The settings of an import, for another import of its rows (a retry, a resume)."""
+    return ImportConfig(
+        record_type=original.record_type,
+        deduplication_keys=original.deduplication_keys,
+        action=Action(original.action),
+        phone_default_region=original.phone_default_region,
+        multi_value_separator=original.multi_value_separator,
+        dry_run=original.dry_run,
+        batch_size=original.batch_size,
+    )
+
+
 def log_created(job: ImportJob) -> None:
     """From here on, this request's lines (and its messages') name the import."""
     logs.bind(importId=str(job.id))
@@ -384,19 +400,10 @@ async def create_retry(
         raise Conflict(
             f"Import {job_id} is {original.status.value}; retry its failed rows once it ends"
         )
-    config = ImportConfig(
-        record_type=original.record_type,
-        deduplication_keys=original.deduplication_keys,
-        action=Action(original.action),
-        phone_default_region=original.phone_default_region,
-        multi_value_separator=original.multi_value_separator,
-        dry_run=original.dry_run,
-        batch_size=original.batch_size,
-    )
     return await create_job(
         upload,
         file_name,
-        config,
+        config_of(original),
         created_by.name,
         dispatcher,
         settings,

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     max_columns: int = 200
     max_field_chars: int = 10_000
     max_rows: int = 2_000_000
+    file_read_seconds: float = Field(default=300.0, gt=0)
+    xlsx_max_unpacked_bytes: int = Field(default=1024**3, ge=1)
+    xlsx_max_shared_strings: int = Field(default=4_000_000, ge=1)
+    xlsx_max_shared_string_bytes: int = Field(default=64 * 1024**2, ge=1)
     bulk_max_customers: int = 5_000
     bulk_max_bytes: int = 16 * 1024 * 1024
     lookup_chunk_size: int = 50

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -32,6 +33,7 @@ from store.jobs.queries import FINISHED, UNFINISHED, get_job, job_schema
 from store.schemas import get_schema
 
 SAMPLE_ROWS = 20
+PREVIEW_SCAN_ROWS = 10_000  # rows a mapping preview reads at most, looking for its sample
 RUNNING_IMPORTS_RETRY_SECONDS = 30  # imports take seconds to minutes: no use asking sooner
 
 
@@ -46,7 +48,23 @@ class MappingPreview:
 
 
 def csv_limits(settings: Settings) -> CsvLimits:
-    return CsvLimits(max_columns=settings.max_columns, max_field_chars=settings.max_field_chars)
+    return CsvLimits(
+        max_columns=settings.max_columns,
+        max_field_chars=settings.max_field_chars,
+        max_unpacked_bytes=settings.xlsx_max_unpacked_bytes,
+        max_shared_strings=settings.xlsx_max_shared_strings,
+        max_shared_string_bytes=settings.xlsx_max_shared_string_bytes,
+    )
+
+
+def upload_limits(settings: Settings, preview: bool = False) -> CsvLimits:
+    """The limits of reading a file in the API: a time limit, and for a preview a bound on
+    the rows read, blank ones included (a file of millions of blank rows costs nothing)."""
+    return dataclasses.replace(
+        csv_limits(settings),
+        read_seconds=settings.file_read_seconds,
+        scan_rows=PREVIEW_SCAN_ROWS if preview else None,
+    )
 
 
 def _read_sample(reader: TableReader) -> list[list[str]]:
@@ -63,7 +81,9 @@ def _header(
     upload: IO[bytes], delimiter: str | None, sheet: str | None, settings: Settings
 ) -> list[str]:
     start = upload.tell()
-    header = open_table(upload, delimiter=delimiter, sheet=sheet, limits=csv_limits(settings))
+    header = open_table(
+        upload, delimiter=delimiter, sheet=sheet, limits=upload_limits(settings, preview=True)
+    )
     upload.seek(start)
     return header.header
 
@@ -98,7 +118,9 @@ def _preview(
     settings: Settings,
     remembered: RememberedMapping | None,
 ) -> MappingPreview:
-    reader = open_table(upload, delimiter=delimiter, sheet=sheet, limits=csv_limits(settings))
+    reader = open_table(
+        upload, delimiter=delimiter, sheet=sheet, limits=upload_limits(settings, preview=True)
+    )
     sample = _read_sample(reader)
     suggestions = _suggestions(reader.header, sample, schema, remembered)
     mapping = {s.column: s.field for s in suggestions if s.field is not None}
@@ -163,7 +185,7 @@ def _check_file(
         upload,
         delimiter=config.delimiter,
         sheet=config.sheet,
-        limits=csv_limits(settings),
+        limits=upload_limits(settings),
         formula_escaped=retry_of is not None,  # its rows come from the failed-rows CSV
     )
     sample = _read_sample(reader)

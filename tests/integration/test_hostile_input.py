@@ -9,7 +9,38 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import csv_bytes, import_form, wait_for_job
+from tests.helpers import csv_bytes, import_form, raw_xlsx, rewritten_xlsx, wait_for_job
+
+
+def with_hidden_first_sheet(content: bytes) -> bytes:
+    """The workbook with a hidden sheet of other people before its own."""
+    hidden = (
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>firstName</t></is></c></row>'
+        b'<row r="2"><c r="A2" t="inlineStr"><is><t>Hidden</t></is></c></row>'
+        b"</sheetData></worksheet>"
+    )
+    return rewritten_xlsx(
+        content,
+        {
+            "xl/workbook.xml": lambda d: d.replace(
+                b"<sheets>", b'<sheets><sheet name="Old" sheetId="2" state="hidden" r:id="rId9"/>'
+            ),
+            "xl/_rels/workbook.xml.rels": lambda d: d.replace(
+                b"</Relationships>",
+                b'<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/'
+                b'2006/relationships/worksheet" Target="worksheets/old.xml"/></Relationships>',
+            ),
+        },
+        {"xl/worksheets/old.xml": hidden},
+    )
+
+
+def _with_dimension(content: bytes, dimension: bytes) -> bytes:
+    sheet = "xl/worksheets/sheet1.xml"
+    return rewritten_xlsx(
+        content, {sheet: lambda d: d.replace(b"<sheetData>", dimension + b"<sheetData>")}
+    )
 
 
 async def _customer_count(database: Any) -> int:
@@ -217,9 +248,11 @@ async def test_fix_and_retry_reads_back_the_values_the_failed_rows_csv_escaped(
     assert (customer["city"], customer["lastName"]) == ("-Berlin-", "'=quoted")
 
 
-async def _import(api: Any, headers: dict[str, str], content: bytes) -> dict[str, Any]:
+async def _import(
+    api: Any, headers: dict[str, str], content: bytes, name: str = "customers.csv"
+) -> dict[str, Any]:
     config = {"deduplicationKeys": ["email"], "action": "ignore"}
-    created = await api.post("/imports", headers=headers, **import_form(content, config))
+    created = await api.post("/imports", headers=headers, **import_form(content, config, name))
     assert created.status_code == 202, created.text
     return await wait_for_job(api, created.json()["id"], headers)
 
@@ -263,3 +296,53 @@ async def test_an_unclosed_quote_fails_its_row_naming_the_line_it_opened_on(
     assert job["counts"]["failed"] == 1, job
     failed = await api.get(f"/imports/{job['id']}/failed-rows.csv", headers=admin_headers)
     assert "a quote opened on line 3 takes in the lines up to line 4" in failed.text
+
+
+async def test_a_workbook_s_hidden_first_sheet_is_not_the_one_imported(
+    api, database, worker, admin_headers
+) -> None:
+    visible = (
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>firstName</t></is></c>'
+        b'<c r="B1" t="inlineStr"><is><t>email</t></is></c></row>'
+        b'<row r="2"><c r="A2" t="inlineStr"><is><t>Ann</t></is></c>'
+        b'<c r="B2" t="inlineStr"><is><t>ann@example.com</t></is></c></row>'
+        b'<row r="3"><c r="A3" t="inlineStr"><is><t>Bob</t></is></c>'
+        b'<c r="B3" t="str"><f>LOWER("BOB@EXAMPLE.COM")</f></c></row>'
+    )
+    content = with_hidden_first_sheet(raw_xlsx(visible))
+    mapping = await api.post(
+        "/imports/mapping", headers=admin_headers, files={"file": ("c.xlsx", content, "x")}
+    )
+    assert mapping.json()["sheets"] == ["S"], mapping.text
+    job = await _import(api, admin_headers, content, name="c.xlsx")
+    assert (job["counts"]["imported"], job["counts"]["failed"]) == (1, 1), job
+    assert await _first_names(database) == {"Ann"}
+    failed = await api.get(f"/imports/{job['id']}/failed-rows.csv", headers=admin_headers)
+    assert "Cell B3 holds a formula with no saved value" in failed.text
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # A tiny file that declares 16,384 columns by 20,000 rows.
+        b'<dimension ref="A1:XFD20000"/>',
+        # Hundreds of thousands of blank rows before the data.
+        b"".join(b'<row r="%d"/>' % i for i in range(2, 300_000))
+        + b'<row r="300000"><c r="A300000"><v>1</v></c></row>',
+    ],
+    ids=["declared dimension", "blank rows"],
+)
+async def test_a_workbook_that_declares_or_holds_emptiness_is_previewed_at_once(
+    api, database, admin_headers, rows
+) -> None:
+    header = b'<row r="1"><c r="A1" t="inlineStr"><is><t>firstName</t></is></c></row>'
+    if rows.startswith(b"<dimension"):
+        content = raw_xlsx(header + b'<row r="2"><c r="A2"><v>1</v></c></row>')
+        content = _with_dimension(content, rows)
+    else:
+        content = raw_xlsx(header + rows)
+    response = await api.post(
+        "/imports/mapping", headers=admin_headers, files={"file": ("b.xlsx", content, "x")}
+    )
+    assert response.status_code == 200, response.text
+    assert [c["column"] for c in response.json()["columns"]] == ["firstName"]

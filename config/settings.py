@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     max_running_imports_per_key: int = Field(default=5, ge=1)
+    max_mapping_previews_per_key: int = Field(default=2, ge=1)
 
     # Workers and recovery.
     worker_processes: int = 1

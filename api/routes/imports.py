@@ -134,14 +134,22 @@ class ImportController(Controller):
         summary="Suggest a mapping of the file's columns to the schema",
     )
     async def suggest_mapping(
-        self, data: Multipart, settings: InjectedSettings
+        self,
+        data: Multipart,
+        request: Request,  # type: ignore[type-arg]
+        settings: InjectedSettings,
     ) -> MappingSuggestion:
         upload = _upload(data)
         record_type = _text_field(data, "recordType") or "customers"
         delimiter = _text_field(data, "delimiter")
         sheet = _text_field(data, "sheet")
         preview = await jobs.preview_mapping(
-            upload.file, record_type, delimiter, settings, sheet=sheet
+            upload.file,
+            record_type,
+            delimiter,
+            settings,
+            sheet=sheet,
+            created_by=current_principal(request).name,
         )
         return MappingSuggestion(
             columns=[ColumnSuggestion(**asdict(c)) for c in preview.columns],

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
 from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from config import Settings
@@ -23,9 +26,9 @@ from domain.remembered import RememberedMapping, adjusted, with_remembered
 from domain.schema import RecordSchema
 from domain.tabular import TableReader, open_table
 from domain.xlsxfile import XlsxReader
-from store import files, mappings
+from store import db, files, mappings
 from store.auth import Principal
-from store.documents import ImportJob, JobKind
+from store.documents import ImportJob, JobKind, utcnow
 from store.errors import Conflict, TooManyRequests
 from store.jobs import leases
 from store.jobs.dispatch import Dispatcher
@@ -134,12 +137,41 @@ def _preview(
     )
 
 
+_previews_running: Counter[str] = Counter()  # per API key, in this process
+
+
 async def preview_mapping(
     upload: IO[bytes],
     record_type: str,
     delimiter: str | None,
     settings: Settings,
     sheet: str | None = None,
+    created_by: str = "",
+) -> MappingPreview:
+    """The suggested mapping of a file. Reading a file costs CPU in a worker thread: a key
+    may have MAX_MAPPING_PREVIEWS_PER_KEY of them running in one API process; 429 beyond."""
+    if _previews_running[created_by] >= settings.max_mapping_previews_per_key:
+        raise TooManyRequests(
+            f"This API key has {_previews_running[created_by]} mapping previews running; at "
+            f"most {settings.max_mapping_previews_per_key} at a time. Retry when one has "
+            "finished.",
+            retry_after=1,
+        )
+    _previews_running[created_by] += 1
+    try:
+        return await _preview_mapping(upload, record_type, delimiter, settings, sheet)
+    finally:
+        _previews_running[created_by] -= 1
+        if not _previews_running[created_by]:
+            del _previews_running[created_by]
+
+
+async def _preview_mapping(
+    upload: IO[bytes],
+    record_type: str,
+    delimiter: str | None,
+    settings: Settings,
+    sheet: str | None,
 ) -> MappingPreview:
     schema = await get_schema(record_type)
     remembered = await _remembered_for(upload, record_type, delimiter, sheet, settings)
@@ -224,8 +256,49 @@ def _check_file(
     )
 
 
+ADMISSION_LEASE_SECONDS = 10.0  # a process that died holding a key's admission frees it then
+ADMISSION_WAIT_SECONDS = 5.0
+
+
+def _admissions() -> AsyncCollection[dict[str, Any]]:
+    """One document per API key whose new import is being admitted, with its lease."""
+    return db.database()["import_admissions"]
+
+
+@asynccontextmanager
+async def admitted(created_by: str, settings: Settings) -> AsyncIterator[None]:
+    """The count of a key's unfinished imports and the insert of its new one, as one step:
+    requests of one key that arrive together are admitted one at a time (a lease per key in
+    MongoDB, shared by every API process), so no more than MAX_RUNNING_IMPORTS_PER_KEY get
+    in. The body inserts the job."""
+    admissions = _admissions()
+    waited_until = time.monotonic() + ADMISSION_WAIT_SECONDS
+    while True:
+        until = leases.expiry(ADMISSION_LEASE_SECONDS)
+        try:
+            await admissions.find_one_and_update(
+                {"_id": created_by, **leases.free("lease_until", utcnow())},
+                {"$set": {"lease_until": until}},
+                upsert=True,
+            )
+            break
+        except DuplicateKeyError:  # another request of the key is being admitted
+            if time.monotonic() > waited_until:
+                raise TooManyRequests(
+                    "Other imports of this API key are being started; retry in a moment.",
+                    retry_after=1,
+                ) from None
+            await asyncio.sleep(0.02)
+    try:
+        await check_running_imports(created_by, settings)
+        yield
+    finally:
+        await admissions.delete_one({"_id": created_by, "lease_until": until})
+
+
 async def check_running_imports(created_by: str, settings: Settings) -> None:
-    """Before any of the file is read: a key with its share of imports running waits."""
+    """A key with its share of imports pending or running waits (checked before any of the
+    file is read, and again in `admitted`)."""
     running = await ImportJob.find(
         {"created_by": created_by, "status": {"$in": list(UNFINISHED)}}
     ).count()
@@ -359,7 +432,8 @@ async def create_job(
                 **accepted.fields(),
                 **origin,
             )
-            await job.insert()
+            async with admitted(created_by, settings):
+                await job.insert()
     except DuplicateKeyError:
         if job_id is None:
             raise

@@ -45,7 +45,8 @@ async def create_source_job(
     schema.check_deduplication_keys(config.deduplication_keys)
     if config.source.url is not None:
         await outbound.check_url(config.source.url, settings)
-    job, made = await _insert(config, created_by, created_by_key, job_id, schedule_id)
+    async with intake.admitted(created_by, settings):
+        job, made = await _insert(config, created_by, created_by_key, job_id, schedule_id)
     if made:
         dispatcher.plan(str(job.id))
     return job

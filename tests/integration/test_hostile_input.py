@@ -3,6 +3,7 @@ a clear 4xx (or its row a clear reason), and nothing is written where the reques
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import quote
@@ -346,3 +347,47 @@ async def test_a_workbook_that_declares_or_holds_emptiness_is_previewed_at_once(
     )
     assert response.status_code == 200, response.text
     assert [c["column"] for c in response.json()["columns"]] == ["firstName"]
+
+
+async def test_imports_sent_at_once_never_exceed_the_running_limit_of_their_key(database) -> None:
+    """The count of a key's running imports and the creation of a new one are one step:
+    ten sent together with a limit of three start three; the others get 429 and leave no
+    file behind."""
+    import uuid
+
+    import httpx
+
+    from api.app import create_app
+    from config import Settings
+
+    settings = Settings(admin_api_key=f"together-{uuid.uuid4().hex}", max_running_imports_per_key=3)
+    app = create_app(settings)
+    rows = [[f"P{i}", f"p{i}@example.com"] for i in range(3_000)]
+    form = import_form(csv_bytes(["firstName", "email"], rows), {"deduplicationKeys": ["email"]})
+    headers = {"Authorization": f"Bearer {settings.admin_api_key}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as client:
+        answers = await asyncio.gather(
+            *(client.post("/imports", headers=headers, **form) for _ in range(10))
+        )
+    await app.state.rate_limiter.close()
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [202] * 3 + [429] * 7, [a.text for a in answers]
+    assert await database["import_jobs"].count_documents({}) == 3
+    assert await database["uploads.files"].count_documents({}) == 3
+
+
+async def test_a_key_with_its_mapping_previews_running_gets_429_for_another(
+    api, database, admin_headers, monkeypatch
+) -> None:
+    from store.jobs import intake
+
+    monkeypatch.setitem(intake._previews_running, "admin", 2)  # two of the admin's, reading
+    form = {"files": {"file": ("c.csv", csv_bytes(["firstName"], [["Ann"]]), "text/csv")}}
+    refused = await api.post("/imports/mapping", headers=admin_headers, **form)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["Retry-After"] == "1"
+    assert "2 mapping previews running; at most 2" in refused.json()["detail"]
+    monkeypatch.setitem(intake._previews_running, "admin", 1)
+    assert (await api.post("/imports/mapping", headers=admin_headers, **form)).status_code == 200
+    assert intake._previews_running["admin"] == 1  # its own slot given back

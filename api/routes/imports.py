@@ -67,6 +67,20 @@ RETRY_FORM = request_body(
 )
 
 
+MAX_FILE_NAME_CHARS = 255  # what most file systems allow
+
+
+def _file_name(upload: UploadFile, default: str) -> str:
+    """The upload's name, a longer one cut (its extension kept): it is shown in every list
+    and names the downloads."""
+    name = upload.filename or default
+    if len(name) <= MAX_FILE_NAME_CHARS:
+        return name
+    _, dot, extension = name.rpartition(".")
+    kept = dot + extension if dot and len(extension) <= 10 else ""
+    return name[: MAX_FILE_NAME_CHARS - len(kept) - 1] + "…" + kept
+
+
 def _upload(data: dict[str, Any]) -> UploadFile:
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
@@ -191,7 +205,7 @@ class ImportController(Controller):
             else:
                 job = await jobs.create_job(
                     upload.file,
-                    upload.filename or "upload.csv",
+                    _file_name(upload, "upload.csv"),
                     config,
                     principal.name,
                     dispatcher,
@@ -263,7 +277,7 @@ class ImportController(Controller):
             job = await jobs.create_retry(
                 job_id,
                 upload.file,
-                upload.filename or "corrected.csv",
+                _file_name(upload, "corrected.csv"),
                 current_principal(request),
                 dispatcher,
                 settings,

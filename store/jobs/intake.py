@@ -232,6 +232,14 @@ def _check_file(
             "The file has no column for mandatory attribute(s): " + ", ".join(missing),
             missing_required=missing,
         )
+    unmatched = [key for key in config.deduplication_keys if key not in mapping.values()]
+    if unmatched:
+        # Rows could not be matched on it: every row would be new, or fail on another key.
+        raise FileRejected(
+            "No column of the file is mapped to the deduplication key(s) "
+            + ", ".join(unmatched)
+            + "; map a column to each, or deduplicate on other keys."
+        )
     # Reads to the end (undecodable files fail here), or to the first row past the limit:
     # a file over it is refused without reading the rest.
     rest = itertools.islice(reader, max(0, settings.max_rows - len(sample) + 1))

@@ -182,6 +182,13 @@ CASES = [
     file_case("two columns on one attribute", GOOD_CSV, 422, "", mapping={"firstName": "email"}),
     file_case("mapping away firstName", GOOD_CSV, 422, "firstName", mapping={"firstName": None}),
     file_case(
+        "a deduplication key without a column",
+        GOOD_CSV,
+        422,
+        "No column of the file is mapped to the deduplication key(s) facebook;",
+        deduplicationKeys=["email", "facebook"],
+    ),
+    file_case(
         "a NUL byte far past the start",
         b"firstName,email\r\n" + b"Ann,ann@example.com\r\n" * 5_000 + b"A\x00n,x@example.com\r\n",
         422,

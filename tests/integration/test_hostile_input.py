@@ -391,3 +391,35 @@ async def test_a_key_with_its_mapping_previews_running_gets_429_for_another(
     monkeypatch.setitem(intake._previews_running, "admin", 1)
     assert (await api.post("/imports/mapping", headers=admin_headers, **form)).status_code == 200
     assert intake._previews_running["admin"] == 1  # its own slot given back
+
+
+async def test_a_long_file_name_is_cut_and_one_past_the_form_s_limit_refused_clearly(
+    api, database, admin_headers
+) -> None:
+    rows = csv_bytes(["firstName", "email"], [["Ann", "ann@example.com"]])
+    config = {"deduplicationKeys": ["email"]}
+    created = await api.post(
+        "/imports", headers=admin_headers, **import_form(rows, config, "n" * 3_000 + ".csv")
+    )
+    assert created.status_code == 202, created.text
+    job = await api.get(f"/imports/{created.json()['id']}", headers=admin_headers)
+    assert job.json()["fileName"] == "n" * 250 + "….csv"
+    refused = await api.post(
+        "/imports", headers=admin_headers, **import_form(rows, config, "n" * 8_000 + ".csv")
+    )
+    assert refused.status_code == 400, refused.text
+    assert "file name of thousands of characters" in refused.json()["detail"]
+
+
+async def test_a_mapping_of_thousands_of_unknown_columns_is_named_in_a_short_reason(
+    api, database, admin_headers
+) -> None:
+    mapping = {f"column {i} " + "x" * 200: "email" for i in range(100_000)}
+    config = {"deduplicationKeys": ["email"], "mapping": mapping}
+    form = import_form(csv_bytes(["firstName", "email"], [["Ann", "a@example.com"]]), config)
+    refused = await api.post("/imports", headers=admin_headers, **form)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert len(refused.content) < 2_000
+    assert detail.startswith("Mapping names columns that are not in the file: column 0 x")
+    assert detail.endswith("and 99990 more")

@@ -423,3 +423,25 @@ async def test_a_mapping_of_thousands_of_unknown_columns_is_named_in_a_short_rea
     assert len(refused.content) < 2_000
     assert detail.startswith("Mapping names columns that are not in the file: column 0 x")
     assert detail.endswith("and 99990 more")
+
+
+async def test_a_phone_extension_is_kept_after_the_e164_number(
+    api, database, worker, admin_headers
+) -> None:
+    rows = [["Ann", "ann@example.com", "+1 212 555 0100 ext. 12"]]
+    job = await _import(api, admin_headers, csv_bytes(["firstName", "email", "phone"], rows))
+    assert job["counts"]["imported"] == 1, job
+    body = {
+        "action": "ignore",
+        "deduplicationKeys": ["email"],
+        "customers": [
+            {"firstName": "Bob", "email": "bob@example.com", "phoneNumber": "+1 212 555 0100 x13"}
+        ],
+    }
+    bulk = await api.post("/customers/bulkCustomers", headers=admin_headers, json=body)
+    assert bulk.json()["insertedCount"] == 1, bulk.text
+    phones = {
+        c["attributes"]["firstName"]: c["attributes"]["phoneNumber"]
+        async for c in database["customers"].find({})
+    }
+    assert phones == {"Ann": ["+12125550100;ext=12"], "Bob": ["+12125550100;ext=13"]}

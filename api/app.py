@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.routes import HTTPRoute
 
 from api.dependencies import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS
+from api.request_context import request_context
+from api.routes.audit import AuditController
 from api.routes.customers import CustomerController
 from api.routes.health import get_health
 from api.routes.imports import ImportController
 from api.routes.keys import KeyController
 from api.routes.mappings import MappingController
+from api.routes.metrics import get_metrics
 from api.routes.record_types import RecordTypeController
 from api.routes.schedules import ScheduleController
 from api.routes.webhooks import WebhookController
 from api.security import OPENAPI_PATH, require_role
-from config import Settings, get_settings
+from config import Settings, get_settings, logs
 from store import db
-from store.throttle import RateLimiter
+from store.throttle import FailedAuthentication, RateLimiter, TokenBuckets
+
+# HTTP requests by route template (not by path: ids would make a series each), method and
+# status, with their latency: bcu_http_requests_total, bcu_http_request_duration_seconds.
+HTTP_METRICS = PrometheusConfig(app_name="bcu", prefix="bcu_http", group_path=True)
 
 
 def _allowed_methods(app: Litestar) -> dict[str, str]:
@@ -47,20 +54,23 @@ async def _answer_options(request: Request[Any, Any, Any]) -> Response[None] | N
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    logging.basicConfig(level=logging.INFO)
     state = State({"settings": settings})
-    if settings.redis_url:  # the client connects on first use
+    if settings.redis_url:  # the clients connect on first use
         state.rate_limiter = RateLimiter(
             settings.redis_url, settings.rate_limit_per_second, settings.rate_limit_burst
+        )
+        state.failed_authentication = FailedAuthentication(
+            settings.redis_url, settings.auth_failures_per_minute, settings.auth_failure_burst
         )
 
     async def start() -> None:
         await db.connect(settings)
 
     async def stop() -> None:
-        limiter: RateLimiter | None = state.get("rate_limiter")
-        if limiter is not None:
-            await limiter.close()
+        for name in ("rate_limiter", "failed_authentication"):
+            limiter: TokenBuckets | None = state.get(name)
+            if limiter is not None:
+                await limiter.close()
         await db.disconnect()
 
     app = Litestar(
@@ -73,7 +83,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MappingController,
             WebhookController,
             ScheduleController,
+            AuditController,
+            get_metrics,
         ],
+        middleware=[request_context, HTTP_METRICS.middleware],
         guards=[require_role],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -90,4 +103,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     state.allowed_methods = _allowed_methods(app)
+    logs.configure(settings)  # after Litestar set up its own logging, which this replaces
     return app

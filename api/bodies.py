@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -12,16 +13,19 @@ from domain.errors import InvalidRequest
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def _depth(value: Any) -> int:
-    """Levels of lists and objects in a parsed JSON value, without recursion."""
-    deepest, pending = 0, [(value, 1)]
+def _depth_and_non_finite(value: Any) -> tuple[int, bool]:
+    """Levels of lists and objects in a parsed JSON value, and whether it holds NaN or an
+    infinity (which the parser accepts but JSON has not), without recursion."""
+    deepest, non_finite, pending = 0, False, [(value, 1)]
     while pending:
         item, level = pending.pop()
         if isinstance(item, dict | list):
             deepest = max(deepest, level)
             children = item.values() if isinstance(item, dict) else item
             pending.extend((child, level + 1) for child in children)
-    return deepest
+        elif isinstance(item, float) and not math.isfinite(item):
+            non_finite = True
+    return deepest, non_finite
 
 
 def _values(model: BaseModel) -> dict[str, Any]:
@@ -40,6 +44,12 @@ def parse_json(
             ) from None
         raise
     # The list of the model's values stands for the body's own level.
-    if _depth(list(_values(parsed).values())) > max_depth:
+    depth, non_finite = _depth_and_non_finite(list(_values(parsed).values()))
+    if depth > max_depth:
         raise InvalidRequest(f"{what} is nested too deeply (at most {max_depth} levels)")
+    if non_finite:
+        raise InvalidRequest(
+            f"{what} is not valid JSON: NaN, Infinity and -Infinity are not JSON numbers; "
+            "send the value as a string or leave it out"
+        )
     return parsed

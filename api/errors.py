@@ -18,7 +18,7 @@ from store.errors import (
     Forbidden,
     Gone,
     NotFound,
-    StillInFlight,
+    RetryLater,
     TooManyRequests,
     Unauthorized,
 )
@@ -54,7 +54,7 @@ def domain_error(_: Request[Any, Any, Any], error: DomainError) -> Response[dict
     status = next((code for kind, code in STATUS_OF.items() if isinstance(error, kind)), 400)
     if isinstance(error, FileRejected) and error.missing_required:
         return _json(status, str(error), missingRequired=error.missing_required)
-    if isinstance(error, TooManyRequests | StillInFlight):
+    if isinstance(error, TooManyRequests | RetryLater):
         return _json(status, str(error), {"Retry-After": str(error.retry_after)})
     return _json(status, str(error))
 

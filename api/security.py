@@ -9,7 +9,8 @@ from litestar.handlers.base import BaseRouteHandler
 from config import Settings
 from store.auth import Principal, authenticate
 from store.documents import Role
-from store.throttle import RateLimiter
+from store.errors import UnknownKey
+from store.throttle import FailedAuthentication, RateLimiter
 
 VIEWER = {"role": Role.VIEWER}
 IMPORTER = {"role": Role.IMPORTER}
@@ -27,7 +28,16 @@ async def require_role(connection: ASGIConnection, handler: BaseRouteHandler) ->
     ):
         return
     settings: Settings = connection.app.state.settings
-    principal = await authenticate(connection.headers.get("authorization"), settings)
+    failures: FailedAuthentication | None = connection.app.state.get("failed_authentication")
+    address = connection.client.host if connection.client else "unknown"
+    if failures is not None:
+        await failures.check(address)
+    try:
+        principal = await authenticate(connection.headers.get("authorization"), settings)
+    except UnknownKey:
+        if failures is not None:
+            await failures.failed(address)
+        raise
     limiter: RateLimiter | None = connection.app.state.get("rate_limiter")
     if limiter is not None:
         await limiter.take(principal.key_id)

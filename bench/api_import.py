@@ -4,10 +4,11 @@ MongoDB for its phase timestamps."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from bson import ObjectId
@@ -36,35 +37,63 @@ def job_document(mongo_url: str, database: str, job_id: str) -> dict[str, Any]:
     return found
 
 
-def http_import(
-    stack: AppStack, action: str, rows: int, path: Path, timeout: float
+def import_parts(
+    config: dict[str, Any], file: IO[bytes] | bytes | None, name: str
 ) -> dict[str, Any]:
-    """POST /imports then poll until the job ends. Seconds run from the POST's start to the
-    job's `finished_at` (its document), else to the poll that saw it finished."""
-    config = {"deduplicationKeys": ["email"], "action": action}
+    """The multipart parts of POST /imports: `config`, and the file unless the config
+    names a source."""
+    parts: dict[str, Any] = {"config": (None, json.dumps(config), "application/json")}
+    if file is not None:
+        parts["file"] = (name, file, "text/csv")
+    return parts
+
+
+def wait_for_job(
+    stack: AppStack, client: httpx.Client, job_id: str, started: float, timeout: float
+) -> tuple[dict[str, Any], int]:
+    """Poll GET /imports/{id} until the job ends (cancelled past `timeout` seconds after the
+    `started` perf_counter); the job as answered, and the number of polls."""
+    polls = 0
+    while True:
+        if not stack.workers.alive:
+            raise RuntimeError(f"the workers exited; see {stack.workers.log_path}")
+        job: dict[str, Any] = client.get(f"/imports/{job_id}").raise_for_status().json()
+        polls += 1
+        if job["status"] in FINISHED:
+            return job, polls
+        if time.perf_counter() - started > timeout:
+            client.post(f"/imports/{job_id}/cancel")
+            raise TimeoutError(f"job {job_id} not finished after {timeout:.0f} s: {job}")
+        time.sleep(POLL_SECONDS)
+
+
+def http_import(
+    stack: AppStack,
+    action: str,
+    rows: int,
+    path: Path | None,
+    timeout: float,
+    source: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """POST /imports of the file at `path`, or of `source` (DESIGN.md §7: a multipart
+    request of the `config` part alone, the job fetches the file), then poll until the job
+    ends. Seconds run from the POST's start to the job's `finished_at` (its document), else
+    to the poll that saw it finished."""
+    config: dict[str, Any] = {"deduplicationKeys": ["email"], "action": action}
+    config |= {"source": source} if source else {}
     headers = {"Authorization": f"Bearer {API_KEY}"}
     with httpx.Client(base_url=stack.url, headers=headers, timeout=None) as client:
-        with path.open("rb") as file:
+        with contextlib.ExitStack() as opened:
+            file = opened.enter_context(path.open("rb")) if path else None
+            parts = import_parts(config, file, path.name if path else "")
             started_wall, started = time.time(), time.perf_counter()
-            files = {"file": (path.name, file, "text/csv")}
-            answer = client.post("/imports", files=files, data={"config": json.dumps(config)})
+            answer = client.post("/imports", files=parts)
             upload = time.perf_counter() - started
         if answer.status_code != 202:
             raise RuntimeError(f"POST /imports answered {answer.status_code}: {answer.text[:500]}")
         job_id = answer.json()["id"]
-        polls = 0
-        while True:
-            if not stack.workers.alive:
-                raise RuntimeError(f"the workers exited; see {stack.workers.log_path}")
-            job = client.get(f"/imports/{job_id}").raise_for_status().json()
-            polls += 1
-            if job["status"] in FINISHED:
-                observed = time.perf_counter() - started
-                break
-            if time.perf_counter() - started > timeout:
-                client.post(f"/imports/{job_id}/cancel")
-                raise TimeoutError(f"job {job_id} not finished after {timeout:.0f} s: {job}")
-            time.sleep(POLL_SECONDS)
+        job, polls = wait_for_job(stack, client, job_id, started, timeout)
+        observed = time.perf_counter() - started
     document = job_document(stack.servers.mongo_url, stack.database, job_id)
     finished = document.get("finished_at")
     seconds = finished.timestamp() - started_wall if finished else observed

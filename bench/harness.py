@@ -1,7 +1,7 @@
 """The processes a benchmark run needs, all on 127.0.0.1: MongoDB and Redis (embedded unless
 MONGODB_URL / REDIS_URL are set), then per case the API (uvicorn) and the workers (dramatiq,
-2 processes x 2 threads) on a freshly dropped database; plus peak-RSS sampling and the
-server's command counters."""
+2 processes x 2 threads), or every process `make run` starts but the UI, on a freshly
+dropped database; plus peak-RSS sampling and the server's command counters."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ import httpx
 import psutil
 from pymongo import MongoClient
 
+from config import Settings
 from stack.processes import VENV_BIN, Child, free_port, start_mongo, start_redis, stop_all
+from stack.run import app_children
 
 API_KEY = "bench-admin-key"
 DATABASE = "bcu_bench"
@@ -94,15 +96,28 @@ class PeakRss(threading.Thread):
 
 
 class AppStack:
-    """API and workers on `database` (dropped before they start); a context manager."""
+    """API and workers on `database` (dropped before they start); a context manager.
 
-    def __init__(self, servers: Servers, workdir: Path, database: str = DATABASE) -> None:
+    With `make_run`, the processes `make run` starts but the UI (API, workers with its default
+    processes and threads, webhook worker, recovery check), started as it starts them; `env`
+    adds settings."""
+
+    def __init__(
+        self,
+        servers: Servers,
+        workdir: Path,
+        database: str = DATABASE,
+        make_run: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.servers, self.workdir, self.database = servers, workdir, database
+        self.make_run, self.extra_env = make_run, env or {}
         self.port = free_port()
         self.children: list[Child] = []
         self.url = f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
+        workers = {"WORKER_PROCESSES": str(WORKER_PROCESSES), "WORKER_THREADS": str(WORKER_THREADS)}
         return {
             **os.environ,
             "MONGODB_URL": self.servers.mongo_url,
@@ -111,24 +126,33 @@ class AppStack:
             "ADMIN_API_KEY": API_KEY,
             "API_HOST": "127.0.0.1",
             "API_PORT": str(self.port),
-            "WORKER_PROCESSES": str(WORKER_PROCESSES),
-            "WORKER_THREADS": str(WORKER_THREADS),
+            **({} if self.make_run else workers),
+            **self.extra_env,
         }
+
+    def processes(self, env: dict[str, str]) -> list[Child]:
+        if self.make_run:
+            settings = Settings(api_host="127.0.0.1", api_port=self.port)
+            return [c for c in app_children(settings, env, self.workdir) if c.name != "ui"]
+        python = str(VENV_BIN / "python")
+        api_argv = [python, "-m", "uvicorn", "api.app:create_app", "--factory"]
+        api_argv += ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
+        worker_argv = [python, "-m", "dramatiq", "workers.actors"]
+        worker_argv += ["--processes", str(WORKER_PROCESSES), "--threads", str(WORKER_THREADS)]
+        return [
+            Child("api", api_argv, env, self.workdir / "api.log"),
+            Child("worker", worker_argv, env, self.workdir / "worker.log"),
+        ]
 
     def __enter__(self) -> AppStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with MongoClient(self.servers.mongo_url) as client:
             client.drop_database(self.database)
-        python, env = str(VENV_BIN / "python"), self.env()
-        api_argv = [python, "-m", "uvicorn", "api.app:create_app", "--factory"]
-        api_argv += ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
-        worker_argv = [python, "-m", "dramatiq", "workers.actors"]
-        worker_argv += ["--processes", str(WORKER_PROCESSES), "--threads", str(WORKER_THREADS)]
         try:
-            self.api = Child("api", api_argv, env, self.workdir / "api.log").start()
-            self.children.append(self.api)
-            self.workers = Child("worker", worker_argv, env, self.workdir / "worker.log").start()
-            self.children.append(self.workers)
+            for child in self.processes(self.env()):
+                self.children.append(child.start())
+            by_name = {child.name: child for child in self.children}
+            self.api, self.workers = by_name["api"], by_name["worker"]
             self.wait_healthy()
         except BaseException:
             self.stop()

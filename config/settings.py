@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     # Connections. Unset URLs mean "start the embedded server" (make run / tests only).
     mongodb_url: str | None = None
     mongodb_database: str = "bulk_upload"
+    # Pooled connections idle this long are dropped by the driver before the server drops them
+    # (SecantusDB closes a connection idle for 300 s; the async driver only notices on use).
+    mongodb_max_idle_seconds: float = 120.0
     redis_url: str | None = None
     data_dir: Path = Path("var")
     embedded_mongodb_port: int = 27018  # not 27017: a real MongoDB may own that
@@ -27,6 +30,9 @@ class Settings(BaseSettings):
     # On SIGTERM the API lets requests in flight finish for this long, then drops them (an
     # upload dropped midway is deleted by the recovery check).
     api_shutdown_seconds: int = Field(default=10, ge=0)
+
+    # Logs of every process: one JSON object per line (compose's default), or readable text.
+    log_format: Literal["json", "text"] = "text"
 
     # Security: the bootstrap admin key (more keys live in MongoDB).
     admin_api_key: str = "dev-admin-key"
@@ -54,6 +60,13 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=200, ge=1)
     max_running_imports_per_key: int = Field(default=5, ge=1)
     max_mapping_previews_per_key: int = Field(default=2, ge=1)
+    # Unknown API keys one client address may present (API or UI sign-in): a burst of this
+    # many, then this many a minute; beyond: 429 with Retry-After, the key not even checked.
+    auth_failure_burst: int = Field(default=20, ge=1)
+    auth_failures_per_minute: float = Field(default=10.0, gt=0)
+    # Longest a bulk request waits for other writers of the same customers before it answers
+    # 409 with Retry-After (nothing of it written).
+    bulk_wait_seconds: float = Field(default=10.0, ge=0)
 
     # Workers and recovery.
     worker_processes: int = 1
@@ -68,6 +81,7 @@ class Settings(BaseSettings):
     worker_shutdown_seconds: float = Field(default=10.0, gt=0)
     recovery_check_seconds: float = Field(default=5.0, gt=0)
     report_retention_days: int = Field(default=30, ge=0)  # 0: keep them forever
+    audit_retention_days: int = Field(default=365, ge=0)  # 0: keep the events forever
 
     # Automation (DESIGN.md §7): idempotent requests, webhooks, remote sources, schedules.
     idempotency_hours: float = Field(default=24.0, gt=0)

@@ -153,6 +153,13 @@ def redis_child(port: int, workdir: Path, log_path: Path | None = None) -> Child
     return Child("redis", argv, log_path=log_path)
 
 
+def s3_child(port: int, log_path: Path | None = None) -> Child:
+    """An S3-wire server (moto's server mode, a real process speaking the S3 protocol) for
+    the S3 sources of the tests and benchmarks."""
+    argv = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    return Child("s3", argv, log_path=log_path)
+
+
 def start_ready(child: Child, port: int) -> Child:
     """Start `child` and wait until it listens on `port`; stopped again if it never does."""
     child.start()
@@ -174,6 +181,12 @@ def start_redis(workdir: Path, log_path: Path | None = None, port: int = 0) -> t
     """A redis-server, ready, on `port` (0: a free one); with its URL."""
     port = port or free_port()
     return start_ready(redis_child(port, workdir, log_path), port), redis_url_for(port)
+
+
+def start_s3(log_path: Path | None = None) -> tuple[Child, str]:
+    """An S3-wire server, ready, on a free port; with its endpoint URL."""
+    port = free_port()
+    return start_ready(s3_child(port, log_path), port), f"http://127.0.0.1:{port}"
 
 
 def mongo_url_for(port: int) -> str:

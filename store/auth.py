@@ -9,8 +9,11 @@ import secrets
 from dataclasses import dataclass
 
 from config import Settings
+from domain.audit import AuditAction
+from store import audit
+from store.audit import Target
 from store.documents import ApiKey, Role, SignInSession, utcnow
-from store.errors import Forbidden, Unauthorized
+from store.errors import Forbidden, Unauthorized, UnknownKey
 
 SESSION_TOKEN_PREFIX = "bcus_"  # tells a sign-in session's token from an API key
 ROLE_RANK = {Role.VIEWER: 0, Role.IMPORTER: 1, Role.ADMIN: 2}
@@ -26,6 +29,12 @@ class Principal:
     def require(self, role: Role) -> None:
         if ROLE_RANK[self.role] < ROLE_RANK[role]:
             raise Forbidden(f"This needs the {role.value} role; your key has {self.role.value}")
+
+    def require_owner(self, created_by_key: str | None, action: str, what: str) -> None:
+        """The one rule for acting on an import or a schedule (cancel, retry, revert; change,
+        run, delete): an admin, or the API key that created it (its sign-in sessions too)."""
+        if self.role is not Role.ADMIN and self.key_id != created_by_key:
+            raise Forbidden(f"Only an admin or the API key that created the {what} may {action} it")
 
 
 def hash_key(key: str) -> str:
@@ -45,7 +54,7 @@ async def authenticate(authorization: str | None, settings: Settings) -> Princip
         return await _session_principal(key)
     stored = await ApiKey.find_one(ApiKey.key_hash == key_hash)
     if stored is None:
-        raise Unauthorized("Invalid API key")
+        raise UnknownKey("Invalid API key")
     return Principal(stored.name, stored.role, key_hash[:16])
 
 
@@ -56,8 +65,11 @@ async def _session_principal(token: str) -> Principal:
     return Principal(session.name, session.role, session.key_id, is_session=True)
 
 
-async def create_key(name: str, role: Role) -> str:
+async def create_key(name: str, role: Role, by: Principal) -> str:
     """Store a new key and return it; only its hash is kept."""
     key = secrets.token_urlsafe(24)
-    await ApiKey(key_hash=hash_key(key), name=name, role=role).insert()
+    stored = ApiKey(key_hash=hash_key(key), name=name, role=role)
+    await stored.insert()
+    details = {"name": name, "role": role.value}
+    await audit.record(AuditAction.KEY_CREATED, by, Target("apiKey", str(stored.id)), details)
     return key

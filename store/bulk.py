@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +18,11 @@ from domain.errors import DomainError
 from domain.resolution import Outcome
 from domain.validation import RowValidator
 from store import writers
-from store.commit import Commit, commit, id_for_row
+from store.commit import Commit, Committed, commit, id_for_row
+from store.errors import Conflict, RetryLater
 from store.schemas import get_schema
+
+CONTENDED_RETRY_SECONDS = 5
 
 
 class TooManyCustomers(DomainError):
@@ -30,6 +36,27 @@ class BulkOutcome:
     ignored: int
     appended: int  # profiles an `append` changed; 0 for the other actions
     rejected: list[tuple[dict[str, Any], str]]  # each refused customer, with its reason
+
+
+async def _commit_waiting(attempt: Commit, wait_seconds: float) -> Committed:
+    """Commit, trying again while other writers hold the same customers, for at most
+    `wait_seconds`. The same writer every time: it keeps its age, so the writers it waits
+    for give way to it in turn. Beyond the wait: RetryLater, in words (no writer ids)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return await commit(attempt)
+        except Conflict:
+            if time.monotonic() >= deadline:
+                raise RetryLater(
+                    "Other requests or imports are writing some of the same customers right "
+                    f"now, and still were after {wait_seconds:g} s of waiting; send this "
+                    f"request again in {CONTENDED_RETRY_SECONDS} s",
+                    retry_after=CONTENDED_RETRY_SECONDS,
+                ) from None
+        # An earlier attempt may have written some of its customers: find them this time.
+        attempt = dataclasses.replace(attempt, resumed=True)
+        await asyncio.sleep(random.uniform(0.05, 0.5))
 
 
 async def bulk_write(request: BulkRequest, settings: Settings) -> BulkOutcome:
@@ -51,19 +78,17 @@ async def bulk_write(request: BulkRequest, settings: Settings) -> BulkOutcome:
         ]
     )
     writer = writers.new_writer_id()
-    committed = await commit(
-        Commit(
-            rows=rows,
-            action=request.action,
-            deduplication_keys=request.deduplication_keys,
-            schema=schema,
-            writer=writer,
-            new_id=functools.partial(id_for_row, ObjectId(writer.split("-")[0])),
-            lookup_chunk_size=settings.lookup_chunk_size,
-            lease_seconds=settings.writer_lease_seconds,
-        )
+    attempt = Commit(
+        rows=rows,
+        action=request.action,
+        deduplication_keys=request.deduplication_keys,
+        schema=schema,
+        writer=writer,
+        new_id=functools.partial(id_for_row, ObjectId(writer.split("-")[0])),
+        lookup_chunk_size=settings.lookup_chunk_size,
+        lease_seconds=settings.writer_lease_seconds,
     )
-    resolution = committed.resolution
+    resolution = (await _commit_waiting(attempt, settings.bulk_wait_seconds)).resolution
     counts = dict.fromkeys(Outcome, 0)
     rejected = []
     for result in resolution.results:

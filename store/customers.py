@@ -36,7 +36,13 @@ async def get_customer(customer_id: str) -> dict[str, Any]:
     doc = await Customer.get_pymongo_collection().find_one({"_id": oid})
     if doc is None:
         raise NotFound(f"No customer with id {customer_id!r}")
-    return customer_json(doc)
+    return customer_json(doc) | {"lastImportId": last_import_id(doc.get("written_by"))}
+
+
+def last_import_id(written_by: str | None) -> str | None:
+    """The import that last wrote a customer (`written_by`), unless a bulk request did (its
+    writer id ends in "-bulk")."""
+    return written_by if written_by and ObjectId.is_valid(written_by) else None
 
 
 async def list_customers(

@@ -22,20 +22,27 @@ async def connect(settings: Settings) -> AsyncDatabase:  # type: ignore[type-arg
     global _client, _database
     async with _lock:
         if _database is None:
-            if not settings.mongodb_url:
-                raise RuntimeError("MONGODB_URL is not set")
-            _client = AsyncMongoClient(
-                settings.mongodb_url,
-                tz_aware=True,
-                serverSelectionTimeoutMS=10_000,
-                # A reply that never comes (the server restarted under a request) raises
-                # instead of holding the step, and its renewed lease, forever.
-                socketTimeoutMS=SOCKET_TIMEOUT_MS,
-            )
+            _client = new_client(settings)
             database = _client[settings.mongodb_database]
             await initialise(database)
             _database = database
         return _database
+
+
+def new_client(settings: Settings) -> AsyncMongoClient:  # type: ignore[type-arg]
+    if not settings.mongodb_url:
+        raise RuntimeError("MONGODB_URL is not set")
+    return AsyncMongoClient(
+        settings.mongodb_url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=10_000,
+        # A reply that never comes (the server restarted under a request) raises
+        # instead of holding the step, and its renewed lease, forever.
+        socketTimeoutMS=SOCKET_TIMEOUT_MS,
+        # A server that closed an idle connection is only noticed by the async driver when
+        # the next command on it fails (AutoReconnect, a 500 after a quiet spell).
+        maxIdleTimeMS=int(settings.mongodb_max_idle_seconds * 1000),
+    )
 
 
 async def initialise(database: AsyncDatabase) -> None:  # type: ignore[type-arg]

@@ -361,6 +361,35 @@ class ScheduleRun(Document):
         indexes = [IndexModel([("done", ASCENDING)])]
 
 
+class AuditActor(BaseModel):
+    """Who acted: the API key (its id, never the key), its name and role. A schedule's run
+    acts for the schedule's creator, whose role is not known then (None)."""
+
+    key_id: str | None
+    name: str
+    role: str | None
+
+
+class AuditEvent(Document):
+    """One entry of the audit trail (store.audit): inserted, never changed."""
+
+    id: str  # type: ignore[assignment]
+    at: datetime = Field(default_factory=utcnow)
+    actor: AuditActor
+    action: str
+    target_type: str
+    target_id: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    class Settings:
+        name = "audit_events"
+        indexes = [
+            IndexModel([("at", DESCENDING)]),
+            IndexModel([("action", ASCENDING), ("at", DESCENDING)]),
+            IndexModel([("actor.key_id", ASCENDING), ("at", DESCENDING)]),
+        ]
+
+
 DOCUMENT_MODELS: list[type[Document]] = [
     Customer,
     SchemaDocument,
@@ -372,4 +401,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     WebhookDelivery,
     Schedule,
     ScheduleRun,
+    AuditEvent,
 ]

@@ -11,13 +11,18 @@ class Conflict(DomainError):
     """The request is valid but the resource is not in a state that allows it."""
 
 
-class StillInFlight(Conflict):
-    """The same request is being answered now; it may be sent again after `retry_after`
-    seconds (then it gets that answer)."""
+class RetryLater(Conflict):
+    """The request is valid but meets other work in progress; sent again after
+    `retry_after` seconds it may succeed."""
 
     def __init__(self, reason: str, retry_after: int) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class StillInFlight(RetryLater):
+    """The same request is being answered now; it may be sent again after `retry_after`
+    seconds (then it gets that answer)."""
 
 
 class Gone(DomainError):
@@ -30,6 +35,10 @@ class Forbidden(DomainError):
 
 class Unauthorized(DomainError):
     pass
+
+
+class UnknownKey(Unauthorized):
+    """A key that is none of ours: counted against the client's failed authentications."""
 
 
 class TooManyRequests(DomainError):

@@ -8,7 +8,11 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from domain.audit import AuditAction
 from domain.remembered import RememberedMapping, best_match, header_key, header_set_id
+from store import audit
+from store.audit import Target
+from store.auth import Principal
 from store.documents import Customer, utcnow
 from store.errors import NotFound
 
@@ -66,7 +70,8 @@ async def list_mappings(limit: int, offset: int) -> tuple[list[dict[str, Any]], 
     return await cursor.to_list(), total
 
 
-async def delete_mapping(mapping_id: str) -> None:
+async def delete_mapping(mapping_id: str, by: Principal) -> None:
     result = await collection().delete_one({"_id": mapping_id})
     if result.deleted_count == 0:
         raise NotFound(f"No remembered mapping with id {mapping_id!r}")
+    await audit.record(AuditAction.MAPPING_DELETED, by, Target("mapping", mapping_id))

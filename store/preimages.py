@@ -13,7 +13,7 @@ that starts with its id. Kept as long as the import's report (REPORT_RETENTION_D
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pymongo import UpdateOne
@@ -79,10 +79,15 @@ async def of_import(import_id: str, chunk_size: int) -> AsyncIterator[list[dict[
 
 
 async def mark(
-    import_id: str, revert_id: str, outcomes: Sequence[tuple[str, str, str | None]]
+    import_id: str,
+    revert_id: str,
+    outcomes: Sequence[tuple[str, str, str | None]],
+    replaced: Mapping[str, dict[str, Any]] | None = None,
 ) -> None:
     """Note what the revert did with each customer: (customer id, restored | deleted |
-    conflict, reason). A customer the import inserted gets its document here."""
+    conflict, reason), and the document it overwrote or deleted (`replaced`, by customer id:
+    the import's write, for the customer's history). A customer the import inserted gets its
+    document here."""
     writes = [
         UpdateOne(
             {"_id": f"{import_id}:{cid}"},
@@ -90,6 +95,7 @@ async def mark(
                 "$set": {
                     "customer_id": cid,
                     "revert": {"by": revert_id, "outcome": outcome, "reason": reason},
+                    **({"replaced": replaced[cid]} if replaced and cid in replaced else {}),
                 }
             },
             upsert=True,

@@ -32,6 +32,8 @@ class Reverted:
     customer_id: str
     outcome: str  # restored | deleted | conflict
     reason: str | None = None
+    # The customer as this revert found and overwrote it: the import's write (its history).
+    replaced: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ async def restore_changed(
     if released:
         await claims.collection().bulk_write(released, ordered=False)
     for cid in wanted:
-        results[cid] = Reverted(cid, "restored")
+        results[cid] = Reverted(cid, "restored", replaced=current[cid])
     return [results[cid] for cid in ids]
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.audit import AuditAction
 from domain.schema import DEFAULT_SCHEMAS, RecordSchema
-from store import claims
+from store import audit, claims
+from store.audit import Target
+from store.auth import Principal
 from store.documents import Customer, SchemaDocument, utcnow
 from store.errors import NotFound
 
@@ -35,17 +38,30 @@ async def get_schema(record_type: str) -> RecordSchema:
     )
 
 
-async def replace_schema(schema: RecordSchema) -> RecordSchema:
+async def replace_schema(schema: RecordSchema, by: Principal) -> RecordSchema:
     before = await get_schema(schema.record_type)
     await SchemaDocument.get_pymongo_collection().update_one(
         {"_id": schema.record_type},
         {"$set": {"attributes": _attributes_json(schema), "updated_at": utcnow()}},
     )
+    target = Target("schema", schema.record_type)
+    await audit.record(AuditAction.SCHEMA_UPDATED, by, target, _changed_keys(before, schema))
     known = {a.key for a in before.channel_identifiers}
     added = [a.key for a in schema.channel_identifiers if a.key not in known]
     if added:  # values customers already hold in a new identifier need their claims
         await claims.backfill(Customer.get_pymongo_collection(), added)
     return schema
+
+
+def _changed_keys(before: RecordSchema, after: RecordSchema) -> dict[str, list[str]]:
+    """The attribute keys a schema change added, removed and changed, for its audit event."""
+    old = {a.key: a for a in before.attributes}
+    new = {a.key: a for a in after.attributes}
+    return {
+        "added": [key for key in new if key not in old],
+        "removed": [key for key in old if key not in new],
+        "changed": [key for key in new if key in old and new[key] != old[key]],
+    }
 
 
 LEGACY_INDEXES = ("created_at",)

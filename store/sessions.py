@@ -6,6 +6,9 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from domain.audit import AuditAction
+from store import audit
+from store.audit import Target
 from store.auth import SESSION_TOKEN_PREFIX, Principal, hash_key
 from store.documents import SignInSession, utcnow
 from store.errors import Forbidden
@@ -23,8 +26,17 @@ async def open_session(principal: Principal, hours: float) -> tuple[str, SignInS
         expires_at=utcnow() + timedelta(hours=hours),
     )
     await session.insert()
+    await audit.record(AuditAction.SESSION_CREATED, principal, _target(session.id))
     return token, session
 
 
-async def close_session(token: str) -> None:
-    await SignInSession.find_one(SignInSession.id == hash_key(token)).delete()
+async def close_session(token: str, by: Principal) -> None:
+    session_id = hash_key(token)
+    ended = await SignInSession.get_pymongo_collection().delete_one({"_id": session_id})
+    if ended.deleted_count:
+        await audit.record(AuditAction.SESSION_ENDED, by, _target(session_id))
+
+
+def _target(session_id: str) -> Target:
+    """A session in the audit trail: a prefix of its token's hash, as keys are named."""
+    return Target("session", session_id[:16])

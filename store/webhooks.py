@@ -29,7 +29,10 @@ from pymongo import UpdateOne
 
 from config import Settings
 from domain import webhooks as rules
-from store import outbound
+from domain.audit import AuditAction
+from store import audit, metrics, outbound
+from store.audit import Target
+from store.auth import Principal
 from store.documents import (
     DeliveryStatus,
     ImportJob,
@@ -59,7 +62,7 @@ def new_secret() -> str:
 
 
 async def create(
-    url: str, events: list[str], description: str, by: str, settings: Settings
+    url: str, events: list[str], description: str, by: Principal, settings: Settings
 ) -> Webhook:
     await outbound.check_url(url, settings)
     webhook = Webhook(
@@ -67,10 +70,21 @@ async def create(
         events=list(dict.fromkeys(events)),
         description=description,
         secret=new_secret(),
-        created_by=by,
+        created_by=by.name,
     )
     await webhook.insert()
+    await audit.record(AuditAction.WEBHOOK_CREATED, by, _target(webhook), _audited(webhook))
     return webhook
+
+
+def _target(webhook: Webhook) -> Target:
+    return Target("webhook", str(webhook.id))
+
+
+def _audited(webhook: Webhook) -> dict[str, Any]:
+    """What the audit trail says of a webhook: never its secret, nor the URL's query (it
+    may carry a token)."""
+    return {"url": webhook.url.split("?", 1)[0], "events": webhook.events}
 
 
 async def listed() -> list[Webhook]:
@@ -87,11 +101,12 @@ async def get(webhook_id: str) -> Webhook:
     return webhook
 
 
-async def delete(webhook_id: str) -> None:
+async def delete(webhook_id: str, by: Principal) -> None:
     """The webhook and its delivery log; messages still pending are not sent."""
     webhook = await get(webhook_id)
     await WebhookDelivery.get_pymongo_collection().delete_many({"webhook_id": webhook_id})
     await webhook.delete()
+    await audit.record(AuditAction.WEBHOOK_DELETED, by, _target(webhook), _audited(webhook))
 
 
 def _message_id(*parts: str) -> str:
@@ -239,6 +254,7 @@ async def _record(
     if wait is not None:
         courier.deliver(delivery.id, int(wait.total_seconds() * 1000))
     outcome = "delivered" if error is None else ("retried" if wait else "failed")
+    await metrics.add(metrics.WEBHOOK_DELIVERIES, outcome)
     log.info("webhook delivery %s attempt %d: %s", delivery.id, delivery.attempts, outcome)
 
 

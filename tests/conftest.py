@@ -7,6 +7,7 @@ Webhooks and URL sources of the tests are on loopback: OUTBOUND_ALLOW_PRIVATE is
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -14,11 +15,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from pymongo import AsyncMongoClient
+from pymongo.errors import AutoReconnect
 
 from stack.processes import (
-    VENV_BIN,
     Child,
     free_port,
+    s3_child,
     start_mongo,
     start_redis,
     stop_all,
@@ -41,11 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if _xdist_controller(config):
         return
     s3_port = free_port()  # started first: it boots while the others do
-    s3 = Child(
-        "s3",
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
-        log_path=_workdir / "s3.log",
-    ).start()
+    s3 = s3_child(s3_port, _workdir / "s3.log").start()
     _started.append(s3)
     if not os.environ.get("MONGODB_URL"):
         mongo, os.environ["MONGODB_URL"] = start_mongo(
@@ -57,6 +56,9 @@ def pytest_configure(config: pytest.Config) -> None:
         _started.append(redis)
     os.environ["MONGODB_DATABASE"] = TEST_DATABASE
     os.environ.setdefault("ADMIN_API_KEY", "test-admin-key")
+    # Every in-process request comes from one address: tests of wrong keys would otherwise
+    # use up its failures. The tests of that limit set their own.
+    os.environ.setdefault("AUTH_FAILURE_BURST", "100000")
     os.environ["OUTBOUND_ALLOW_PRIVATE"] = "true"
     wait_for_port(s3_port, proc=s3.proc)
     os.environ["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{s3_port}"
@@ -77,6 +79,20 @@ def workdir() -> Path:
     return _workdir
 
 
+async def _until_answering(client: AsyncMongoClient) -> None:  # type: ignore[type-arg]
+    """This session's event loop sleeps while synchronous tests run. After minutes of that,
+    the driver's monitor wakes to a connection the server closed as idle and resets the pool,
+    cancelling the command running at that moment (AutoReconnect): a few pings absorb it."""
+    for attempt in range(1, 4):
+        try:
+            await client.admin.command("ping")
+            return
+        except AutoReconnect:
+            if attempt == 3:
+                raise
+            await asyncio.sleep(0.5)
+
+
 @pytest.fixture
 async def database() -> AsyncIterator[object]:
     """An empty database with the documents bound and the default schema in place."""
@@ -84,6 +100,7 @@ async def database() -> AsyncIterator[object]:
     from store import db
 
     database = await db.connect(get_settings())
+    await _until_answering(db.client())
     await db.client().drop_database(TEST_DATABASE)
     await db.initialise(database)
     yield database
@@ -121,6 +138,12 @@ def sync_db() -> Iterator[object]:
     processes from plain (non-async) code such as hypothesis tests."""
     from pymongo import MongoClient
 
-    client: MongoClient[dict[str, object]] = MongoClient(os.environ["MONGODB_URL"], tz_aware=True)
+    from config import get_settings
+
+    client: MongoClient[dict[str, object]] = MongoClient(
+        os.environ["MONGODB_URL"],
+        tz_aware=True,
+        maxIdleTimeMS=int(get_settings().mongodb_max_idle_seconds * 1000),
+    )
     yield client[TEST_DATABASE]
     client.close()

@@ -201,3 +201,24 @@ class ApiClient:
         result: dict[str, Any] = self._json("GET", f"/webhooks/{webhook_id}/deliveries")
         items: list[dict[str, Any]] = result["items"]
         return items
+
+    # Operations (DESIGN.md §8): the audit trail, and a customer with its history.
+
+    def audit_events(self, limit: int, offset: int, **filters: str) -> tuple[list[Any], int]:
+        params = {"limit": limit, "offset": offset, **filters}
+        result: dict[str, Any] = self._json("GET", "/audit-events", params=params)
+        return list(result["items"]), int(result["total"])
+
+    def find_customers(self, key: str, value: str) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self._json("GET", "/customers", params={key: value, "limit": 20})
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    def get_customer(self, customer_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/customers/{customer_id}")
+        return result
+
+    def customer_history(self, customer_id: str) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self._json("GET", f"/customers/{customer_id}/history")
+        items: list[dict[str, Any]] = result["items"]
+        return items

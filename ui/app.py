@@ -7,6 +7,7 @@ import streamlit as st
 
 from ui import session
 from ui.api_client import ApiError
+from ui.markdown import plain
 
 # A local icon: a material-symbol page icon makes every browser fetch it from the internet.
 st.set_page_config(
@@ -18,12 +19,12 @@ st.set_page_config(
 try:
     signed_in = session.principal()
 except ApiError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 if signed_in is None:
     st.title("Bulk Customer Upload")
     st.info("You are not signed in, or your session has ended.")
-    st.html('<a href="/signout" target="_self">Sign in</a>')
+    st.html('<a href="/signin" target="_self">Sign in</a>')
     st.stop()
 
 importer = session.can_import()
@@ -39,11 +40,13 @@ if importer:
         ),
     )
     pages.append(st.Page("schedules_page.py", title="Schedules", icon=":material/schedule:"))
+pages.append(st.Page("customers_page.py", title="Customer lookup", icon=":material/person_search:"))
 if signed_in["role"] == "admin":
     pages.append(st.Page("webhooks_page.py", title="Webhooks", icon=":material/webhook:"))
+    pages.append(st.Page("audit_page.py", title="Audit", icon=":material/policy:"))
 
 with st.sidebar:
-    st.markdown(f"Signed in as **{signed_in['name']}** ({signed_in['role']})")
+    st.markdown(f"Signed in as **{plain(signed_in['name'])}** ({signed_in['role']})")
     if not importer:
         st.caption("Your role can follow uploads and download reports, not start imports.")
     st.html('<a href="/signout" target="_self" data-testid="sign-out">Sign out</a>')

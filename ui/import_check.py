@@ -16,6 +16,7 @@ import streamlit as st
 
 from domain.textlines import decoded_line
 from ui.api_client import ApiClient, ApiError
+from ui.markdown import plain
 
 CHECK_KEY = "import_check"
 SAMPLE_ROWS = 5_000  # a bigger file is checked on its first rows: seconds, not minutes
@@ -88,7 +89,7 @@ def render_check(
                 with st.spinner("Checking every row against the live data, writing nothing…"):
                     result = run_check(api, name, content, suggestion, config)
             except ApiError as error:
-                st.error(f"The check failed: {error}", icon=":material/error:")
+                st.error(f"The check failed: {plain(error)}", icon=":material/error:")
                 return config["action"] != "replace"
             checked = {"for": identity, **result}
             st.session_state[CHECK_KEY] = checked

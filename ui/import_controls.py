@@ -12,6 +12,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from ui.api_client import ApiClient, ApiError
 from ui.mapping_table import Attribute, column_flag, suggestion_words
+from ui.markdown import plain
 
 SUGGESTION_KEY = "mapping_suggestion"
 # Order and wording of the product documentation; replace carries the warning it asks for.
@@ -86,8 +87,9 @@ def render_mapping_table(
         name_cell, sample_cell, suggested_cell, choice_cell = st.columns(
             widths, vertical_alignment="center"
         )
+        name = plain(column["column"])
         chosen = choice_cell.selectbox(
-            f"Import column {column['column']} as",
+            f"Import column {name} as",
             options,
             index=options.index(column["field"]) if column["field"] in options else 0,
             format_func=lambda field: field_label(field, attributes),
@@ -97,17 +99,13 @@ def render_mapping_table(
         mapping[column["column"]] = chosen
         flag = column_flag(column, chosen)
         if flag == "unmapped":
-            name_cell.markdown(
-                f":red[:material/block: **{column['column']}**]  \n:red[Not imported]"
-            )
+            name_cell.markdown(f":red[:material/block: **{name}**]  \n:red[Not imported]")
         elif flag == "low confidence":
-            name_cell.markdown(
-                f":orange[:material/help: **{column['column']}**]  \n:orange[Please check]"
-            )
+            name_cell.markdown(f":orange[:material/help: **{name}**]  \n:orange[Please check]")
         else:
-            name_cell.markdown(f"**{column['column']}**")
+            name_cell.markdown(f"**{name}**")
         values = [row.get(column["column"], "") for row in samples[:3]]
-        sample_cell.caption(", ".join(v for v in values if v) or "(empty)")
+        sample_cell.caption(plain(", ".join(v for v in values if v)) or "(empty)")
         suggested = field_label(column["field"], attributes) if column["field"] else "—"
-        suggested_cell.markdown(f"{suggested}  \n:gray[{suggestion_words(column)}]")
+        suggested_cell.markdown(f"{plain(suggested)}  \n:gray[{suggestion_words(column)}]")
     return mapping

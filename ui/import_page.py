@@ -26,6 +26,7 @@ from ui.mapping_table import (
     preview_rows,
     single_values_mapped_twice,
 )
+from ui.markdown import plain
 
 
 def import_config(
@@ -81,7 +82,7 @@ def render() -> None:
                 on_click="ignore",
                 help=(
                     "Every attribute of the schema as a header: fill it in and upload it. "
-                    f"Mandatory: {mandatory}."
+                    f"Mandatory: {plain(mandatory)}."
                     + (" In the workbook they are bold on yellow." if extension == "xlsx" else "")
                 ),
             )
@@ -132,30 +133,32 @@ def render() -> None:
         sheet = st.session_state.get(sheet_key)
         suggestion, rejected = suggestion_for(api, record_type, upload, sheet)
         if suggestion is None:
-            st.error(f"This file cannot be imported: {rejected}", icon=":material/error:")
+            st.error(f"This file cannot be imported: {plain(rejected)}", icon=":material/error:")
         else:
             attributes = attributes_of(api.schema(record_type))
             if len(suggestion.get("sheets") or []) > 1:
                 st.selectbox("Sheet of the workbook", suggestion["sheets"], key=sheet_key)
             read_as = (
-                f"sheet {sheet or suggestion['sheets'][0]}"
+                f"sheet {plain(sheet or suggestion['sheets'][0])}"
                 if suggestion.get("sheets")
-                else f"encoding {suggestion['encoding']}, delimiter {suggestion['delimiter']!r}"
+                else f"encoding {plain(suggestion['encoding'])}, "
+                f"delimiter {plain(repr(suggestion['delimiter']))}"
             )
             st.caption(
-                f"{upload.name}: {len(suggestion['columns'])} columns, {read_as}. "
+                f"{plain(upload.name)}: {len(suggestion['columns'])} columns, {read_as}. "
                 "Highlighted columns need your attention."
             )
             mapping = render_mapping_table(suggestion, attributes, f"{upload.file_id}:{sheet}")
             problems = []
             for attribute in missing_required(mapping, attributes):
                 problems.append(
-                    f"Missing mandatory attribute: {attribute.display}. Choose it for one of "
-                    "the columns in the table above."
+                    f"Missing mandatory attribute: {plain(attribute.display)}. Choose it for "
+                    "one of the columns in the table above."
                 )
             for attribute, columns in single_values_mapped_twice(mapping, attributes).items():
                 problems.append(
-                    f"{attribute.display} holds one value, but columns {', '.join(columns)} "
+                    f"{plain(attribute.display)} holds one value, but columns "
+                    f"{plain(', '.join(columns))} "
                     "all map to it. Keep it for one column and set the others to "
                     "'— do not import —'."
                 )
@@ -184,7 +187,7 @@ def render() -> None:
         try:
             job = api.create_import(upload.name, upload.getvalue(), config)
         except ApiError as error:
-            st.error(f"The import was not started: {error}", icon=":material/error:")
+            st.error(f"The import was not started: {plain(error)}", icon=":material/error:")
             return
         st.session_state.pop(SUGGESTION_KEY, None)
         st.session_state[session.FOCUS_JOB_KEY] = job["id"]
@@ -195,4 +198,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

@@ -14,6 +14,7 @@ from domain.formula_safety import escaped, unescaped
 from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.job_text import is_revert, when
+from ui.markdown import plain
 
 FINISHED = {"completed", "failed", "cancelled"}
 CONFIRM_UNDO_KEY = "confirm_undo"
@@ -33,7 +34,8 @@ def render_undo(api: ApiClient, job: dict[str, Any]) -> None:
     if job.get("revertId"):
         done = f" on {when(job['revertedAt'])}" if job.get("revertedAt") else " (running)"
         st.info(
-            f"Undone by {job.get('revertedBy') or 'unknown'}{done} · undo job {job['revertId']}",
+            f"Undone by {plain(job.get('revertedBy') or 'unknown')}{done} · "
+            f"undo job {job['revertId']}",
             icon=":material/undo:",
         )
         return
@@ -56,7 +58,7 @@ def render_undo(api: ApiClient, job: dict[str, Any]) -> None:
         try:
             revert = api.revert_import(job["id"])
         except ApiError as error:
-            st.error(f"The import was not undone: {error}", icon=":material/error:")
+            st.error(f"The import was not undone: {plain(error)}", icon=":material/error:")
             return
         show_job(revert["id"], f"Undo of {job['fileName']} started: job {revert['id']}.")
     if keep.button("Keep the import", key=f"undo-no:{job['id']}"):
@@ -114,6 +116,6 @@ def render_fix_and_retry(api: ApiClient, job: dict[str, Any], failed_rows: bytes
         try:
             retry = api.retry_import(job["id"], f"{stem}-fixed.csv", content)
         except ApiError as error:
-            st.error(f"The fixed rows were not imported: {error}", icon=":material/error:")
+            st.error(f"The fixed rows were not imported: {plain(error)}", icon=":material/error:")
             return
         show_job(retry["id"], f"{count} fixed row(s) of {job['fileName']} sent: job {retry['id']}.")

@@ -15,6 +15,7 @@ from ui.api_client import ApiClient, ApiError
 from ui.import_controls import ACTIONS, render_mapping_table, suggestion_for
 from ui.job_text import when
 from ui.mapping_table import attributes_of
+from ui.markdown import plain
 
 ZONES = sorted(available_timezones())
 RECORD_TYPE = "customers"
@@ -35,13 +36,13 @@ def last_run_text(schedule: dict[str, Any]) -> str:
 
 
 def render_list(api: ApiClient, schedules: list[dict[str, Any]]) -> None:
-    st.table(  # a short list, as an HTML table of plain text
+    st.table(  # a short list; st.table renders Markdown, so the user's strings are escaped
         pd.DataFrame(
             [
                 {
-                    "Name": s["name"],
-                    "Source": source_text(s["source"]),
-                    "When": f"{s['cron']} ({s['timezone']})",
+                    "Name": plain(s["name"]),
+                    "Source": plain(source_text(s["source"])),
+                    "When": plain(f"{s['cron']} ({s['timezone']})"),
                     "Enabled": "yes" if s["enabled"] else "no",
                     "Next run": when(s["nextRunAt"]) or "—",
                     "Last run": last_run_text(s),
@@ -73,7 +74,7 @@ def render_actions(api: ApiClient, schedule: dict[str, Any]) -> None:
                 api.delete_schedule(schedule_id)
                 st.rerun()
         except ApiError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
         run_info = schedule.get("lastRun") or {}
         if run_info.get("importId"):
             status.page_link(
@@ -125,7 +126,7 @@ def render_create(api: ApiClient) -> None:
     if sample is not None:
         suggestion, problem = suggestion_for(api, RECORD_TYPE, sample, None)
         if suggestion is None:
-            st.error(f"This sample cannot be read: {problem}", icon=":material/error:")
+            st.error(f"This sample cannot be read: {plain(problem)}", icon=":material/error:")
         else:
             attributes = attributes_of(api.schema(RECORD_TYPE))
             mapping = render_mapping_table(suggestion, attributes, f"schedule:{sample.file_id}")
@@ -147,7 +148,7 @@ def render_create(api: ApiClient) -> None:
         try:
             api.create_schedule(body)
         except ApiError as error:
-            st.error(f"The schedule was not created: {error}", icon=":material/error:")
+            st.error(f"The schedule was not created: {plain(error)}", icon=":material/error:")
             return
         session.flash("Schedule created.")
         st.rerun()
@@ -170,4 +171,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

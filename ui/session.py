@@ -10,6 +10,7 @@ import streamlit as st
 
 from config import Settings
 from ui.api_client import ApiClient, ApiError
+from ui.markdown import plain
 
 SESSION_COOKIE = "bcu_session"
 PRINCIPAL_KEY = "principal"
@@ -62,7 +63,8 @@ def can_import() -> bool:
 
 
 def flash(message: str) -> None:
-    """A confirmation to show once, on the next page rendered."""
+    """A confirmation to show once, on the next page rendered (as plain text: it may name
+    the user's file)."""
     st.session_state[FLASH_KEY] = message
 
 
@@ -71,5 +73,5 @@ def show_flash() -> str | None:
     short by a rerun)."""
     message: str | None = st.session_state.pop(FLASH_KEY, None)
     if message:
-        st.success(message, icon=":material/check_circle:")
+        st.success(plain(message), icon=":material/check_circle:")
     return message

@@ -11,6 +11,7 @@ import streamlit as st
 from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.job_text import settling
+from ui.markdown import plain
 from ui.upload_detail import render_detail
 from ui.upload_list import filters, page_of_uploads, pager, table
 
@@ -79,7 +80,7 @@ def render() -> None:
         try:
             render_uploads(api, refreshing, flashed)
         except ApiError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
 
     uploads()
 
@@ -87,4 +88,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

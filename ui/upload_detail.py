@@ -25,6 +25,7 @@ from ui.job_text import (
     title_of,
     when,
 )
+from ui.markdown import plain
 
 ISSUE_ROWS_SHOWN = 20
 WITH_REPORT = {"completed", "failed", "cancelled"}
@@ -121,7 +122,7 @@ def render_downloads(api: ApiClient, job: dict[str, Any]) -> None:
                 key=f"report:{job['id']}",
             )
         else:
-            st.warning(f"The report is not available: {report_problem}")
+            st.warning(f"The report is not available: {plain(report_problem)}")
     with right:
         if failed_rows is not None:
             st.download_button(
@@ -134,7 +135,7 @@ def render_downloads(api: ApiClient, job: dict[str, Any]) -> None:
                 key=f"failed-rows:{job['id']}",
             )
         elif failed_rows_problem:
-            st.warning(f"The failed rows are not available: {failed_rows_problem}")
+            st.warning(f"The failed rows are not available: {plain(failed_rows_problem)}")
     counts = job["counts"]
     if report is not None and counts["failed"] + counts["ignored"]:
         shown = min(counts["failed"] + counts["ignored"], ISSUE_ROWS_SHOWN)
@@ -154,7 +155,7 @@ def render_cancel(api: ApiClient, job: dict[str, Any]) -> None:
         return
     done = job["progress"]["processedRows"]
     st.warning(
-        f"Stop the import of {job['fileName']}? The {done:,} rows already processed stay as "
+        f"Stop the import of {plain(job['fileName'])}? The {done:,} rows already processed stay as "
         "they were written; the rest is not imported.",
         icon=":material/warning:",
     )
@@ -164,7 +165,7 @@ def render_cancel(api: ApiClient, job: dict[str, Any]) -> None:
         try:
             api.cancel_import(job["id"])
         except ApiError as error:
-            st.error(f"The import was not cancelled: {error}", icon=":material/error:")
+            st.error(f"The import was not cancelled: {plain(error)}", icon=":material/error:")
             return
         session.flash(f"Import of {job['fileName']} cancelled; rows already written stay.")
         st.rerun()
@@ -192,11 +193,11 @@ def origin_text(api: ApiClient, job: dict[str, Any]) -> str:
 
 
 def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
-    st.subheader(f"{title_of(job)} {status_badge(job)}")
+    st.subheader(f"{plain(title_of(job))} {status_badge(job)}")
     st.caption(
-        f"Started by {job.get('createdBy') or 'unknown'} on {when(job['createdAt'])} · "
+        f"Started by {plain(job.get('createdBy') or 'unknown')} on {when(job['createdAt'])} · "
         f"{job['action'].capitalize()} matching customers found by "
-        f"{', '.join(job['deduplicationKeys'])}"
+        f"{plain(', '.join(job['deduplicationKeys']))}"
         + (" · dry run: nothing was written" if job.get("dryRun") else "")
         + f" · [link to this upload](?import={job['id']})"
         + (f" · undoes import {job['revertOf']}" if job.get("revertOf") else "")
@@ -210,7 +211,7 @@ def render_detail(api: ApiClient, job: dict[str, Any]) -> None:
         text += f" · {pace}"
     st.progress(progress_of(job), text=text)
     if job.get("error"):
-        st.error(f"The import failed: {job['error']}", icon=":material/error:")
+        st.error(f"The import failed: {plain(job['error'])}", icon=":material/error:")
     render_counts(job)
     if job["status"] in UNFINISHED and session.can_import():
         render_cancel(api, job)

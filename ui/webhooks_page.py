@@ -10,6 +10,7 @@ import streamlit as st
 from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.job_text import when
+from ui.markdown import plain
 
 EVENTS = ["import.completed", "import.failed", "import.cancelled", "import.reverted"]
 NEW_SECRET_KEY = "webhook_new_secret"
@@ -25,7 +26,7 @@ def render_create(api: ApiClient) -> None:
             try:
                 created = api.create_webhook(url.strip(), events, description)
             except ApiError as error:
-                st.error(f"The webhook was not added: {error}", icon=":material/error:")
+                st.error(f"The webhook was not added: {plain(error)}", icon=":material/error:")
                 return
             st.session_state[NEW_SECRET_KEY] = created["secret"]
             st.rerun()
@@ -59,7 +60,7 @@ def render_webhook(api: ApiClient, hook: dict[str, str | list[str]]) -> None:
                 api.test_webhook(hook_id)
                 session.flash("Test message sent; its delivery is below in a moment.")
             except ApiError as error:
-                st.error(str(error), icon=":material/error:")
+                st.error(plain(error), icon=":material/error:")
             st.rerun()
         if remove.button("Delete", key=f"delete:{hook_id}", icon=":material/delete:"):
             api.delete_webhook(hook_id)
@@ -68,7 +69,7 @@ def render_webhook(api: ApiClient, hook: dict[str, str | list[str]]) -> None:
         if not deliveries:
             st.caption("No deliveries yet.")
             return
-        st.table(  # a short log, as an HTML table of plain text
+        st.table(  # a short log; st.table renders Markdown, so the texts are escaped
             pd.DataFrame(
                 [
                     {
@@ -76,7 +77,7 @@ def render_webhook(api: ApiClient, hook: dict[str, str | list[str]]) -> None:
                         "Status": d["status"],
                         "Attempts": d["attempts"],
                         "Last answer": d["lastStatusCode"] or "",
-                        "Last error": d["lastError"] or "",
+                        "Last error": plain(d["lastError"] or ""),
                         "Next attempt": when(d["nextAttemptAt"]),
                         "Delivered": when(d["deliveredAt"]),
                         "Import": d["importId"] or "",
@@ -106,4 +107,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

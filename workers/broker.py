@@ -12,9 +12,10 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
-from config import get_settings
+from config import get_settings, logs
 from stack.parent_death import stop_with_parent
 from workers.diagnostics import TaskDump
+from workers.step_context import StepContext
 
 QUEUE = "imports"
 EXIT_CODE_SHUTDOWN_DEADLINE = 3
@@ -66,10 +67,13 @@ def make_broker(redis_url: str, shutdown_seconds: float) -> RedisBroker:
     broker.add_middleware(AsyncIO())
     broker.add_middleware(WorkerLifetime(shutdown_seconds))
     broker.add_middleware(TaskDump())
+    broker.add_middleware(StepContext())
     return broker
 
 
 settings = get_settings()
+# In a worker process, Dramatiq has pointed stdout at its log pipe by now: the lines go there.
+logs.configure(settings)
 if not settings.redis_url:
     raise RuntimeError("REDIS_URL is not set")
 broker = make_broker(settings.redis_url, settings.worker_shutdown_seconds)

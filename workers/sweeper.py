@@ -4,7 +4,8 @@ Redis lost are driven again from MongoDB, and uploads whose API process died mid
 deleted. The same round fires the schedules that are due (store.schedules), announces the
 webhook events of jobs that ended (store.webhooks), and sends again the schedule runs and
 webhook deliveries whose message was lost. Hourly, it also deletes the files
-of imports past the retention (REPORT_RETENTION_DAYS) and forgotten Idempotency-Keys."""
+of imports past the retention (REPORT_RETENTION_DAYS), forgotten Idempotency-Keys and audit
+events past AUDIT_RETENTION_DAYS."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from typing import Any
 import msgspec
 
 from api.serializers import job_body
-from config import get_settings
-from store import db, idempotency, jobs, schedules, webhooks
+from config import get_settings, logs
+from store import audit, db, idempotency, jobs, schedules, webhooks
 from store.documents import ImportJob
 from store.jobs import policy
 from workers.actors import dispatcher, run_schedule
@@ -70,6 +71,7 @@ async def sweep_forever() -> None:
                 if cleaned:
                     log.info("deleted the files of expired imports: %s", ", ".join(cleaned))
                 await idempotency.delete_expired()
+                await audit.delete_expired(settings.audit_retention_days)
                 retention_due = time.monotonic() + RETENTION_CHECK_SECONDS
             except Exception:  # tried again next round
                 log.exception("retention sweep failed")
@@ -77,5 +79,5 @@ async def sweep_forever() -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.configure(get_settings())
     asyncio.run(sweep_forever())

@@ -3,19 +3,27 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, Parameter
 
 from api.bodies import parse_json
 from api.dependencies import InjectedSettings
 from api.idempotency import REPLAY_HEADERS, IdempotencyKey, answer_once
-from api.models.customers import BulkResult, CustomerBody, CustomerPage, RejectedCustomer
+from api.models.customers import (
+    BulkResult,
+    CustomerBody,
+    CustomerHistory,
+    CustomerPage,
+    HistoryEntry,
+    RejectedCustomer,
+)
 from api.openapi import errors, model_schema, request_body
 from api.paging import MAX_OFFSET
 from api.security import IMPORTER
 from config import get_settings
 from domain.bulk import BulkRequest
-from store import bulk, customers, schemas
+from store import bulk, customers, history, schemas
 
 PAGING = {"limit", "offset"}
 BULK_BODY = request_body(model_schema(BulkRequest), "application/json")
@@ -44,6 +52,16 @@ class CustomerController(Controller):
     @get("/{customer_id:str}", responses=errors(404), summary="One customer")
     async def get_customer(self, customer_id: FromPath[str]) -> CustomerBody:
         return await customers.get_customer(customer_id)
+
+    @get(
+        "/{customer_id:str}/history",
+        responses=errors(404),
+        summary="The imports and reverts that wrote this customer, newest first, with the fields "
+        "each changed (while their pre-images are kept)",
+    )
+    async def get_history(self, customer_id: FromPath[str]) -> CustomerHistory:
+        found = await history.history(customer_id)
+        return CustomerHistory(items=[msgspec.convert(e, HistoryEntry) for e in found])
 
     @post(
         "/bulkCustomers",

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -17,7 +16,7 @@ from api.idempotency import REPLAY_HEADERS, IdempotencyKey, answer_once
 from api.models.imports import ColumnSuggestion, JobCreated, JobPage, MappingSuggestion
 from api.models.imports import Job as JobBody
 from api.openapi import errors, model_schema, request_body
-from api.paging import MAX_OFFSET
+from api.paging import MAX_OFFSET, moment
 from api.security import IMPORTER, current_principal
 from api.serializers import job_body
 from config import Settings
@@ -112,22 +111,6 @@ def _upload_unless_source(data: dict[str, Any], config: ImportConfig) -> UploadF
     return None
 
 
-def _moment(name: str, value: str | None) -> datetime | None:
-    """An RFC 3339 date-time of a query, strictly (not a number taken as a timestamp)."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or "T" not in value or moment.tzinfo is None:
-        raise InvalidRequest(
-            f"Invalid request: {name}: give a date-time with its offset, such as "
-            "2026-11-30T00:00:00Z"
-        )
-    return moment
-
-
 def _text_field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is not None and not isinstance(value, str):
@@ -200,7 +183,13 @@ class ImportController(Controller):
         async def act(job_id: str | None) -> JobCreated:
             if upload is None:
                 job = await jobs.create_source_job(
-                    config, principal.name, dispatcher, settings, principal.key_id, job_id
+                    config,
+                    principal.name,
+                    dispatcher,
+                    settings,
+                    principal.key_id,
+                    job_id,
+                    creator_role=principal.role.value,
                 )
             else:
                 job = await jobs.create_job(
@@ -212,6 +201,7 @@ class ImportController(Controller):
                     settings,
                     created_by_key=principal.key_id,
                     job_id=job_id,
+                    creator_role=principal.role.value,
                 )
             return JobCreated(id=str(job.id), status=job.status.value)
 
@@ -233,7 +223,7 @@ class ImportController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> JobPage:
-        since, until = _moment("createdFrom", created_from), _moment("createdTo", created_to)
+        since, until = moment("createdFrom", created_from), moment("createdTo", created_to)
         which = jobs.JobFilter(status, created_by, since, until, file_name)
         found, total = await jobs.list_jobs(which, limit, offset)
         return JobPage(items=[job_body(job) for job in found], total=total)
@@ -249,8 +239,13 @@ class ImportController(Controller):
         responses=errors(404, 409),
         summary="Stop a pending or running import; rows already written stay",
     )
-    async def cancel(self, job_id: FromPath[str], dispatcher: InjectedDispatcher) -> JobBody:
-        return job_body(await jobs.cancel_job(job_id, dispatcher))
+    async def cancel(
+        self,
+        job_id: FromPath[str],
+        request: Request,  # type: ignore[type-arg]
+        dispatcher: InjectedDispatcher,
+    ) -> JobBody:
+        return job_body(await jobs.cancel_job(job_id, current_principal(request), dispatcher))
 
     @post(
         "/{job_id:str}/retry",

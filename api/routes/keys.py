@@ -44,7 +44,7 @@ class KeyController(Controller):
         settings: InjectedSettings,
     ) -> CreatedKey:
         new = parse_json(await request.body(), NewKey, settings.max_json_depth)
-        key = await auth.create_key(new.name, new.role)
+        key = await auth.create_key(new.name, new.role, current_principal(request))
         return CreatedKey(name=new.name, role=new.role.value, key=key)
 
     @post(
@@ -72,4 +72,4 @@ class KeyController(Controller):
         summary="End the sign-in session whose token is presented (signing out)",
     )
     async def close_session(self, request: Request) -> None:  # type: ignore[type-arg]
-        await sessions.close_session(bearer_token(request))
+        await sessions.close_session(bearer_token(request), current_principal(request))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, delete, get
+from litestar import Controller, Request, delete, get
 from litestar.params import FromPath, Parameter
 
 from api.models.mappings import RememberedMappingBody, RememberedMappingList
 from api.openapi import errors
 from api.paging import MAX_OFFSET
-from api.security import ADMIN
+from api.security import ADMIN, current_principal
 from store import mappings
 
 
@@ -40,5 +40,5 @@ class MappingController(Controller):
         responses=errors(404),
         summary="Forget a remembered mapping",
     )
-    async def delete_mapping(self, mapping_id: FromPath[str]) -> None:
-        await mappings.delete_mapping(mapping_id)
+    async def delete_mapping(self, mapping_id: FromPath[str], request: Request) -> None:  # type: ignore[type-arg]
+        await mappings.delete_mapping(mapping_id, current_principal(request))

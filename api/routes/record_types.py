@@ -12,7 +12,7 @@ from api.bodies import parse_json
 from api.dependencies import InjectedSettings
 from api.models.schema import AttributeBody, ChannelIdentifier, RecordType, SchemaBody
 from api.openapi import errors, model_schema, request_body
-from api.security import ADMIN
+from api.security import ADMIN, current_principal
 from domain.errors import Unprocessable
 from domain.schema import RECORD_TYPE_LABELS, RecordSchema, SchemaReplacement, example_value
 from store import schemas
@@ -112,7 +112,7 @@ class RecordTypeController(Controller):
                 f"{record_type!r}"
             )
         schema = RecordSchema(record_type=record_type, attributes=body.attributes)
-        return schema_body(await schemas.replace_schema(schema))
+        return schema_body(await schemas.replace_schema(schema, current_principal(request)))
 
     @get(
         "/{record_type:str}/channel-identifiers",

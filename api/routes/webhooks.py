@@ -89,7 +89,7 @@ class WebhookController(Controller):
         settings: InjectedSettings,
     ) -> CreatedWebhook:
         new = parse_json(await request.body(), NewWebhook, settings.max_json_depth)
-        by = current_principal(request).name
+        by = current_principal(request)
         webhook = await webhooks.create(new.url, list(new.events), new.description, by, settings)
         return CreatedWebhook(
             id=str(webhook.id),
@@ -111,8 +111,8 @@ class WebhookController(Controller):
         responses=errors(404),
         summary="Delete a webhook and its delivery log",
     )
-    async def remove(self, webhook_id: FromPath[str]) -> None:
-        await webhooks.delete(webhook_id)
+    async def remove(self, webhook_id: FromPath[str], request: Request) -> None:  # type: ignore[type-arg]
+        await webhooks.delete(webhook_id, current_principal(request))
 
     @post(
         "/{webhook_id:str}/test",

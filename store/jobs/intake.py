@@ -1,182 +1,37 @@
-"""Accepting a file: the mapping preview, and checking, storing and enqueueing an import."""
+"""Accepting a file: checking, storing and enqueueing an import (its preview: reading.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
-import time
-from collections import Counter
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
 from bson import ObjectId
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from config import Settings
+from config import Settings, logs
 from domain.actions import Action
-from domain.csvfile import CsvLimits
 from domain.errors import FileRejected
 from domain.import_config import ImportConfig
-from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, suggest_mapping
-from domain.remembered import RememberedMapping, adjusted, with_remembered
+from domain.mapping import missing_required, resolve_mapping
+from domain.remembered import RememberedMapping, adjusted
 from domain.schema import RecordSchema
-from domain.tabular import TableReader, open_table
-from domain.xlsxfile import XlsxReader
-from store import db, files, mappings
+from domain.tabular import open_table
+from store import audit, files, mappings
 from store.auth import Principal
-from store.documents import ImportJob, JobKind, utcnow
-from store.errors import Conflict, TooManyRequests
-from store.jobs import leases
+from store.documents import ImportJob, JobKind
+from store.errors import Conflict
+from store.jobs import admission, leases
 from store.jobs.dispatch import Dispatcher
-from store.jobs.queries import FINISHED, UNFINISHED, get_job, job_schema
+from store.jobs.queries import FINISHED, get_job, job_schema
+from store.jobs.reading import read_sample, remembered_for, suggestions_for, upload_limits
 from store.schemas import get_schema
 
-SAMPLE_ROWS = 20
-PREVIEW_SCAN_ROWS = 10_000  # rows a mapping preview reads at most, looking for its sample
-RUNNING_IMPORTS_RETRY_SECONDS = 30  # imports take seconds to minutes: no use asking sooner
-
-
-@dataclass(frozen=True)
-class MappingPreview:
-    columns: list[ColumnSuggestion]
-    missing_required: list[str]
-    encoding: str
-    delimiter: str
-    sample_rows: list[dict[str, str]]
-    sheets: list[str]  # of an Excel workbook; [] for a CSV
-
-
-def csv_limits(settings: Settings) -> CsvLimits:
-    return CsvLimits(
-        max_columns=settings.max_columns,
-        max_field_chars=settings.max_field_chars,
-        max_unpacked_bytes=settings.xlsx_max_unpacked_bytes,
-        max_shared_strings=settings.xlsx_max_shared_strings,
-        max_shared_string_bytes=settings.xlsx_max_shared_string_bytes,
-    )
-
-
-def upload_limits(settings: Settings, preview: bool = False) -> CsvLimits:
-    """The limits of reading a file in the API: a time limit, and for a preview a bound on
-    the rows read, blank ones included (a file of millions of blank rows costs nothing)."""
-    return dataclasses.replace(
-        csv_limits(settings),
-        read_seconds=settings.file_read_seconds,
-        scan_rows=PREVIEW_SCAN_ROWS if preview else None,
-    )
-
-
-def _read_sample(reader: TableReader) -> list[list[str]]:
-    sample = []
-    for row in reader:
-        if row.error is None:
-            sample.append(row.values)
-        if len(sample) >= SAMPLE_ROWS:
-            break
-    return sample
-
-
-def _header(
-    upload: IO[bytes], delimiter: str | None, sheet: str | None, settings: Settings
-) -> list[str]:
-    start = upload.tell()
-    header = open_table(
-        upload, delimiter=delimiter, sheet=sheet, limits=upload_limits(settings, preview=True)
-    )
-    upload.seek(start)
-    return header.header
-
-
-async def _remembered_for(
-    upload: IO[bytes],
-    record_type: str,
-    delimiter: str | None,
-    sheet: str | None,
-    settings: Settings,
-) -> RememberedMapping | None:
-    """The mapping remembered for the file's header set (or a nearly-same one), if any."""
-    header = await asyncio.to_thread(_header, upload, delimiter, sheet, settings)
-    return await mappings.find(record_type, header)
-
-
-def _suggestions(
-    header: list[str],
-    sample: list[list[str]],
-    schema: RecordSchema,
-    remembered: RememberedMapping | None,
-) -> list[ColumnSuggestion]:
-    suggested = suggest_mapping(header, sample, schema)
-    return with_remembered(suggested, remembered, schema) if remembered else suggested
-
-
-def _preview(
-    upload: IO[bytes],
-    schema: RecordSchema,
-    delimiter: str | None,
-    sheet: str | None,
-    settings: Settings,
-    remembered: RememberedMapping | None,
-) -> MappingPreview:
-    reader = open_table(
-        upload, delimiter=delimiter, sheet=sheet, limits=upload_limits(settings, preview=True)
-    )
-    sample = _read_sample(reader)
-    suggestions = _suggestions(reader.header, sample, schema, remembered)
-    mapping = {s.column: s.field for s in suggestions if s.field is not None}
-    return MappingPreview(
-        columns=suggestions,
-        missing_required=missing_required(mapping, schema),
-        encoding=reader.encoding,
-        delimiter=reader.delimiter,
-        sample_rows=[dict(zip(reader.header, values, strict=False)) for values in sample],
-        sheets=reader.sheets if isinstance(reader, XlsxReader) else [],
-    )
-
-
-_previews_running: Counter[str] = Counter()  # per API key, in this process
-
-
-async def preview_mapping(
-    upload: IO[bytes],
-    record_type: str,
-    delimiter: str | None,
-    settings: Settings,
-    sheet: str | None = None,
-    created_by: str = "",
-) -> MappingPreview:
-    """The suggested mapping of a file. Reading a file costs CPU in a worker thread: a key
-    may have MAX_MAPPING_PREVIEWS_PER_KEY of them running in one API process; 429 beyond."""
-    if _previews_running[created_by] >= settings.max_mapping_previews_per_key:
-        raise TooManyRequests(
-            f"This API key has {_previews_running[created_by]} mapping previews running; at "
-            f"most {settings.max_mapping_previews_per_key} at a time. Retry when one has "
-            "finished.",
-            retry_after=1,
-        )
-    _previews_running[created_by] += 1
-    try:
-        return await _preview_mapping(upload, record_type, delimiter, settings, sheet)
-    finally:
-        _previews_running[created_by] -= 1
-        if not _previews_running[created_by]:
-            del _previews_running[created_by]
-
-
-async def _preview_mapping(
-    upload: IO[bytes],
-    record_type: str,
-    delimiter: str | None,
-    settings: Settings,
-    sheet: str | None,
-) -> MappingPreview:
-    schema = await get_schema(record_type)
-    remembered = await _remembered_for(upload, record_type, delimiter, sheet, settings)
-    # Reading and sniffing the file is CPU work: off the event loop, other requests go on.
-    return await asyncio.to_thread(_preview, upload, schema, delimiter, sheet, settings, remembered)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -220,8 +75,8 @@ def _check_file(
         limits=upload_limits(settings),
         formula_escaped=retry_of is not None,  # its rows come from the failed-rows CSV
     )
-    sample = _read_sample(reader)
-    suggestions = _suggestions(reader.header, sample, schema, remembered)
+    sample = read_sample(reader)
+    suggestions = suggestions_for(reader.header, sample, schema, remembered)
     if retry_of is not None:
         mapping = _retry_mapping(reader.header, retry_of.mapping)
     else:
@@ -264,60 +119,6 @@ def _check_file(
     )
 
 
-ADMISSION_LEASE_SECONDS = 10.0  # a process that died holding a key's admission frees it then
-ADMISSION_WAIT_SECONDS = 5.0
-
-
-def _admissions() -> AsyncCollection[dict[str, Any]]:
-    """One document per API key whose new import is being admitted, with its lease."""
-    return db.database()["import_admissions"]
-
-
-@asynccontextmanager
-async def admitted(created_by: str, settings: Settings) -> AsyncIterator[None]:
-    """The count of a key's unfinished imports and the insert of its new one, as one step:
-    requests of one key that arrive together are admitted one at a time (a lease per key in
-    MongoDB, shared by every API process), so no more than MAX_RUNNING_IMPORTS_PER_KEY get
-    in. The body inserts the job."""
-    admissions = _admissions()
-    waited_until = time.monotonic() + ADMISSION_WAIT_SECONDS
-    while True:
-        until = leases.expiry(ADMISSION_LEASE_SECONDS)
-        try:
-            await admissions.find_one_and_update(
-                {"_id": created_by, **leases.free("lease_until", utcnow())},
-                {"$set": {"lease_until": until}},
-                upsert=True,
-            )
-            break
-        except DuplicateKeyError:  # another request of the key is being admitted
-            if time.monotonic() > waited_until:
-                raise TooManyRequests(
-                    "Other imports of this API key are being started; retry in a moment.",
-                    retry_after=1,
-                ) from None
-            await asyncio.sleep(0.02)
-    try:
-        await check_running_imports(created_by, settings)
-        yield
-    finally:
-        await admissions.delete_one({"_id": created_by, "lease_until": until})
-
-
-async def check_running_imports(created_by: str, settings: Settings) -> None:
-    """A key with its share of imports pending or running waits (checked before any of the
-    file is read, and again in `admitted`)."""
-    running = await ImportJob.find(
-        {"created_by": created_by, "status": {"$in": list(UNFINISHED)}}
-    ).count()
-    if running >= settings.max_running_imports_per_key:
-        raise TooManyRequests(
-            f"This API key has {running} imports pending or running; at most "
-            f"{settings.max_running_imports_per_key} at a time. Retry when one has finished.",
-            retry_after=RUNNING_IMPORTS_RETRY_SECONDS,
-        )
-
-
 @dataclass(frozen=True)
 class Accepted:
     """A file that passed the checks and is stored: the job's fields that describe it."""
@@ -351,7 +152,7 @@ async def stored(
     A rejected file raises FileRejected; if the body fails, the stored file is deleted."""
     remembered = None
     if retry_of is None:
-        remembered = await _remembered_for(
+        remembered = await remembered_for(
             upload, config.record_type, config.delimiter, config.sheet, settings
         )
     # Scanning a file of millions of rows takes seconds of CPU: off the event loop.
@@ -413,16 +214,20 @@ async def create_job(
     created_by_key: str | None = None,
     retry_of: ImportJob | None = None,
     job_id: str | None = None,
+    creator_role: str | None = None,
     **origin: Any,
 ) -> ImportJob:
     """Check the whole file, store it, create the job and enqueue its planning.
     A rejected file raises FileRejected and leaves nothing behind. A retry (`retry_of`)
     keeps the original's schema and mapping. Given `job_id` (an idempotent request, a
     schedule's run), an import that already has it is returned instead of a new one.
-    `origin`: the job's `source`, `source_config` and `schedule_id`, if any."""
+    `origin`: the job's `source`, `source_config` and `schedule_id`, if any.
+    `creator_role`: the creator's role, for the audit trail (None for a schedule's run)."""
     if job_id is not None and (existing := await ImportJob.get(ObjectId(job_id))) is not None:
+        # Its event too, should the request that made it have died before recording it.
+        await audit.record_new_import(existing, creator_role)
         return existing
-    await check_running_imports(created_by, settings)
+    await admission.check_running_imports(created_by, settings)
     schema = job_schema(retry_of) if retry_of else await get_schema(config.record_type)
     schema.check_deduplication_keys(config.deduplication_keys)
     try:
@@ -440,7 +245,7 @@ async def create_job(
                 **accepted.fields(),
                 **origin,
             )
-            async with admitted(created_by, settings):
+            async with admission.admitted(created_by, settings):
                 await job.insert()
     except DuplicateKeyError:
         if job_id is None:
@@ -450,8 +255,16 @@ async def create_job(
         await ImportJob.get_pymongo_collection().update_one(
             {"_id": retry_of.id}, {"$addToSet": {"retries": str(job.id)}}
         )
+    await audit.record_new_import(job, creator_role)
+    log_created(job)
     dispatcher.plan(str(job.id))
     return job
+
+
+def log_created(job: ImportJob) -> None:
+    """From here on, this request's lines (and its messages') name the import."""
+    logs.bind(importId=str(job.id))
+    log.info("import created: file %r, action %s, by %r", job.file_name, job.action, job.created_by)
 
 
 async def create_retry(
@@ -466,6 +279,7 @@ async def create_retry(
     """Import corrected rows of a finished import with its settings and mapping: a new job
     whose `retry_of` names the original."""
     original = await get_job(job_id)
+    created_by.require_owner(original.created_by_key, "retry", "import")
     if original.kind is not JobKind.IMPORT:
         raise Conflict("Only an import can be retried")
     if original.status not in FINISHED:
@@ -491,4 +305,5 @@ async def create_retry(
         created_by_key=created_by.key_id,
         retry_of=original,
         job_id=new_id,
+        creator_role=created_by.role.value,
     )

@@ -14,9 +14,12 @@ from bson.errors import InvalidId
 from gridfs.errors import NoFile
 
 from config import Settings
+from domain.audit import AuditAction
 from domain.schema import RecordSchema
 from domain.validation import RowValidator
-from store import files
+from store import audit, files
+from store.audit import Target
+from store.auth import Principal
 from store.documents import ImportJob, JobStatus, utcnow
 from store.errors import Conflict, Gone, NotFound
 from store.jobs import policy
@@ -92,11 +95,12 @@ def job_validator(job: ImportJob, settings: Settings) -> RowValidator:
     )
 
 
-async def cancel_job(job_id: str, dispatcher: Dispatcher) -> ImportJob:
+async def cancel_job(job_id: str, principal: Principal, dispatcher: Dispatcher) -> ImportJob:
     """Stop a pending or running job. Its counts stay those of the batches counted so far
     (each batch adds its own, see store.jobs.progress), also for one that commits just after.
     The completion step then builds the report of what it did."""
     job = await get_job(job_id)
+    principal.require_owner(job.created_by_key, "cancel", "import")
     result = await ImportJob.get_pymongo_collection().update_one(
         {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
         {"$set": {"status": JobStatus.CANCELLED, "finished_at": utcnow()}},
@@ -106,6 +110,8 @@ async def cancel_job(job_id: str, dispatcher: Dispatcher) -> ImportJob:
             f"Import {job_id} is {job.status.value}; only pending or running "
             "imports can be cancelled"
         )
+    details = {"fileName": job.file_name}
+    await audit.record(AuditAction.IMPORT_CANCELLED, principal, Target("import", job_id), details)
     dispatcher.finalize(job_id)
     return await get_job(job_id)
 

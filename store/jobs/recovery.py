@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from store import files
+from store import files, metrics
 from store.documents import BatchStatus, ImportBatch, ImportJob, JobKind, JobStatus, utcnow
 from store.jobs import leases, policy
 from store.jobs.dispatch import Dispatcher
@@ -47,6 +47,11 @@ class Driven:
 
     def __str__(self) -> str:
         return f"{self.job_id} {self.step} ({self.why})"
+
+    @property
+    def kind(self) -> str:
+        """The step without its id: "planning", "batch", "completion", "report", "revert"."""
+        return self.step.split(" ", 1)[0]
 
 
 def _expired(document: dict[str, Any], field: str, now: datetime) -> bool:
@@ -133,6 +138,7 @@ async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Drive
             waiting.append(("report", str(job["_id"]), job))
     if waiting:
         driven += await _drive_lost(waiting, dispatcher, broker)
+    await metrics.add_each(metrics.STEP_RECOVERIES, (d.kind for d in driven))
     return driven
 
 

@@ -16,9 +16,9 @@ from config import Settings
 from domain.errors import FileRejected
 from domain.import_config import ImportConfig
 from domain.remote import Source
-from store import outbound, sources
+from store import audit, outbound, sources
 from store.documents import ImportJob, JobStatus, utcnow
-from store.jobs import intake
+from store.jobs import admission, intake
 from store.jobs.dispatch import Dispatcher
 from store.jobs.progress import fail_job
 from store.jobs.queries import UNFINISHED, get_job, job_schema
@@ -33,20 +33,24 @@ async def create_source_job(
     created_by_key: str | None = None,
     job_id: str | None = None,
     schedule_id: str | None = None,
+    creator_role: str | None = None,
 ) -> ImportJob:
     """An import of `config.source`: checked now as far as it can be without the file (the
     settings, the address), created pending; its planning fetches the file and checks it as
     an upload is checked (`take_in`)."""
     assert config.source is not None
     if job_id is not None and (existing := await ImportJob.get(ObjectId(job_id))) is not None:
+        await audit.record_new_import(existing, creator_role)  # see intake.create_job
         return existing
-    await intake.check_running_imports(created_by, settings)
+    await admission.check_running_imports(created_by, settings)
     schema = await get_schema(config.record_type)
     schema.check_deduplication_keys(config.deduplication_keys)
     if config.source.url is not None:
         await outbound.check_url(config.source.url, settings)
-    async with intake.admitted(created_by, settings):
-        job, made = await _insert(config, created_by, created_by_key, job_id, schedule_id)
+    async with admission.admitted(created_by, settings):
+        job, made = await _insert(
+            config, created_by, created_by_key, job_id, schedule_id, creator_role
+        )
     if made:
         dispatcher.plan(str(job.id))
     return job
@@ -58,10 +62,12 @@ async def _insert(
     created_by_key: str | None,
     job_id: str | None,
     schedule_id: str | None,
+    creator_role: str | None,
     **fields: Any,
 ) -> tuple[ImportJob, bool]:
     """A source job with no file yet; the one with `job_id` if it exists already (made by
-    an earlier delivery of the same request or run), and whether this made it."""
+    an earlier delivery of the same request or run), and whether this made it. Its audit
+    event is recorded either way (once): the delivery that made it may have died first."""
     assert config.source is not None
     job = intake.new_job(
         config,
@@ -81,8 +87,12 @@ async def _insert(
     except DuplicateKeyError:
         if job_id is None:
             raise
-        return await get_job(job_id), False
-    return job, True
+        job, made = await get_job(job_id), False
+    else:
+        made = True
+        intake.log_created(job)
+    await audit.record_new_import(job, creator_role)
+    return job, made
 
 
 def source_fields(config: ImportConfig, schedule_id: str | None) -> dict[str, Any]:
@@ -159,6 +169,7 @@ async def record_failed(
         created_by_key,
         job_id,
         schedule_id,
+        None,  # a schedule's run: its creator's role is not known
         status=JobStatus.FAILED,
         error=reason,
         finished_at=utcnow(),

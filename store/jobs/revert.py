@@ -15,11 +15,13 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from config import Settings
-from store import preimages, restore, writers
+from domain.audit import AuditAction
+from store import audit, preimages, restore, writers
+from store.audit import Target
 from store.auth import Principal
 from store.commit import Contended
-from store.documents import ImportJob, JobKind, JobStatus, RevertCounts, Role, utcnow
-from store.errors import Conflict, Forbidden, Gone
+from store.documents import ImportJob, JobKind, JobStatus, RevertCounts, utcnow
+from store.errors import Conflict, Gone
 from store.jobs import leases, policy
 from store.jobs.dispatch import Dispatcher
 from store.jobs.progress import fail_job
@@ -34,8 +36,7 @@ async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher
     once, so asking again changes nothing (a revert that failed or was cancelled runs
     again: it picks up where it stopped)."""
     job = await get_job(job_id)
-    if principal.role is not Role.ADMIN and principal.key_id != job.created_by_key:
-        raise Forbidden("Only an admin or the API key that created the import may revert it")
+    principal.require_owner(job.created_by_key, "revert", "import")
     _check_revertible(job)
     revert_id = job.revert_id or str(ObjectId())
     if job.revert_id is None:
@@ -61,10 +62,14 @@ async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher
         created_by_key=principal.key_id,
         revert_counts=RevertCounts(),
     )
+    target, details = Target("import", job_id), {"revertId": revert_id, "fileName": job.file_name}
     try:
         await revert.insert()
-    except DuplicateKeyError:  # created by an earlier request
+    except DuplicateKeyError:  # created by an earlier request (which may have died first)
+        await audit.record(AuditAction.IMPORT_REVERTED, principal, target, details)
         return await _again_if_stopped(await get_job(revert_id), dispatcher)
+    await audit.record(AuditAction.IMPORT_REVERTED, principal, target, details)
+    log.info("revert %s of import %s started by %r", revert_id, job_id, principal.name)
     dispatcher.revert(revert_id)
     return revert
 
@@ -174,15 +179,17 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
             if p.get("before") is None and "written_rev" in p
         }
         done = await restore.restore_changed(writer, changed)
-        await preimages.mark(import_id, revert_id, _noted(done))
+        overwritten = {r.customer_id: r.replaced for r in done if r.replaced is not None}
+        await preimages.mark(import_id, revert_id, _noted(done), overwritten)
         processed += len(changed)
         await _progress(revert.id, processed)
     async for docs in restore.inserted_by(import_id, CHUNK):
         await writers.hold(writer.writer, settings.writer_lease_seconds)
         to_delete, conflicts = await restore.deletable(writer, docs, written_revs)
         # Noted first: a run that dies after deleting still counts them.
+        deleted = {str(d["_id"]): d for d in to_delete}
         await preimages.mark(
-            import_id, revert_id, [(str(d["_id"]), "deleted", None) for d in to_delete]
+            import_id, revert_id, [(cid, "deleted", None) for cid in deleted], deleted
         )
         conflicts += await restore.delete_inserted(writer, to_delete)
         await preimages.mark(import_id, revert_id, _noted(conflicts))

@@ -50,6 +50,7 @@ def test_a_session_survives_reload_and_new_tab_until_sign_out(
         assert me.json() == {"name": "Ida Importer", "role": "importer"}
 
         page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Sign out").click()
+        page.get_by_role("button", name="Sign out").click()  # the form, with its CSRF token
         expect(page.get_by_label("API key")).to_be_visible()
         shot(page, "session-03-signed-out", streamlit=False)
         page.goto(running_stack.ui_url)

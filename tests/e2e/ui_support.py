@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,10 @@ import httpx
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import csv_bytes
+from ui.markdown import WORD_JOINER
 
 REPO = Path(__file__).resolve().parents[2]
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash before ASCII punctuation
 APP_SCRIPT = REPO / "ui" / "app.py"
 # Calls go to the real API, and the first run imports pandas and openpyxl.
 APP_TIMEOUT_SECONDS = 60
@@ -53,7 +56,12 @@ def page_text(at: AppTest) -> str:
         *at.warning,
         *at.error,
     ]
-    return "\n".join(str(part.value) for part in parts)
+    return shown("\n".join(str(part.value) for part in parts))
+
+
+def shown(markdown: str) -> str:
+    """Markdown as a person reads it: the escapes of ui.markdown.plain undone."""
+    return MARKDOWN_ESCAPE.sub(r"\1", markdown).replace(WORD_JOINER, "")
 
 
 def customers_csv(rows: list[list[str]], header: list[str] | None = None) -> bytes:

@@ -355,6 +355,16 @@ CASES = [
         400,
         "nested too deeply",
     ),
+    *(
+        bulk_case(
+            f"{number} as a value",
+            b'{"deduplicationKeys": ["email"], "customers": [{"firstName": "Ann", '
+            b'"email": "nan@example.com", "city": ' + number + b"}]}",
+            400,
+            "NaN, Infinity and -Infinity are not JSON numbers",
+        )
+        for number in (b"NaN", b"Infinity", b"-Infinity")
+    ),
     # Schema and keys
     Case(
         "schema: not JSON",

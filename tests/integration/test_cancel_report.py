@@ -13,12 +13,14 @@ from bson import ObjectId
 
 from config import get_settings
 from store import jobs, reports
-from store.documents import utcnow
+from store.auth import Principal
+from store.documents import Role, utcnow
 from store.jobs import policy
 from tests.helpers import RecordingDispatcher, held_import, summary_counts
 from workers.backlog import RedisBacklog
 
 HEADER = ["firstName", "email"]
+ADMIN = Principal("admin", Role.ADMIN, "test")
 ROWS = [[f"C{n}", f"c{n}@example.com"] for n in range(6)]
 
 
@@ -28,7 +30,7 @@ async def cancelled_midway(api: Any, headers: dict[str, str]) -> str:
     job_id, batches = await held_import(HEADER, ROWS, batch_size=2)
     await jobs.process_batch(batches[0], RecordingDispatcher(), get_settings())
     lost = RecordingDispatcher()
-    await jobs.cancel_job(job_id, lost)
+    await jobs.cancel_job(job_id, ADMIN, lost)
     assert lost.finalizes == [job_id]
     refused = await api.get(f"/imports/{job_id}/report", headers=headers)
     assert refused.status_code == 409
@@ -60,7 +62,7 @@ async def test_a_cancel_while_the_completion_builds_the_report_leaves_the_cancel
 
     async def cancelled_during_the_first_build(job: Any) -> Any:
         if not cancels.finalizes:  # the user's cancel lands while the report is written
-            await jobs.cancel_job(job_id, cancels)
+            await jobs.cancel_job(job_id, ADMIN, cancels)
         return await build_report(job)
 
     monkeypatch.setattr(reports, "build_report", cancelled_during_the_first_build)

@@ -83,6 +83,128 @@ async def test_an_offset_past_any_list_is_a_400(api, database, admin_headers, pa
     assert "offset" in response.json()["detail"]
 
 
+async def _new_key(api: Any, admin_headers: dict[str, str], name: str, role: str) -> dict[str, str]:
+    created = await api.post("/api-keys", headers=admin_headers, json={"name": name, "role": role})
+    return {"Authorization": f"Bearer {created.json()['key']}"}
+
+
+async def test_only_an_admin_or_the_creator_may_act_on_an_import_or_a_schedule(
+    api, database, admin_headers
+) -> None:
+    owner = await _new_key(api, admin_headers, "owner", "importer")
+    other = await _new_key(api, admin_headers, "other", "importer")
+    content = csv_bytes(["firstName", "email"], [["Ann", "ann@example.com"]])
+    config = {"deduplicationKeys": ["email"], "action": "ignore"}
+    created = await api.post("/imports", headers=owner, **import_form(content, config))
+    job_id = created.json()["id"]
+    schedule = await api.post(
+        "/schedules",
+        headers=owner,
+        json={
+            "name": "nightly",
+            "source": {"url": "http://127.0.0.1:9/c.csv"},
+            "config": config,
+            "cron": "0 2 * * *",
+            "timezone": "UTC",
+        },
+    )
+    schedule_id = schedule.json()["id"]
+    attempts = [
+        ("POST", f"/imports/{job_id}/cancel", {}, "import may cancel it"),
+        ("POST", f"/imports/{job_id}/retry", import_form(content, config), "import may retry it"),
+        ("POST", f"/imports/{job_id}/revert", {}, "import may revert it"),
+        ("PATCH", f"/schedules/{schedule_id}", {"json": {"enabled": False}}, "may change it"),
+        ("POST", f"/schedules/{schedule_id}/run", {}, "schedule may run it"),
+        ("DELETE", f"/schedules/{schedule_id}", {}, "schedule may delete it"),
+    ]
+    for method, path, request, words in attempts:
+        refused = await api.request(method, path, headers=other, **request)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["detail"].startswith("Only an admin or the API key that created")
+        assert words in refused.json()["detail"]
+    assert (await api.get(f"/imports/{job_id}", headers=other)).json()["status"] == "pending"
+    assert await database["import_jobs"].count_documents({}) == 1
+
+    cancelled = await api.post(f"/imports/{job_id}/cancel", headers=owner)
+    assert cancelled.status_code == 200, cancelled.text
+    deleted = await api.delete(f"/schedules/{schedule_id}", headers=admin_headers)
+    assert deleted.status_code == 204, deleted.text
+
+
+async def test_a_bulk_request_waits_for_another_writer_of_its_customer_instead_of_a_409(
+    api, database, admin_headers
+) -> None:
+    """Another writer (older, live) holds the customer's email for 3 s: the request waits
+    for it (BULK_WAIT_SECONDS) and is answered 200, not 409 with the writer's id."""
+    from bson import ObjectId
+
+    from store import writers
+
+    body = {"action": "update", "deduplicationKeys": ["email"]}
+    first = {"firstName": "Cy", "email": "cy@example.com"}
+    created = await api.post(
+        "/customers/bulkCustomers", headers=admin_headers, json={**body, "customers": [first]}
+    )
+    assert created.json()["insertedCount"] == 1, created.text
+    other = f"{ObjectId()}-bulk"
+    await writers.hold(other, 60)
+    await database["identifier_claims"].update_one(
+        {"_id": "email:cy@example.com"}, {"$set": {"w": other}}
+    )
+
+    async def finish_later() -> None:
+        await asyncio.sleep(3)
+        await writers.finish(other)
+
+    finishing = asyncio.create_task(finish_later())
+    response = await api.post(
+        "/customers/bulkCustomers",
+        headers=admin_headers,
+        json={**body, "customers": [{**first, "city": "Lima"}]},
+    )
+    await finishing
+    assert response.status_code == 200, response.text
+    assert response.json()["updatedCount"] == 1
+    customer = await database["customers"].find_one({})
+    assert customer["attributes"]["city"] == "Lima"
+
+
+async def test_failed_authentication_is_limited_per_client_address(database) -> None:
+    """Wrong keys from one address: a burst, then 429 with Retry-After, and then even the
+    right key is not checked from there; another address is not held back."""
+    import uuid
+
+    import httpx
+
+    from api.app import create_app
+    from config import Settings
+
+    settings = Settings(
+        admin_api_key=f"auth-{uuid.uuid4().hex}", auth_failure_burst=3, auth_failures_per_minute=1
+    )
+    app = create_app(settings)
+    right = {"Authorization": f"Bearer {settings.admin_api_key}"}
+    wrong = {"Authorization": "Bearer guessed-key"}
+
+    def client(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://api")
+
+    guesser, other = f"guesser-{uuid.uuid4().hex}", f"other-{uuid.uuid4().hex}"
+    async with client(guesser) as api, client(other) as other_api:
+        statuses = [(await api.get("/imports", headers=wrong)).status_code for _ in range(3)]
+        assert statuses == [401, 401, 401]
+        refused = await api.get("/imports", headers=wrong)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["detail"].startswith("Too many failed sign-ins from your address")
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert (await api.get("/imports", headers=right)).status_code == 429
+        assert (await other_api.get("/imports", headers=right)).status_code == 200
+        assert (await other_api.get("/imports", headers=wrong)).status_code == 401
+    await app.state.rate_limiter.close()
+    await app.state.failed_authentication.close()
+
+
 async def test_a_bulk_value_longer_than_the_field_limit_rejects_its_customer(
     api, database, admin_headers
 ) -> None:
@@ -380,17 +502,17 @@ async def test_imports_sent_at_once_never_exceed_the_running_limit_of_their_key(
 async def test_a_key_with_its_mapping_previews_running_gets_429_for_another(
     api, database, admin_headers, monkeypatch
 ) -> None:
-    from store.jobs import intake
+    from store.jobs import admission
 
-    monkeypatch.setitem(intake._previews_running, "admin", 2)  # two of the admin's, reading
+    monkeypatch.setitem(admission.previews_running, "admin", 2)  # two of the admin's, reading
     form = {"files": {"file": ("c.csv", csv_bytes(["firstName"], [["Ann"]]), "text/csv")}}
     refused = await api.post("/imports/mapping", headers=admin_headers, **form)
     assert refused.status_code == 429, refused.text
     assert refused.headers["Retry-After"] == "1"
     assert "2 mapping previews running; at most 2" in refused.json()["detail"]
-    monkeypatch.setitem(intake._previews_running, "admin", 1)
+    monkeypatch.setitem(admission.previews_running, "admin", 1)
     assert (await api.post("/imports/mapping", headers=admin_headers, **form)).status_code == 200
-    assert intake._previews_running["admin"] == 1  # its own slot given back
+    assert admission.previews_running["admin"] == 1  # its own slot given back
 
 
 async def test_a_long_file_name_is_cut_and_one_past_the_form_s_limit_refused_clearly(

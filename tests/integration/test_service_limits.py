@@ -24,6 +24,7 @@ async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as client:
         yield client
     await app.state.rate_limiter.close()
+    await app.state.failed_authentication.close()
 
 
 def _settings(**limits: Any) -> Settings:

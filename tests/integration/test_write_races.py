@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from config import get_settings
 from domain.actions import Action
 from domain.resolution import BatchResolution, Outcome, RowInput
 from store import commit as commit_module
@@ -114,7 +115,9 @@ async def test_bulk_request_that_loses_every_race_is_refused_whole(
     api, admin_headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another writer changes the customer after every read of ours: the request ends with a
-    clear 409 and writes nothing, rather than a 500 or half a request."""
+    clear 409 (in words, with Retry-After, no internal ids) once it has waited
+    BULK_WAIT_SECONDS, and writes nothing, rather than a 500 or half a request."""
+    monkeypatch.setattr(get_settings(), "bulk_wait_seconds", 1.0)
     await _other_writer({"email": ["cy@example.com"]}, Action.IGNORE)
     real_customers = commit_module._customers
 
@@ -138,7 +141,11 @@ async def test_bulk_request_that_loses_every_race_is_refused_whole(
     )
 
     assert response.status_code == 409, response.text
-    assert "Other writers kept changing the same customers" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        "Other requests or imports are writing some of the same customers right now, and "
+        "still were after 1 s of waiting; send this request again in 5 s"
+    )
+    assert response.headers["retry-after"] == "5"
     assert await _all_customers() == [{"email": ["cy@example.com"]}]
     monkeypatch.undo()
     # What the refused request had claimed holds no one up: the value is free at once.

@@ -27,6 +27,7 @@ FIXED_VALUES = {
     "API_HOST": "0.0.0.0",
     "API_URL": "http://api:${API_PORT:-8000}",
     "DATA_DIR": "/app/var",
+    "LOG_FORMAT": "json",
 }
 VAR_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
 INTERPOLATION = re.compile(r"^\$\{([A-Z][A-Z0-9_]*):-([^}]*)\}$")

@@ -1,0 +1,112 @@
+"""Customer lookup: find a customer by any channel identifier (or its id), see its profile and
+its history (the imports and reverts that wrote it, with the fields each changed), with links
+to those imports on the status page. Every value is shown as plain text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ui import session
+from ui.api_client import ApiClient, ApiError
+from ui.job_text import when
+
+RECORD_TYPE = "customers"
+BY_ID = "__id__"
+BOOKKEEPING = ("id", "createdAt", "updatedAt", "lastImportId")
+
+
+def shown(value: Any) -> str:
+    if value is None or value == [] or value == "":
+        return "—"
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def find(api: ApiClient) -> dict[str, Any] | None:
+    identifiers = {i["key"]: i["label"] for i in api.channel_identifiers(RECORD_TYPE)}
+    choices = {**identifiers, BY_ID: "Customer id"}
+    by, value = st.columns([1, 3])
+    key = by.selectbox("Find by", list(choices), format_func=choices.get)
+    wanted = value.text_input("Value", placeholder="ann@example.com").strip()
+    if not wanted:
+        return None
+    if key == BY_ID:
+        return api.get_customer(wanted)
+    found = api.find_customers(key, wanted)
+    if not found:
+        st.info(f"No customer has {choices[key]} {wanted!r}.")
+        return None
+    return api.get_customer(found[0]["id"])
+
+
+def render_profile(customer: dict[str, Any]) -> None:
+    st.subheader("Profile")
+    st.text(f"Customer {customer['id']} · created {when(customer.get('createdAt'))}")
+    fields = [
+        {"Field": key, "Value": shown(value)}
+        for key, value in customer.items()
+        if key not in BOOKKEEPING
+    ]
+    st.table(pd.DataFrame(fields).set_index("Field"))
+    if customer.get("lastImportId"):
+        link_to_import(customer["lastImportId"], "Last written by the import")
+
+
+def change_text(changes: list[dict[str, Any]]) -> str:
+    return (
+        "; ".join(f"{c['field']}: {shown(c['before'])} → {shown(c['after'])}" for c in changes)
+        or "no field changed"
+    )
+
+
+def render_history(api: ApiClient, customer_id: str) -> None:
+    st.subheader("History")
+    entries = api.customer_history(customer_id)
+    if not entries:
+        st.info("No import or revert wrote this customer while their records are kept.")
+        return
+    st.table(
+        pd.DataFrame(
+            [
+                {
+                    "When": when(e["at"]),
+                    "By": f"{e['kind']} {e['importId']}",
+                    "Action": e["action"],
+                    "Outcome": e["outcome"],
+                    "Changes": change_text(e["changes"]),
+                }
+                for e in entries
+            ]
+        ).set_index("When")
+    )
+    for entry in entries:
+        label = "revert" if entry["kind"] == "revert" else f"{entry['action']} import"
+        link_to_import(entry["importId"], f"Open the {label}")
+
+
+def link_to_import(import_id: str, label: str) -> None:
+    st.page_link(
+        "status_page.py",
+        label=f"{label} {import_id}",
+        query_params={"import": import_id},
+        icon=":material/open_in_new:",
+    )
+
+
+def render() -> None:
+    api = session.client()
+    st.title("Customer lookup")
+    st.caption("A customer's profile and the imports that changed it.")
+    customer = find(api)
+    if customer is None:
+        return
+    render_profile(customer)
+    render_history(api, customer["id"])
+
+
+try:
+    render()
+except ApiError as error:
+    st.error(str(error), icon=":material/error:")

@@ -24,7 +24,6 @@ from openpyxl.utils.datetime import from_excel
 from domain.csvfile import (
     CsvLimits,
     CsvRow,
-    ReadClock,
     blank_start,
     checked_header,
     checked_row,
@@ -197,7 +196,6 @@ class XlsxReader:
         self, stream: IO[bytes], sheet: str | None = None, limits: CsvLimits | None = None
     ) -> None:
         self.limits = limits or CsvLimits()
-        self._clock = ReadClock(self.limits)
         self.scan_cut = False  # a preview stopped before the end of the sheet
         self._package = Package(stream, self.limits)
         workbook = WorkbookPart(self._package)
@@ -230,7 +228,6 @@ class XlsxReader:
         (`limits.scan_rows`) stops after that many rows, blank ones included."""
         pending, scan = self._sheet.rows, self.limits.scan_rows
         for _ in self._package.parse(part, self._sheet.handlers()):
-            self._clock.check()
             while pending:
                 yield pending.popleft()
             if scan is not None and self._sheet.scanned >= scan:

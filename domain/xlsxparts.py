@@ -15,7 +15,7 @@ from xml.parsers import expat
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
 
-from domain.csvfile import CsvLimits
+from domain.csvfile import CsvLimits, ReadClock
 from domain.errors import FileRejected
 
 _READ_BYTES = 64 * 1024
@@ -39,6 +39,7 @@ class Package:
     """The parts of the ZIP, unpacked as streams under one bound on the bytes unpacked."""
 
     def __init__(self, stream: IO[bytes], limits: CsvLimits) -> None:
+        self._clock = ReadClock(limits)
         try:
             self._zip = zipfile.ZipFile(stream)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
@@ -68,6 +69,7 @@ class Package:
                             "an import takes; save it as CSV, or split it."
                         )
                     parser.Parse(chunk, False)
+                    self._clock.check()
                     yield
                 parser.Parse(b"", True)
         except expat.ExpatError as error:
@@ -185,7 +187,7 @@ class SharedStrings:
 
     def __init__(self, package: Package, part: str | None, limits: CsvLimits) -> None:
         self._bytes = bytearray()
-        self._ends = array("Q")
+        self._ends = array("I")  # offsets below 4 GiB: the bytes are bounded far lower
         self._limits = limits
         self._parts: list[str] = []
         self._length = 0

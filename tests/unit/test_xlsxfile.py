@@ -221,3 +221,8 @@ def test_a_preview_that_finds_only_blank_rows_says_where_it_looked() -> None:
     rows = b"".join(b'<row r="%d"/>' % i for i in range(1, 5_000))
     with pytest.raises(FileRejected, match="The first 1000 rows of the file are blank"):
         open_table(io.BytesIO(raw_xlsx(rows)), limits=CsvLimits(scan_rows=1_000))
+
+
+def test_reading_a_workbook_past_the_time_limit_is_refused() -> None:
+    with pytest.raises(FileRejected, match="Reading the file took longer than"):
+        list(open_table(workbook(("S", [["a"], ["1"]])), limits=CsvLimits(read_seconds=1e-9)))

@@ -77,6 +77,11 @@ class Package:
                 f"The workbook's part {name} is not well-formed XML ({error}); save it again "
                 "as .xlsx or CSV."
             ) from None
+        except (ValueError, KeyError, OverflowError) as error:  # an attribute out of shape
+            raise FileRejected(
+                f"The workbook's part {name} holds a value that cannot be read ({error}); "
+                "save it again as .xlsx or CSV."
+            ) from None
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as error:
             raise unreadable(error) from None
         except RuntimeError as error:  # an encrypted member
@@ -237,6 +242,8 @@ class SharedStrings:
                 )
 
     def __getitem__(self, index: int) -> str:
+        if index < 0:
+            raise IndexError(index)
         start = self._ends[index - 1] if index > 0 else 0
         return self._bytes[start : self._ends[index]].decode("utf-8")
 

@@ -9,6 +9,8 @@ import zipfile
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.csvfile import CsvLimits
 from domain.errors import FileRejected
@@ -226,3 +228,61 @@ def test_a_preview_that_finds_only_blank_rows_says_where_it_looked() -> None:
 def test_reading_a_workbook_past_the_time_limit_is_refused() -> None:
     with pytest.raises(FileRejected, match="Reading the file took longer than"):
         list(open_table(workbook(("S", [["a"], ["1"]])), limits=CsvLimits(read_seconds=1e-9)))
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        b'<row r="2"><c r="A!2"><v>1</v></c></row>',
+        b'<row r="two"><c r="A2"><v>1</v></c></row>',
+        b'<row r="2"><c r="A2" s="x"><v>1</v></c></row>',
+    ],
+)
+def test_attributes_out_of_shape_refuse_the_workbook(cells: bytes) -> None:
+    xlsx = io.BytesIO(
+        raw_xlsx(b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>' + cells)
+    )
+    with pytest.raises(FileRejected, match="holds a value that cannot be read"):
+        list(open_table(xlsx))
+
+
+def test_a_shared_string_index_out_of_the_table_fails_its_row() -> None:
+    strings = b"<si><t>firstName</t></si>"
+    cells = (
+        b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>'
+        b'<row r="2"><c r="A2" t="s"><v>-1</v></c></row>'
+    )
+    rows = list(open_table(io.BytesIO(raw_xlsx(cells, strings))))
+    assert rows[0].error == "Cell A2 cannot be read"
+
+
+_SHEET = (
+    b'<row r="1"><c r="A1" t="inlineStr"><is><t>firstName</t></is></c><c r="B1" t="s"><v>0</v>'
+    b'</c></row><row r="2"><c r="A2" t="n" s="0"><v>1.5</v></c><c r="B2" t="b"><v>1</v></c>'
+    b'<c r="C2" t="d"><v>2020-01-02</v></c><c r="D2"><f>A2</f></c></row>'
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, len(_SHEET)),
+            st.integers(0, 3),
+            st.sampled_from([b"", b"<", b">", b'"', b"x", b"-", b"9", b"&", b"/", b"r=", b"t="]),
+        ),
+        max_size=4,
+    )
+)
+def test_any_damaged_sheet_is_read_or_refused_with_a_reason(
+    edits: list[tuple[int, int, bytes]],
+) -> None:
+    sheet = _SHEET
+    for at, cut, insert in edits:
+        sheet = sheet[:at] + insert + sheet[at + cut :]
+    xlsx = io.BytesIO(raw_xlsx(sheet, b"<si><t>email</t></si>"))
+    try:
+        rows = list(open_table(xlsx))
+    except FileRejected:
+        return
+    assert all(isinstance(row.values, list) for row in rows)

@@ -59,15 +59,17 @@ class Package:
         parser.EntityDeclHandler = refuse_doctype
         for event, handler in handlers.items():
             setattr(parser, event, handler)
+        # zipfile never unpacks more than a part's declared size: the bound holds before
+        # anything is unpacked.
+        self._unpacked += self._zip.getinfo(name).file_size
+        if self._unpacked > self._limit:
+            raise FileRejected(
+                f"The workbook unpacks to more than {self._limit} bytes, more than an import "
+                "takes; save it as CSV, or split it."
+            )
         try:
             with self._zip.open(name) as member:
                 while chunk := member.read(_READ_BYTES):
-                    self._unpacked += len(chunk)
-                    if self._unpacked > self._limit:
-                        raise FileRejected(
-                            f"The workbook unpacks to more than {self._limit} bytes, more than "
-                            "an import takes; save it as CSV, or split it."
-                        )
                     parser.Parse(chunk, False)
                     self._clock.check()
                     yield

@@ -23,6 +23,7 @@ from api.routes.mappings import MappingController
 from api.routes.metrics import get_metrics
 from api.routes.record_types import RecordTypeController
 from api.routes.schedules import ScheduleController
+from api.routes.schema import SchemaController
 from api.routes.webhooks import WebhookController
 from api.security import OPENAPI_PATH, require_role
 from config import Settings, get_settings, logs
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             get_health,
             RecordTypeController,
+            SchemaController,
             ImportController,
             CustomerController,
             KeyController,

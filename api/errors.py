@@ -12,12 +12,14 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from domain.errors import DomainError, FileRejected, InvalidRequest, Unprocessable
+from domain.schema_changes import ChangeRefused
 from store.bulk import TooManyCustomers
 from store.errors import (
     Conflict,
     Forbidden,
     Gone,
     NotFound,
+    PreconditionFailed,
     RetryLater,
     TooManyRequests,
     Unauthorized,
@@ -32,6 +34,8 @@ STATUS_OF: dict[type[DomainError], int] = {
     InvalidRequest: 400,
     NotFound: 404,
     Conflict: 409,
+    ChangeRefused: 409,
+    PreconditionFailed: 412,
     Gone: 410,
     Unauthorized: 401,
     Forbidden: 403,

@@ -18,6 +18,7 @@ REASONS = {
     404: "No such record type, import, customer, webhook or schedule",
     409: "Not in a state that allows this (the import's, or the same Idempotency-Key still "
     "being answered: then with Retry-After)",
+    412: "If-Match names a version of the resource that is no longer the current one",
     410: "The file was deleted after the retention period",
     413: "Over a size limit",
     422: "Well-formed, but against a rule the shape cannot express (the detail says which)",

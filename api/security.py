@@ -7,6 +7,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from config import Settings
+from store import keys
 from store.auth import Principal, authenticate
 from store.documents import Role
 from store.errors import UnknownKey
@@ -42,6 +43,7 @@ async def require_role(connection: ASGIConnection, handler: BaseRouteHandler) ->
     if limiter is not None:
         await limiter.take(principal.key_id)
     principal.require(handler.opt.get("role", Role.VIEWER))
+    await keys.touch(principal.key_id)
     connection.state.principal = principal
 
 

@@ -257,7 +257,8 @@ def render(report: dict[str, Any]) -> str:
         + (" (embedded, started by the bench)" if m["mongodb_embedded"] else " (given)")
         + "; Redis started by the bench; S3: moto's server mode on loopback",
         f"- Product: the processes `make run` starts but the UI (API, workers {m['workers']},"
-        f" webhook worker, recovery check every 5 s); code at {m['git_commit']}",
+        f" webhook worker, recovery check: {m['sweeper']}); code at {m['git_commit']}"
+        + (f" + {n} uncommitted files" if (n := m.get("git_changed_files")) else ""),
         "",
         f"## 1. The same {rows:,}-row CSV three ways (fresh database and processes each)",
         "",
@@ -364,7 +365,7 @@ def main() -> None:
         store.create_bucket(Bucket=BUCKET)
         store.put_object(Bucket=BUCKET, Key=KEY, Body=path.read_bytes())
         counters = ServerCounters(servers.mongo_url)
-        report["machine"] = machine_info(counters, servers) | {"workers": default_workers()}
+        report["machine"] = machine_info(counters, servers) | defaults()
         counters.close()
         with loopback_server() as web:
             for served in (path, small):
@@ -390,10 +391,13 @@ def main() -> None:
             print(f"[automation] logs kept in {workdir}")
 
 
-def default_workers() -> str:
-    """`make run`'s workers: the settings' processes and threads."""
+def defaults() -> dict[str, str]:
+    """`make run`'s workers and recovery check, as the settings have them."""
     settings = Settings()
-    return f"{settings.worker_processes} process(es) x {settings.worker_threads} threads"
+    workers = f"{settings.worker_processes} process(es) x {settings.worker_threads} threads"
+    sweeper = f"rounds every {settings.recovery_check_seconds:g} s, webhook events every"
+    sweeper += f" {settings.webhook_announce_seconds:g} s"
+    return {"workers": workers, "sweeper": sweeper}
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     aws_secret_access_key: str | None = None
     aws_region: str = "us-east-1"
     webhook_worker_threads: int = Field(default=8, ge=1)
+    webhook_announce_seconds: float = Field(default=0.5, gt=0)
 
     @property
     def allowed_hosts(self) -> list[str]:

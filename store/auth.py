@@ -55,6 +55,8 @@ async def authenticate(authorization: str | None, settings: Settings) -> Princip
     stored = await ApiKey.find_one(ApiKey.key_hash == key_hash)
     if stored is None:
         raise UnknownKey("Invalid API key")
+    if stored.revoked_at is not None:
+        raise UnknownKey("Invalid API key")  # revoked: told as any unknown key
     return Principal(stored.name, stored.role, key_hash[:16])
 
 
@@ -65,11 +67,10 @@ async def _session_principal(token: str) -> Principal:
     return Principal(session.name, session.role, session.key_id, is_session=True)
 
 
-async def create_key(name: str, role: Role, by: Principal) -> str:
-    """Store a new key and return it; only its hash is kept."""
+async def create_key(name: str, role: Role, by: Principal) -> tuple[ApiKey, str]:
+    """Store a new key and return it with its record; only its hash is kept."""
     key = secrets.token_urlsafe(24)
-    stored = ApiKey(key_hash=hash_key(key), name=name, role=role)
-    await stored.insert()
+    stored = await ApiKey(key_hash=hash_key(key), name=name, role=role).insert()
     details = {"name": name, "role": role.value}
     await audit.record(AuditAction.KEY_CREATED, by, Target("apiKey", str(stored.id)), details)
-    return key
+    return stored, key

@@ -38,6 +38,9 @@ class Customer(Document):
 class SchemaDocument(Document):
     id: str  # type: ignore[assignment]  # the record type, e.g. "customers"
     attributes: list[dict[str, Any]]
+    version: int = 1  # one more on every accepted change (store.schema_changes); the ETag
+    # What the last change still has to do to the values customers hold, until it is done.
+    migration: dict[str, Any] | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
@@ -55,6 +58,7 @@ class ApiKey(Document):
     name: str
     role: Role
     created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None  # from then on the key and its sessions get 401
 
     class Settings:
         name = "api_keys"

@@ -25,6 +25,10 @@ class StillInFlight(RetryLater):
     seconds (then it gets that answer)."""
 
 
+class PreconditionFailed(DomainError):
+    """The request's If-Match names a version that is no longer the current one."""
+
+
 class Gone(DomainError):
     """The resource existed but was deleted for good (retention of reports and files)."""
 

@@ -7,11 +7,11 @@ import secrets
 from datetime import timedelta
 
 from domain.audit import AuditAction
-from store import audit
+from store import audit, keys
 from store.audit import Target
 from store.auth import SESSION_TOKEN_PREFIX, Principal, hash_key
 from store.documents import SignInSession, utcnow
-from store.errors import Forbidden
+from store.errors import Forbidden, Unauthorized
 
 
 async def open_session(principal: Principal, hours: float) -> tuple[str, SignInSession]:
@@ -26,6 +26,9 @@ async def open_session(principal: Principal, hours: float) -> tuple[str, SignInS
         expires_at=utcnow() + timedelta(hours=hours),
     )
     await session.insert()
+    if await keys.is_revoked(principal.key_id):  # revoked while this was opened
+        await session.delete()
+        raise Unauthorized("Invalid API key")
     await audit.record(AuditAction.SESSION_CREATED, principal, _target(session.id))
     return token, session
 

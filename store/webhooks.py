@@ -274,4 +274,5 @@ async def drive_lost(courier: Courier, held: Collection[str]) -> list[str]:
         delay = 0 if due is None else max(0, int((due - now).total_seconds() * 1000))
         courier.deliver(delivery["_id"], delay)
         driven.append(delivery["_id"])
+    await metrics.add(metrics.STEP_RECOVERIES, "webhook_delivery", len(driven))
     return driven

@@ -245,11 +245,12 @@ def start_webhook_worker(env: dict[str, str], log_path: Path) -> Child:
     return Child("webhooks", [str(VENV_BIN / "python"), *argv], env, log_path).start()
 
 
-def start_sweeper(env: dict[str, str], log_path: Path) -> Child:
+def start_sweeper(env: dict[str, str], log_path: Path, check_seconds: float = 1.0) -> Child:
     """The recovery check (workers.sweeper), which also announces webhook events and fires
-    schedules; every second here."""
+    schedules; a round every `check_seconds` (a second unless told)."""
     argv = [str(VENV_BIN / "python"), "-m", "workers.sweeper"]
-    return Child("sweeper", argv, {**env, "RECOVERY_CHECK_SECONDS": "1"}, log_path).start()
+    env = {**env, "RECOVERY_CHECK_SECONDS": str(check_seconds)}
+    return Child("sweeper", argv, env, log_path).start()
 
 
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"

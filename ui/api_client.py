@@ -18,6 +18,12 @@ def content_type(file_name: str) -> str:
     return XLSX if file_name.lower().endswith(".xlsx") else "text/csv"
 
 
+class SignedOut(Exception):
+    """The API no longer accepts the signed-in user's session (it ended, or its key was
+    revoked): ui/app.py sends the user to sign in again. Not an ApiError, so that the pages'
+    handlers of refused requests let it through."""
+
+
 class ApiError(Exception):
     """A request the API refused or could not answer; `str()` is the readable reason."""
 
@@ -51,12 +57,14 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}"}
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         try:
             response = httpx.request(
                 method,
                 self.base_url + path,
-                headers=self._headers,
+                headers={**self._headers, **(headers or {})},
                 timeout=TIMEOUT_SECONDS,
                 **kwargs,
             )
@@ -69,6 +77,8 @@ class ApiClient:
                 f"The API at {self.base_url} cannot be reached ({error}). "
                 "Check that it is running, then try again."
             ) from None
+        if response.status_code == 401:
+            raise SignedOut(str(_error_from(response)))
         if response.status_code >= 400:
             raise _error_from(response)
         return response
@@ -201,6 +211,63 @@ class ApiClient:
         result: dict[str, Any] = self._json("GET", f"/webhooks/{webhook_id}/deliveries")
         items: list[dict[str, Any]] = result["items"]
         return items
+
+    # Administration (admins): the schema, API keys, remembered mappings.
+
+    def schema_version(self, record_type: str) -> tuple[dict[str, Any], str]:
+        """The schema and its ETag (to send back as If-Match with a change)."""
+        response = self._request("GET", f"/record-types/{record_type}/schema")
+        result: dict[str, Any] = response.json()
+        return result, response.headers.get("etag", "")
+
+    def add_attribute(self, record_type: str, attribute: dict[str, Any]) -> dict[str, Any]:
+        path = f"/record-types/{record_type}/schema/attributes"
+        result: dict[str, Any] = self._json("POST", path, json=attribute)
+        return result
+
+    def replace_schema(
+        self, record_type: str, attributes: list[dict[str, Any]], etag: str, force: bool
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "PUT",
+            f"/record-types/{record_type}/schema",
+            json={"attributes": attributes},
+            params={"force": str(force).lower()},
+            headers={"If-Match": etag},
+        )
+        return result
+
+    def schema_versions(self, record_type: str) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self._json("GET", f"/record-types/{record_type}/schema/versions")
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    def restore_schema_version(self, record_type: str, version: int, etag: str) -> None:
+        self._request(
+            "POST",
+            f"/record-types/{record_type}/schema/versions/{version}/restore",
+            headers={"If-Match": etag},
+        )
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self._json("GET", "/api-keys")
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    def create_key(self, name: str, role: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", "/api-keys", json={"name": name, "role": role})
+        return result
+
+    def revoke_key(self, key_id: str) -> None:
+        self._request("DELETE", f"/api-keys/{key_id}")
+
+    def list_mappings(self) -> list[dict[str, Any]]:
+        result: dict[str, Any] = self._json("GET", "/mappings", params={"limit": 500})
+        items: list[dict[str, Any]] = result["items"]
+        return items
+
+    def delete_mapping(self, mapping_id: str) -> None:
+        self._request("DELETE", f"/mappings/{mapping_id}")
 
     # Operations (DESIGN.md §8): the audit trail, and a customer with its history.
 

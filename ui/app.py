@@ -1,12 +1,13 @@
 """Streamlit entry point (served by ui/server.py): the pages the signed-in user's role allows.
-Importers and admins get the import page; everyone gets the upload status page."""
+Importers and admins get the import page; everyone gets the upload status page; admins get
+the administration pages. A request the API refuses as signed out sends the user to sign in."""
 
 from pathlib import Path
 
 import streamlit as st
 
 from ui import session
-from ui.api_client import ApiError
+from ui.api_client import ApiError, SignedOut
 from ui.markdown import plain
 
 # A local icon: a material-symbol page icon makes every browser fetch it from the internet.
@@ -42,8 +43,13 @@ if importer:
     pages.append(st.Page("schedules_page.py", title="Schedules", icon=":material/schedule:"))
 pages.append(st.Page("customers_page.py", title="Customer lookup", icon=":material/person_search:"))
 if signed_in["role"] == "admin":
-    pages.append(st.Page("webhooks_page.py", title="Webhooks", icon=":material/webhook:"))
-    pages.append(st.Page("audit_page.py", title="Audit", icon=":material/policy:"))
+    pages += [
+        st.Page("webhooks_page.py", title="Webhooks", icon=":material/webhook:"),
+        st.Page("audit_page.py", title="Audit", icon=":material/policy:"),
+        st.Page("schema_page.py", title="Customer schema", icon=":material/schema:"),
+        st.Page("keys_page.py", title="API keys", icon=":material/key:"),
+        st.Page("mappings_page.py", title="Remembered mappings", icon=":material/bookmarks:"),
+    ]
 
 with st.sidebar:
     st.markdown(f"Signed in as **{plain(signed_in['name'])}** ({signed_in['role']})")
@@ -51,4 +57,7 @@ with st.sidebar:
         st.caption("Your role can follow uploads and download reports, not start imports.")
     st.html('<a href="/signout" target="_self" data-testid="sign-out">Sign out</a>')
 
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+except SignedOut:  # the session ended or its key was revoked
+    session.sign_out_here()

@@ -1,5 +1,5 @@
 """Audit page (admins): who did what, newest first, filtered by action, actor and dates.
-Every value is shown as plain text in an HTML table."""
+Every value is shown as plain text (ui.html_table)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from domain.audit import AuditAction
 from ui import session
 from ui.api_client import ApiError
+from ui.html_table import text_table
 from ui.job_text import when
 
 PAGE_SIZE = 100
@@ -61,7 +61,7 @@ def render() -> None:
         st.info("No event matches these filters.")
         return
     st.caption(f"Events {offset + 1}–{offset + len(events)} of {total}, newest first.")
-    st.table(pd.DataFrame([row(e) for e in events]).set_index("When"))
+    text_table([row(e) for e in events], "audit-events")
 
 
 try:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
+from ui.html_table import text_table
 from ui.job_text import when
 
 RECORD_TYPE = "customers"
@@ -19,6 +19,7 @@ BOOKKEEPING = ("id", "createdAt", "updatedAt", "lastImportId")
 
 
 def shown(value: Any) -> str:
+    """A value as plain text for a table cell."""
     if value is None or value == [] or value == "":
         return "—"
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
@@ -49,16 +50,14 @@ def render_profile(customer: dict[str, Any]) -> None:
         for key, value in customer.items()
         if key not in BOOKKEEPING
     ]
-    st.table(pd.DataFrame(fields).set_index("Field"))
+    text_table(fields, "customer-profile")
     if customer.get("lastImportId"):
         link_to_import(customer["lastImportId"], "Last written by the import")
 
 
 def change_text(changes: list[dict[str, Any]]) -> str:
-    return (
-        "; ".join(f"{c['field']}: {shown(c['before'])} → {shown(c['after'])}" for c in changes)
-        or "no field changed"
-    )
+    parts = [f"{c['field']}: {shown(c['before'])} → {shown(c['after'])}" for c in changes]
+    return "; ".join(parts) or "no field changed"
 
 
 def render_history(api: ApiClient, customer_id: str) -> None:
@@ -67,20 +66,17 @@ def render_history(api: ApiClient, customer_id: str) -> None:
     if not entries:
         st.info("No import or revert wrote this customer while their records are kept.")
         return
-    st.table(
-        pd.DataFrame(
-            [
-                {
-                    "When": when(e["at"]),
-                    "By": f"{e['kind']} {e['importId']}",
-                    "Action": e["action"],
-                    "Outcome": e["outcome"],
-                    "Changes": change_text(e["changes"]),
-                }
-                for e in entries
-            ]
-        ).set_index("When")
-    )
+    rows = [
+        {
+            "When": when(e["at"]),
+            "By": f"{e['kind']} {e['importId']}",
+            "Action": e["action"],
+            "Outcome": e["outcome"],
+            "Changes": change_text(e["changes"]),
+        }
+        for e in entries
+    ]
+    text_table(rows, "customer-history")
     for entry in entries:
         label = "revert" if entry["kind"] == "revert" else f"{entry['action']} import"
         link_to_import(entry["importId"], f"Open the {label}")

@@ -27,6 +27,7 @@ from ui.mapping_table import (
     single_values_mapped_twice,
 )
 from ui.markdown import plain
+from ui.new_attribute import render_new_attributes
 
 
 def import_config(
@@ -148,7 +149,9 @@ def render() -> None:
                 f"{plain(upload.name)}: {len(suggestion['columns'])} columns, {read_as}. "
                 "Highlighted columns need your attention."
             )
-            mapping = render_mapping_table(suggestion, attributes, f"{upload.file_id}:{sheet}")
+            prefix = f"{upload.file_id}:{sheet}"
+            mapping = render_mapping_table(suggestion, attributes, prefix)
+            render_new_attributes(api, record_type, suggestion, mapping, prefix)
             problems = []
             for attribute in missing_required(mapping, attributes):
                 problems.append(

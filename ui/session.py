@@ -4,12 +4,12 @@ with the API and keeps who it names in the session state."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NoReturn, TypedDict
 
 import streamlit as st
 
 from config import Settings
-from ui.api_client import ApiClient, ApiError
+from ui.api_client import ApiClient, SignedOut
 from ui.markdown import plain
 
 SESSION_COOKIE = "bcu_session"
@@ -41,13 +41,23 @@ def principal() -> Principal | None:
         return None
     try:
         me = ApiClient(api_url(), token).me()
-    except ApiError as error:
-        if error.status_code == 401:
-            return None
-        raise
+    except SignedOut:
+        return None
     signed_in = Principal(name=me["name"], role=me["role"], api_key=token)
     st.session_state[PRINCIPAL_KEY] = signed_in
     return signed_in
+
+
+def sign_out_here() -> NoReturn:
+    """Forget who was signed in (their session ended, or their key was revoked) and run the
+    app again: it asks to sign in."""
+    st.session_state.pop(PRINCIPAL_KEY, None)
+    st.rerun()
+
+
+def is_admin() -> bool:
+    signed_in = principal()
+    return signed_in is not None and signed_in["role"] == "admin"
 
 
 def client() -> ApiClient:

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from ui import session
-from ui.api_client import ApiClient, ApiError
+from ui.api_client import ApiClient, ApiError, SignedOut
 from ui.job_text import settling
 from ui.markdown import plain
 from ui.upload_detail import render_detail
@@ -81,6 +81,8 @@ def render() -> None:
             render_uploads(api, refreshing, flashed)
         except ApiError as error:
             st.error(plain(error), icon=":material/error:")
+        except SignedOut:  # a fragment's own run: ui/app.py does not see it
+            session.sign_out_here()
 
     uploads()
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from api.models.base import CamelStruct
 
@@ -32,3 +33,23 @@ class SchemaBody(CamelStruct):
 class ChannelIdentifier(CamelStruct):
     key: str
     label: str
+
+
+class SchemaVersionBody(CamelStruct):
+    """One accepted change: who made it, when, and what changed (`diff`: attributes `added`
+    and `removed`, `changed` ones with each field's `before` and `after`, `reordered`, and
+    `restoredFrom`: the version a restore brought back, else null)."""
+
+    version: int
+    at: datetime
+    by: str
+    diff: dict[str, Any]
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> SchemaVersionBody:
+        return cls(version=doc["version"], at=doc["at"], by=doc["by"], diff=doc["diff"])
+
+
+class SchemaVersionList(CamelStruct):
+    items: list[SchemaVersionBody]
+    total: int

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, delete, get, post
+from litestar.params import FromPath
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.bodies import parse_json
 from api.dependencies import InjectedSettings
-from api.models.keys import CreatedKey, KeyOwner, SessionOpened
+from api.models.keys import CreatedKey, KeyBody, KeyList, KeyOwner, SessionOpened
 from api.openapi import errors, model_schema, request_body
 from api.security import ADMIN, bearer_token, current_principal
-from store import auth, sessions
+from store import auth, keys, sessions
 from store.documents import Role
 
 
@@ -44,8 +45,29 @@ class KeyController(Controller):
         settings: InjectedSettings,
     ) -> CreatedKey:
         new = parse_json(await request.body(), NewKey, settings.max_json_depth)
-        key = await auth.create_key(new.name, new.role, current_principal(request))
-        return CreatedKey(name=new.name, role=new.role.value, key=key)
+        stored, key = await auth.create_key(new.name, new.role, current_principal(request))
+        return CreatedKey(
+            id=str(stored.id),
+            name=stored.name,
+            role=stored.role.value,
+            created_at=stored.created_at,
+            key=key,
+        )
+
+    @get("/api-keys", opt=ADMIN, responses=errors(), summary="The API keys (never a key itself)")
+    async def list_keys(self, settings: InjectedSettings) -> KeyList:
+        return KeyList(items=[KeyBody(**item) for item in await keys.list_keys(settings)])
+
+    @delete(
+        "/api-keys/{key_id:str}",
+        opt=ADMIN,
+        status_code=204,
+        responses=errors(404, 409),
+        summary="Revoke an API key: it and every sign-in session opened with it get 401 from "
+        "the next request (409 for the ADMIN_API_KEY key: its setting governs it)",
+    )
+    async def revoke(self, key_id: FromPath[str], request: Request) -> None:  # type: ignore[type-arg]
+        await keys.revoke(key_id, current_principal(request))
 
     @post(
         "/auth/sessions",

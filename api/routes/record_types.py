@@ -3,40 +3,16 @@ from __future__ import annotations
 import csv
 import io
 
-from litestar import Controller, Request, Response, get, put
+from litestar import Controller, Response, get
 from litestar.params import FromPath
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
-from api.bodies import parse_json
-from api.dependencies import InjectedSettings
-from api.models.schema import AttributeBody, ChannelIdentifier, RecordType, SchemaBody
-from api.openapi import errors, model_schema, request_body
-from api.security import ADMIN, current_principal
-from domain.errors import Unprocessable
-from domain.schema import RECORD_TYPE_LABELS, RecordSchema, SchemaReplacement, example_value
+from api.models.schema import ChannelIdentifier, RecordType
+from api.openapi import errors
+from domain.schema import RECORD_TYPE_LABELS, RecordSchema, example_value
 from store import schemas
 from store.reports import REPORT_CONTENT_TYPE, text_cell
-
-SCHEMA_BODY = request_body(model_schema(SchemaReplacement), "application/json")
-
-
-def schema_body(schema: RecordSchema) -> SchemaBody:
-    return SchemaBody(
-        record_type=schema.record_type,
-        attributes=[
-            AttributeBody(
-                key=a.key,
-                label=a.label,
-                type=a.type,
-                required=a.required,
-                multi_value=a.multi_value,
-                channel_identifier=a.channel_identifier,
-                synonyms=list(a.synonyms),
-            )
-            for a in schema.attributes
-        ],
-    )
 
 
 def template_rows(schema: RecordSchema) -> list[list[str]]:
@@ -86,33 +62,6 @@ class RecordTypeController(Controller):
     @get("/", responses=errors(), summary="The record types that can be imported")
     async def list_record_types(self) -> list[RecordType]:
         return [RecordType(name=name, label=label) for name, label in RECORD_TYPE_LABELS.items()]
-
-    @get("/{record_type:str}/schema", responses=errors(404), summary="The record type's attributes")
-    async def get_schema(self, record_type: FromPath[str]) -> SchemaBody:
-        return schema_body(await schemas.get_schema(record_type))
-
-    @put(
-        "/{record_type:str}/schema",
-        opt=ADMIN,
-        status_code=200,
-        operation_class=SCHEMA_BODY,
-        responses=errors(404, 422),
-        summary="Replace the attribute list (admin); validated",
-    )
-    async def put_schema(
-        self,
-        record_type: FromPath[str],
-        request: Request,  # type: ignore[type-arg]
-        settings: InjectedSettings,
-    ) -> SchemaBody:
-        body = parse_json(await request.body(), SchemaReplacement, settings.max_json_depth)
-        if body.record_type not in (None, record_type):
-            raise Unprocessable(
-                f"recordType {body.record_type!r} in the body differs from the path's "
-                f"{record_type!r}"
-            )
-        schema = RecordSchema(record_type=record_type, attributes=body.attributes)
-        return schema_body(await schemas.replace_schema(schema, current_principal(request)))
 
     @get(
         "/{record_type:str}/channel-identifiers",

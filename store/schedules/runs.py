@@ -24,7 +24,7 @@ from config import Settings
 from domain import cron
 from domain.errors import DomainError
 from domain.remote import Source
-from store import sources
+from store import metrics, sources
 from store.documents import ImportJob, Schedule, ScheduleRun, utcnow
 from store.jobs import intake, leases, policy
 from store.jobs.dispatch import Dispatcher
@@ -72,6 +72,7 @@ async def drive_lost_runs(send: Send, held: Collection[str]) -> list[str]:
     driven = [run["_id"] async for run in pending if run["_id"] not in held]
     for run_id in driven:
         send(run_id)
+    await metrics.add(metrics.STEP_RECOVERIES, "schedule_run", len(driven))
     return driven
 
 

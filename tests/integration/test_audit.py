@@ -131,9 +131,12 @@ async def test_each_action_makes_one_event_with_its_actor_and_target(
     assert sessions[0]["target"] == sessions[1]["target"]
     assert by_action["import.retried"]["details"]["importId"] == retried.json()["id"]
     assert by_action["schema.updated"]["details"] == {
+        "version": 2,
         "added": [],
         "removed": [],
         "changed": ["city"],
+        "restoredFrom": None,
+        "force": False,
     }
     assert by_action["schedule.updated"]["details"] == {"fields": ["enabled"]}
     created_events = [e for e in trail if e["action"] == "import.created"]

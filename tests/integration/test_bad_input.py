@@ -11,10 +11,15 @@ from typing import Any
 
 import pytest
 
+from domain.schema import DEFAULT_CUSTOMER_SCHEMA
 from tests.helpers import csv_bytes, raw_xlsx, rewritten_xlsx
 
 GOOD_CONFIG = {"deduplicationKeys": ["email"], "action": "ignore"}
 GOOD_CSV = csv_bytes(["firstName", "email"], [["Ann", "ann@example.com"]])
+SCHEMA = "/record-types/customers/schema"
+DEFAULT_ATTRIBUTES = [
+    a.model_dump(by_alias=True, mode="json") for a in DEFAULT_CUSTOMER_SCHEMA.attributes
+]
 COLLECTIONS = (
     "customers",
     "identifier_claims",
@@ -28,6 +33,7 @@ COLLECTIONS = (
     "webhook_deliveries",
     "schedules",
     "schedule_runs",
+    "schema_versions",
 )
 
 
@@ -420,6 +426,96 @@ CASES = [
         "key",
         {"json": {"name": "k", "role": "viewer", "key": "mine"}},
     ),
+    # Schema changes and key life cycle (issue 25)
+    Case(
+        "schema: a default attribute removed",
+        "PUT",
+        SCHEMA,
+        409,
+        "Default attributes cannot be removed: email",
+        {
+            "json": {"attributes": [a for a in DEFAULT_ATTRIBUTES if a["key"] != "email"]},
+            "params": {"force": "true"},
+        },
+    ),
+    Case(
+        "schema: a stale If-Match",
+        "PUT",
+        SCHEMA,
+        412,
+        "has changed since you read it",
+        {"json": {"attributes": DEFAULT_ATTRIBUTES[:-1]}},
+        headers={"If-Match": '"999"'},
+    ),
+    Case(
+        "schema: force not a boolean",
+        "PUT",
+        SCHEMA,
+        400,
+        "force",
+        {"json": {"attributes": DEFAULT_ATTRIBUTES}, "params": {"force": "maybe"}},
+    ),
+    Case(
+        "schema: an attribute added twice",
+        "POST",
+        f"{SCHEMA}/attributes",
+        422,
+        "already has an attribute 'email'",
+        {"json": {"key": "email", "label": "Mail"}},
+    ),
+    Case(
+        "schema: an attribute of an unknown type",
+        "POST",
+        f"{SCHEMA}/attributes",
+        400,
+        "type",
+        {"json": {"key": "age", "label": "Age", "type": "integer"}},
+    ),
+    Case(
+        "schema: an attribute with a misspelt flag",
+        "POST",
+        f"{SCHEMA}/attributes",
+        400,
+        "multivalue",
+        {"json": {"key": "age", "label": "Age", "multivalue": True}},
+    ),
+    Case(
+        "schema: a number as identifier",
+        "POST",
+        f"{SCHEMA}/attributes",
+        422,
+        "must be of type",
+        {"json": {"key": "age", "label": "Age", "type": "number", "channelIdentifier": True}},
+    ),
+    Case("schema: restore an unknown version", "POST", f"{SCHEMA}/versions/9/restore", 404, "9"),
+    Case("schema: restore version 0", "POST", f"{SCHEMA}/versions/0/restore", 400, "version"),
+    Case(
+        "schema: versions of an unknown record type",
+        "GET",
+        "/record-types/orders/schema/versions",
+        404,
+        "Unknown record type",
+    ),
+    Case("keys: revoke the ADMIN_API_KEY key", "DELETE", "/api-keys/ADMIN_API_KEY", 409, "setting"),
+    Case("keys: revoke an unknown key", "DELETE", "/api-keys/nope", 404, "nope"),
+    Case(
+        "role: importer adds an attribute",
+        "POST",
+        f"{SCHEMA}/attributes",
+        403,
+        "admin role",
+        {"json": {"key": "company", "label": "Company"}},
+        role="importer",
+    ),
+    Case("role: importer lists keys", "GET", "/api-keys", 403, "admin role", role="importer"),
+    Case(
+        "role: viewer restores a schema version",
+        "POST",
+        f"{SCHEMA}/versions/1/restore",
+        403,
+        "admin role",
+        role="viewer",
+    ),
     # Queries and ids
     Case("query: limit 0", "GET", "/imports", 400, "limit", {"params": {"limit": "0"}}),
     Case(
@@ -624,7 +720,7 @@ CASES = [
 
 async def _snapshot(database: Any) -> dict[str, Any]:
     counts = {name: await database[name].count_documents({}) for name in COLLECTIONS}
-    schema = await database["schemas"].find_one({"_id": "customers"}, {"updated_at": 0})
+    schema = await database["record_schemas"].find_one({"_id": "customers"}, {"updated_at": 0})
     return {**counts, "schema": schema}
 
 

@@ -51,6 +51,11 @@ class Package:
     def has(self, name: str) -> bool:
         return name in self._names
 
+    def size(self, name: str) -> int:
+        """The part's declared unpacked size: zipfile never yields more (a part that lies
+        fails its CRC)."""
+        return self._zip.getinfo(name).file_size
+
     def parse(self, name: str, handlers: dict[str, Handler]) -> Iterator[None]:
         """Feed the part to expat with the handlers, pausing after each piece."""
         parser = expat.ParserCreate(namespace_separator=" ")
@@ -59,9 +64,8 @@ class Package:
         parser.EntityDeclHandler = refuse_doctype
         for event, handler in handlers.items():
             setattr(parser, event, handler)
-        # zipfile never unpacks more than a part's declared size: the bound holds before
-        # anything is unpacked.
-        self._unpacked += self._zip.getinfo(name).file_size
+        # Checked on declared sizes: the bound holds before anything is unpacked.
+        self._unpacked += self.size(name)
         if self._unpacked > self._limit:
             raise FileRejected(
                 f"The workbook unpacks to more than {self._limit} bytes, more than an import "
@@ -201,6 +205,14 @@ class SharedStrings:
         self._depth_skipped = 0  # inside a phonetic run, whose text is not the cell's
         self._in_text = False
         if part is not None and package.has(part):
+            # Checked on the declared size, before anything is unpacked: the text kept is
+            # never more than the part's XML.
+            if package.size(part) > limits.max_shared_string_bytes:
+                raise FileRejected(
+                    "The workbook's table of strings unpacks to more than "
+                    f"{limits.max_shared_string_bytes} bytes, more than an import reads from a "
+                    "workbook; save it as CSV."
+                )
             handlers: dict[str, Handler] = {
                 "StartElementHandler": self._start,
                 "EndElementHandler": self._end,
@@ -236,11 +248,6 @@ class SharedStrings:
                 raise FileRejected(
                     f"The workbook holds more than {self._limits.max_shared_strings} distinct "
                     "strings, more than an import reads from a workbook; save it as CSV."
-                )
-            if len(self._bytes) > self._limits.max_shared_string_bytes:
-                raise FileRejected(
-                    f"The workbook's strings take more than {self._limits.max_shared_string_bytes}"
-                    " bytes, more than an import reads from a workbook; save it as CSV."
                 )
 
     def __getitem__(self, index: int) -> str:

@@ -195,7 +195,7 @@ def test_the_shared_strings_and_unpacked_bytes_are_bounded() -> None:
     assert [r.values for r in reader][-1] == ["name 49"]
     with pytest.raises(FileRejected, match="more than 20 distinct strings"):
         open_table(io.BytesIO(shared), limits=CsvLimits(max_shared_strings=20))
-    with pytest.raises(FileRejected, match="strings take more than 100 bytes"):
+    with pytest.raises(FileRejected, match="table of strings unpacks to more than 100 bytes"):
         open_table(io.BytesIO(shared), limits=CsvLimits(max_shared_string_bytes=100))
     with pytest.raises(FileRejected, match="unpacks to more than 2000 bytes"):
         list(open_table(io.BytesIO(shared), limits=CsvLimits(max_unpacked_bytes=2_000)))

@@ -116,6 +116,38 @@ def http_import(
     }
 
 
+def http_revert(stack: AppStack, job_id: str, rows: int, timeout: float) -> dict[str, Any]:
+    """POST /imports/{id}/revert then poll the revert until it ends; seconds from the POST to
+    the revert's `finished_at`, rows/s of the import's rows."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with httpx.Client(base_url=stack.url, headers=headers, timeout=None) as client:
+        started_wall, started = time.time(), time.perf_counter()
+        answer = client.post(f"/imports/{job_id}/revert")
+        if answer.status_code not in (200, 202):
+            raise RuntimeError(f"revert answered {answer.status_code}: {answer.text[:500]}")
+        revert_id, polls = answer.json()["id"], 0
+        while True:
+            revert = client.get(f"/imports/{revert_id}").raise_for_status().json()
+            polls += 1
+            if revert["status"] in FINISHED:
+                observed = time.perf_counter() - started
+                break
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"revert {revert_id} not finished after {timeout:.0f} s")
+            time.sleep(POLL_SECONDS)
+    finished = job_document(stack.servers.mongo_url, stack.database, revert_id).get("finished_at")
+    seconds = finished.timestamp() - started_wall if finished else observed
+    return {
+        "job_id": revert_id,
+        "status": revert["status"],
+        "error": revert.get("error"),
+        "counts": revert.get("revertCounts"),
+        "seconds": seconds,
+        "rows_per_second": rows / seconds if seconds else 0.0,
+        "polls": polls,
+    }
+
+
 def poll_cost(stack: AppStack, counters: ServerCounters, job_id: str, samples: int = 10) -> float:
     """Server requests one GET /imports/{id} costs (subtracted from a case's count)."""
     headers = {"Authorization": f"Bearer {API_KEY}"}

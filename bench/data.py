@@ -195,6 +195,15 @@ def duplicates_files(directory: Path, rows: int) -> tuple[Path, Path]:
     return seed, dups
 
 
+def all_matching_file(directory: Path, rows: int) -> Path:
+    """Every row a duplicate of the all-new file's row (all_new_file, the seed)."""
+    check_size(rows)
+    path = directory / f"dup100-{rows}.csv"
+    if not path.exists():
+        write_csv(path, (duplicate(i) for i in range(rows)))
+    return path
+
+
 def customer_documents(start: int, stop: int) -> list[dict[str, Any]]:
     """Customer documents (already normalised, the product's shape) for rows start..stop-1."""
     now = datetime.now(UTC)

@@ -1,7 +1,8 @@
 """The processes a benchmark run needs, all on 127.0.0.1: MongoDB and Redis (embedded unless
-MONGODB_URL / REDIS_URL are set), then per case the API (uvicorn) and the workers (dramatiq,
-2 processes x 2 threads), or every process `make run` starts but the UI, on a freshly
-dropped database; plus peak-RSS sampling and the server's command counters."""
+MONGODB_URL / REDIS_URL are set; the embedded SecantusDB in replica-set mode or standalone),
+then per case the API (uvicorn) and the workers (dramatiq, as many processes and threads as
+`make run` starts), or every process `make run` starts but the UI, on a freshly dropped
+database; plus peak-RSS sampling and the server's command counters."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ from stack.run import app_children
 
 API_KEY = "bench-admin-key"
 DATABASE = "bcu_bench"
-WORKER_PROCESSES = 2
-WORKER_THREADS = 2
+# What `make run` starts: the settings' defaults.
+WORKER_PROCESSES: int = Settings.model_fields["worker_processes"].default
+WORKER_THREADS: int = Settings.model_fields["worker_threads"].default
+REPLICA_SET, STANDALONE, GIVEN = "replica set", "standalone", "given"
 MIB = 1024 * 1024
 
 
@@ -34,20 +37,25 @@ class Servers:
     mongo_url: str
     redis_url: str
     embedded: bool
+    mode: str = GIVEN  # of the embedded SecantusDB: REPLICA_SET or STANDALONE
     children: list[Child] = field(default_factory=list)
 
 
-def start_servers(workdir: Path, children: list[Child]) -> Servers:
-    """The given MONGODB_URL / REDIS_URL, else embedded ones (appended to `children`)."""
+def start_servers(workdir: Path, children: list[Child], mode: str = STANDALONE) -> Servers:
+    """The given MONGODB_URL / REDIS_URL, else embedded ones (appended to `children`), the
+    SecantusDB in `mode`."""
     mongo_url, redis_url = os.environ.get("MONGODB_URL"), os.environ.get("REDIS_URL")
     embedded = not mongo_url
     if not mongo_url:
-        mongo, mongo_url = start_mongo(workdir / "mongodb", workdir / "mongodb.log")
+        storage = workdir / f"mongodb-{mode.replace(' ', '-')}"
+        mongo, mongo_url = start_mongo(
+            storage, workdir / f"{storage.name}.log", standalone=mode == STANDALONE
+        )
         children.append(mongo)
     if not redis_url:
         redis, redis_url = start_redis(workdir / "redis", workdir / "redis.log")
         children.append(redis)
-    return Servers(mongo_url, redis_url, embedded)
+    return Servers(mongo_url, redis_url, embedded, mode if embedded else GIVEN)
 
 
 class PeakRss(threading.Thread):

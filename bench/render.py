@@ -15,6 +15,7 @@ import psutil
 from bench.harness import WORKER_PROCESSES, WORKER_THREADS, ServerCounters, Servers
 
 NA = "n/a"
+OUTCOMES = ("imported", "updated", "ignored", "failed")
 OTHER_CORES_WARNING = 0.25
 
 
@@ -58,6 +59,7 @@ def machine_info(counters: ServerCounters, servers: Servers) -> dict[str, Any]:
         "git_commit": _git("rev-parse", "--short", "HEAD") or NA,
         "git_changed_files": len(changed.splitlines()) if changed else 0,
         "workers": f"{WORKER_PROCESSES} processes x {WORKER_THREADS} threads",
+        "mode": servers.mode,
     }
 
 
@@ -77,7 +79,8 @@ def _outcome(product: dict[str, Any]) -> str:
     if product.get("status") != "completed":
         return f"**{product.get('status', NA)}**: {product.get('error') or ''}"[:160]
     counts = product.get("counts") or {}
-    parts = [f"{counts.get(k, 0):,} {k}" for k in ("imported", "updated", "ignored", "failed")]
+    kinds = ("restored", "deleted", "conflicts") if "restored" in counts else OUTCOMES
+    parts = [f"{counts.get(k, 0):,} {k}" for k in kinds]
     outcome = ", ".join(p for p in parts if not p.startswith("0 ")) or "0 rows"
     batches, deliveries = product.get("batches"), product.get("batch_deliveries")
     if batches and deliveries and deliveries > batches:
@@ -110,15 +113,40 @@ def _disturbed(report: dict[str, Any]) -> list[str]:
 
 def _measurements(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     found = [("pipeline", report.get("pipeline") or {})]
-    found += [(f"insert_many {int(n):,}", r) for n, r in report.get("insert_many", {}).items()]
+    for mode, sizes in report.get("insert_many", {}).items():
+        found += [(f"insert_many {mode} {int(n):,}", r) for n, r in sizes.items()]
     for case in report["cases"]:
-        found += [(f"script {case['slug']}", case.get("script") or {})]
-        found += [(f"product {case['slug']}", case.get("product") or {})]
+        name = f"{case.get('mode', NA)} {case['slug']}"
+        found += [(f"script {name}", case.get("script") or {})]
+        found += [(f"product {name}", case.get("product") or {})]
+        found += [(f"undo {name}", (case.get("product") or {}).get("undo") or {})]
     return found
 
 
+def _product_row(case: dict[str, Any], title: str, p: dict[str, Any], vs: str) -> str:
+    phases = p.get("phases", {})
+    api, workers = _rss(p)
+    cells = [
+        case.get("mode", NA),
+        title,
+        _num(case["rows"]),
+        _num(p.get("seconds"), 1),
+        _num(p.get("rows_per_second")) if p.get("status") == "completed" else NA,
+        vs,
+        _ratio(case.get("ratio_vs_insert_many")) if "phases" in p else NA,
+        *(_num(phases.get(k), 1) for k in ("upload", "planning", "batches", "report")),
+        _cmds(p.get("commands")),
+        api,
+        workers,
+        _other(p),
+        _outcome(p),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
-    m = report.get("machine", {})
+    machines: dict[str, Any] = report.get("machine", {})
+    m = next(iter(machines.values()), {})
     disturbed = _disturbed(report)
     lines = [
         "# Bulk Customer Upload benchmark",
@@ -128,10 +156,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- Machine: nproc {m.get('nproc', NA)} (usable {m.get('usable_cpus', NA)}),"
         f" {m.get('cpu', NA)}, {m.get('memory_gib', NA)} GiB RAM, Python {m.get('python', NA)},"
         f" {m.get('platform', NA)}",
-        f"- MongoDB: {m.get('mongodb', NA)}"
-        + (" (embedded, started by the suite)" if m.get("mongodb_embedded") else " (given)"),
-        f"- Product: API = 1 uvicorn process, workers = {m.get('workers', NA)};"
-        f" code at {m.get('git_commit', NA)}"
+        *(
+            f"- Server, {mode}: {info.get('mongodb', NA)}"
+            + (" (embedded, started by the suite)" if info.get("mongodb_embedded") else "")
+            for mode, info in machines.items()
+        ),
+        f"- Product: API = 1 uvicorn process, workers = {m.get('workers', NA)} (`make run`'s"
+        f" defaults); code at {m.get('git_commit', NA)}"
         + (f" + {n} uncommitted files (git status)" if (n := m.get("git_changed_files")) else ""),
         f"- Arguments: {report.get('args', {})}",
         "",
@@ -139,53 +170,45 @@ def render_markdown(report: dict[str, Any]) -> str:
     if disturbed:
         lines += [
             f"**Warning: other processes on this machine used CPU during: {', '.join(disturbed)}."
-            " Those figures are low; run again on a quiet machine.**",
+            " Those figures are low; compare ratios within one server mode of one run.**",
             "",
         ]
     lines += [
         "## Product: imports through the HTTP API",
         "",
-        "| case | rows | seconds | rows/s | vs script | vs insert_many | upload s | planning s"
-        " | batches s | report s | cmds/1k rows | API MiB | worker MiB | other CPU | outcome |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| server | case | rows | seconds | rows/s | vs script | vs insert_many | upload s"
+        " | planning s | batches s | report s | cmds/1k rows | API MiB | worker MiB | other CPU"
+        " | outcome |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for case in report["cases"]:
         p = case.get("product", {})
-        phases = p.get("phases", {})
-        api, workers = _rss(p)
-        cells = [
-            case["title"],
-            _num(case["rows"]),
-            _num(p.get("seconds"), 1),
-            _num(p.get("rows_per_second")) if p.get("status") == "completed" else NA,
-            _ratio(case.get("ratio_vs_script")),
-            _ratio(case.get("ratio_vs_insert_many")),
-            *(_num(phases.get(k), 1) for k in ("upload", "planning", "batches", "report")),
-            _cmds(p.get("commands")),
-            api,
-            workers,
-            _other(p),
-            _outcome(p),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_product_row(case, case["title"], p, _ratio(case.get("ratio_vs_script"))))
+        undo = p.get("undo")
+        if undo:
+            own = ratio_of(undo.get("rows_per_second"), p.get("rows_per_second"))
+            lines.append(_product_row(case, f"undo of: {case['title']}", undo, f"{own} of import"))
     lines += [
         "",
         "## Baselines, same run, same server",
         "",
-        "| baseline | rows | seconds | rows/s | cmds/1k rows | other CPU | written / failed |",
-        "|---|--:|--:|--:|--:|--:|---|",
+        "| server | baseline | rows | seconds | rows/s | cmds/1k rows | other CPU"
+        " | written / failed |",
+        "|---|---|--:|--:|--:|--:|--:|---|",
     ]
-    for size, r in report.get("insert_many", {}).items():
-        cells = ["insert_many, 1,000 per call, no index", _num(int(size)), _num(r["seconds"], 1)]
-        cells += [_num(r["docs_per_second"]), _cmds(r.get("commands")), _other(r)]
-        cells.append(f"{r['docs']:,} docs")
-        lines.append("| " + " | ".join(cells) + " |")
+    for mode, sizes in report.get("insert_many", {}).items():
+        for size, r in sizes.items():
+            cells = [mode, "insert_many, 1,000 per call, no index", _num(int(size))]
+            cells += [_num(r["seconds"], 1), _num(r["docs_per_second"])]
+            cells += [_cmds(r.get("commands")), _other(r), f"{r['docs']:,} docs"]
+            lines.append("| " + " | ".join(cells) + " |")
     for case in report["cases"]:
         s = case.get("script")
         if not s:
             continue
-        cells = [f"one-off script: {case['title']}", _num(s["rows"]), _num(s["seconds"], 1)]
-        cells += [_num(s["rows_per_second"]), _cmds(s.get("commands")), _other(s)]
+        cells = [case.get("mode", NA), f"one-off script: {case['title']}", _num(s["rows"])]
+        cells += [_num(s["seconds"], 1), _num(s["rows_per_second"]), _cmds(s.get("commands"))]
+        cells += [_other(s)]
         cells.append(f"{s['upserted']:,} upserted, {s['matched']:,} matched / {s['failed']:,}")
         lines.append("| " + " | ".join(cells) + " |")
     pipe = report.get("pipeline")
@@ -197,14 +220,24 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"**{pipe['rows_per_second']:,.0f} rows/s**.",
         ]
     lines += ["", "## How to read it", "", *NOTES]
-    if m.get("oplog_warmed_up"):
+    if any(info.get("oplog_warmed_up") for info in machines.values()):
         lines.append(WARMED_UP)
     return "\n".join(lines) + "\n"
 
 
+def ratio_of(value: float | None, baseline: float | None) -> str:
+    return _ratio(value / baseline if value and baseline else None)
+
+
 NOTES = [
+    "- server: the embedded SecantusDB in its default replica-set mode (an oplog: production's"
+    " shape) or `--standalone` (what `make run` starts); each mode's cases and baselines ran on"
+    " servers of their own, one mode after the other: compare ratios within a mode.",
     "- rows/s = data rows / (start of the POST → the job's `finished_at`). Duplicates cases"
-    " first import (untimed) the seed of rows/2 rows; then half the file matches by email.",
+    " first import (untimed) a seed: rows/2 rows for 50% duplicates, where half the file then"
+    " matches by email; all the rows for 100% duplicates, where every row matches.",
+    "- undo: POST /imports/{id}/revert of the import above it, to the revert's `finished_at`;"
+    " rows/s of the import's rows; `of import` = undo rows/s ÷ the import's.",
     "- vs script / vs insert_many = product rows/s ÷ baseline rows/s (0.1× = 10 times slower)."
     " insert_many is of as many documents as the case has rows.",
     "- Phases: upload = the POST's duration; planning = `planned_at` − `created_at`; batches ="
@@ -218,7 +251,8 @@ NOTES = [
     " measurement (all CPUs busy minus the bench, its servers, API and workers). Near 0 on a"
     " quiet machine. Before each measurement the bench waits up to 30 s for it to be so.",
     "- Each product case runs on a freshly dropped database `bcu_bench` with a fresh API and"
-    " workers (2 processes x 2 threads); the script and insert_many use their own databases,"
+    f" workers ({WORKER_PROCESSES} process(es) x {WORKER_THREADS} threads, `make run`'s defaults);"
+    " the script and insert_many use their own databases,"
     " dropped before and after.",
 ]
 WARMED_UP = (

@@ -52,7 +52,7 @@ class NoDispatch:
     def plan(self, job_id: str) -> None:
         pass
 
-    def process_batch(self, batch_id: str) -> None:
+    def process_batch(self, batch_id: str, small_import: bool) -> None:
         pass
 
     def finalize(self, job_id: str) -> None:

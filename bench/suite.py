@@ -1,8 +1,11 @@
 """`make bench`: the product's import throughput, end to end through the HTTP API, next to
-baselines measured in the same run on the same machine (the one-off script a user would
-write, and `insert_many` alone), plus the pure pipeline on one core.
+baselines measured in the same run on the same server (the one-off script a user would
+write, and `insert_many` alone), plus the pure pipeline on one core. Every case runs against
+the embedded SecantusDB in both its modes, one after the other: replica set (its default,
+with an oplog: production's shape) and `--standalone` (what `make run` starts).
 
     .venv/bin/python -m bench.suite [--quick] [--rows 100000] [--big-rows 1000000]
+        [--mode "replica set"] [--mode standalone]
 
 Writes bench/results/latest.md and latest.json (rewritten after every case, so an
 interrupted run leaves what it measured). `--quick` skips the big case and, unless `--rows`
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import tempfile
@@ -25,8 +29,10 @@ from typing import Any
 from pymongo import MongoClient
 
 from bench import data, insert_many, oneoff_script, pipeline
-from bench.api_import import http_import, poll_cost
+from bench.api_import import http_import, http_revert, poll_cost
 from bench.harness import (
+    REPLICA_SET,
+    STANDALONE,
     AppStack,
     CpuUse,
     ServerCounters,
@@ -50,20 +56,30 @@ class Case:
     action: str
     file: Path
     seed: Path | None = None  # imported first, not timed
+    seed_rows: int = 0
+    undo: bool = False  # the import is then reverted, timed too
+    big: bool = False
 
     @property
     def title(self) -> str:
-        kind = "50% duplicates" if self.seed else "all new"
+        kind = f"{100 * self.seed_rows // self.rows}% duplicates" if self.seed else "all new"
         return f"{self.rows:,} rows, {kind}, {self.action}"
 
 
 def make_cases(workdir: Path, rows: int, big_rows: int | None) -> list[Case]:
     files = workdir / "files"
-    cases = [Case(f"new-{rows}", rows, "ignore", data.all_new_file(files, rows))]
-    big = [Case(f"new-{n}", n, "ignore", data.all_new_file(files, n)) for n in [big_rows] if n]
+    new = data.all_new_file(files, rows)
+    cases = [Case(f"new-{rows}", rows, "ignore", new)]
+    big = [
+        Case(f"new-{n}", n, "ignore", data.all_new_file(files, n), big=True)
+        for n in [big_rows]
+        if n
+    ]
     seed, dups = data.duplicates_files(files, rows)
     for action in ("ignore", "replace", "update", "append"):
-        cases.append(Case(f"dup50-{action}-{rows}", rows, action, dups, seed))
+        cases.append(Case(f"dup50-{action}-{rows}", rows, action, dups, seed, rows // 2))
+    matching = data.all_matching_file(files, rows)
+    cases.append(Case(f"dup100-replace-{rows}", rows, "replace", matching, new, rows, undo=True))
     return cases + big
 
 
@@ -71,7 +87,7 @@ def run_product(servers: Servers, workdir: Path, case: Case, counters: ServerCou
     timeout = 300 + case.rows / 100  # gives up below ~100 rows/s
     with AppStack(servers, workdir / case.slug) as stack:
         if case.seed:
-            seed = http_import(stack, "ignore", case.rows // 2, case.seed, timeout)
+            seed = http_import(stack, "ignore", case.seed_rows, case.seed, timeout)
             if seed["status"] != "completed":
                 raise RuntimeError(f"seed import ended {seed['status']}: {seed['error']}")
         waited = wait_quiet(QUIET_SECONDS)
@@ -87,6 +103,13 @@ def run_product(servers: Servers, workdir: Path, case: Case, counters: ServerCou
         result["rss"] = rss
         result["commands"] = commands(found, case.rows, result["polls"] * per_poll)
         result["poll_requests"] = per_poll
+        if case.undo and result["status"] == "completed":
+            wait_quiet(QUIET_SECONDS)
+            with counters.measure() as found, CpuUse().measure() as cpu:
+                undo = http_revert(stack, result["job_id"], case.rows, timeout)
+            undo["cpu"] = cpu
+            undo["commands"] = commands(found, case.rows, undo["polls"] * per_poll)
+            result["undo"] = undo
     return result
 
 
@@ -128,23 +151,24 @@ def ratio(value: float | None, baseline: float | None) -> float | None:
 def measure_case(servers: Servers, workdir: Path, case: Case, report: dict[str, Any]) -> None:
     counters: ServerCounters = report["_counters"]
     entry: dict[str, Any] = {"slug": case.slug, "title": case.title, "rows": case.rows}
-    entry["action"], entry["duplicates"] = case.action, bool(case.seed)
+    entry["action"], entry["duplicates"] = case.action, case.seed_rows / case.rows
+    entry["mode"] = servers.mode
     report["cases"].append(entry)
-    size = str(case.rows)
-    if size not in report["insert_many"]:
-        print(f"[bench] insert_many of {case.rows:,} docs…", flush=True)
-        report["insert_many"][size] = run_insert_many(servers, case.rows, counters)
-    print(f"[bench] {case.title}: one-off script…", flush=True)
+    size, baselines = str(case.rows), report["insert_many"].setdefault(servers.mode, {})
+    if size not in baselines:
+        print(f"[bench] {servers.mode}: insert_many of {case.rows:,} docs…", flush=True)
+        baselines[size] = run_insert_many(servers, case.rows, counters)
+    print(f"[bench] {servers.mode}: {case.title}: one-off script…", flush=True)
     entry["script"] = run_script(servers, case, counters)
-    print(f"[bench] {case.title}: product through the API…", flush=True)
+    print(f"[bench] {servers.mode}: {case.title}: product through the API…", flush=True)
     try:
-        entry["product"] = run_product(servers, workdir, case, counters)
+        entry["product"] = run_product(servers, workdir / servers.mode, case, counters)
     except Exception as error:  # recorded; the next cases still run
         entry["product"] = {"status": "error", "error": f"{type(error).__name__}: {error}"}
     completed = entry["product"].get("status") == "completed"
     product = entry["product"].get("rows_per_second") if completed else None
     entry["ratio_vs_script"] = ratio(product, entry["script"]["rows_per_second"])
-    entry["ratio_vs_insert_many"] = ratio(product, report["insert_many"][size]["docs_per_second"])
+    entry["ratio_vs_insert_many"] = ratio(product, baselines[size]["docs_per_second"])
     print(f"[bench]     {json.dumps({k: v for k, v in entry.items() if k != 'script'})}")
 
 
@@ -158,6 +182,23 @@ def warm_up(servers: Servers) -> bool:
     return servers.embedded and has_oplog
 
 
+def measure_mode(
+    servers: Servers, workdir: Path, cases: list[Case], report: dict[str, Any], results: Path
+) -> None:
+    """Every case against `servers` (the embedded SecantusDB in one mode)."""
+    report["_counters"] = ServerCounters(servers.mongo_url)
+    try:
+        if servers.mode not in report["machine"]:
+            report["machine"][servers.mode] = machine_info(report["_counters"], servers)
+            print(f"[bench] {servers.mode}: MongoDB {servers.mongo_url}; warm-up…", flush=True)
+            report["machine"][servers.mode]["oplog_warmed_up"] = warm_up(servers)
+        for case in cases:
+            measure_case(servers, workdir, case, report)
+            write_results(report, results)
+    finally:
+        report.pop("_counters").close()
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="no big case; 20,000 rows")
@@ -167,7 +208,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--case", action="append", help="only cases whose slug contains this")
+    parser.add_argument(
+        "--mode",
+        action="append",
+        choices=[REPLICA_SET, STANDALONE],
+        help="the embedded server's modes to measure (default both, in this order)",
+    )
     args = parser.parse_args()
+    args.mode = args.mode or [REPLICA_SET, STANDALONE]
     args.rows = args.rows or (20_000 if args.quick else 100_000)
     if args.quick or args.big_rows <= 0:
         args.big_rows = None
@@ -197,27 +245,26 @@ def main() -> None:
             seconds, valid, failed = pipeline.run(args.pipeline_rows)
         report["pipeline"] = {"rows": valid + failed, "seconds": seconds, "cpu": cpu}
         report["pipeline"]["rows_per_second"] = (valid + failed) / seconds
-        servers = start_servers(workdir, children)
-        report["_counters"] = ServerCounters(servers.mongo_url)
-        report["machine"] = machine_info(report["_counters"], servers)
-        print(f"[bench] MongoDB {servers.mongo_url}, Redis {servers.redis_url}; warm-up…")
-        report["machine"]["oplog_warmed_up"] = warm_up(servers)
-        for case in cases:
-            measure_case(servers, workdir, case, report)
-            write_results(report, args.results)
+        report["machine"] = {}
+        # A given server has one mode, whatever it is; else one server per mode, all kept up.
+        modes = args.mode[:1] if "MONGODB_URL" in os.environ else args.mode
+        servers = [start_servers(workdir, children, mode) for mode in modes]
+        # Every mode's usual cases before any mode's big one: a run cut short has both modes.
+        for group in ([c for c in cases if not c.big], [c for c in cases if c.big]):
+            for server in servers if group else []:
+                measure_mode(server, workdir, group, report, args.results)
         report["complete"] = True
         ok = True
     finally:
         report["finished"] = datetime.now(UTC).isoformat()
-        if "_counters" in report:
-            report.pop("_counters").close()
         stop_all(children)
         if report["cases"]:
             print(write_results(report, args.results))
         complete = all(c.get("product", {}).get("status") == "completed" for c in report["cases"])
         if ok and complete and not args.keep:  # logs stay; files and database storage go
-            for name in ("files", "mongodb"):
-                shutil.rmtree(workdir / name, ignore_errors=True)
+            for path in [workdir / "files", *workdir.glob("mongodb-*")]:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
         print(f"[bench] logs in {workdir}")
 
 

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     # Ports and addresses of the processes.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    ui_host: str = "127.0.0.1"
     ui_port: int = 8501
     api_url: str | None = None  # where the UI reaches the API; default http://api_host:api_port
     # On SIGTERM the API lets requests in flight finish for this long, then drops them (an

@@ -11,6 +11,7 @@ class AuditAction(StrEnum):
     IMPORT_CANCELLED = "import.cancelled"
     IMPORT_REVERTED = "import.reverted"
     IMPORT_RETRIED = "import.retried"
+    IMPORT_RESUMED = "import.resumed"
     SCHEMA_UPDATED = "schema.updated"
     KEY_CREATED = "key.created"
     KEY_REVOKED = "key.revoked"

@@ -123,7 +123,11 @@ def resolve_batch(
         for key, value in sorted(identifier_values(profile, identifier_keys), key=str):
             owner = owners.get((key, value))
             if owner is not None and owner != customer_id:
-                return f"{labels.get(key, key)} '{value}' already belongs to another customer"
+                # Named, so a person can look that customer up (GET /customers/{id}).
+                return (
+                    f"{labels.get(key, key)} '{value}' already belongs to another customer "
+                    f"(id {owner})"
+                )
         return None
 
     for row in rows:

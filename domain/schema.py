@@ -257,7 +257,9 @@ DEFAULT_CUSTOMER_SCHEMA = RecordSchema(
 _EXAMPLE_BY_TYPE: dict[str, str] = {
     "string": "example",
     "email": "jane.doe@example.com",
-    "phone": "+12025550143",
+    # Not the documentation's example customer's (+12025550143): importing the template
+    # after that example must not meet its phone number.
+    "phone": "+13125550199",
     "number": "42",
     "boolean": "true",
     "date": "2024-01-31",

@@ -116,7 +116,11 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-def mongo_child(port: int, storage: Path, log_path: Path | None = None) -> Child:
+def mongo_child(
+    port: int, storage: Path, log_path: Path | None = None, standalone: bool = True
+) -> Child:
+    """SecantusDB; `standalone=False` runs it in its default mode, a replica-set member with
+    an oplog (production's shape, measured by `make bench`)."""
     storage.mkdir(parents=True, exist_ok=True)
     argv = [
         str(VENV_BIN / "secantusd-py"),
@@ -128,10 +132,11 @@ def mongo_child(port: int, storage: Path, log_path: Path | None = None) -> Child
         str(storage),
         "--log-level",
         "WARNING",
+    ]
+    if standalone:
         # No replica-set oplog: nothing here needs transactions or change streams, and the
         # oplog costs on every write (and more once full, when commits prune it).
-        "--standalone",
-    ]
+        argv.append("--standalone")
     return Child("mongodb", argv, log_path=log_path)
 
 
@@ -171,10 +176,13 @@ def start_ready(child: Child, port: int) -> Child:
     return child
 
 
-def start_mongo(storage: Path, log_path: Path | None = None, port: int = 0) -> tuple[Child, str]:
+def start_mongo(
+    storage: Path, log_path: Path | None = None, port: int = 0, standalone: bool = True
+) -> tuple[Child, str]:
     """An embedded SecantusDB, ready, on `port` (0: a free one); with its URL."""
     port = port or free_port()
-    return start_ready(mongo_child(port, storage, log_path), port), mongo_url_for(port)
+    child = mongo_child(port, storage, log_path, standalone)
+    return start_ready(child, port), mongo_url_for(port)
 
 
 def start_redis(workdir: Path, log_path: Path | None = None, port: int = 0) -> tuple[Child, str]:

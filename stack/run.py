@@ -95,7 +95,7 @@ def app_children(settings: Settings, env: dict[str, str], logs: Path | None) -> 
                 "--server.headless",
                 "true",
                 "--server.address",
-                "0.0.0.0",
+                settings.ui_host,
                 "--server.maxUploadSize",
                 str(settings.max_upload_bytes // (1024 * 1024)),
                 "--browser.gatherUsageStats",

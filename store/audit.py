@@ -34,6 +34,7 @@ ONCE = frozenset(
         AuditAction.IMPORT_CANCELLED,
         AuditAction.IMPORT_REVERTED,
         AuditAction.IMPORT_RETRIED,
+        AuditAction.IMPORT_RESUMED,
         AuditAction.KEY_CREATED,
         AuditAction.KEY_REVOKED,
         AuditAction.SESSION_CREATED,
@@ -77,13 +78,18 @@ async def record(
 
 
 async def record_new_import(job: ImportJob, creator_role: str | None) -> None:
-    """The event of an import just created: `import.retried` (its target the import whose
-    corrected rows it takes) or `import.created`. Its actor is the import's creator."""
+    """The event of an import just created: `import.retried` or `import.resumed` (its target
+    the import whose corrected or unprocessed rows it takes) or `import.created`. Its actor is
+    the import's creator."""
     actor = AuditActor(key_id=job.created_by_key, name=job.created_by, role=creator_role)
-    if job.retry_of is not None:
-        details: dict[str, Any] = {"importId": str(job.id), "fileName": job.file_name}
-        await record(AuditAction.IMPORT_RETRIED, actor, Target("import", job.retry_of), details)
-        return
+    for action, original in (
+        (AuditAction.IMPORT_RETRIED, job.retry_of),
+        (AuditAction.IMPORT_RESUMED, job.resume_of),
+    ):
+        if original is not None:
+            details: dict[str, Any] = {"importId": str(job.id), "fileName": job.file_name}
+            await record(action, actor, Target("import", original), details)
+            return
     details = {"fileName": job.file_name, "action": job.action, "dryRun": job.dry_run}
     if job.schedule_id is not None:
         details["scheduleId"] = job.schedule_id

@@ -147,6 +147,10 @@ class ImportJob(Document):
     # the recovery check announces it (store.webhooks.events), then clears this.
     announce: bool | None = None
     retries: list[str] = Field(default_factory=list)  # the imports that retried this one's
+    # A resume imports the rows a cancelled or failed import did not process
+    # (store.jobs.resume); the original names it.
+    resume_of: str | None = None
+    resumed_by: str | None = None
     # A revert job: the import it undoes, and its results. An import: its revert, if any.
     revert_of: str | None = None
     revert_counts: RevertCounts | None = None
@@ -157,7 +161,12 @@ class ImportJob(Document):
     finished_at: datetime | None = None
     processed_rows: int = 0
     total_rows: int = 0
+    checked_rows: int = 0  # rows planning has read and validated so far
     batch_count: int | None = None  # set once planning has stored every batch
+    # The share of the file's identifier values held already, when planning looked them up
+    # (store.jobs.holders): the batches of a job whose values are mostly held read the
+    # claims first instead of trying to take them (store.jobs.batches).
+    held_share: float | None = None
     # Batches whose results are in `counts`: each is added once, with its counts, in one
     # update of this document, so a batch delivered twice is counted once.
     counted_batches: list[int] = Field(default_factory=list)

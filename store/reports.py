@@ -23,7 +23,7 @@ import io
 import os
 import pickle
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import IO, Any
 
@@ -31,6 +31,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from domain.formula_safety import escaped
@@ -49,6 +50,9 @@ READ_ROWS = 2_000  # about this many rows of batches per query
 MAX_BATCHES_PER_READ = 64
 CSV_CHUNK_CHARS = 64 * 1024  # the failed-rows CSV is sent in pieces of about this size
 WRITTEN = ("imported", "updated")  # outcomes listed with their customer id, on their own sheets
+# Column widths (characters) of the report's sheets.
+SUMMARY_WIDTHS = (28, 60)
+WRITTEN_WIDTHS = (8, 26, 24, 32, 60)  # Row, Customer id, Name, Identifiers, Changes
 
 
 def text_cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
@@ -62,7 +66,22 @@ def text_cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
     return cell
 
 
-def header_row(sheet: WriteOnlyWorksheet, names: list[str]) -> None:
+def frame_sheet(sheet: WriteOnlyWorksheet, widths: Sequence[float]) -> None:
+    """The header row frozen (it stays in view) and the columns sized; before any row is
+    written (a write-only sheet writes these first)."""
+    sheet.freeze_panes = "A2"
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+
+
+def filter_rows(sheet: WriteOnlyWorksheet, columns: int, rows: int) -> None:
+    """A filter on each column of the header, over the `rows` rows below it."""
+    sheet.auto_filter.ref = f"A1:{get_column_letter(max(1, columns))}{rows + 1}"
+
+
+def header_row(sheet: WriteOnlyWorksheet, names: list[str], widths: Sequence[float] = ()) -> None:
+    """The bold header, frozen; a column's width is given, or fits its name."""
+    frame_sheet(sheet, [*widths, *(min(40, max(12, len(n) + 4)) for n in names[len(widths) :])])
     cells = []
     for name in names:
         cell = text_cell(sheet, name)
@@ -274,11 +293,16 @@ def _cancelled(job: ImportJob) -> list[tuple[str, Any]]:
     """The line a cancelled import's report adds: how far it got."""
     if job.status != JobStatus.CANCELLED:
         return []
+    left = job.total_rows - job.processed_rows
     return [
         (
             "Cancelled",
-            f"after {job.processed_rows} of {job.total_rows} rows; the rows after those "
-            "were not imported",
+            f"{job.processed_rows:,} of {job.total_rows:,} rows processed; the other {left:,} "
+            + (
+                f"were left to its resume, import {job.resumed_by}"
+                if job.resumed_by
+                else "were not imported"
+            ),
         )
     ]
 
@@ -286,7 +310,7 @@ def _cancelled(job: ImportJob) -> list[tuple[str, Any]]:
 def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> None:
     """The counts (an update that changed nothing is counted as unchanged too), then the
     import's settings."""
-    header_row(summary, ["Summary", "Count"])
+    header_row(summary, ["Summary", "Count"], SUMMARY_WIDTHS)
     counts = job.counts
     for label, value in (
         ("Total Records", counts.total),
@@ -316,6 +340,10 @@ def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> Non
         settings_rows.append(("Retry of import", f"{job.retry_of} (its failed rows, corrected)"))
     if job.retries:
         settings_rows.append(("Failed rows retried by", ", ".join(job.retries)))
+    if job.resume_of:
+        settings_rows.append(("Resumes import", f"{job.resume_of} (the rows it did not process)"))
+    if job.resumed_by:
+        settings_rows.append(("Resumed by import", job.resumed_by))
     for label, value in settings_rows:
         summary.append(
             [
@@ -330,12 +358,16 @@ async def build_report(job: ImportJob) -> Any:
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("Summary")  # first; filled once the rows are counted
     details = workbook.create_sheet("Details")
-    header_row(details, ["Row", "Identifiers", "Reason", *job.header])
+    details_header = ["Row", "Identifiers", "Reason", *job.header]
+    header_row(details, details_header, [8, 32, 60, *[18] * len(job.header)])
     written: dict[str, WriteOnlyWorksheet] = {}
     for outcome in WRITTEN:
         written[outcome] = workbook.create_sheet(outcome.capitalize())
-    header_row(written["imported"], ["Row", "Customer id", "Name", "Identifiers"])
-    header_row(written["updated"], ["Row", "Customer id", "Name", "Identifiers", "Changes"])
+    header_row(written["imported"], ["Row", "Customer id", "Name", "Identifiers"], WRITTEN_WIDTHS)
+    header_row(
+        written["updated"], ["Row", "Customer id", "Name", "Identifiers", "Changes"], WRITTEN_WIDTHS
+    )
+    rows = {"details": 0, "imported": 0, "updated": 0}
     unchanged = 0
     # Each write-only sheet streams to its own temporary file, so one pass over the rows
     # fills all three, each in row order.
@@ -350,6 +382,7 @@ async def build_report(job: ImportJob) -> Any:
                     unchanged += not changes
                     cells.append(text_cell(sheet, changes or "(nothing changed)"))
                 sheet.append([line, *cells])
+                rows[outcome] += 1
                 continue
             line, identifiers, reason, raw = detail
             details.append(
@@ -360,6 +393,10 @@ async def build_report(job: ImportJob) -> Any:
                     *(text_cell(details, v) for v in raw),
                 ]
             )
+            rows["details"] += 1
+        filter_rows(details, len(details_header), rows["details"])
+        filter_rows(written["imported"], 4, rows["imported"])
+        filter_rows(written["updated"], 5, rows["updated"])
         _summary(summary, job, unchanged)
         workbook.save(target)
         target.seek(0)

@@ -13,6 +13,7 @@ import httpx
 from openpyxl import load_workbook
 
 from stack.processes import VENV_BIN, Child, free_port, wait_for_port
+from workers.queues import IMPORT_QUEUES
 
 FINISHED = {"completed", "failed", "cancelled"}
 
@@ -80,7 +81,9 @@ def summary_counts(xlsx: bytes) -> dict[str, Any]:
 
 # --- driving the pipeline step by step (tests/integration/test_job_lifecycle.py) ----------
 
-IMPORT_QUEUE_KEYS = ("dramatiq:imports.msgs", "dramatiq:imports.DQ.msgs")
+IMPORT_QUEUE_KEYS = tuple(
+    f"dramatiq:{queue}{delayed}.msgs" for queue in IMPORT_QUEUES for delayed in ("", ".DQ")
+)
 
 
 class RecordingDispatcher:
@@ -96,7 +99,7 @@ class RecordingDispatcher:
     def plan(self, job_id: str) -> None:
         self.plans.append(job_id)
 
-    def process_batch(self, batch_id: str) -> None:
+    def process_batch(self, batch_id: str, small_import: bool) -> None:
         self.batches.append(batch_id)
 
     def finalize(self, job_id: str) -> None:

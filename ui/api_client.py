@@ -137,6 +137,10 @@ class ApiClient:
         )
         return result
 
+    def resume_import(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", f"/imports/{job_id}/resume")
+        return result
+
     def revert_import(self, job_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json("POST", f"/imports/{job_id}/revert")
         return result

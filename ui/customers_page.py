@@ -15,6 +15,7 @@ from ui.job_text import when
 
 RECORD_TYPE = "customers"
 BY_ID = "__id__"
+LINK_PARAMETER = "customer"  # ?customer=<id>: the page opens on that customer
 BOOKKEEPING = ("id", "createdAt", "updatedAt", "lastImportId")
 
 
@@ -28,9 +29,13 @@ def shown(value: Any) -> str:
 def find(api: ApiClient) -> dict[str, Any] | None:
     identifiers = {i["key"]: i["label"] for i in api.channel_identifiers(RECORD_TYPE)}
     choices = {**identifiers, BY_ID: "Customer id"}
+    linked = st.query_params.get(LINK_PARAMETER)
+    if linked and "customer_find_by" not in st.session_state:  # a link names the customer
+        st.session_state["customer_find_by"], st.session_state["customer_value"] = BY_ID, linked
     by, value = st.columns([1, 3])
-    key = by.selectbox("Find by", list(choices), format_func=choices.get)
-    wanted = value.text_input("Value", placeholder="ann@example.com").strip()
+    key = by.selectbox("Find by", list(choices), format_func=choices.get, key="customer_find_by")
+    wanted = value.text_input("Value", placeholder="ann@example.com", key="customer_value")
+    wanted = wanted.strip()
     if not wanted:
         return None
     if key == BY_ID:

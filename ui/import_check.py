@@ -11,12 +11,13 @@ import json
 import time
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from domain.textlines import decoded_line
 from ui.api_client import ApiClient, ApiError
+from ui.html_table import Cell, grid_html
 from ui.markdown import plain
+from ui.report_reading import report_issues
 
 CHECK_KEY = "import_check"
 SAMPLE_ROWS = 5_000  # a bigger file is checked on its first rows: seconds, not minutes
@@ -54,10 +55,9 @@ def _dry_run(api: ApiClient, name: str, content: bytes, config: dict[str, Any]) 
     return job
 
 
-def _first_reasons(api: ApiClient, job_id: str) -> pd.DataFrame:
-    rows = list(csv.reader(io.StringIO(api.failed_rows_csv(job_id).decode("utf-8-sig"))))
-    header, body = rows[0], rows[1 : REASONS_SHOWN + 1]
-    return pd.DataFrame([dict(zip(header, row, strict=False)) for row in body])
+def _first_invalid_rows(api: ApiClient, job_id: str) -> list[list[str]]:
+    """[file row, identifiers, reason] of the first invalid rows, from the check's report."""
+    return report_issues(api.report(job_id), failed_only=True, shown=REASONS_SHOWN)
 
 
 def run_check(
@@ -67,7 +67,7 @@ def run_check(
     job = _dry_run(api, name, sample, {**config, "delimiter": suggestion["delimiter"]})
     if job["status"] != "completed":
         raise ApiError(f"The check did not finish: {job.get('error') or job['status']}")
-    reasons = _first_reasons(api, job["id"]) if job["counts"]["failed"] else pd.DataFrame()
+    reasons = _first_invalid_rows(api, job["id"]) if job["counts"]["failed"] else []
     return {"counts": job["counts"], "cut": cut, "reasons": reasons}
 
 
@@ -115,8 +115,18 @@ def render_check(
     matched.metric("Match existing customers", f"{matching:,}")
     invalid.metric("Invalid rows", f"{counts['failed']:,}")
     if counts["failed"]:
-        st.markdown("**First invalid rows and why** (all of them are in the report after import)")
-        st.dataframe(checked["reasons"], hide_index=True)
+        rows = ", ".join(row for row, _, _ in checked["reasons"])
+        more = " and more" if counts["failed"] > len(checked["reasons"]) else ""
+        st.markdown(
+            f"**Invalid rows and why** (rows {rows}{more} of the file; the report after the "
+            "import lists them all)"
+        )
+        headers = [
+            Cell("Row", number=True),
+            Cell("Identifiers", long=True),
+            Cell("Reason", long=True),
+        ]
+        st.html(grid_html(headers, checked["reasons"], "Invalid rows"))
     if config["action"] != "replace" or not counts["updated"]:
         return True
     where = "of the first rows " if checked["cut"] else ""

@@ -43,6 +43,15 @@ TEMPLATES = [
 ]
 
 
+# On a narrow screen Streamlit stacks columns, which would put the table's headers above
+# all of its cells: the mapping table keeps each row's cells side by side instead.
+KEEP_ROWS_ACROSS = """<style>
+.st-key-mapping-table [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; gap: 0.5rem; }
+.st-key-mapping-table [data-testid="stColumn"] { min-width: 0 !important; }
+.st-key-mapping-table [data-testid="stColumn"] p { overflow-wrap: anywhere; }
+</style>"""
+
+
 def suggestion_for(
     api: ApiClient, record_type: str, upload: UploadedFile, sheet: str | None
 ) -> tuple[dict[str, Any] | None, str | None]:
@@ -78,13 +87,15 @@ def render_mapping_table(
     options: list[str | None] = [None, *(a.key for a in attributes)]
     samples = suggestion["sampleRows"]
     widths = [2, 3, 3, 3]
-    header = st.columns(widths)
+    table = st.container(key="mapping-table")
+    table.html(KEEP_ROWS_ACROSS)
+    header = table.columns(widths)
     titles = ["CSV column", "Sample values", "Suggested", "Import as"]
     for cell, title in zip(header, titles, strict=True):
         cell.markdown(f"**{title}**")
     mapping: dict[str, str | None] = {}
     for index, column in enumerate(suggestion["columns"]):
-        name_cell, sample_cell, suggested_cell, choice_cell = st.columns(
+        name_cell, sample_cell, suggested_cell, choice_cell = table.columns(
             widths, vertical_alignment="center"
         )
         name = plain(column["column"])

@@ -29,6 +29,16 @@ from ui.mapping_table import (
 from ui.markdown import plain
 from ui.new_attribute import render_new_attributes
 
+ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16", "cp1252": "Windows"}
+SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def read_as_text(encoding: str, delimiter: str) -> str:
+    """How the file was read, in a person's words: "UTF-8 text, values separated by commas"."""
+    encoding_name = ENCODINGS.get(encoding.lower(), encoding.upper())
+    separator = SEPARATORS.get(delimiter, f"'{delimiter}'")
+    return f"{encoding_name} text, values separated by {separator}"
+
 
 def import_config(
     record_type: str,
@@ -142,8 +152,7 @@ def render() -> None:
             read_as = (
                 f"sheet {plain(sheet or suggestion['sheets'][0])}"
                 if suggestion.get("sheets")
-                else f"encoding {plain(suggestion['encoding'])}, "
-                f"delimiter {plain(repr(suggestion['delimiter']))}"
+                else read_as_text(suggestion["encoding"], suggestion["delimiter"])
             )
             st.caption(
                 f"{plain(upload.name)}: {len(suggestion['columns'])} columns, {read_as}. "

@@ -1,5 +1,6 @@
-"""What a person can do with a finished import on the status page: undo it (after a
-confirmation), and fix its failed rows in a table and import the fixed ones again."""
+"""What a person can do with an import on the status page: cancel a running one and resume
+a cancelled or failed one, undo one that wrote something (each after a confirmation), and
+fix its failed rows in a table and import the fixed ones again."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import streamlit as st
 from domain.formula_safety import escaped, unescaped
 from ui import session
 from ui.api_client import ApiClient, ApiError
-from ui.job_text import is_revert, when
+from ui.job_text import UNFINISHED, is_check, is_revert, rows_left, when
 from ui.markdown import plain
 
 FINISHED = {"completed", "failed", "cancelled"}
 CONFIRM_UNDO_KEY = "confirm_undo"
+CONFIRM_CANCEL_KEY = "status_confirm_cancel"
 ERROR_COLUMN = "error"  # the failed-rows CSV's reason column
 
 
@@ -28,18 +30,78 @@ def show_job(job_id: str, message: str) -> None:
     st.rerun()
 
 
+def render_cancel(api: ApiClient, job: dict[str, Any]) -> None:
+    """Cancelling a running import, after a confirmation that tells how far it got. An undo
+    is not offered a cancel: it runs to its end."""
+    if is_revert(job) or job["status"] not in UNFINISHED or not session.can_import():
+        return
+    if st.session_state.get(CONFIRM_CANCEL_KEY) != job["id"]:
+        if st.button("Cancel this import", icon=":material/cancel:", key=f"cancel:{job['id']}"):
+            st.session_state[CONFIRM_CANCEL_KEY] = job["id"]
+            st.rerun()
+        return
+    done, total = job["progress"]["processedRows"], job["progress"]["totalRows"]
+    st.warning(
+        f"Stop the import of {plain(job['fileName'])}? The rows processed by then ({done:,} of "
+        f"{total:,} so far) stay as they were written; the rest is not imported, and you can "
+        "resume it later.",
+        icon=":material/warning:",
+    )
+    yes, no = st.columns([1, 4])
+    if yes.button("Yes, cancel it", type="primary", key=f"cancel-yes:{job['id']}"):
+        st.session_state.pop(CONFIRM_CANCEL_KEY, None)
+        try:
+            stopped = api.cancel_import(job["id"])
+        except ApiError as error:
+            st.error(f"The import was not cancelled: {plain(error)}", icon=":material/error:")
+            return
+        show_job(
+            job["id"],
+            f"Import of {job['fileName']} cancelled after {stopped['progress']['processedRows']:,}"
+            f" of {stopped['progress']['totalRows']:,} rows; rows already written stay.",
+        )
+    if no.button("Keep it running", key=f"cancel-no:{job['id']}"):
+        st.session_state.pop(CONFIRM_CANCEL_KEY, None)
+        st.rerun()
+
+
+def render_resume(api: ApiClient, job: dict[str, Any]) -> None:
+    """A cancelled or failed import continued with the rows it did not process."""
+    if is_revert(job) or job["status"] not in ("cancelled", "failed") or job.get("resumedBy"):
+        return
+    left = rows_left(job)
+    if not left and job["status"] == "cancelled":
+        return
+    if not session.can_import():
+        return
+    rows = f"the {left:,} rows it did not process" if left else "the rows it did not process"
+    st.caption(
+        f"Resuming imports {rows}, with the same settings and mapping, as a new upload "
+        "linked to this one."
+    )
+    if st.button("Resume this import", icon=":material/play_arrow:", key=f"resume:{job['id']}"):
+        try:
+            resumed = api.resume_import(job["id"])
+        except ApiError as error:
+            st.error(f"The import was not resumed: {plain(error)}", icon=":material/error:")
+            return
+        show_job(resumed["id"], f"Import of {job['fileName']} resumed with {rows}.")
+
+
+def wrote_something(job: dict[str, Any]) -> bool:
+    return bool(job["counts"]["imported"] + job["counts"]["updated"])
+
+
 def render_undo(api: ApiClient, job: dict[str, Any]) -> None:
-    if is_revert(job) or job.get("dryRun") or job["status"] not in FINISHED:
+    if is_revert(job) or is_check(job) or job["status"] not in FINISHED:
         return
     if job.get("revertId"):
         done = f" on {when(job['revertedAt'])}" if job.get("revertedAt") else " (running)"
         st.info(
-            f"Undone by {plain(job.get('revertedBy') or 'unknown')}{done} · "
-            f"undo job {job['revertId']}",
-            icon=":material/undo:",
+            f"Undone by {plain(job.get('revertedBy') or 'unknown')}{done}", icon=":material/undo:"
         )
         return
-    if not session.can_import():
+    if not session.can_import() or not wrote_something(job):
         return
     if st.session_state.get(CONFIRM_UNDO_KEY) != job["id"]:
         if st.button("Undo this import", icon=":material/undo:", key=f"undo:{job['id']}"):
@@ -60,7 +122,7 @@ def render_undo(api: ApiClient, job: dict[str, Any]) -> None:
         except ApiError as error:
             st.error(f"The import was not undone: {plain(error)}", icon=":material/error:")
             return
-        show_job(revert["id"], f"Undo of {job['fileName']} started: job {revert['id']}.")
+        show_job(revert["id"], f"Undo of {job['fileName']} started; its progress is below.")
     if keep.button("Keep the import", key=f"undo-no:{job['id']}"):
         st.session_state.pop(CONFIRM_UNDO_KEY, None)
         st.rerun()
@@ -118,4 +180,4 @@ def render_fix_and_retry(api: ApiClient, job: dict[str, Any], failed_rows: bytes
         except ApiError as error:
             st.error(f"The fixed rows were not imported: {plain(error)}", icon=":material/error:")
             return
-        show_job(retry["id"], f"{count} fixed row(s) of {job['fileName']} sent: job {retry['id']}.")
+        show_job(retry["id"], f"{count} fixed row(s) of {job['fileName']} sent; see them below.")

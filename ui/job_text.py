@@ -33,16 +33,62 @@ def title_of(job: dict[str, Any]) -> str:
     return f"Undo of {job['fileName']}" if is_revert(job) else job["fileName"]
 
 
+def is_check(job: dict[str, Any]) -> bool:
+    """A dry run: the check made before importing, which writes nothing."""
+    return bool(job.get("dryRun"))
+
+
+READING = "Reading the file"  # pending, its planning under way
+CHECKED = "Checked"
+CHECKED_WITH_ERRORS = "Checked: invalid rows found"
+
+
 def status_label(job: dict[str, Any]) -> str:
-    if job["status"] == "completed" and job["counts"]["failed"]:
+    failed = job["status"] == "completed" and job["counts"]["failed"]
+    if is_check(job) and job["status"] == "completed":
+        return CHECKED_WITH_ERRORS if failed else CHECKED
+    if failed:
         return WITH_ERRORS
+    if job["status"] == "pending" and job.get("checkedRows"):
+        return READING
     return STATUS_LABELS.get(job["status"], job["status"])
 
 
 def status_badge(job: dict[str, Any]) -> str:
     label = status_label(job)
-    colour = STATUS_COLOURS.get(WITH_ERRORS if label == WITH_ERRORS else job["status"], "gray")
+    with_errors = label in (WITH_ERRORS, CHECKED_WITH_ERRORS)
+    colour = STATUS_COLOURS.get(WITH_ERRORS if with_errors else job["status"], "gray")
     return f":{colour}-badge[{label}]"
+
+
+def action_text(job: dict[str, Any]) -> str:
+    if is_revert(job):
+        return "Undo"
+    action = str(job["action"]).capitalize()
+    return f"Check ({action})" if is_check(job) else action
+
+
+def matched_by(job: dict[str, Any], labels: dict[str, str]) -> str:
+    """The identifiers duplicates are found by, in words: "Email, Phone Number"."""
+    return ", ".join(labels.get(key, key) for key in job["deduplicationKeys"])
+
+
+def rows_left(job: dict[str, Any]) -> int:
+    return max(0, job["progress"]["totalRows"] - job["progress"]["processedRows"])
+
+
+def planning_text(job: dict[str, Any]) -> str | None:
+    """While the file is read and checked, before any row is processed: what happens."""
+    if job["status"] not in UNFINISHED or job["progress"]["processedRows"]:
+        return None
+    checked, total = job.get("checkedRows") or 0, job["progress"]["totalRows"]
+    if not total:
+        return "Waiting for the file to be fetched and read"
+    if checked >= total and job["status"] == "in_progress":
+        return None  # planned: the batches are being processed
+    if not checked and job["status"] == "pending":
+        return f"Waiting for a worker to read the file ({total:,} rows)"
+    return f"Reading and checking the file: {checked:,} of {total:,} rows"
 
 
 def moment(timestamp: str) -> datetime:

@@ -25,10 +25,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import get_settings, logs
 from ui.api_client import TIMEOUT_SECONDS
+from ui.links import (
+    NEXT_PARAMETER,
+    SIGN_IN_PATH,
+    SIGN_OUT_PATH,
+    page_after_sign_in,
+    sign_in_url,
+)
 from ui.session import SESSION_COOKIE, api_url
 
-SIGN_IN_PATH = "/signin"
-SIGN_OUT_PATH = "/signout"
 CSRF_COOKIE = "bcu_csrf"
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 8192  # a key and a token; anything bigger is not our form
@@ -36,6 +41,7 @@ _PAGE = (Path(__file__).with_name("sign_in.html")).read_text()
 _SIGN_IN_FORM = """<p>Sign in with your API key.</p>
   <form method="post" action="/signin">
     <input type="hidden" name="csrf_token" value="{token}">
+    <input type="hidden" name="next" value="{next}">
     <label for="api_key">API key</label>
     <input id="api_key" name="api_key" type="password" autocomplete="current-password"
            required autofocus>
@@ -81,8 +87,12 @@ def _page(
     return response
 
 
-def _sign_in_page(request: Request, message: str = "", status: int = 200) -> Response:
-    return _page(request, _SIGN_IN_FORM, "Sign in", message, status)
+def _sign_in_page(
+    request: Request, message: str = "", status: int = 200, then: str = "/"
+) -> Response:
+    """The sign-in form, which returns to `then` (the page asked for) once signed in."""
+    form = _SIGN_IN_FORM.replace("{next}", html.escape(then, quote=True))
+    return _page(request, form, "Sign in", message, status)
 
 
 async def _checked_form(request: Request) -> dict[str, str]:
@@ -129,15 +139,17 @@ async def sign_in(request: Request) -> Response:
         ended = (
             "Your session has ended; sign in again." if request.query_params.get("ended") else ""
         )
-        return _sign_in_page(request, ended)
+        asked = page_after_sign_in(request.query_params.get(NEXT_PARAMETER))
+        return _sign_in_page(request, ended, then=asked)
     try:
         form = await _checked_form(request)
     except FormRefused as refused:
         return _sign_in_page(request, str(refused), refused.status_code)
+    then = page_after_sign_in(form.get(NEXT_PARAMETER))
     api_key = form.get("api_key", "").strip()
     problem = _key_problem(api_key)
     if problem:
-        return _sign_in_page(request, problem, 400)
+        return _sign_in_page(request, problem, 400, then)
     # The API limits failed sign-ins per address: it trusts this from the UI's host.
     client_address = request.client.host if request.client else "unknown"
     try:
@@ -147,21 +159,23 @@ async def sign_in(request: Request) -> Response:
                 headers={"Authorization": f"Bearer {api_key}", "X-Forwarded-For": client_address},
             )
     except httpx.HTTPError:
-        return _sign_in_page(request, "The API cannot be reached; try again in a moment.", 503)
+        return _sign_in_page(
+            request, "The API cannot be reached; try again in a moment.", 503, then
+        )
     if answer.status_code == 401:
         return _sign_in_page(
-            request, "That API key was not recognised. Check it and try again.", 401
+            request, "That API key was not recognised. Check it and try again.", 401, then
         )
     if answer.status_code == 429:
-        refused = _sign_in_page(request, answer.json().get("detail", answer.text), 429)
+        refused = _sign_in_page(request, answer.json().get("detail", answer.text), 429, then)
         refused.headers["Retry-After"] = answer.headers.get("Retry-After", "60")
         return refused
     if answer.status_code != 201:
         detail = answer.json().get("detail", answer.text)
-        return _sign_in_page(request, f"Signing in failed: {detail}", 502)
+        return _sign_in_page(request, f"Signing in failed: {detail}", 502, then)
     opened = answer.json()
     expires_at = datetime.fromisoformat(opened["expiresAt"].replace("Z", "+00:00"))
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(then, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         opened["token"],
@@ -199,8 +213,9 @@ async def sign_out(request: Request) -> Response:
 
 
 class SignInFirst:
-    """A page opened without a session cookie goes to the sign-in page. Only page loads are
-    redirected (Accept: text/html); Streamlit's own requests pass."""
+    """A page opened without a session cookie goes to the sign-in page, which returns to it
+    (a shared link to an upload survives signing in). Only page loads are redirected
+    (Accept: text/html); Streamlit's own requests pass."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -214,7 +229,8 @@ class SignInFirst:
                 and request.url.path not in (SIGN_IN_PATH, SIGN_OUT_PATH)
                 and SESSION_COOKIE not in request.cookies
             ):
-                await RedirectResponse(SIGN_IN_PATH, status_code=303)(scope, receive, send)
+                asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                await RedirectResponse(sign_in_url(asked), status_code=303)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

@@ -11,9 +11,11 @@ import dramatiq
 from config import get_settings
 from store import db, jobs, schedules
 from store.jobs import policy
-from workers.broker import QUEUE
+from workers.broker import broker
+from workers.queues import AFTER_OTHERS, BATCHES, FIRST, SMALL_BATCHES, STEPS
 
-RETRIES: dict[str, Any] = {
+ACTOR_OPTIONS: dict[str, Any] = {
+    "broker": broker,  # the one with the AsyncIO middleware
     "retry_when": policy.retry_when,
     "min_backoff": policy.MIN_BACKOFF_MS,
     "max_backoff": policy.MAX_BACKOFF_MS,
@@ -24,8 +26,8 @@ class DramatiqDispatcher:
     def plan(self, job_id: str) -> None:
         plan_import.send(job_id)
 
-    def process_batch(self, batch_id: str) -> None:
-        process_batch.send(batch_id)
+    def process_batch(self, batch_id: str, small_import: bool) -> None:
+        (process_small_batch if small_import else process_batch).send(batch_id)
 
     def finalize(self, job_id: str) -> None:
         finalize_import.send(job_id)
@@ -38,7 +40,11 @@ dispatcher = DramatiqDispatcher()
 
 
 @dramatiq.actor(
-    actor_name="plan_import", queue_name=QUEUE, time_limit=policy.STEP_TIME_LIMIT_MS, **RETRIES
+    actor_name="plan_import",
+    queue_name=STEPS,
+    priority=FIRST,
+    time_limit=policy.STEP_TIME_LIMIT_MS,
+    **ACTOR_OPTIONS,
 )
 async def plan_import(job_id: str) -> None:
     settings = get_settings()
@@ -46,17 +52,35 @@ async def plan_import(job_id: str) -> None:
     await jobs.plan_job(job_id, dispatcher, settings)
 
 
-@dramatiq.actor(
-    actor_name="process_batch", queue_name=QUEUE, time_limit=policy.BATCH_TIME_LIMIT_MS, **RETRIES
-)
-async def process_batch(batch_id: str) -> None:
+async def _process_batch(batch_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
     await jobs.process_batch(batch_id, dispatcher, settings)
 
 
+# One step, two actors: the same work from two queues, the small imports' run first.
+process_batch = dramatiq.actor(
+    actor_name="process_batch",
+    queue_name=BATCHES,
+    priority=AFTER_OTHERS,
+    time_limit=policy.BATCH_TIME_LIMIT_MS,
+    **ACTOR_OPTIONS,
+)(_process_batch)
+process_small_batch = dramatiq.actor(
+    actor_name="process_small_batch",
+    queue_name=SMALL_BATCHES,
+    priority=FIRST,
+    time_limit=policy.BATCH_TIME_LIMIT_MS,
+    **ACTOR_OPTIONS,
+)(_process_batch)
+
+
 @dramatiq.actor(
-    actor_name="finalize_import", queue_name=QUEUE, time_limit=policy.STEP_TIME_LIMIT_MS, **RETRIES
+    actor_name="finalize_import",
+    queue_name=STEPS,
+    priority=FIRST,
+    time_limit=policy.STEP_TIME_LIMIT_MS,
+    **ACTOR_OPTIONS,
 )
 async def finalize_import(job_id: str) -> None:
     settings = get_settings()
@@ -64,7 +88,7 @@ async def finalize_import(job_id: str) -> None:
     await jobs.finalize_job(job_id, settings)
 
 
-@dramatiq.actor(actor_name="revert_import", queue_name=QUEUE, **RETRIES)
+@dramatiq.actor(actor_name="revert_import", queue_name=STEPS, priority=FIRST, **ACTOR_OPTIONS)
 async def revert_import(revert_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)
@@ -72,7 +96,11 @@ async def revert_import(revert_id: str) -> None:
 
 
 @dramatiq.actor(
-    actor_name="run_schedule", queue_name=QUEUE, time_limit=policy.STEP_TIME_LIMIT_MS, **RETRIES
+    actor_name="run_schedule",
+    queue_name=STEPS,
+    priority=FIRST,
+    time_limit=policy.STEP_TIME_LIMIT_MS,
+    **ACTOR_OPTIONS,
 )
 async def run_schedule(run_id: str) -> None:
     """A schedule's run (store.schedules.runs): fetch its source, import it or skip."""

@@ -1,4 +1,4 @@
-"""What the Redis broker holds for the import queue and the webhook queue, for the recovery
+"""What the Redis broker holds for the import queues and the webhook queue, for the recovery
 check (store.jobs.recovery, store.webhooks): messages waiting in a queue, fetched by a
 worker a moment ago, or delayed for a retry that is not overdue. A queue added to the
 workers must be added to QUEUES."""
@@ -11,18 +11,20 @@ from dramatiq import Message
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
 from store.jobs import Queued
-from workers.broker import QUEUE
+from workers.queues import IMPORT_QUEUES
 from workers.webhooks import WEBHOOK_QUEUE
 
-QUEUES = (QUEUE, WEBHOOK_QUEUE)
-STEP_KINDS = (
-    "plan_import",
-    "process_batch",
-    "finalize_import",
-    "revert_import",
-    "run_schedule",
-    "deliver_webhook",
-)
+QUEUES = (*IMPORT_QUEUES, WEBHOOK_QUEUE)
+# The step each actor runs (a batch has two actors: workers.actors).
+STEP_OF_ACTOR = {
+    "plan_import": "plan_import",
+    "process_batch": "process_batch",
+    "process_small_batch": "process_batch",
+    "finalize_import": "finalize_import",
+    "revert_import": "revert_import",
+    "run_schedule": "run_schedule",
+    "deliver_webhook": "deliver_webhook",
+}
 
 
 class RedisBacklog:
@@ -51,7 +53,7 @@ class RedisBacklog:
         self._fetched_at: dict[bytes, float] = {}  # Redis message id → first seen fetched
 
     def queued(self) -> Queued:
-        held: dict[str, set[str]] = {kind: set() for kind in STEP_KINDS}
+        held: dict[str, set[str]] = {kind: set() for kind in STEP_OF_ACTOR.values()}
         now = time.time()
         namespace = self.broker.namespace
         client = self.broker.client
@@ -90,5 +92,6 @@ def _raw(value: bytes | str) -> bytes:
 
 def _add(held: dict[str, set[str]], body: bytes) -> None:
     message = Message.decode(body)
-    if message.actor_name in held and message.args:
-        held[message.actor_name].add(str(message.args[0]))
+    step = STEP_OF_ACTOR.get(message.actor_name)
+    if step is not None and message.args:
+        held[step].add(str(message.args[0]))

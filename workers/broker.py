@@ -17,7 +17,6 @@ from stack.parent_death import stop_with_parent
 from workers.diagnostics import TaskDump
 from workers.step_context import StepContext
 
-QUEUE = "imports"
 EXIT_CODE_SHUTDOWN_DEADLINE = 3
 
 

@@ -81,10 +81,15 @@ class Job(CamelStruct):
     started_at: datetime | None
     finished_at: datetime | None
     progress: JobProgress
+    # Rows read and checked by the planning, before any is processed (progress.processedRows
+    # counts processed rows): the job's first step, seconds long for a big file.
+    checked_rows: int
     counts: JobCounts
     error: str | None
     retry_of: str | None  # the import whose corrected failed rows this one imports
     retries: list[str]  # the imports that retried this one's failed rows
+    resume_of: str | None  # a resume: the cancelled or failed import whose rows it continues
+    resumed_by: str | None  # a cancelled or failed import: its resume, once asked for
     revert_of: str | None  # a revert: the import it undoes
     revert_counts: RevertCounts | None  # a revert's own counts
     revert_id: str | None  # an import: its revert, once asked for

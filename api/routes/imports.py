@@ -220,11 +220,26 @@ class ImportController(Controller):
             str | None, QueryParameter(name="createdTo", format="date-time")
         ] = None,
         file_name: Annotated[str | None, QueryParameter(name="fileName", max_length=200)] = None,
+        dry_run: Annotated[
+            bool | None,
+            QueryParameter(
+                name="dryRun", description="true: only dry runs (checks); false: only imports"
+            ),
+        ] = None,
+        has_failed_rows: Annotated[
+            bool | None,
+            QueryParameter(
+                name="hasFailedRows",
+                description="true: only imports with failed rows; false: only those without",
+            ),
+        ] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> JobPage:
         since, until = moment("createdFrom", created_from), moment("createdTo", created_to)
-        which = jobs.JobFilter(status, created_by, since, until, file_name)
+        which = jobs.JobFilter(
+            status, created_by, since, until, file_name, dry_run, has_failed_rows
+        )
         found, total = await jobs.list_jobs(which, limit, offset)
         return JobPage(items=[job_body(job) for job in found], total=total)
 
@@ -281,6 +296,32 @@ class ImportController(Controller):
             return JobCreated(id=str(job.id), status=job.status.value)
 
         return await answer_once(request, idempotency_key, settings, [upload.file], 202, act)
+
+    @post(
+        "/{job_id:str}/resume",
+        opt=IMPORTER,
+        status_code=202,
+        responses=errors(404, 409, 410, 422),
+        response_headers=REPLAY_HEADERS,
+        summary="Continue a cancelled or failed import from the rows it did not process, as a "
+        "new import with the same settings and mapping, linked by resumeOf; 409 for an import "
+        "that is not cancelled or failed, already resumed, or has no row left",
+    )
+    async def resume(
+        self,
+        job_id: FromPath[str],
+        request: Request,  # type: ignore[type-arg]
+        settings: InjectedSettings,
+        dispatcher: InjectedDispatcher,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[JobCreated]:
+        async def act(new_id: str | None) -> JobCreated:
+            job = await jobs.create_resume(
+                job_id, current_principal(request), dispatcher, settings, new_id
+            )
+            return JobCreated(id=str(job.id), status=job.status.value)
+
+        return await answer_once(request, idempotency_key, settings, [], 202, act)
 
     @post(
         "/{job_id:str}/revert",

@@ -12,7 +12,7 @@ from api.models.schema import ChannelIdentifier, RecordType
 from api.openapi import errors
 from domain.schema import RECORD_TYPE_LABELS, RecordSchema, example_value
 from store import schemas
-from store.reports import REPORT_CONTENT_TYPE, text_cell
+from store.reports import REPORT_CONTENT_TYPE, filter_rows, frame_sheet, header_row, text_cell
 
 
 def template_rows(schema: RecordSchema) -> list[list[str]]:
@@ -35,6 +35,7 @@ def template_xlsx(schema: RecordSchema) -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(schema.record_type)
     header, example = template_rows(schema)
+    frame_sheet(sheet, [max(14, len(name) + 4) for name in header])
     cells = []
     for attribute, name in zip(schema.attributes, header, strict=True):
         cell = text_cell(sheet, name)
@@ -43,13 +44,15 @@ def template_xlsx(schema: RecordSchema) -> bytes:
         cells.append(cell)
     sheet.append(cells)
     sheet.append([text_cell(sheet, value) for value in example])
+    filter_rows(sheet, len(header), 1)
     fields = workbook.create_sheet("Columns")
     titles = ["Column", "Label", "Type", "Mandatory", "Several values", "Identifies a customer"]
-    fields.append([text_cell(fields, title) for title in titles])
+    header_row(fields, titles)
     for a in schema.attributes:
         flags = [a.required, a.multi_value, a.channel_identifier]
         row = [a.key, a.label, a.type, *("yes" if flag else "" for flag in flags)]
         fields.append([text_cell(fields, value) for value in row])
+    filter_rows(fields, len(titles), len(schema.attributes))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -1,9 +1,9 @@
 """The import job pipeline, one step a module: reading (a file's limits, sample and mapping
 preview), admission (per-key limits), intake (accept a file), planning (rows into
 batches), batches (one batch's commit), progress (counting), finalize (the report),
-queries (reading and cancelling jobs), revert (undoing an import), leases and recovery
-(driving again the steps of dead workers and lost messages), maintenance (retention), and
-the one retry policy (policy)."""
+queries (reading and cancelling jobs), revert (undoing an import), resume (continuing a
+cancelled or failed one), leases and recovery (driving again the steps of dead workers and
+lost messages), maintenance (retention), and the one retry policy (policy)."""
 
 from store.jobs.batches import process_batch
 from store.jobs.dispatch import Dispatcher
@@ -24,6 +24,7 @@ from store.jobs.queries import (
 from store.jobs.reading import MappingPreview, preview_mapping
 from store.jobs.recovery import Driven, Queued, delete_abandoned_uploads, drive_unfinished
 from store.jobs.remote import create_source_job
+from store.jobs.resume import create_resume
 from store.jobs.revert import run_revert, start_revert
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Queued",
     "cancel_job",
     "create_job",
+    "create_resume",
     "create_retry",
     "create_source_job",
     "delete_abandoned_uploads",

@@ -33,8 +33,10 @@ from store.jobs.progress import count_batch, finish_if_complete
 from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema
 
 log = logging.getLogger(__name__)
-# When more than this share of a batch's identifier values were held by others, the job's
-# next batches in this process read the claims first instead of assuming the rows are new.
+# When more than this share of the file's identifier values were held when planned, or of
+# a batch's when it ran, the job's (next) batches read the claims first instead of assuming
+# the rows are new: taking values others hold, then giving back the ones taken, costs more
+# than the reads (the rows of a batch that all fail gave back a claim each).
 HELD_FOR_READING_FIRST = 0.1
 _mostly_held: OrderedDict[str, bool] = OrderedDict()  # job id → what its last batch found
 SUMMARY = {"job_id": 1, "seq": 1, "status": 1, "counts": 1, "first_row": 1, "last_row": 1}
@@ -110,7 +112,9 @@ async def _commit_batch(
             dry_run=job.dry_run,
             resumed=attempts > 1,
             import_id=job_id,
-            assume_new=not _mostly_held.get(job_id, False),
+            assume_new=not _mostly_held.get(
+                job_id, (job.held_share or 0.0) > HELD_FOR_READING_FIRST
+            ),
         )
     )
     _remember(job_id, committed.held > HELD_FOR_READING_FIRST * committed.values)

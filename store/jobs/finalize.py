@@ -116,13 +116,13 @@ async def _finalize(job: ImportJob) -> None:
     if not ended.modified_count:  # cancelled meanwhile: its report says so, see above
         await files.delete(files.reports(), report_id)
         return
-    if job.retry_of:
-        await _report_the_retry_on_its_original(job.retry_of)
+    for original_id in filter(None, (job.retry_of, job.resume_of)):
+        await _report_again_naming(original_id)
 
 
-async def _report_the_retry_on_its_original(original_id: str) -> None:
-    """The original's report names its retries too: it is built again (from its batches,
-    kept as long as its report) once a retry of it ends."""
+async def _report_again_naming(original_id: str) -> None:
+    """The original's report names its retries and its resume too: it is built again (from
+    its batches, kept as long as its report) once a retry or the resume of it ends."""
     from store import files, reports
 
     original = await get_job(original_id)

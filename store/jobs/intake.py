@@ -75,7 +75,8 @@ def _check_file(
         limits=upload_limits(settings),
         formula_escaped=retry_of is not None,  # its rows come from the failed-rows CSV
     )
-    sample = read_sample(reader)
+    rows = iter(reader)  # one pass: a reader read again does not go on where it stopped
+    sample, read = read_sample(rows)
     suggestions = suggestions_for(reader.header, sample, schema, remembered)
     if retry_of is not None:
         mapping = _retry_mapping(reader.header, retry_of.mapping)
@@ -97,8 +98,8 @@ def _check_file(
         )
     # Reads to the end (undecodable files fail here), or to the first row past the limit:
     # a file over it is refused without reading the rest.
-    rest = itertools.islice(reader, max(0, settings.max_rows - len(sample) + 1))
-    total = len(sample) + sum(1 for _ in rest)
+    rest = itertools.islice(rows, max(0, settings.max_rows - read + 1))
+    total = read + sum(1 for _ in rest)
     if total == 0:
         raise FileRejected("The file has a header but no data rows.")
     if total > settings.max_rows:
@@ -261,6 +262,19 @@ async def create_job(
     return job
 
 
+def config_of(original: ImportJob) -> ImportConfig:
+    """The settings of an import, for another import of its rows (a retry, a resume)."""
+    return ImportConfig(
+        record_type=original.record_type,
+        deduplication_keys=original.deduplication_keys,
+        action=Action(original.action),
+        phone_default_region=original.phone_default_region,
+        multi_value_separator=original.multi_value_separator,
+        dry_run=original.dry_run,
+        batch_size=original.batch_size,
+    )
+
+
 def log_created(job: ImportJob) -> None:
     """From here on, this request's lines (and its messages') name the import."""
     logs.bind(importId=str(job.id))
@@ -286,19 +300,10 @@ async def create_retry(
         raise Conflict(
             f"Import {job_id} is {original.status.value}; retry its failed rows once it ends"
         )
-    config = ImportConfig(
-        record_type=original.record_type,
-        deduplication_keys=original.deduplication_keys,
-        action=Action(original.action),
-        phone_default_region=original.phone_default_region,
-        multi_value_separator=original.multi_value_separator,
-        dry_run=original.dry_run,
-        batch_size=original.batch_size,
-    )
     return await create_job(
         upload,
         file_name,
-        config,
+        config_of(original),
         created_by.name,
         dispatcher,
         settings,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+from bson import ObjectId
 
 from config import Settings
 from store import files, preimages, writers
 from store.documents import ImportBatch, ImportJob, utcnow
-from store.jobs.queries import FINISHED
+from store.jobs.queries import FINISHED, UNFINISHED
 
 
 async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str]:
@@ -28,13 +31,15 @@ async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str
             "finished_at": {"$lt": cutoff},
             "file_id": {"$ne": None},
         },
-        {"file_id": 1},
+        {"file_id": 1, "resumed_by": 1},
         limit=limit,
     ).to_list()
     cleaned = []
     batches = ImportBatch.get_pymongo_collection()
     for job in expired:
         job_id = str(job["_id"])
+        if await _resumed_now(job):
+            continue  # its resume reads its file and batches: expired with it, later
         # Every report of the job, also one left by a finalize that died before recording it.
         await files.delete_where(files.reports(), {"metadata.jobId": job_id})
         await files.delete(files.uploads(), job["file_id"])
@@ -48,3 +53,11 @@ async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str
         )
         cleaned.append(job_id)
     return cleaned
+
+
+async def _resumed_now(job: dict[str, Any]) -> bool:
+    """Whether an unfinished import resumes this one (store.jobs.resume)."""
+    if not job.get("resumed_by"):
+        return False
+    resume = {"_id": ObjectId(job["resumed_by"]), "status": {"$in": list(UNFINISHED)}}
+    return bool(await ImportJob.get_pymongo_collection().count_documents(resume, limit=1))

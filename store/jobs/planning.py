@@ -27,7 +27,7 @@ from store.documents import (
     utcnow,
 )
 from store.errors import NotFound
-from store.jobs import leases, policy, remote
+from store.jobs import leases, policy, progress, remote, resume
 from store.jobs.dispatch import Dispatcher
 from store.jobs.holders import HolderLinks
 from store.jobs.progress import count_batch, fail_job, finish_if_complete
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # A batch's rows (cells and values) must fit one MongoDB document (16 MB) whatever the
 # compression: batches close at about this many bytes of rows, as well as at BATCH_SIZE rows.
 BATCH_MAX_BYTES = 12 * 1024 * 1024
+SPOOL_ROWS = 1000
 
 
 def _stored_size(cells: list[str]) -> int:
@@ -89,13 +90,31 @@ async def _plan_with_attempts(
         await fail_job(job_id, f"The import could not start after {attempt} attempts: {reason}")
 
 
-def _spooled_rows(spool: IO[bytes]) -> Iterator[dict[str, Any]]:
-    spool.seek(0)
-    while True:
-        try:
-            yield pickle.load(spool)  # our own temporary file, written just above
-        except EOFError:
-            return
+class _Spool:
+    """The checked rows in a temporary file, in file order, pickled SPOOL_ROWS at a time (a
+    pickle call per row costs more than the row's own checks)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.pending: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.pending.append(row)
+        if len(self.pending) >= SPOOL_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        pickle.dump(self.pending, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.pending = []
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        self._flush()
+        self.file.seek(0)
+        while True:
+            try:
+                yield from pickle.load(self.file)  # our own temporary file, written above
+            except EOFError:
+                return
 
 
 async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
@@ -118,8 +137,10 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     holders = await HolderLinks.for_import(
         grouper, job.total_rows * len(mapped), settings.lookup_chunk_size
     )
+    left = await resume.rows_left(job)
     yielder = leases.Yielder()
-    with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool:
+    with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool_file:
+        spool = _Spool(spool_file)
         await files.download_to(files.uploads(), job.file_id, source)
         source.seek(0)
         reader = open_table(
@@ -129,8 +150,12 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             limits=csv_limits(settings),
             formula_escaped=job.retry_of is not None,
         )
+        checked = progress.Checked(job_id)
         for csv_row in reader:
             await yielder.tick()
+            if left is not None and csv_row.number not in left:
+                continue  # processed by the import this one resumes
+            await checked.count()
             # Plain dicts (BatchRow's fields): pickled and packed without pydantic per row.
             row: dict[str, Any] = {
                 "number": csv_row.number,
@@ -146,14 +171,14 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             identifiers = () if row["errors"] else identifier_values(row["values"], identifier_keys)
             await holders.add(identifiers)
             grouper.add(identifiers, _stored_size(csv_row.values))
-            pickle.dump(row, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            spool.add(row)
         await holders.finish(yielder)
         batch_of_row, sizes = grouper.assign_batches(
             job.batch_size or settings.batch_size, BATCH_MAX_BYTES
         )
         pending: dict[int, list[dict[str, Any]]] = {}
         collection = ImportBatch.get_pymongo_collection()
-        for index, row in enumerate(_spooled_rows(spool)):
+        for index, row in enumerate(spool.rows()):
             seq = batch_of_row[index]
             rows = pending.setdefault(seq, [])
             rows.append(row)
@@ -169,6 +194,8 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             "$set": {
                 "batch_count": len(sizes),
                 "total_rows": len(batch_of_row),
+                "checked_rows": len(batch_of_row),
+                "held_share": holders.held_share,
                 "status": JobStatus.IN_PROGRESS,
                 "started_at": job.started_at or now,
                 "planned_at": now,
@@ -189,9 +216,10 @@ async def enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
         .sort("seq", 1)
     )
     any_pending = False
+    small = policy.small_import(job.batch_count or 0)
     async for batch in pending:
         any_pending = True
-        dispatcher.process_batch(batch["_id"])
+        dispatcher.process_batch(batch["_id"], small)
     if any_pending:
         return
     # Every batch is finished; count those a dead worker finished without counting.

@@ -29,8 +29,15 @@ MAX_BACKOFF_MS = 10_000
 # seconds; planning and the report of the largest files take minutes.
 BATCH_TIME_LIMIT_MS = 120_000
 STEP_TIME_LIMIT_MS = 30 * 60_000
+# Imports of at most this many batches are small: their batches run before big imports'
+# (their own queue, workers.queues), so a small import does not wait behind others' big ones.
+SMALL_IMPORT_BATCHES = 2
 # Longest one round of the recovery check may run before it is cancelled and started again.
 RECOVERY_ROUND_LIMIT_SECONDS = 60.0
+
+
+def small_import(batch_count: int) -> bool:
+    return batch_count <= SMALL_IMPORT_BATCHES
 
 
 def attempts_allowed(error: BaseException) -> int:

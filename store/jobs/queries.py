@@ -52,9 +52,15 @@ class JobFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None  # exclusive
     file_name: str | None = None  # a part of the name, in any case
+    dry_run: bool | None = None  # checks only (True), imports that write only (False)
+    has_failed_rows: bool | None = None  # with failed rows (True), without (False)
 
     def query(self) -> dict[str, Any]:
         query: dict[str, Any] = {}
+        if self.dry_run is not None:
+            query["dry_run"] = self.dry_run
+        if self.has_failed_rows is not None:
+            query["counts.failed"] = {"$gt": 0} if self.has_failed_rows else 0
         if self.status:
             query["status"] = self.status.value
         if self.created_by:

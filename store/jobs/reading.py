@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from config import Settings
 from domain.csvfile import CsvLimits
 from domain.mapping import ColumnSuggestion, missing_required, suggest_mapping
 from domain.remembered import RememberedMapping, with_remembered
 from domain.schema import RecordSchema
-from domain.tabular import TableReader, open_table
+from domain.tabular import open_table
 from domain.xlsxfile import XlsxReader
 from store import mappings
 from store.jobs import admission
@@ -53,14 +54,16 @@ def upload_limits(settings: Settings, preview: bool = False) -> CsvLimits:
     )
 
 
-def read_sample(reader: TableReader) -> list[list[str]]:
-    sample = []
-    for row in reader:
+def read_sample(rows: Iterator[Any]) -> tuple[list[list[str]], int]:
+    """The first SAMPLE_ROWS readable rows, and how many rows were read to find them."""
+    sample, read = [], 0
+    for row in rows:
+        read += 1
         if row.error is None:
             sample.append(row.values)
         if len(sample) >= SAMPLE_ROWS:
             break
-    return sample
+    return sample, read
 
 
 def _header(
@@ -107,7 +110,7 @@ def _preview(
     reader = open_table(
         upload, delimiter=delimiter, sheet=sheet, limits=upload_limits(settings, preview=True)
     )
-    sample = read_sample(reader)
+    sample, _ = read_sample(iter(reader))
     suggestions = suggestions_for(reader.header, sample, schema, remembered)
     mapping = {s.column: s.field for s in suggestions if s.field is not None}
     return MappingPreview(

@@ -115,10 +115,12 @@ async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Drive
         for batch in pending:
             if _expired(batch, "lease_until", now):
                 await _clear(batches, batch, "lease_until")
-                dispatcher.process_batch(batch["_id"])
+                dispatcher.process_batch(batch["_id"], policy.small_import(job["batch_count"]))
                 driven.append(Driven(job_id, f"batch {batch['_id']}", "lease ran out"))
             elif batch.get("lease_until") is None:
-                waiting.append(("batch", batch["_id"], batch))
+                waiting.append(
+                    ("batch", batch["_id"], {**batch, "batch_count": job["batch_count"]})
+                )
         if pending or job["status"] != JobStatus.IN_PROGRESS:
             continue
         if _expired(job, "finalizing_until", now):
@@ -159,14 +161,14 @@ async def _drive_lost(
     lost = [(kind, step_id, doc) for kind, step_id, doc in waiting if step_id not in held[kind]]
     driven = []
     jobs = ImportJob.get_pymongo_collection()
-    for kind, step_id, _ in lost:
+    for kind, step_id, doc in lost:
         if kind == "batch":
             batch = await ImportBatch.get_pymongo_collection().find_one(
                 {"_id": step_id, "status": BatchStatus.PENDING, "lease_until": None},
                 {"job_id": 1},
             )
             if batch is not None:
-                dispatcher.process_batch(step_id)
+                dispatcher.process_batch(step_id, policy.small_import(doc["batch_count"]))
                 driven.append(Driven(str(batch["job_id"]), f"batch {step_id}", "message lost"))
             continue
         if kind == "report":

@@ -180,7 +180,7 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
         }
         done = await restore.restore_changed(writer, changed)
         overwritten = {r.customer_id: r.replaced for r in done if r.replaced is not None}
-        await preimages.mark(import_id, revert_id, _noted(done), overwritten)
+        await preimages.mark(import_id, revert_id, _noted(done), overwritten, changed)
         processed += len(changed)
         await _progress(revert.id, processed)
     async for docs in restore.inserted_by(import_id, CHUNK):

@@ -1,8 +1,8 @@
 """The status and import pages in a real browser, as a support agent uses them: open an
 upload from a link, page back to an old upload and find it by name, check a file before
 importing (invalid rows, new and matching customers), a Replace that asks first, and counts
-that move while a 20,000-row import runs, and a cancel that asks first and leaves the
-report of what the import did. Screenshots go to test-output/screenshots/."""
+that move while a 20,000-row import runs, and a cancel that asks first, leaves the
+report of what the import did, and is resumed. Screenshots go to test-output/screenshots/."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_an_old_upload_is_found_by_paging_by_name_and_by_link(
 
     page.goto(f"{running_stack.ui_url}/status_page")
     expect(page.get_by_role("heading", name="Upload status")).to_be_visible()
-    table = page.locator('[data-testid="stDataFrame"]').first
+    table = page.get_by_role("table", name="Uploads")
     expect(page.get_by_text(re.compile(r"Uploads 1–25 of [\d,]+ · page 1 of"))).to_be_visible()
     page.get_by_role("button", name="Older").click()
     idle(page)
@@ -166,7 +166,7 @@ def test_counts_move_while_a_20000_row_import_runs(running_stack: RunningStack, 
     shot(page, "status-05-completed")
 
 
-def test_a_cancelled_import_asks_first_and_keeps_its_report(
+def test_a_cancelled_import_asks_first_keeps_its_report_and_is_resumed(
     running_stack: RunningStack, page: Page
 ) -> None:
     tag = uuid.uuid4().hex[:6]
@@ -197,4 +197,18 @@ def test_a_cancelled_import_asks_first_and_keeps_its_report(
         job = api.get(f"/imports/{job_id}").json()
     assert job["status"] == "cancelled"
     assert summary["Imported"] == job["counts"]["imported"] < 20_000
-    assert summary["Cancelled"].startswith(f"after {job['progress']['processedRows']} of 20000")
+    processed = job["progress"]["processedRows"]
+    assert summary["Cancelled"].startswith(f"{processed:,} of 20,000 rows processed")
+    left = f"{processed:,} of 20,000 rows processed · {20_000 - processed:,} not imported"
+    expect(page.get_by_text(left)).to_be_visible()
+
+    # Resumed: the rows it did not process, as a new upload linked to it.
+    page.get_by_role("button", name="Resume this import").click()
+    expect(page.get_by_role("table", name="Linked uploads")).to_contain_text("Resumes")
+    expect(heading).to_contain_text("Completed", timeout=IMPORT_TIMEOUT_MS)
+    shot(page, "status-08-the-resume-completed")
+    with running_stack.client() as api:
+        resume_id = api.get(f"/imports/{job_id}").json()["resumedBy"]
+        resume = wait_for_job_sync(api, resume_id)
+    assert resume["resumeOf"] == job_id
+    assert resume["counts"]["imported"] + job["counts"]["imported"] == 20_000

@@ -3,6 +3,7 @@ state of the import page and of the upload status page, and readable API errors.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -22,6 +23,7 @@ from tests.e2e.ui_support import (
     shown,
     signed_in_app,
     start_import,
+    text_tables,
 )
 from tests.helpers import csv_bytes, wait_for_job_sync, xlsx_bytes
 
@@ -202,9 +204,10 @@ def test_the_check_counts_invalid_new_and_matching_rows_before_importing(
     assert "Checked all 3 rows" in page_text(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"New customers": "1", "Match existing customers": "1", "Invalid rows": "1"}
-    reasons = at.dataframe[-1].value
-    assert list(reasons["firstName"]) == ["Mo"]
-    assert reasons["error"][0].startswith("Invalid email format")
+    (reasons,) = text_tables(at)
+    assert [row["Row"] for row in reasons] == ["4"]  # the file's row (the header is 1)
+    assert reasons[0]["Reason"].startswith("Invalid email format")
+    assert "(rows 4 of the file;" in page_text(at)
     assert api.get("/customers", params={"email": f"lee-{tag}@example.com"}).json()["total"] == 0
 
     at.radio[0].set_value("replace").run()  # another action: checked again before Replace
@@ -283,18 +286,24 @@ def test_completed_upload_shows_counts_errors_and_downloads(
     assert wait_for_job_sync(api, job_id)["status"] == "completed"
     at = status_page(ui_api.admin_key, job_id)
     no_exception(at)
-    table = at.dataframe[0].value
-    assert list(table.columns) == [
-        "File", "Created by", "Created", "Action", "Key", "Status", "Progress", "Rows",
-    ]  # fmt: skip
-    assert table.iloc[0]["File"] == "with-errors.csv"  # newest first
-    assert table.iloc[0]["Status"] == "Completed with errors"  # one row failed
-    assert table.iloc[0]["Created by"] == "admin"
+    uploads, issues = text_tables(at)
+    assert list(uploads[0]) == [
+        "File",
+        "Created by",
+        "Created",
+        "Action",
+        "Matched by",
+        "Status",
+        "Rows",
+    ]
+    assert uploads[0]["File"] == "with-errors.csv"  # newest first
+    assert uploads[0]["Status"] == "Completed with errors"  # one row failed
+    assert uploads[0]["Created by"] == "admin"
+    assert uploads[0]["Matched by"] == "Email"
     assert "with-errors.csv :orange-badge[Completed with errors]" in page_text(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Total": "2", "Imported": "1", "Updated": "0", "Ignored": "0", "Failed": "1"}
-    issues = at.dataframe[1].value
-    assert [reason.split(":")[0] for reason in issues["Reason"]] == ["Invalid email format"]
+    assert [row["Reason"].split(":")[0] for row in issues] == ["Invalid email format"]
     assert [d.label for d in at.get("download_button")] == [
         "Download the Excel report",
         "Download the failed rows (CSV)",
@@ -311,7 +320,7 @@ def test_running_upload_refreshes_and_can_be_cancelled(
     job_id = start_import(api, "slow.csv", customers_csv(rows), batchSize=1)
     at = status_page(ui_api.admin_key, job_id)
     no_exception(at)
-    assert at.dataframe[0].value.iloc[0]["Status"] in ("Waiting to start", "In progress")
+    assert text_tables(at)[0][0]["Status"] in ("Waiting to start", "In progress")
     assert "Updating by itself every 2 seconds" in page_text(at)
     assert at.get("progress")
 
@@ -323,7 +332,7 @@ def test_running_upload_refreshes_and_can_be_cancelled(
     no_exception(at)
     assert "Import of slow.csv cancelled" in page_text(at)
     assert api.get(f"/imports/{job_id}").json()["status"] == "cancelled"
-    assert at.dataframe[0].value.iloc[0]["Status"] == "Cancelled"
+    assert text_tables(at)[0][0]["Status"] == "Cancelled"
 
 
 def test_viewer_sees_a_running_upload_without_cancel(
@@ -367,7 +376,7 @@ def test_undo_asks_for_a_confirmation_then_starts_the_revert(
     assert api.get("/customers", params={"email": "gus@example.com"}).json()["total"] == 0
     at = status_page(ui_api.admin_key, revert_id)
     assert {m.label: m.value for m in at.metric} == {
-        "Total": "1",
+        "Customers": "1",
         "Deleted": "1",
         "Restored": "0",
         "Conflicts": "0",
@@ -385,3 +394,27 @@ def test_api_down_is_a_readable_message(monkeypatch: pytest.MonkeyPatch) -> None
     at = signed_in_app("any-key").run()
     no_exception(at)
     assert "cannot be reached" in at.error[0].value
+
+
+def test_a_cancelled_upload_says_what_was_left_and_is_resumed(
+    ui_api: RunningStack, api: httpx.Client
+) -> None:
+    rows = [[f"Res{n}", f"res{n}@example.com", ""] for n in range(400)]
+    job_id = start_import(api, "resumed.csv", customers_csv(rows), batchSize=1)
+    assert api.post(f"/imports/{job_id}/cancel").status_code == 200
+    deadline = time.monotonic() + 60
+    while api.get(f"/imports/{job_id}/report").status_code != 200:  # its batches stopped
+        assert time.monotonic() < deadline, "no report for the cancelled import"
+        time.sleep(0.2)
+    job = api.get(f"/imports/{job_id}").json()
+    left = job["progress"]["totalRows"] - job["progress"]["processedRows"]
+    at = status_page(ui_api.admin_key, job_id)
+    no_exception(at)
+    assert f"{left:,} not imported" in " ".join(str(p.proto.text) for p in at.get("progress"))
+    button(at, "Resume this import").click().run()
+    no_exception(at)
+    assert "Import of resumed.csv resumed" in page_text(at)
+    resume_id = api.get(f"/imports/{job_id}").json()["resumedBy"]
+    assert resume_id and at.query_params["import"] in (resume_id, [resume_id])
+    assert api.get(f"/imports/{resume_id}").json()["progress"]["totalRows"] == left
+    assert api.post(f"/imports/{resume_id}/cancel").status_code == 200  # spare the machine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,43 @@ def start_import(api: httpx.Client, name: str, content: bytes, **config: object)
     assert response.status_code == 202, response.text
     job_id: str = response.json()["id"]
     return job_id
+
+
+class _TableReader(HTMLParser):
+    """The cells of HTML tables as text, and the links they hold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self.links: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "a":
+            self.links.append(dict(attrs).get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def text_tables(at: AppTest) -> list[list[dict[str, str]]]:
+    """The page's text tables (ui.text_table), each as rows of {header: cell text}."""
+    found = []
+    for element in at.get("html"):
+        reader = _TableReader()
+        reader.feed(element.proto.body)
+        for header, *rows in (t for t in reader.tables if t):
+            found.append([dict(zip(header, row, strict=True)) for row in rows])
+    return found

@@ -37,6 +37,7 @@ from stack.processes import (
 )
 from stack.run import app_children
 from tests.helpers import FINISHED, csv_bytes, seed_customers_sync, summary_counts
+from workers.queues import IMPORT_QUEUES
 
 DATABASE = "bcu_faults"
 ADMIN_KEY = "faults-admin-key"
@@ -343,16 +344,14 @@ class FaultStack:
                 w.decode(): round((now_ms - at) / 1000, 1)
                 for w, at in client.zrange("dramatiq:__heartbeats__", 0, -1, withscores=True)
             }
-            lists = {
-                q: {m.decode() for m in client.lrange(f"dramatiq:{q}", 0, -1)}
-                for q in ("imports", "imports.DQ")
-            }
+            queues = [f"{queue}{delayed}" for queue in IMPORT_QUEUES for delayed in ("", ".DQ")]
+            lists = {q: {m.decode() for m in client.lrange(f"dramatiq:{q}", 0, -1)} for q in queues}
             acks = {
                 k.decode(): {m.decode() for m in client.smembers(k)}
                 for k in client.keys("dramatiq:__acks__.*")
             }
             found: dict[str, Any] = {}
-            for queue in ("imports", "imports.DQ"):
+            for queue in queues:
                 for redis_id, body in client.hgetall(f"dramatiq:{queue}.msgs").items():
                     message = json.loads(body)
                     step = str((message.get("args") or [None])[0])
@@ -437,7 +436,7 @@ class Recovery:
 
 
 class Redeliverer(threading.Thread):
-    """Sends a second copy of every message of `actor` that reaches the import queue,
+    """Sends a second copy of every message of `actor` that reaches the import queues,
     through the real broker, as a broker that redelivers would: both copies then wait in
     the queue together and are taken by different workers at once."""
 
@@ -454,9 +453,10 @@ class Redeliverer(threading.Thread):
         from dramatiq import Message
 
         seen: set[bytes] = set()
-        key = f"{self.broker.namespace}:imports.msgs"
+        keys = [f"{self.broker.namespace}:{queue}.msgs" for queue in IMPORT_QUEUES]
         while not self.stopping.is_set():
-            for redis_id, body in self.broker.client.hgetall(key).items():
+            messages = [m for key in keys for m in self.broker.client.hgetall(key).items()]
+            for redis_id, body in messages:
                 if redis_id in seen:
                     continue
                 seen.add(redis_id)

@@ -72,7 +72,7 @@ async def test_a_cancel_while_the_completion_builds_the_report_leaves_the_cancel
     assert job["status"] == "cancelled"
     summary = await report_summary(api, admin_headers, job_id)
     assert summary["Imported"] == 6
-    assert summary["Cancelled"].startswith("after 6 of 6 rows")
+    assert summary["Cancelled"].startswith("6 of 6 rows processed")
     # The completion's report was dropped for the cancelled one: one report, no orphan.
     assert await database["reports.files"].count_documents({}) == 1
     # The cancel's own message, delivered after, finds the report built and does nothing.
@@ -92,7 +92,7 @@ async def test_a_lost_report_message_is_sent_again_by_the_recovery_check(
 
     summary = await report_summary(api, admin_headers, job_id)
     assert summary["Imported"] == 2
-    assert summary["Cancelled"].startswith("after 2 of 6 rows")
+    assert summary["Cancelled"].startswith("2 of 6 rows processed")
     assert (await drive(job_id))[0] == []  # reported: nothing more to do
 
 

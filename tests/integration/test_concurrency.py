@@ -81,10 +81,10 @@ class DeliverTwice:
     def plan(self, job_id: str) -> None:
         """Planning runs in the test (below) so that its batch messages go through here."""
 
-    def process_batch(self, batch_id: str) -> None:
+    def process_batch(self, batch_id: str, small_import: bool) -> None:
         self.batch_ids.append(batch_id)
-        worker_dispatcher.process_batch(batch_id)
-        worker_dispatcher.process_batch(batch_id)
+        worker_dispatcher.process_batch(batch_id, small_import)
+        worker_dispatcher.process_batch(batch_id, small_import)
 
     def finalize(self, job_id: str) -> None:
         worker_dispatcher.finalize(job_id)

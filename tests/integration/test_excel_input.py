@@ -161,3 +161,7 @@ async def test_the_workbook_template_marks_mandatory_columns(api, database, admi
     )  # fmt: skip
     assert ("firstName", "First Name", "string", "yes", None, None) in columns
     assert ("email", "Email", "email", None, "yes", "yes") in columns
+    for sheet, last in ((workbook.worksheets[0], "2"), (workbook["Columns"], str(len(columns)))):
+        assert sheet.freeze_panes == "A2"
+        assert sheet.auto_filter.ref.endswith(last) and sheet.auto_filter.ref.startswith("A1:")
+        assert sheet.column_dimensions["A"].width >= 12

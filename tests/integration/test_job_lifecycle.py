@@ -37,6 +37,7 @@ from tests.helpers import (
     wait_until,
 )
 from workers import actors
+from workers.queues import IMPORT_QUEUES
 
 REDIS_URL = os.environ["REDIS_URL"]
 HEADER = ["firstName", "lastName", "email"]
@@ -128,6 +129,16 @@ async def assert_no_duplicate_customers(database: Any) -> None:
 
 
 # --- each status --------------------------------------------------------------------------
+
+
+async def test_a_pending_job_counts_every_row_of_a_file_longer_than_the_sample(
+    api, database, admin_headers
+) -> None:
+    """The upload's check reads a sample for the mapping, then the rest of the file: the
+    count (progress, the row limit, planning's choice of claim reads) is of every row."""
+    job_id, _ = await create_held_job(csv_bytes(HEADER, people(45)), config())
+    pending = await get(api, job_id, admin_headers)
+    assert pending["progress"] == {"processedRows": 0, "totalRows": 45}
 
 
 async def test_pending_job_waits_for_its_planning_then_completes(
@@ -285,7 +296,8 @@ async def test_cancel_mid_job_stops_the_remaining_batches(
     summary = summary_counts(report.content)
     assert summary["Imported"] == summary["Total Records"] == state["done rows"]
     assert summary["Cancelled"] == (
-        f"after {state['done rows']} of {rows} rows; the rows after those were not imported"
+        f"{state['done rows']:,} of {rows:,} rows processed; the other "
+        f"{rows - state['done rows']:,} were not imported"
     )
     failed_rows = await api.get(f"/imports/{job_id}/failed-rows.csv", headers=admin_headers)
     assert failed_rows.status_code == 200
@@ -658,7 +670,8 @@ def requeue_messages_of_dead_workers(dead_after_ms: int = 5000) -> None:
         url=REDIS_URL, heartbeat_timeout=dead_after_ms, maintenance_chance=MAINTENANCE_SCALE
     )
     try:
-        broker.do_qsize("imports")
+        for queue in IMPORT_QUEUES:
+            broker.do_qsize(queue)
     finally:
         broker.close()
 

@@ -81,3 +81,9 @@ async def test_the_report_names_who_was_written_and_what_each_update_changed(
     imported = list(workbook["Imported"].iter_rows(values_only=True))
     assert [(r[0], r[2], r[3]) for r in imported[1:]] == [(4, "Cy", "cy@example.com")]
     assert summary_counts(report.content)["  of which unchanged"] == 1
+    # Readable as opened: each sheet's header row frozen, columns sized, rows filterable.
+    for name, last in (("Updated", "E3"), ("Imported", "D2"), ("Details", "F1")):
+        sheet = workbook[name]
+        assert sheet.freeze_panes == "A2", name
+        assert sheet.auto_filter.ref == f"A1:{last}", name
+    assert workbook["Updated"].column_dimensions["E"].width == 60

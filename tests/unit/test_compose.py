@@ -25,6 +25,7 @@ FIXED_VALUES = {
     "MONGODB_URL": "mongodb://mongo:27017/?replicaSet=rs0",
     "REDIS_URL": "redis://redis:6379/0",
     "API_HOST": "0.0.0.0",
+    "UI_HOST": "0.0.0.0",
     "API_URL": "http://api:${API_PORT:-8000}",
     "DATA_DIR": "/app/var",
     "LOG_FORMAT": "json",

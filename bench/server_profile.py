@@ -1,0 +1,107 @@
+"""Where the database server spends its time in one import's batches: the server's own
+profiler (level 2) during the batches, its time summed by collection and operation.
+
+    .venv/bin/python -m bench.server_profile [--rows 5000] [--case dup100-replace]
+        [--mode "replica set" | standalone]
+
+Cases: `new` (all new, ignore), `dup50-<action>` (the seed of rows/2, then half the file
+matches) and `dup100-replace` (the seed of all the rows, then every row matches). The seed
+is imported first, unprofiled; the batches run 4 at a time, as `make run`'s workers do. Starts
+its own SecantusDB (the SecantusDB's profiler; a real MongoDB's works the same)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from bench import data
+from bench.harness import REPLICA_SET, STANDALONE, WORKER_THREADS
+from bench.round_trips import NoDispatch
+from config import Settings
+from domain.actions import Action
+from domain.import_config import ImportConfig
+from stack.processes import start_mongo, stop_all
+
+DATABASE = "bcu_profile"
+
+
+class Recorded(NoDispatch):
+    def __init__(self) -> None:
+        self.batches: list[str] = []
+
+    def process_batch(self, batch_id: str, small_import: bool) -> None:
+        self.batches.append(batch_id)
+
+
+async def run_import(path: Path, action: str, settings: Settings, profile: bool) -> None:
+    from store import db, jobs
+
+    database = await db.connect(settings)
+    config = ImportConfig.model_validate({"deduplicationKeys": ["email"], "action": action})
+    with path.open("rb") as upload:
+        job = await jobs.create_job(upload, path.name, config, "bench", NoDispatch(), settings)
+    planned = Recorded()
+    await jobs.plan_job(str(job.id), planned, settings)
+    if profile:
+        await database.command("profile", 2)
+    running = asyncio.Semaphore(WORKER_THREADS)
+
+    async def one(batch_id: str) -> None:
+        async with running:
+            await jobs.process_batch(batch_id, NoDispatch(), settings)
+
+    await asyncio.gather(*(one(b) for b in planned.batches))
+    if profile:
+        await database.command("profile", 0)
+
+
+async def profile_case(case: str, rows: int, settings: Settings, files: Path) -> None:
+    from store import db
+
+    if case == "new":
+        path, action = data.all_new_file(files, rows), "ignore"
+    elif case == "dup100-replace":
+        await run_import(data.all_new_file(files, rows), "ignore", settings, profile=False)
+        path, action = data.all_matching_file(files, rows), "replace"
+    else:
+        seed, path = data.duplicates_files(files, rows)
+        await run_import(seed, "ignore", settings, profile=False)
+        action = case.removeprefix("dup50-")
+    await run_import(path, action, settings, profile=True)
+    spent: Counter[tuple[str, str]] = Counter()
+    count: Counter[tuple[str, str]] = Counter()
+    async for entry in (await db.connect(settings))["system.profile"].find({}):
+        key = (entry.get("ns", "?").split(".", 1)[-1], str(entry.get("op")))
+        spent[key] += entry.get("millis") or 0
+        count[key] += 1
+    total = sum(spent.values()) or 1
+    print(f"{case}, {rows:,} rows: server time in the batches {total / 1000:.1f} s")
+    for (collection, op), millis in spent.most_common(8):
+        share = 100 * millis / total
+        print(f"  {collection:20} {op:8} {share:5.1f}%  {count[(collection, op)]} commands")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5000)
+    cases = ["new", "dup100-replace", *(f"dup50-{a.value}" for a in Action)]
+    parser.add_argument("--case", choices=cases, default="dup100-replace")
+    parser.add_argument("--mode", choices=[REPLICA_SET, STANDALONE], default=REPLICA_SET)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bcu-profile-"))
+    mongo, url = start_mongo(workdir / "db", workdir / "db.log", standalone=args.mode == STANDALONE)
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing is sent
+    settings = Settings(mongodb_url=url, mongodb_database=DATABASE)
+    try:
+        print(f"SecantusDB, {args.mode}")
+        asyncio.run(profile_case(args.case, args.rows, settings, workdir / "files"))
+    finally:
+        stop_all([mongo])
+
+
+if __name__ == "__main__":
+    main()

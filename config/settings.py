@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     max_columns: int = 200
     max_field_chars: int = 10_000
     max_rows: int = 2_000_000
+    file_read_seconds: float = Field(default=300.0, gt=0)
+    xlsx_max_unpacked_bytes: int = Field(default=1024**3, ge=1)
+    xlsx_max_shared_strings: int = Field(default=4_000_000, ge=1)
+    xlsx_max_shared_string_bytes: int = Field(default=64 * 1024**2, ge=1)
     bulk_max_customers: int = 5_000
     bulk_max_bytes: int = 16 * 1024 * 1024
     lookup_chunk_size: int = 50
@@ -62,6 +66,7 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     max_running_imports_per_key: int = Field(default=5, ge=1)
+    max_mapping_previews_per_key: int = Field(default=2, ge=1)
     # Unknown API keys one client address may present (API or UI sign-in): a burst of this
     # many, then this many a minute; beyond: 429 with Retry-After, the key not even checked.
     auth_failure_burst: int = Field(default=20, ge=1)

@@ -3,13 +3,45 @@ a clear 4xx (or its row a clear reason), and nothing is written where the reques
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import csv_bytes, import_form, wait_for_job
+from tests.helpers import csv_bytes, import_form, raw_xlsx, rewritten_xlsx, wait_for_job
+
+
+def with_hidden_first_sheet(content: bytes) -> bytes:
+    """The workbook with a hidden sheet of other people before its own."""
+    hidden = (
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>firstName</t></is></c></row>'
+        b'<row r="2"><c r="A2" t="inlineStr"><is><t>Hidden</t></is></c></row>'
+        b"</sheetData></worksheet>"
+    )
+    return rewritten_xlsx(
+        content,
+        {
+            "xl/workbook.xml": lambda d: d.replace(
+                b"<sheets>", b'<sheets><sheet name="Old" sheetId="2" state="hidden" r:id="rId9"/>'
+            ),
+            "xl/_rels/workbook.xml.rels": lambda d: d.replace(
+                b"</Relationships>",
+                b'<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/'
+                b'2006/relationships/worksheet" Target="worksheets/old.xml"/></Relationships>',
+            ),
+        },
+        {"xl/worksheets/old.xml": hidden},
+    )
+
+
+def _with_dimension(content: bytes, dimension: bytes) -> bytes:
+    sheet = "xl/worksheets/sheet1.xml"
+    return rewritten_xlsx(
+        content, {sheet: lambda d: d.replace(b"<sheetData>", dimension + b"<sheetData>")}
+    )
 
 
 async def _customer_count(database: Any) -> int:
@@ -200,9 +232,11 @@ async def test_fix_and_retry_reads_back_the_values_the_failed_rows_csv_escaped(
     assert (customer["city"], customer["lastName"]) == ("-Berlin-", "'=quoted")
 
 
-async def _import(api: Any, headers: dict[str, str], content: bytes) -> dict[str, Any]:
+async def _import(
+    api: Any, headers: dict[str, str], content: bytes, name: str = "customers.csv"
+) -> dict[str, Any]:
     config = {"deduplicationKeys": ["email"], "action": "ignore"}
-    created = await api.post("/imports", headers=headers, **import_form(content, config))
+    created = await api.post("/imports", headers=headers, **import_form(content, config, name))
     assert created.status_code == 202, created.text
     return await wait_for_job(api, created.json()["id"], headers)
 
@@ -246,3 +280,151 @@ async def test_an_unclosed_quote_fails_its_row_naming_the_line_it_opened_on(
     assert job["counts"]["failed"] == 1, job
     failed = await api.get(f"/imports/{job['id']}/failed-rows.csv", headers=admin_headers)
     assert "a quote opened on line 3 takes in the lines up to line 4" in failed.text
+
+
+async def test_a_workbook_s_hidden_first_sheet_is_not_the_one_imported(
+    api, database, worker, admin_headers
+) -> None:
+    visible = (
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>firstName</t></is></c>'
+        b'<c r="B1" t="inlineStr"><is><t>email</t></is></c></row>'
+        b'<row r="2"><c r="A2" t="inlineStr"><is><t>Ann</t></is></c>'
+        b'<c r="B2" t="inlineStr"><is><t>ann@example.com</t></is></c></row>'
+        b'<row r="3"><c r="A3" t="inlineStr"><is><t>Bob</t></is></c>'
+        b'<c r="B3" t="str"><f>LOWER("BOB@EXAMPLE.COM")</f></c></row>'
+    )
+    content = with_hidden_first_sheet(raw_xlsx(visible))
+    mapping = await api.post(
+        "/imports/mapping", headers=admin_headers, files={"file": ("c.xlsx", content, "x")}
+    )
+    assert mapping.json()["sheets"] == ["S"], mapping.text
+    job = await _import(api, admin_headers, content, name="c.xlsx")
+    assert (job["counts"]["imported"], job["counts"]["failed"]) == (1, 1), job
+    assert await _first_names(database) == {"Ann"}
+    failed = await api.get(f"/imports/{job['id']}/failed-rows.csv", headers=admin_headers)
+    assert "Cell B3 holds a formula with no saved value" in failed.text
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # A tiny file that declares 16,384 columns by 20,000 rows.
+        b'<dimension ref="A1:XFD20000"/>',
+        # Hundreds of thousands of blank rows before the data.
+        b"".join(b'<row r="%d"/>' % i for i in range(2, 300_000))
+        + b'<row r="300000"><c r="A300000"><v>1</v></c></row>',
+    ],
+    ids=["declared dimension", "blank rows"],
+)
+async def test_a_workbook_that_declares_or_holds_emptiness_is_previewed_at_once(
+    api, database, admin_headers, rows
+) -> None:
+    header = b'<row r="1"><c r="A1" t="inlineStr"><is><t>firstName</t></is></c></row>'
+    if rows.startswith(b"<dimension"):
+        content = raw_xlsx(header + b'<row r="2"><c r="A2"><v>1</v></c></row>')
+        content = _with_dimension(content, rows)
+    else:
+        content = raw_xlsx(header + rows)
+    response = await api.post(
+        "/imports/mapping", headers=admin_headers, files={"file": ("b.xlsx", content, "x")}
+    )
+    assert response.status_code == 200, response.text
+    assert [c["column"] for c in response.json()["columns"]] == ["firstName"]
+
+
+async def test_imports_sent_at_once_never_exceed_the_running_limit_of_their_key(database) -> None:
+    """The count of a key's running imports and the creation of a new one are one step:
+    ten sent together with a limit of three start three; the others get 429 and leave no
+    file behind."""
+    import uuid
+
+    import httpx
+
+    from api.app import close_limits, create_app
+    from config import Settings
+
+    settings = Settings(admin_api_key=f"together-{uuid.uuid4().hex}", max_running_imports_per_key=3)
+    app = create_app(settings)
+    rows = [[f"P{i}", f"p{i}@example.com"] for i in range(3_000)]
+    form = import_form(csv_bytes(["firstName", "email"], rows), {"deduplicationKeys": ["email"]})
+    headers = {"Authorization": f"Bearer {settings.admin_api_key}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as client:
+        answers = await asyncio.gather(
+            *(client.post("/imports", headers=headers, **form) for _ in range(10))
+        )
+    await close_limits(app.state)
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [202] * 3 + [429] * 7, [a.text for a in answers]
+    assert await database["import_jobs"].count_documents({}) == 3
+    assert await database["uploads.files"].count_documents({}) == 3
+
+
+async def test_a_key_with_its_mapping_previews_running_gets_429_for_another(
+    api, database, admin_headers, monkeypatch
+) -> None:
+    from store.jobs import admission
+
+    monkeypatch.setitem(admission.previews_running, "admin", 2)  # two of the admin's, reading
+    form = {"files": {"file": ("c.csv", csv_bytes(["firstName"], [["Ann"]]), "text/csv")}}
+    refused = await api.post("/imports/mapping", headers=admin_headers, **form)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["Retry-After"] == "1"
+    assert "2 mapping previews running; at most 2" in refused.json()["detail"]
+    monkeypatch.setitem(admission.previews_running, "admin", 1)
+    assert (await api.post("/imports/mapping", headers=admin_headers, **form)).status_code == 200
+    assert admission.previews_running["admin"] == 1  # its own slot given back
+
+
+async def test_a_long_file_name_is_cut_and_one_past_the_form_s_limit_refused_clearly(
+    api, database, admin_headers
+) -> None:
+    rows = csv_bytes(["firstName", "email"], [["Ann", "ann@example.com"]])
+    config = {"deduplicationKeys": ["email"]}
+    created = await api.post(
+        "/imports", headers=admin_headers, **import_form(rows, config, "n" * 3_000 + ".csv")
+    )
+    assert created.status_code == 202, created.text
+    job = await api.get(f"/imports/{created.json()['id']}", headers=admin_headers)
+    assert job.json()["fileName"] == "n" * 250 + "….csv"
+    refused = await api.post(
+        "/imports", headers=admin_headers, **import_form(rows, config, "n" * 8_000 + ".csv")
+    )
+    assert refused.status_code == 400, refused.text
+    assert "file name of thousands of characters" in refused.json()["detail"]
+
+
+async def test_a_mapping_of_thousands_of_unknown_columns_is_named_in_a_short_reason(
+    api, database, admin_headers
+) -> None:
+    mapping = {f"column {i} " + "x" * 200: "email" for i in range(100_000)}
+    config = {"deduplicationKeys": ["email"], "mapping": mapping}
+    form = import_form(csv_bytes(["firstName", "email"], [["Ann", "a@example.com"]]), config)
+    refused = await api.post("/imports", headers=admin_headers, **form)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert len(refused.content) < 2_000
+    assert detail.startswith("Mapping names columns that are not in the file: column 0 x")
+    assert detail.endswith("and 99990 more")
+
+
+async def test_a_phone_extension_is_kept_after_the_e164_number(
+    api, database, worker, admin_headers
+) -> None:
+    rows = [["Ann", "ann@example.com", "+1 212 555 0100 ext. 12"]]
+    job = await _import(api, admin_headers, csv_bytes(["firstName", "email", "phone"], rows))
+    assert job["counts"]["imported"] == 1, job
+    body = {
+        "action": "ignore",
+        "deduplicationKeys": ["email"],
+        "customers": [
+            {"firstName": "Bob", "email": "bob@example.com", "phoneNumber": "+1 212 555 0100 x13"}
+        ],
+    }
+    bulk = await api.post("/customers/bulkCustomers", headers=admin_headers, json=body)
+    assert bulk.json()["insertedCount"] == 1, bulk.text
+    phones = {
+        c["attributes"]["firstName"]: c["attributes"]["phoneNumber"]
+        async for c in database["customers"].find({})
+    }
+    assert phones == {"Ann": ["+12125550100;ext=12"], "Bob": ["+12125550100;ext=13"]}

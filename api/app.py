@@ -28,7 +28,7 @@ from api.routes.webhooks import WebhookController
 from api.security import OPENAPI_PATH, require_role
 from config import Settings, get_settings, logs
 from store import db
-from store.throttle import FailedAuthentication, RateLimiter, TokenBuckets
+from store.throttle import FailedAuthentication, RateLimiter, ScanSlots, TokenBuckets
 
 # HTTP requests by route template (not by path: ids would make a series each), method and
 # status, with their latency: bcu_http_requests_total, bcu_http_request_duration_seconds.
@@ -53,6 +53,14 @@ async def _answer_options(request: Request[Any, Any, Any]) -> Response[None] | N
     return Response(None, status_code=204, headers={"Allow": allow})
 
 
+async def close_limits(state: State) -> None:
+    """Close the limits' Redis clients (the app's shutdown; tests that build an app)."""
+    for name in ("rate_limiter", "failed_authentication", "customer_scans"):
+        limiter: TokenBuckets | ScanSlots | None = state.get(name)
+        if limiter is not None:
+            await limiter.close()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     state = State({"settings": settings})
@@ -63,15 +71,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state.failed_authentication = FailedAuthentication(
             settings.redis_url, settings.auth_failures_per_minute, settings.auth_failure_burst
         )
+        state.customer_scans = ScanSlots(
+            settings.redis_url,
+            settings.customer_scans_per_key,
+            settings.customer_scans_at_once,
+            hold_seconds=settings.customer_scan_seconds + 5,
+        )
 
     async def start() -> None:
         await db.connect(settings)
 
     async def stop() -> None:
-        for name in ("rate_limiter", "failed_authentication"):
-            limiter: TokenBuckets | None = state.get(name)
-            if limiter is not None:
-                await limiter.close()
+        await close_limits(state)
         await db.disconnect()
 
     app = Litestar(

@@ -114,7 +114,17 @@ def request_validation_error(
     return _json(400, "Invalid request: " + ("; ".join(reasons) or str(error.detail)))
 
 
+# Litestar's words when a multipart part's header line passes its parser's 4 KiB limit.
+_MULTIPART_HEADER_TOO_LONG = "Request Entity Too Large"
+
+
 def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, object]]:
+    if error.status_code == 400 and error.detail == _MULTIPART_HEADER_TOO_LONG:
+        return _json(
+            400,
+            "A part of the multipart form has a header line longer than 4 KiB, most often a "
+            "file name of thousands of characters; send the file under a shorter name.",
+        )
     return _json(error.status_code, error.detail, error.headers)
 
 

@@ -27,10 +27,12 @@ REASONS = {
 _EVERY_ROUTE = (400, 401, 403, 429)
 
 
-def errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """The error answers of an authenticated route: its own, and those every route can give."""
+def errors(*statuses: int, reasons: dict[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """The error answers of an authenticated route: its own, and those every route can give;
+    `reasons` words a status for this route."""
+    worded = {**REASONS, **(reasons or {})}
     return {
-        status: ResponseSpec(data_container=ErrorBody, description=REASONS[status])
+        status: ResponseSpec(data_container=ErrorBody, description=worded[status])
         for status in sorted({*_EVERY_ROUTE, *statuses})
     }
 
@@ -53,11 +55,23 @@ def model_schema(model: type[BaseModel]) -> dict[str, Any]:
     return dict(_inline(schema, schema.get("$defs", {})))
 
 
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the request again",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
 def request_body(
-    schema: dict[str, Any], media_type: str, encoding: dict[str, Any] | None = None
+    schema: dict[str, Any],
+    media_type: str,
+    encoding: dict[str, Any] | None = None,
+    retry_after: tuple[int, ...] = (),
 ) -> type[Operation]:
     """An Operation that documents `schema` as the required request body. For handlers that
-    read their body themselves, so that their own parsing gives the precise error."""
+    read their body themselves, so that their own parsing gives the precise error. The
+    answers of `retry_after` statuses are documented with their Retry-After header."""
     content: dict[str, Any] = {"schema": schema}
     if encoding:
         content["encoding"] = encoding
@@ -66,6 +80,8 @@ def request_body(
         def to_schema(self) -> dict[str, Any]:
             document = super().to_schema()
             document["requestBody"] = {"required": True, "content": {media_type: content}}
+            for status in retry_after:
+                document["responses"][str(status)]["headers"] = RETRY_AFTER
             return document
 
     return DocumentedBody

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.resolution import ProfileBounds
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -46,9 +48,17 @@ class Settings(BaseSettings):
     max_columns: int = 200
     max_field_chars: int = 10_000
     max_rows: int = 2_000_000
+    file_read_seconds: float = Field(default=300.0, gt=0)
+    xlsx_max_unpacked_bytes: int = Field(default=1024**3, ge=1)
+    xlsx_max_shared_strings: int = Field(default=4_000_000, ge=1)
+    xlsx_max_shared_string_bytes: int = Field(default=64 * 1024**2, ge=1)
     bulk_max_customers: int = 5_000
     bulk_max_bytes: int = 16 * 1024 * 1024
     lookup_chunk_size: int = 50
+    # What one customer may hold: values of one multi-value field, and bytes of values in
+    # all; a row or bulk customer that would take it past either fails with the reason.
+    max_values_per_field: int = Field(default=100, ge=1)
+    max_customer_bytes: int = Field(default=1024 * 1024, ge=1024, le=8 * 1024 * 1024)
     writer_lease_seconds: float = Field(default=60.0, gt=0)
 
     # Limits that protect the service from any one client (a clear 4xx beyond each).
@@ -56,10 +66,18 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     max_running_imports_per_key: int = Field(default=5, ge=1)
+    max_mapping_previews_per_key: int = Field(default=2, ge=1)
     # Unknown API keys one client address may present (API or UI sign-in): a burst of this
     # many, then this many a minute; beyond: 429 with Retry-After, the key not even checked.
     auth_failure_burst: int = Field(default=20, ge=1)
     auth_failures_per_minute: float = Field(default=10.0, gt=0)
+    # A customer filter on attributes that are not channel identifiers reads every customer
+    # (and holds up lookups meanwhile): at most this long, of at most this many customers, and
+    # this many at a time per key and in all; beyond: 400 with advice, or 429 with Retry-After.
+    customer_scan_seconds: float = Field(default=10.0, gt=0)
+    customer_scan_max_customers: int = Field(default=20_000, ge=0)
+    customer_scans_per_key: int = Field(default=2, ge=1)
+    customer_scans_at_once: int = Field(default=3, ge=1)
     # Longest a bulk request waits for other writers of the same customers before it answers
     # 409 with Retry-After (nothing of it written).
     bulk_wait_seconds: float = Field(default=10.0, ge=0)
@@ -96,6 +114,10 @@ class Settings(BaseSettings):
     aws_region: str = "us-east-1"
     webhook_worker_threads: int = Field(default=8, ge=1)
     webhook_announce_seconds: float = Field(default=0.5, gt=0)
+
+    @property
+    def profile_bounds(self) -> ProfileBounds:
+        return ProfileBounds(self.max_values_per_field, self.max_customer_bytes)
 
     @property
     def allowed_hosts(self) -> list[str]:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz, process
 
-from domain.errors import Unprocessable
+from domain.errors import Unprocessable, named
 from domain.schema import Attribute, RecordSchema, normalize_name
 
 CONFIDENCE_BAR = 0.75
@@ -386,11 +386,11 @@ def resolve_mapping(
     unknown_columns = [c for c in overrides if c not in header]
     if unknown_columns:
         raise Unprocessable(
-            f"Mapping names columns that are not in the file: {', '.join(unknown_columns)}"
+            f"Mapping names columns that are not in the file: {named(unknown_columns)}"
         )
     unknown = sorted({f for f in overrides.values() if f is not None and not schema.attribute(f)})
     if unknown:
-        raise Unprocessable(f"Mapping names unknown attributes: {', '.join(unknown)}")
+        raise Unprocessable(f"Mapping names unknown attributes: {named(unknown)}")
     chosen = {column: field for column, field in overrides.items() if field is not None}
     used: dict[str, str] = {}
     for column, field in chosen.items():

@@ -6,7 +6,7 @@ and gets back each row's outcome and one final write per touched customer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -86,6 +86,43 @@ class BatchResolution:
 IdentifierValue = tuple[str, Any]  # (attribute key, normalised value)
 
 
+@dataclass(frozen=True)
+class ProfileBounds:
+    """What one customer may hold (MAX_VALUES_PER_FIELD, MAX_CUSTOMER_BYTES): a row that
+    would take its customer past either fails with the reason, and nothing of it is written
+    (a document past MongoDB's 16 MB would fail the whole batch or request)."""
+
+    values_per_field: int = 100
+    customer_bytes: int = 1024 * 1024
+
+    def problem(self, profile: Profile, labels: Mapping[str, str]) -> str | None:
+        for key, value in profile.items():
+            if isinstance(value, list) and len(value) > self.values_per_field:
+                return (
+                    f"{labels.get(key, key)} would hold {len(value)} values; a customer holds "
+                    f"at most {self.values_per_field} per field"
+                )
+        size = profile_bytes(profile)
+        if size > self.customer_bytes:
+            return (
+                f"The customer would hold {size:,} bytes of values; a customer holds at most "
+                f"{self.customer_bytes:,}"
+            )
+        return None
+
+
+def profile_bytes(profile: Profile) -> int:
+    """About the room a profile's values take in its document: keys and values as UTF-8,
+    and a few bytes of framing each."""
+    total = 0
+    for key, value in profile.items():
+        items = value if isinstance(value, list) else [value]
+        total += len(key) + sum(
+            len(str(item).encode("utf-8", "surrogatepass")) + 8 for item in items
+        )
+    return total
+
+
 def identifier_values(profile: Profile, identifier_keys: Iterable[str]) -> set[IdentifierValue]:
     # Runs for every row of every file: the same as iterating `as_list`, without the copies.
     found: set[IdentifierValue] = set()
@@ -106,9 +143,11 @@ def resolve_batch(
     deduplication_keys: Sequence[str],
     schema: RecordSchema,
     new_id: Callable[[int], str],
+    bounds: ProfileBounds = ProfileBounds(),
 ) -> BatchResolution:
     """Apply DESIGN.md §3 to `rows` in order; `existing` must hold every customer that owns
-    any channel-identifier value of any row. `new_id(row number)` names a row's new customer."""
+    any channel-identifier value of any row. `new_id(row number)` names a row's new customer.
+    A row that would take its customer past `bounds` fails."""
     identifier_keys = [a.key for a in schema.channel_identifiers]
     labels = {a.key: a.label for a in schema.attributes}
     attribute_keys = schema.keys
@@ -152,7 +191,7 @@ def resolve_batch(
             )
             continue
         if not matches:
-            conflict = taken_by_other(row.values, None)
+            conflict = taken_by_other(row.values, None) or bounds.problem(row.values, labels)
             if conflict:
                 resolution.results.append(RowResult(row.number, Outcome.FAILED, conflict))
                 continue
@@ -171,7 +210,7 @@ def resolve_batch(
             )
             continue
         after = apply_action(action, customer.attributes, row.values, schema)
-        conflict = taken_by_other(after, customer.id)
+        conflict = taken_by_other(after, customer.id) or bounds.problem(after, labels)
         if conflict:
             resolution.results.append(RowResult(row.number, Outcome.FAILED, conflict))
             continue

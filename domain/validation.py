@@ -210,12 +210,19 @@ def _phone_with_library(text: str, region: str | None, policy: PhonePolicy) -> s
         if policy == "strict"
         else phonenumbers.is_possible_number(number)
     )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if ok else None
+    return with_extension(number) if ok else None
+
+
+def with_extension(number: phonenumbers.PhoneNumber) -> str:
+    """E.164, and the extension (`ext. 12`, `x12`) after ";ext=" as RFC 3966 writes it:
+    E.164 has no place for one, and dropping it would lose data without a word."""
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={number.extension}" if number.extension else e164
 
 
 def normalize_phone(raw: str, region: str | None, policy: PhonePolicy) -> str | None:
-    """The number in E.164, or None when it is invalid under the policy. A number without a
-    leading "+" needs a default region."""
+    """The number in E.164 (with its extension, if any, after ";ext="), or None when it is
+    invalid under the policy. A number without a leading "+" needs a default region."""
     text = raw.strip()
     if not text.startswith("+"):
         return None if region is None else _phone_with_library(text, region, policy)

@@ -87,6 +87,7 @@ async def bulk_write(request: BulkRequest, settings: Settings) -> BulkOutcome:
         new_id=functools.partial(id_for_row, ObjectId(writer.split("-")[0])),
         lookup_chunk_size=settings.lookup_chunk_size,
         lease_seconds=settings.writer_lease_seconds,
+        bounds=settings.profile_bounds,
     )
     resolution = (await _commit_waiting(attempt, settings.bulk_wait_seconds)).resolution
     counts = dict.fromkeys(Outcome, 0)

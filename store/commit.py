@@ -25,7 +25,7 @@ import hashlib
 import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bson import ObjectId
@@ -38,6 +38,7 @@ from domain.resolution import (
     BatchResolution,
     CustomerState,
     IdentifierValue,
+    ProfileBounds,
     RowInput,
     identifier_values,
     resolve_batch,
@@ -91,6 +92,7 @@ class Commit:
     # Start by inserting the claims, as if no one held the values (cheapest when most rows
     # are new); else read them first (cheapest when many are held: nothing to undo).
     assume_new: bool = True
+    bounds: ProfileBounds = field(default_factory=ProfileBounds)  # what a customer may hold
 
 
 @dataclass(frozen=True)
@@ -120,16 +122,41 @@ class _Retry(Exception):
         self.refused = refused  # claims refused: held by others
 
 
+class WriteFailed(Exception):
+    """The server refused writes for another reason than a duplicate key. Its text has the
+    errors' codes and first message, never the documents (a BulkWriteError's text holds
+    every one of them, and would put a whole batch of customers in a log line)."""
+
+
+def _without_documents(error: BulkWriteError) -> WriteFailed:
+    refused = error.details.get("writeErrors", [])
+    codes = sorted({str(e.get("code")) for e in refused})
+    first = str(refused[0].get("errmsg", ""))[:200] if refused else str(error.code)
+    return WriteFailed(f"{len(refused)} write(s) refused (codes {', '.join(codes)}): {first}")
+
+
 async def commit(request: Commit) -> Committed:
     """Resolve `request.rows` (in order) and write the result; returns the resolution.
-    Raises Conflict (Contended: other writers hold its values) when it gives up; what it
-    claimed then holds no one up (readers go by what the customers hold)."""
+    Raises Conflict (Contended: other writers hold its values) when it gives up. Whatever
+    ends it, what it claimed then holds no one up at once (readers go by what the customers
+    hold), instead of for its lease."""
     try:
         return await _commit(request)
-    except Conflict:
-        if not request.dry_run:
-            await writers.release(request.writer)  # its claims no longer make others wait
+    except BulkWriteError as error:
+        await _release(request)
+        raise _without_documents(error) from None
+    except Exception:
+        await _release(request)
         raise
+
+
+async def _release(request: Commit) -> None:
+    if request.dry_run:
+        return
+    try:
+        await writers.release(request.writer)
+    except Exception as error:  # the error that ended the writer is the one to report
+        log.warning("writer %s not released (its lease runs out): %s", request.writer, error)
 
 
 async def _commit(request: Commit) -> Committed:
@@ -162,6 +189,7 @@ async def _commit(request: Commit) -> Committed:
                 deduplication_keys=request.deduplication_keys,
                 schema=request.schema,
                 new_id=request.new_id,
+                bounds=request.bounds,
             )
             if not request.dry_run:
                 await _write(request, read, resolution, wanted, identifier_keys)

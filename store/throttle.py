@@ -1,11 +1,16 @@
-"""Token buckets in Redis, shared by every API process: the per-key request rate limit, and
-the limit on failed authentication per client address. One script call per request; Redis's
+"""Limits kept in Redis, shared by every API process: token buckets for the per-key request
+rate and for failed authentication per client address, and slots for the customer filters
+that read every customer. One script call per request; Redis's
 own clock, so API hosts need not agree."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -100,3 +105,66 @@ class FailedAuthentication(TokenBuckets):
                 f"then {self.per_second * 60:g} a minute; retry in {math.ceil(wait)} s",
                 retry_after=math.ceil(wait),
             )
+
+
+# KEYS: the key's slots, everyone's slots (sorted sets: slot -> expiry). ARGV: slot name,
+# the key's limit, everyone's limit, seconds a slot is held at most. Returns 0 when the slot
+# was taken, else the seconds until the first slot in the way expires.
+_TAKE_SLOT = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local limits = {tonumber(ARGV[2]), tonumber(ARGV[3])}
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= limits[i] then
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    return tostring(math.max(1, tonumber(first[2]) - now))
+  end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now + tonumber(ARGV[4]), ARGV[1])
+  redis.call('EXPIRE', key, math.ceil(tonumber(ARGV[4])) + 1)
+end
+return '0'
+"""
+
+
+class ScanSlots:
+    """How many customer filters that read every customer (no identifier to go by) run at a
+    time, per API key and in all: shared by API processes in Redis. A slot an API process
+    never gave back (it died) lapses after `hold_seconds`."""
+
+    def __init__(self, redis_url: str, per_key: int, at_once: int, hold_seconds: float) -> None:
+        self._client = aioredis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self._take = self._client.register_script(_TAKE_SLOT)
+        self.per_key, self.at_once, self._hold = per_key, at_once, hold_seconds
+
+    @asynccontextmanager
+    async def slot(self, key_id: str) -> AsyncIterator[None]:
+        """Hold a slot while the body runs; TooManyRequests when none is free."""
+        keys = [f"bcu:scans:{key_id}", "bcu:scans"]
+        name = secrets.token_hex(8)
+        try:
+            wait = float(
+                await self._take(keys=keys, args=[name, self.per_key, self.at_once, self._hold])
+            )
+        except RedisError as error:
+            log.warning("scan limit not applied, Redis did not answer: %s", error)
+            wait, keys = 0.0, []
+        if wait > 0:
+            raise TooManyRequests(
+                "Filters on attributes that are not channel identifiers read every customer: "
+                f"at most {self.per_key} at a time per API key and {self.at_once} in all run "
+                f"at once; retry in {math.ceil(wait)} s, or filter by a channel identifier "
+                "(for example email or phoneNumber)",
+                retry_after=math.ceil(wait),
+            )
+        try:
+            yield
+        finally:
+            for key in keys:
+                with contextlib.suppress(RedisError):
+                    await self._client.zrem(key, name)
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -97,11 +97,12 @@ async def _until_answering(client: AsyncMongoClient) -> None:  # type: ignore[ty
 async def database() -> AsyncIterator[object]:
     """An empty database with the documents bound and the default schema in place."""
     from config import get_settings
-    from store import db
+    from store import customers, db
 
     database = await db.connect(get_settings())
     await _until_answering(db.client())
     await db.client().drop_database(TEST_DATABASE)
+    customers.forget_customers_held()
     await db.initialise(database)
     yield database
 

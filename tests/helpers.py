@@ -254,3 +254,58 @@ def start_sweeper(env: dict[str, str], log_path: Path, check_seconds: float = 1.
     argv = [str(VENV_BIN / "python"), "-m", "workers.sweeper"]
     env = {**env, "RECOVERY_CHECK_SECONDS": str(check_seconds)}
     return Child("sweeper", argv, env, log_path).start()
+
+
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_DOC_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def raw_xlsx(sheet_data: bytes, shared_strings: bytes | None = None) -> bytes:
+    """A minimal workbook of one sheet from the raw XML of its <sheetData> children (and of
+    a <sst> table's children): for files no spreadsheet program would write."""
+    rels = [
+        f'<Relationship Id="rId1" Type="{_DOC_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+    ]
+    if shared_strings is not None:
+        rels.append(
+            f'<Relationship Id="rId2" Type="{_DOC_RELS}/sharedStrings" Target="sharedStrings.xml"/>'
+        )
+    parts = {
+        "_rels/.rels": f'<Relationships xmlns="{_RELS_NS}"><Relationship Id="rId1" '
+        f'Type="{_DOC_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'.encode(),
+        "xl/workbook.xml": f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_DOC_RELS}"><sheets>'
+        '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'.encode(),
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{_RELS_NS}">{"".join(rels)}'
+        "</Relationships>".encode(),
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{_MAIN_NS}"><sheetData>'.encode()
+        + sheet_data
+        + b"</sheetData></worksheet>",
+    }
+    if shared_strings is not None:
+        parts["xl/sharedStrings.xml"] = (
+            f'<sst xmlns="{_MAIN_NS}">'.encode() + shared_strings + b"</sst>"
+        )
+    buffer = io.BytesIO()
+    import zipfile
+
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def rewritten_xlsx(
+    content: bytes, changes: dict[str, Any], added: dict[str, bytes] | None = None
+) -> bytes:
+    """The workbook with parts changed (part name → a function of its bytes) or added."""
+    import zipfile
+
+    source, target = zipfile.ZipFile(io.BytesIO(content)), io.BytesIO()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in source.namelist():
+            data = source.read(name)
+            out.writestr(name, changes[name](data) if name in changes else data)
+        for name, data in (added or {}).items():
+            out.writestr(name, data)
+    return target.getvalue()

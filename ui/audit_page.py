@@ -14,6 +14,7 @@ from ui import session
 from ui.api_client import ApiError
 from ui.html_table import text_table
 from ui.job_text import when
+from ui.markdown import plain
 
 PAGE_SIZE = 100
 EVERY_ACTION = "Every action"
@@ -67,4 +68,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

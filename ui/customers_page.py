@@ -12,6 +12,7 @@ from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.html_table import text_table
 from ui.job_text import when
+from ui.markdown import plain
 
 RECORD_TYPE = "customers"
 BY_ID = "__id__"
@@ -42,7 +43,7 @@ def find(api: ApiClient) -> dict[str, Any] | None:
         return api.get_customer(wanted)
     found = api.find_customers(key, wanted)
     if not found:
-        st.info(f"No customer has {choices[key]} {wanted!r}.")
+        st.info(f"No customer has {plain(choices[key])} {plain(repr(wanted))}.")
         return None
     return api.get_customer(found[0]["id"])
 
@@ -110,4 +111,4 @@ def render() -> None:
 try:
     render()
 except ApiError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")

@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from domain.textlines import decoded_line
 from ui.api_client import ApiClient, ApiError
 from ui.html_table import Cell, grid_html
 from ui.markdown import plain
@@ -29,7 +30,11 @@ def sample_of(content: bytes, encoding: str, delimiter: str) -> tuple[bytes, boo
     A workbook (encoding "xlsx") is checked whole."""
     if encoding == "xlsx":
         return content, False
-    text = io.StringIO(content.decode(encoding, errors="replace").lstrip("\ufeff"), newline="")
+    if encoding.startswith("utf-16"):
+        decoded = content.decode(encoding, errors="replace")
+    else:  # each line on its own, as the import reads it (a file may mix encodings)
+        decoded = "".join(decoded_line(line) for line in content.splitlines(keepends=True))
+    text = io.StringIO(decoded.lstrip("\ufeff"), newline="")
     records = csv.reader(text, delimiter=delimiter)
     kept = [row for _, row in zip(range(SAMPLE_ROWS + 2), records, strict=False)]
     if len(kept) <= SAMPLE_ROWS + 1:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import available_timezones
 
-import pandas as pd
 import streamlit as st
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
+from ui.html_table import text_table
 from ui.import_controls import ACTIONS, render_mapping_table, suggestion_for
 from ui.job_text import when
 from ui.mapping_table import attributes_of
@@ -36,20 +36,19 @@ def last_run_text(schedule: dict[str, Any]) -> str:
 
 
 def render_list(api: ApiClient, schedules: list[dict[str, Any]]) -> None:
-    st.table(  # a short list; st.table renders Markdown, so the user's strings are escaped
-        pd.DataFrame(
-            [
-                {
-                    "Name": plain(s["name"]),
-                    "Source": plain(source_text(s["source"])),
-                    "When": plain(f"{s['cron']} ({s['timezone']})"),
-                    "Enabled": "yes" if s["enabled"] else "no",
-                    "Next run": when(s["nextRunAt"]) or "—",
-                    "Last run": last_run_text(s),
-                }
-                for s in schedules
-            ]
-        ).set_index("Name")
+    text_table(
+        [
+            {
+                "Name": s["name"],
+                "Source": source_text(s["source"]),
+                "When": f"{s['cron']} ({s['timezone']})",
+                "Enabled": "yes" if s["enabled"] else "no",
+                "Next run": when(s["nextRunAt"]) or "—",
+                "Last run": last_run_text(s),
+            }
+            for s in schedules
+        ],
+        "schedules",
     )
     for schedule in schedules:
         render_actions(api, schedule)

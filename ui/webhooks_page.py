@@ -4,11 +4,11 @@ string from a user (URL, description, errors) is shown as plain text."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from ui import session
 from ui.api_client import ApiClient, ApiError
+from ui.html_table import text_table
 from ui.job_text import when
 from ui.markdown import plain
 
@@ -69,22 +69,21 @@ def render_webhook(api: ApiClient, hook: dict[str, str | list[str]]) -> None:
         if not deliveries:
             st.caption("No deliveries yet.")
             return
-        st.table(  # a short log; st.table renders Markdown, so the texts are escaped
-            pd.DataFrame(
-                [
-                    {
-                        "Event": d["event"],
-                        "Status": d["status"],
-                        "Attempts": d["attempts"],
-                        "Last answer": d["lastStatusCode"] or "",
-                        "Last error": plain(d["lastError"] or ""),
-                        "Next attempt": when(d["nextAttemptAt"]),
-                        "Delivered": when(d["deliveredAt"]),
-                        "Import": d["importId"] or "",
-                    }
-                    for d in deliveries
-                ]
-            ).set_index("Event")
+        text_table(
+            [
+                {
+                    "Event": d["event"],
+                    "Status": d["status"],
+                    "Attempts": str(d["attempts"]),
+                    "Last answer": str(d["lastStatusCode"] or ""),
+                    "Last error": d["lastError"] or "",
+                    "Next attempt": when(d["nextAttemptAt"]),
+                    "Delivered": when(d["deliveredAt"]),
+                    "Import": d["importId"] or "",
+                }
+                for d in deliveries
+            ],
+            "webhook-deliveries",
         )
 
 

@@ -20,13 +20,18 @@ from api.models.customers import (
 )
 from api.openapi import errors, model_schema, request_body
 from api.paging import MAX_OFFSET
-from api.security import IMPORTER
+from api.security import IMPORTER, current_principal
 from config import get_settings
 from domain.bulk import BulkRequest
 from store import bulk, customers, history, schemas
 
 PAGING = {"limit", "offset"}
-BULK_BODY = request_body(model_schema(BulkRequest), "application/json")
+BULK_BODY = request_body(model_schema(BulkRequest), "application/json", retry_after=(409, 429))
+BULK_REASONS = {
+    409: "Other requests or imports kept writing some of the same customers for longer than "
+    "BULK_WAIT_SECONDS (or the same Idempotency-Key is still being answered): send the "
+    "request again after Retry-After seconds"
+}
 
 
 class CustomerController(Controller):
@@ -36,17 +41,26 @@ class CustomerController(Controller):
     @get(
         "/",
         responses=errors(),
-        summary="A page of customers; any attribute filters, e.g. ?email=a@b.com",
+        summary="A page of customers; any attribute filters, e.g. ?email=a@b.com (filters on "
+        "other attributes than channel identifiers read every customer: a few at a time, "
+        "within CUSTOMER_SCAN_SECONDS)",
     )
     async def list_customers(
         self,
         request: Request,  # type: ignore[type-arg]
+        settings: InjectedSettings,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> CustomerPage:
         schema = await schemas.get_schema("customers")
         filters = {k: v for k, v in request.query_params.items() if k not in PAGING}
-        items, total = await customers.list_customers(schema, filters, limit, offset)
+        scan_limits = customers.ScanLimits(
+            settings.customer_scan_seconds,
+            settings.customer_scan_max_customers,
+            request.app.state.get("customer_scans"),
+            current_principal(request).key_id,
+        )
+        items, total = await customers.list_customers(schema, filters, (limit, offset), scan_limits)
         return CustomerPage(items=items, total=total)
 
     @get("/{customer_id:str}", responses=errors(404), summary="One customer")
@@ -70,9 +84,10 @@ class CustomerController(Controller):
         # Set when the module is imported: Litestar reads route limits at declaration.
         request_max_body_size=get_settings().bulk_max_bytes,
         operation_class=BULK_BODY,
-        responses=errors(404, 409, 413, 422),
+        responses=errors(404, 409, 413, 422, reasons=BULK_REASONS),
         response_headers=REPLAY_HEADERS,
-        summary="Write up to BULK_MAX_CUSTOMERS customers at once, synchronously",
+        summary="Write up to BULK_MAX_CUSTOMERS customers at once, synchronously (waiting up to "
+        "BULK_WAIT_SECONDS for other writers of the same customers)",
     )
     async def bulk_customers(
         self,

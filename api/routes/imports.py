@@ -66,6 +66,20 @@ RETRY_FORM = request_body(
 )
 
 
+MAX_FILE_NAME_CHARS = 255  # what most file systems allow
+
+
+def _file_name(upload: UploadFile, default: str) -> str:
+    """The upload's name, a longer one cut (its extension kept): it is shown in every list
+    and names the downloads."""
+    name = upload.filename or default
+    if len(name) <= MAX_FILE_NAME_CHARS:
+        return name
+    _, dot, extension = name.rpartition(".")
+    kept = dot + extension if dot and len(extension) <= 10 else ""
+    return name[: MAX_FILE_NAME_CHARS - len(kept) - 1] + "…" + kept
+
+
 def _upload(data: dict[str, Any]) -> UploadFile:
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
@@ -117,14 +131,22 @@ class ImportController(Controller):
         summary="Suggest a mapping of the file's columns to the schema",
     )
     async def suggest_mapping(
-        self, data: Multipart, settings: InjectedSettings
+        self,
+        data: Multipart,
+        request: Request,  # type: ignore[type-arg]
+        settings: InjectedSettings,
     ) -> MappingSuggestion:
         upload = _upload(data)
         record_type = _text_field(data, "recordType") or "customers"
         delimiter = _text_field(data, "delimiter")
         sheet = _text_field(data, "sheet")
         preview = await jobs.preview_mapping(
-            upload.file, record_type, delimiter, settings, sheet=sheet
+            upload.file,
+            record_type,
+            delimiter,
+            settings,
+            sheet=sheet,
+            created_by=current_principal(request).name,
         )
         return MappingSuggestion(
             columns=[ColumnSuggestion(**asdict(c)) for c in preview.columns],
@@ -172,7 +194,7 @@ class ImportController(Controller):
             else:
                 job = await jobs.create_job(
                     upload.file,
-                    upload.filename or "upload.csv",
+                    _file_name(upload, "upload.csv"),
                     config,
                     principal.name,
                     dispatcher,
@@ -265,7 +287,7 @@ class ImportController(Controller):
             job = await jobs.create_retry(
                 job_id,
                 upload.file,
-                upload.filename or "corrected.csv",
+                _file_name(upload, "corrected.csv"),
                 current_principal(request),
                 dispatcher,
                 settings,

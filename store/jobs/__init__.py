@@ -1,4 +1,5 @@
-"""The import job pipeline, one step a module: intake (accept a file), planning (rows into
+"""The import job pipeline, one step a module: reading (a file's limits, sample and mapping
+preview), admission (per-key limits), intake (accept a file), planning (rows into
 batches), batches (one batch's commit), progress (counting), finalize (the report),
 queries (reading and cancelling jobs), revert (undoing an import), resume (continuing a
 cancelled or failed one), leases and recovery (driving again the steps of dead workers and
@@ -7,7 +8,7 @@ lost messages), maintenance (retention), and the one retry policy (policy)."""
 from store.jobs.batches import process_batch
 from store.jobs.dispatch import Dispatcher
 from store.jobs.finalize import finalize_job
-from store.jobs.intake import MappingPreview, create_job, create_retry, preview_mapping
+from store.jobs.intake import create_job, create_retry
 from store.jobs.maintenance import delete_expired_files
 from store.jobs.planning import plan_job
 from store.jobs.policy import MAX_ATTEMPTS, MAX_CONTENDED_ATTEMPTS
@@ -20,6 +21,7 @@ from store.jobs.queries import (
     list_jobs,
     report_stream,
 )
+from store.jobs.reading import MappingPreview, preview_mapping
 from store.jobs.recovery import Driven, Queued, delete_abandoned_uploads, drive_unfinished
 from store.jobs.remote import create_source_job
 from store.jobs.resume import create_resume

@@ -115,6 +115,7 @@ async def _commit_batch(
             assume_new=not _mostly_held.get(
                 job_id, (job.held_share or 0.0) > HELD_FOR_READING_FIRST
             ),
+            bounds=settings.profile_bounds,
         )
     )
     _remember(job_id, committed.held > HELD_FOR_READING_FIRST * committed.values)

@@ -1,11 +1,11 @@
-"""Accepting a file: the mapping preview, and checking, storing and enqueueing an import."""
+"""Accepting a file: checking, storing and enqueueing an import (its preview: reading.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, Any
@@ -15,119 +15,23 @@ from pymongo.errors import DuplicateKeyError
 
 from config import Settings, logs
 from domain.actions import Action
-from domain.csvfile import CsvLimits
 from domain.errors import FileRejected
 from domain.import_config import ImportConfig
-from domain.mapping import ColumnSuggestion, missing_required, resolve_mapping, suggest_mapping
-from domain.remembered import RememberedMapping, adjusted, with_remembered
+from domain.mapping import missing_required, resolve_mapping
+from domain.remembered import RememberedMapping, adjusted
 from domain.schema import RecordSchema
 from domain.tabular import open_table
-from domain.xlsxfile import XlsxReader
 from store import audit, files, mappings
 from store.auth import Principal
 from store.documents import ImportJob, JobKind
-from store.errors import Conflict, TooManyRequests
-from store.jobs import leases
+from store.errors import Conflict
+from store.jobs import admission, leases
 from store.jobs.dispatch import Dispatcher
-from store.jobs.queries import FINISHED, UNFINISHED, get_job, job_schema
+from store.jobs.queries import FINISHED, get_job, job_schema
+from store.jobs.reading import read_sample, remembered_for, suggestions_for, upload_limits
 from store.schemas import get_schema
 
-SAMPLE_ROWS = 20
-RUNNING_IMPORTS_RETRY_SECONDS = 30  # imports take seconds to minutes: no use asking sooner
-
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MappingPreview:
-    columns: list[ColumnSuggestion]
-    missing_required: list[str]
-    encoding: str
-    delimiter: str
-    sample_rows: list[dict[str, str]]
-    sheets: list[str]  # of an Excel workbook; [] for a CSV
-
-
-def csv_limits(settings: Settings) -> CsvLimits:
-    return CsvLimits(max_columns=settings.max_columns, max_field_chars=settings.max_field_chars)
-
-
-def _read_sample(rows: Iterator[Any]) -> tuple[list[list[str]], int]:
-    """The first SAMPLE_ROWS readable rows, and how many rows were read to find them."""
-    sample, read = [], 0
-    for row in rows:
-        read += 1
-        if row.error is None:
-            sample.append(row.values)
-        if len(sample) >= SAMPLE_ROWS:
-            break
-    return sample, read
-
-
-def _header(
-    upload: IO[bytes], delimiter: str | None, sheet: str | None, settings: Settings
-) -> list[str]:
-    start = upload.tell()
-    header = open_table(upload, delimiter=delimiter, sheet=sheet, limits=csv_limits(settings))
-    upload.seek(start)
-    return header.header
-
-
-async def _remembered_for(
-    upload: IO[bytes],
-    record_type: str,
-    delimiter: str | None,
-    sheet: str | None,
-    settings: Settings,
-) -> RememberedMapping | None:
-    """The mapping remembered for the file's header set (or a nearly-same one), if any."""
-    header = await asyncio.to_thread(_header, upload, delimiter, sheet, settings)
-    return await mappings.find(record_type, header)
-
-
-def _suggestions(
-    header: list[str],
-    sample: list[list[str]],
-    schema: RecordSchema,
-    remembered: RememberedMapping | None,
-) -> list[ColumnSuggestion]:
-    suggested = suggest_mapping(header, sample, schema)
-    return with_remembered(suggested, remembered, schema) if remembered else suggested
-
-
-def _preview(
-    upload: IO[bytes],
-    schema: RecordSchema,
-    delimiter: str | None,
-    sheet: str | None,
-    settings: Settings,
-    remembered: RememberedMapping | None,
-) -> MappingPreview:
-    reader = open_table(upload, delimiter=delimiter, sheet=sheet, limits=csv_limits(settings))
-    sample, _ = _read_sample(iter(reader))
-    suggestions = _suggestions(reader.header, sample, schema, remembered)
-    mapping = {s.column: s.field for s in suggestions if s.field is not None}
-    return MappingPreview(
-        columns=suggestions,
-        missing_required=missing_required(mapping, schema),
-        encoding=reader.encoding,
-        delimiter=reader.delimiter,
-        sample_rows=[dict(zip(reader.header, values, strict=False)) for values in sample],
-        sheets=reader.sheets if isinstance(reader, XlsxReader) else [],
-    )
-
-
-async def preview_mapping(
-    upload: IO[bytes],
-    record_type: str,
-    delimiter: str | None,
-    settings: Settings,
-    sheet: str | None = None,
-) -> MappingPreview:
-    schema = await get_schema(record_type)
-    remembered = await _remembered_for(upload, record_type, delimiter, sheet, settings)
-    # Reading and sniffing the file is CPU work: off the event loop, other requests go on.
-    return await asyncio.to_thread(_preview, upload, schema, delimiter, sheet, settings, remembered)
 
 
 @dataclass(frozen=True)
@@ -168,12 +72,12 @@ def _check_file(
         upload,
         delimiter=config.delimiter,
         sheet=config.sheet,
-        limits=csv_limits(settings),
+        limits=upload_limits(settings),
         formula_escaped=retry_of is not None,  # its rows come from the failed-rows CSV
     )
     rows = iter(reader)  # one pass: a reader read again does not go on where it stopped
-    sample, read = _read_sample(rows)
-    suggestions = _suggestions(reader.header, sample, schema, remembered)
+    sample, read = read_sample(rows)
+    suggestions = suggestions_for(reader.header, sample, schema, remembered)
     if retry_of is not None:
         mapping = _retry_mapping(reader.header, retry_of.mapping)
     else:
@@ -183,6 +87,14 @@ def _check_file(
         raise FileRejected(
             "The file has no column for mandatory attribute(s): " + ", ".join(missing),
             missing_required=missing,
+        )
+    unmatched = [key for key in config.deduplication_keys if key not in mapping.values()]
+    if unmatched:
+        # Rows could not be matched on it: every row would be new, or fail on another key.
+        raise FileRejected(
+            "No column of the file is mapped to the deduplication key(s) "
+            + ", ".join(unmatched)
+            + "; map a column to each, or deduplicate on other keys."
         )
     # Reads to the end (undecodable files fail here), or to the first row past the limit:
     # a file over it is refused without reading the rest.
@@ -206,19 +118,6 @@ def _check_file(
         reader.encoding,
         adjusted(mapping, suggestions),
     )
-
-
-async def check_running_imports(created_by: str, settings: Settings) -> None:
-    """Before any of the file is read: a key with its share of imports running waits."""
-    running = await ImportJob.find(
-        {"created_by": created_by, "status": {"$in": list(UNFINISHED)}}
-    ).count()
-    if running >= settings.max_running_imports_per_key:
-        raise TooManyRequests(
-            f"This API key has {running} imports pending or running; at most "
-            f"{settings.max_running_imports_per_key} at a time. Retry when one has finished.",
-            retry_after=RUNNING_IMPORTS_RETRY_SECONDS,
-        )
 
 
 @dataclass(frozen=True)
@@ -254,7 +153,7 @@ async def stored(
     A rejected file raises FileRejected; if the body fails, the stored file is deleted."""
     remembered = None
     if retry_of is None:
-        remembered = await _remembered_for(
+        remembered = await remembered_for(
             upload, config.record_type, config.delimiter, config.sheet, settings
         )
     # Scanning a file of millions of rows takes seconds of CPU: off the event loop.
@@ -329,7 +228,7 @@ async def create_job(
         # Its event too, should the request that made it have died before recording it.
         await audit.record_new_import(existing, creator_role)
         return existing
-    await check_running_imports(created_by, settings)
+    await admission.check_running_imports(created_by, settings)
     schema = job_schema(retry_of) if retry_of else await get_schema(config.record_type)
     schema.check_deduplication_keys(config.deduplication_keys)
     try:
@@ -347,7 +246,8 @@ async def create_job(
                 **accepted.fields(),
                 **origin,
             )
-            await job.insert()
+            async with admission.admitted(created_by, settings):
+                await job.insert()
     except DuplicateKeyError:
         if job_id is None:
             raise

@@ -30,9 +30,9 @@ from store.errors import NotFound
 from store.jobs import leases, policy, progress, remote, resume
 from store.jobs.dispatch import Dispatcher
 from store.jobs.holders import HolderLinks
-from store.jobs.intake import csv_limits
 from store.jobs.progress import count_batch, fail_job, finish_if_complete
 from store.jobs.queries import UNFINISHED, get_job, job_oid, job_validator
+from store.jobs.reading import csv_limits
 
 log = logging.getLogger(__name__)
 # A batch's rows (cells and values) must fit one MongoDB document (16 MB) whatever the

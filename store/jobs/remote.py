@@ -18,7 +18,7 @@ from domain.import_config import ImportConfig
 from domain.remote import Source
 from store import audit, outbound, sources
 from store.documents import ImportJob, JobStatus, utcnow
-from store.jobs import intake
+from store.jobs import admission, intake
 from store.jobs.dispatch import Dispatcher
 from store.jobs.progress import fail_job
 from store.jobs.queries import UNFINISHED, get_job, job_schema
@@ -42,12 +42,15 @@ async def create_source_job(
     if job_id is not None and (existing := await ImportJob.get(ObjectId(job_id))) is not None:
         await audit.record_new_import(existing, creator_role)  # see intake.create_job
         return existing
-    await intake.check_running_imports(created_by, settings)
+    await admission.check_running_imports(created_by, settings)
     schema = await get_schema(config.record_type)
     schema.check_deduplication_keys(config.deduplication_keys)
     if config.source.url is not None:
         await outbound.check_url(config.source.url, settings)
-    job, made = await _insert(config, created_by, created_by_key, job_id, schedule_id, creator_role)
+    async with admission.admitted(created_by, settings):
+        job, made = await _insert(
+            config, created_by, created_by_key, job_id, schedule_id, creator_role
+        )
     if made:
         dispatcher.plan(str(job.id))
     return job

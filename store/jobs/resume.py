@@ -31,7 +31,7 @@ from store.documents import (
     utcnow,
 )
 from store.errors import Conflict, Gone
-from store.jobs import policy
+from store.jobs import admission, policy
 from store.jobs.dispatch import Dispatcher
 from store.jobs.intake import config_of, log_created, new_job
 from store.jobs.queries import get_job, job_schema, never_read
@@ -155,7 +155,8 @@ async def create_resume(
         total_rows=left,
     )
     try:
-        await resume.insert()
+        async with admission.admitted(principal.name, settings):  # counts as a running import
+            await resume.insert()
     except DuplicateKeyError:
         resume = await get_job(resume_id)  # created meanwhile by the same request
         await audit.record_new_import(resume, principal.role.value)

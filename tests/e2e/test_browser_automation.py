@@ -59,7 +59,7 @@ def test_a_schedule_run_now_and_a_webhook_test(
     idle(page)
     page.get_by_role("button", name="Create schedule").click()
     expect(page.get_by_text("Schedule created.")).to_be_visible()
-    table = page.locator('[data-testid="stTable"]')
+    table = page.locator('[data-testid="schedules"]')
     expect(table).to_contain_text("CRM nightly <b>export</b>")  # as text, never as HTML
     expect(table).to_contain_text("0 2 * * * (UTC)")
     shot(page, "automation-01-schedule-created")
@@ -91,7 +91,7 @@ def test_a_schedule_run_now_and_a_webhook_test(
 
     page.get_by_role("button", name="Send test").click()
     idle(page)
-    deliveries = page.locator('[data-testid="stTable"]')
+    deliveries = page.locator('[data-testid="webhook-deliveries"] tbody tr')
     for _ in range(30):  # the page shows the log as it is: refreshed until delivered
         if "delivered" in (deliveries.first.inner_text() if deliveries.count() else ""):
             break

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from domain.schema import DEFAULT_CUSTOMER_SCHEMA
-from tests.helpers import csv_bytes
+from tests.helpers import csv_bytes, raw_xlsx, rewritten_xlsx
 
 GOOD_CONFIG = {"deduplicationKeys": ["email"], "action": "ignore"}
 GOOD_CSV = csv_bytes(["firstName", "email"], [["Ann", "ann@example.com"]])
@@ -103,11 +103,57 @@ def schedule_case(name: str, status: int, detail: str, role: str = "admin", **fi
     )
 
 
+_LAUGHS = (
+    b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+)
+_XLSX_ROWS = (
+    b'<row r="1"><c r="A1" t="inlineStr"><is><t>firstName</t></is></c></row>'
+    b'<row r="2"><c r="A2" t="inlineStr"><is><t>&lol3;</t></is></c></row>'
+)
+
+
+def _xlsx_with(sheet_prefix: bytes, rows: bytes = _XLSX_ROWS) -> bytes:
+    """A workbook whose sheet XML starts with `sheet_prefix` (a DOCTYPE, say)."""
+    sheet = "xl/worksheets/sheet1.xml"
+    return rewritten_xlsx(raw_xlsx(rows), {sheet: lambda data: sheet_prefix + data})
+
+
+def xlsx_case(name: str, content: bytes, detail: str, path: str = "/imports") -> Case:
+    request = upload(content, GOOD_CONFIG, "customers.xlsx")
+    if path != "/imports":
+        request = {"files": {"file": ("customers.xlsx", content, "application/octet-stream")}}
+    return Case(f"xlsx: {name} ({path})", "POST", path, 422, detail, request)
+
+
+XLSX_CASES = [
+    xlsx_case(name, content, detail, path)
+    for path in ("/imports", "/imports/mapping")
+    for name, content, detail in [
+        ("billion laughs", _xlsx_with(_LAUGHS), "document type declaration"),
+        (
+            "an external entity",
+            _xlsx_with(
+                b'<!DOCTYPE x [<!ENTITY lol3 SYSTEM "file:///etc/passwd">]>',
+            ),
+            "document type declaration",
+        ),
+        (
+            "sheet XML cut short",
+            raw_xlsx(_XLSX_ROWS.replace(b"&lol3;", b"Ann")[:-30]),
+            "is not well-formed XML",
+        ),
+        ("a ZIP of nothing", raw_xlsx(b"")[:200], "not a readable Excel workbook"),
+    ]
+]
+
+
 def bulk_body(**fields: Any) -> dict[str, Any]:
     return {"action": "ignore", "deduplicationKeys": ["email"], "customers": [{}], **fields}
 
 
 CASES = [
+    *XLSX_CASES,
     # Files
     file_case("empty", b"", 422, "empty"),
     file_case("header only", b"firstName,email\r\n", 422, "no data rows"),
@@ -141,6 +187,13 @@ CASES = [
     file_case("mapping an absent column", GOOD_CSV, 422, "", mapping={"mobile": "phoneNumber"}),
     file_case("two columns on one attribute", GOOD_CSV, 422, "", mapping={"firstName": "email"}),
     file_case("mapping away firstName", GOOD_CSV, 422, "firstName", mapping={"firstName": None}),
+    file_case(
+        "a deduplication key without a column",
+        GOOD_CSV,
+        422,
+        "No column of the file is mapped to the deduplication key(s) facebook;",
+        deduplicationKeys=["email", "facebook"],
+    ),
     file_case(
         "a NUL byte far past the start",
         b"firstName,email\r\n" + b"Ann,ann@example.com\r\n" * 5_000 + b"A\x00n,x@example.com\r\n",
@@ -686,7 +739,7 @@ def test_the_suite_covers_every_kind_of_input() -> None:
     kinds = {case.name.split(":")[0] for case in CASES}
     assert {"file", "config", "bulk", "schema", "keys", "query", "id", "auth", "role"} <= kinds
     assert {"idempotency", "source", "webhook", "schedule"} <= kinds
-    assert {"encoding", "bomb"} <= kinds
+    assert {"encoding", "bomb", "xlsx"} <= kinds
     assert len(CASES) >= 60
     assert len({case.name for case in CASES}) == len(CASES)
 

@@ -17,14 +17,13 @@ from tests.helpers import csv_bytes, import_form
 
 
 async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    from api.app import create_app
+    from api.app import close_limits, create_app
 
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as client:
         yield client
-    await app.state.rate_limiter.close()
-    await app.state.failed_authentication.close()
+    await close_limits(app.state)
 
 
 def _settings(**limits: Any) -> Settings:

@@ -308,3 +308,9 @@ def test_a_line_longer_than_any_row_fails_its_row_and_the_reader_goes_on() -> No
 def test_a_header_line_without_an_end_is_refused_once_it_is_longer_than_any_row() -> None:
     with pytest.raises(FileRejected, match="The header row cannot be read: line 1 is longer"):
         read(b"a," * 2_000_000, limits=CsvLimits(max_columns=200, max_field_chars=10))
+
+
+def test_reading_past_the_time_limit_is_refused() -> None:
+    data = b"a,b\n" + b"1,2\n" * 5_000
+    with pytest.raises(FileRejected, match="Reading the file took longer than 1e-09 s"):
+        read(data, limits=CsvLimits(read_seconds=1e-9))

@@ -95,6 +95,9 @@ def test_the_plain_email_fast_path_agrees_with_email_validator(text: str) -> Non
         ("+1 202 555 014", None, "strict", None),
         ("+1 999 555 0143", None, "strict", None),
         ("+1 999 555 0143", None, "possible", "+19995550143"),
+        ("+1 212 555 0100 ext. 12", None, "strict", "+12125550100;ext=12"),
+        ("(212) 555-0100 x12", "US", "strict", "+12125550100;ext=12"),
+        ("+12125550100;ext=12", None, "strict", "+12125550100;ext=12"),
     ],
 )
 def test_phones(raw: str, region: str | None, policy: str, expected: str | None) -> None:

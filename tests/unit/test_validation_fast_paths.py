@@ -49,7 +49,10 @@ def reference_phone(raw: str, region: str | None, policy: PhonePolicy) -> str | 
         if policy == "strict"
         else phonenumbers.is_possible_number(number)
     )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if ok else None
+    if not ok:
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={number.extension}" if number.extension else e164
 
 
 # --- emails -----------------------------------------------------------------------------------

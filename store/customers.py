@@ -28,6 +28,7 @@ def customer_json(doc: Mapping[str, Any]) -> dict[str, Any]:
         **doc.get("attributes", {}),
         "createdAt": doc.get("created_at"),
         "updatedAt": doc.get("updated_at"),
+        "lastImportId": last_import_id(doc.get("written_by")),
     }
 
 
@@ -39,7 +40,7 @@ async def get_customer(customer_id: str) -> dict[str, Any]:
     doc = await Customer.get_pymongo_collection().find_one({"_id": oid})
     if doc is None:
         raise NotFound(f"No customer with id {customer_id!r}")
-    return customer_json(doc) | {"lastImportId": last_import_id(doc.get("written_by"))}
+    return customer_json(doc)
 
 
 def last_import_id(written_by: str | None) -> str | None:

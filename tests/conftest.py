@@ -79,13 +79,15 @@ def workdir() -> Path:
     return _workdir
 
 
-async def _until_answering(client: AsyncMongoClient) -> None:  # type: ignore[type-arg]
-    """This session's event loop sleeps while synchronous tests run. After minutes of that,
-    the driver's monitor wakes to a connection the server closed as idle and resets the pool,
-    cancelling the command running at that moment (AutoReconnect): a few pings absorb it."""
+async def _emptied(client: AsyncMongoClient) -> None:  # type: ignore[type-arg]
+    """Empty the test database. This session's event loop sleeps while synchronous tests run;
+    after minutes of that, the driver's monitor wakes to a connection the server closed as idle
+    and resets the pool, cancelling the command running at that moment (AutoReconnect): a
+    few tries absorb it (dropping the database twice is harmless)."""
     for attempt in range(1, 4):
         try:
             await client.admin.command("ping")
+            await client.drop_database(TEST_DATABASE)
             return
         except AutoReconnect:
             if attempt == 3:
@@ -100,8 +102,7 @@ async def database() -> AsyncIterator[object]:
     from store import customers, db
 
     database = await db.connect(get_settings())
-    await _until_answering(db.client())
-    await db.client().drop_database(TEST_DATABASE)
+    await _emptied(db.client())
     customers.forget_customers_held()
     await db.initialise(database)
     yield database

@@ -109,7 +109,8 @@ COLUMNS = ["firstName", "lastName", "email", "phoneNumber", "city"]
 
 
 def _profile(customer: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in customer.items() if k not in ("id", "createdAt", "updatedAt")}
+    ignored = ("id", "createdAt", "updatedAt", "lastImportId")
+    return {k: v for k, v in customer.items() if k not in ignored}
 
 
 async def _seed(api, headers, existing: dict[str, Any]) -> dict[str, Any]:

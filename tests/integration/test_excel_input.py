@@ -38,7 +38,7 @@ async def imported(
     report = await api.get(f"/imports/{job['id']}/report", headers=headers)
     details = load_workbook(io.BytesIO(report.content), read_only=True)["Details"]
     customers = (await api.get("/customers", headers=headers)).json()["items"]
-    strip = ("id", "createdAt", "updatedAt")
+    strip = ("id", "createdAt", "updatedAt", "lastImportId")
     return (
         job,
         list(details.iter_rows(values_only=True)),

@@ -14,6 +14,8 @@ from beanie import Document
 from pydantic import BaseModel, Field, model_validator
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from config import logs
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -137,6 +139,9 @@ class ImportJob(Document):
     created_by: str = ""
     created_by_key: str | None = None  # names the API key (store.auth.Principal.key_id)
     created_at: datetime = Field(default_factory=utcnow)
+    # The X-Request-ID of the request that made the job (None for a schedule's): a step the
+    # recovery check sends again carries it, as the first message did (workers.step_context).
+    request_id: str | None = Field(default_factory=lambda: logs.current("requestId"))
     retry_of: str | None = None  # the import whose corrected failed rows this one imports
     # A remote source (domain.remote.Source as a dict): the job fetches its file, then
     # checks it with `source_config` (the import config as given) as an upload is checked.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from config import logs
 from store import files, metrics
 from store.documents import BatchStatus, ImportBatch, ImportJob, JobKind, JobStatus, utcnow
 from store.jobs import leases, policy
@@ -83,58 +84,72 @@ async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Drive
     now = utcnow()
     jobs = ImportJob.get_pymongo_collection()
     batches = ImportBatch.get_pymongo_collection()
-    projection = {"batch_count": 1, "batches_done": 1, "plan_lease_until": 1, "kind": 1}
+    projection = {
+        "batch_count": 1,
+        "batches_done": 1,
+        "plan_lease_until": 1,
+        "kind": 1,
+        "request_id": 1,
+    }
     unfinished = await jobs.find(
         {"status": {"$in": list(UNFINISHED)}}, {**projection, "finalizing_until": 1, "status": 1}
     ).to_list()
     waiting: list[tuple[str, str, dict[str, Any]]] = []  # (kind, id, document) with no lease
     driven: list[Driven] = []
     for job in unfinished:
-        job_id = str(job["_id"])
-        if job.get("kind") == JobKind.REVERT:  # one step, leased in plan_lease_until
-            field = "plan_lease_until"
-            if _expired(job, field, now):
-                await _clear(jobs, job, field)
-                dispatcher.revert(job_id)
-                driven.append(Driven(job_id, "revert", "lease ran out"))
-            elif job.get(field) is None:
-                waiting.append(("revert", job_id, job))
-            continue
-        if job.get("batch_count") is None:
-            field = "plan_lease_until"
-            if _expired(job, field, now):
-                await _clear(jobs, job, field)
-                dispatcher.plan(job_id)
-                driven.append(Driven(job_id, "planning", "lease ran out"))
-            elif job.get(field) is None:
-                waiting.append(("plan", job_id, job))
-            continue
-        pending = await batches.find(
-            {"job_id": job_id, "status": BatchStatus.PENDING}, {"lease_until": 1}
-        ).to_list()
-        for batch in pending:
-            if _expired(batch, "lease_until", now):
-                await _clear(batches, batch, "lease_until")
-                dispatcher.process_batch(batch["_id"], policy.small_import(job["batch_count"]))
-                driven.append(Driven(job_id, f"batch {batch['_id']}", "lease ran out"))
-            elif batch.get("lease_until") is None:
-                waiting.append(
-                    ("batch", batch["_id"], {**batch, "batch_count": job["batch_count"]})
-                )
-        if pending or job["status"] != JobStatus.IN_PROGRESS:
-            continue
-        if _expired(job, "finalizing_until", now):
-            await _clear(jobs, job, "finalizing_until")
-            dispatcher.finalize(job_id)
-            driven.append(Driven(job_id, "completion", "lease ran out"))
-        elif job.get("finalizing_until") is None:
-            waiting.append(("finalize", job_id, job))
+        with logs.bound(requestId=job.get("request_id")):
+            job_id = str(job["_id"])
+            if job.get("kind") == JobKind.REVERT:  # one step, leased in plan_lease_until
+                field = "plan_lease_until"
+                if _expired(job, field, now):
+                    await _clear(jobs, job, field)
+                    dispatcher.revert(job_id)
+                    driven.append(Driven(job_id, "revert", "lease ran out"))
+                elif job.get(field) is None:
+                    waiting.append(("revert", job_id, job))
+                continue
+            if job.get("batch_count") is None:
+                field = "plan_lease_until"
+                if _expired(job, field, now):
+                    await _clear(jobs, job, field)
+                    dispatcher.plan(job_id)
+                    driven.append(Driven(job_id, "planning", "lease ran out"))
+                elif job.get(field) is None:
+                    waiting.append(("plan", job_id, job))
+                continue
+            pending = await batches.find(
+                {"job_id": job_id, "status": BatchStatus.PENDING}, {"lease_until": 1}
+            ).to_list()
+            for batch in pending:
+                if _expired(batch, "lease_until", now):
+                    await _clear(batches, batch, "lease_until")
+                    dispatcher.process_batch(batch["_id"], policy.small_import(job["batch_count"]))
+                    driven.append(Driven(job_id, f"batch {batch['_id']}", "lease ran out"))
+                elif batch.get("lease_until") is None:
+                    waiting.append(
+                        (
+                            "batch",
+                            batch["_id"],
+                            {**batch, **{k: job.get(k) for k in ("batch_count", "request_id")}},
+                        )
+                    )
+            if pending or job["status"] != JobStatus.IN_PROGRESS:
+                continue
+            if _expired(job, "finalizing_until", now):
+                await _clear(jobs, job, "finalizing_until")
+                dispatcher.finalize(job_id)
+                driven.append(Driven(job_id, "completion", "lease ran out"))
+            elif job.get("finalizing_until") is None:
+                waiting.append(("finalize", job_id, job))
     # A cancelled import is finished, but owes the report of what it did until one is built.
-    owing = await jobs.find(_owing_a_report(now), {"finalizing_until": 1}).to_list()
+    owing = await jobs.find(
+        _owing_a_report(now), {"finalizing_until": 1, "request_id": 1}
+    ).to_list()
     for job in owing:
         if _expired(job, "finalizing_until", now):
             await _clear(jobs, job, "finalizing_until")
-            dispatcher.finalize(str(job["_id"]))
+            with logs.bound(requestId=job.get("request_id")):
+                dispatcher.finalize(str(job["_id"]))
             driven.append(Driven(str(job["_id"]), "report", "lease ran out"))
         elif job.get("finalizing_until") is None:
             waiting.append(("report", str(job["_id"]), job))
@@ -162,34 +177,41 @@ async def _drive_lost(
     driven = []
     jobs = ImportJob.get_pymongo_collection()
     for kind, step_id, doc in lost:
-        if kind == "batch":
-            batch = await ImportBatch.get_pymongo_collection().find_one(
-                {"_id": step_id, "status": BatchStatus.PENDING, "lease_until": None},
-                {"job_id": 1},
+        with logs.bound(requestId=doc.get("request_id")):
+            if kind == "batch":
+                batch = await ImportBatch.get_pymongo_collection().find_one(
+                    {"_id": step_id, "status": BatchStatus.PENDING, "lease_until": None},
+                    {"job_id": 1},
+                )
+                if batch is not None:
+                    dispatcher.process_batch(step_id, policy.small_import(doc["batch_count"]))
+                    driven.append(Driven(str(batch["job_id"]), f"batch {step_id}", "message lost"))
+                continue
+            if kind == "report":
+                owed = {**_owing_a_report(utcnow()), "finalizing_until": None}
+                if await jobs.count_documents({"_id": job_oid(step_id), **owed}):
+                    dispatcher.finalize(step_id)
+                    driven.append(Driven(step_id, "report", "message lost"))
+                continue
+            job = await jobs.find_one(
+                {"_id": job_oid(step_id), "status": {"$in": list(UNFINISHED)}}
             )
-            if batch is not None:
-                dispatcher.process_batch(step_id, policy.small_import(doc["batch_count"]))
-                driven.append(Driven(str(batch["job_id"]), f"batch {step_id}", "message lost"))
-            continue
-        if kind == "report":
-            owed = {**_owing_a_report(utcnow()), "finalizing_until": None}
-            if await jobs.count_documents({"_id": job_oid(step_id), **owed}):
-                dispatcher.finalize(step_id)
-                driven.append(Driven(step_id, "report", "message lost"))
-            continue
-        job = await jobs.find_one({"_id": job_oid(step_id), "status": {"$in": list(UNFINISHED)}})
-        if job is None:
-            continue
-        if kind == "revert" and not job.get("plan_lease_until"):
-            dispatcher.revert(step_id)
-            driven.append(Driven(step_id, "revert", "message lost"))
-        elif kind == "plan" and job.get("batch_count") is None and not job.get("plan_lease_until"):
-            dispatcher.plan(step_id)
-            driven.append(Driven(step_id, "planning", "message lost"))
-        elif kind == "finalize" and not job.get("finalizing_until"):
-            # Counts what a dead worker finished without counting, then completes.
-            await enqueue_unfinished(ImportJob.model_validate(job), dispatcher)
-            driven.append(Driven(step_id, "completion", "message lost"))
+            if job is None:
+                continue
+            if kind == "revert" and not job.get("plan_lease_until"):
+                dispatcher.revert(step_id)
+                driven.append(Driven(step_id, "revert", "message lost"))
+            elif (
+                kind == "plan"
+                and job.get("batch_count") is None
+                and not job.get("plan_lease_until")
+            ):
+                dispatcher.plan(step_id)
+                driven.append(Driven(step_id, "planning", "message lost"))
+            elif kind == "finalize" and not job.get("finalizing_until"):
+                # Counts what a dead worker finished without counting, then completes.
+                await enqueue_unfinished(ImportJob.model_validate(job), dispatcher)
+                driven.append(Driven(step_id, "completion", "message lost"))
     return driven
 
 

@@ -20,6 +20,7 @@ REQUEST_ID_OPTION = "request_id"
 # Actors whose first argument is an import's (or revert's) id; a batch's id is
 # "<import id>-<number>".
 JOB_STEPS = frozenset({"plan_import", "finalize_import", "revert_import"})
+BATCH_STEPS = frozenset({"process_batch", "process_small_batch"})
 
 
 def context_of(message: Message[Any] | MessageProxy) -> dict[str, Any]:
@@ -33,7 +34,7 @@ def context_of(message: Message[Any] | MessageProxy) -> dict[str, Any]:
     subject = str(message.args[0]) if message.args else ""
     if message.actor_name in JOB_STEPS:
         fields["importId"] = subject
-    elif message.actor_name == "process_batch" and "-" in subject:
+    elif message.actor_name in BATCH_STEPS and "-" in subject:
         job_id, number = subject.rsplit("-", 1)
         fields["importId"], fields["batch"] = job_id, int(number) if number.isdigit() else number
     return fields

@@ -109,8 +109,9 @@ class RowGrouper:
 
     def assign_batches(
         self, batch_size: int, max_bytes: int | None = None
-    ) -> tuple[array[int], list[int]]:
-        """(batch index of each row of the file, in order; rows of each batch). A batch is
+    ) -> tuple[array[int], list[int], list[int]]:
+        """(batch index of each row of the file, in order; rows of each batch; rows of each
+        batch whose group has a link: rows that reach what the links stand for). A batch is
         filled with whole groups in order of their first row and closes once it reaches
         `batch_size` rows, or would pass `max_bytes` with the next group; a group larger
         than either limit gets a batch of its own. Links take no place in batches."""
@@ -118,13 +119,17 @@ class RowGrouper:
         is_link, self._is_link = self._is_link, array("b")
         group_rows = array("i", bytes(4 * self._rows))
         group_bytes = array("i", bytes(4 * self._rows))
+        group_linked = array("b", bytes(self._rows))
         for row, root in enumerate(roots):
-            if not is_link[row]:
+            if is_link[row]:
+                group_linked[root] = 1
+            else:
                 group_rows[root] += 1
                 group_bytes[root] = min(group_bytes[root] + self._sizes[row], 2**31 - 1)
         self._sizes = array("i")  # no longer needed: free it before the next arrays
         batch_of_group = array("i", [-1]) * self._rows
         sizes: list[int] = []
+        linked: list[int] = []
         batch_bytes = 0
         for row, root in enumerate(roots):
             if is_link[row] or batch_of_group[root] >= 0:
@@ -132,18 +137,20 @@ class RowGrouper:
             too_big = max_bytes is not None and batch_bytes + group_bytes[root] > max_bytes
             if not sizes or sizes[-1] >= batch_size or (too_big and sizes[-1] > 0):
                 sizes.append(0)
+                linked.append(0)
                 batch_bytes = 0
             batch_of_group[root] = len(sizes) - 1
             sizes[-1] += group_rows[root]
+            linked[-1] += group_rows[root] if group_linked[root] else 0
             batch_bytes += group_bytes[root]
-        del group_rows, group_bytes
+        del group_rows, group_bytes, group_linked
         rows = 0
         for row, root in enumerate(roots):  # in place: each row's batch replaces its root
             if not is_link[row]:
                 roots[rows] = batch_of_group[root]
                 rows += 1
         del roots[rows:]
-        return roots, sizes
+        return roots, sizes, linked
 
 
 def _read_run(source: IO[bytes]) -> Iterator[tuple[int, int]]:

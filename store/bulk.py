@@ -15,10 +15,10 @@ from bson import ObjectId
 from config import Settings
 from domain.bulk import BulkRequest, customer_row
 from domain.errors import DomainError
-from domain.resolution import Outcome
+from domain.resolution import BatchResolution, Outcome
 from domain.validation import RowValidator
 from store import writers
-from store.commit import Commit, Committed, commit, id_for_row
+from store.commit import Commit, commit, id_for_row
 from store.errors import Conflict, RetryLater
 from store.schemas import get_schema
 
@@ -38,7 +38,7 @@ class BulkOutcome:
     rejected: list[tuple[dict[str, Any], str]]  # each refused customer, with its reason
 
 
-async def _commit_waiting(attempt: Commit, wait_seconds: float) -> Committed:
+async def _commit_waiting(attempt: Commit, wait_seconds: float) -> BatchResolution:
     """Commit, trying again while other writers hold the same customers, for at most
     `wait_seconds`. The same writer every time: it keeps its age, so the writers it waits
     for give way to it in turn. Beyond the wait: RetryLater, in words (no writer ids)."""
@@ -89,7 +89,7 @@ async def bulk_write(request: BulkRequest, settings: Settings) -> BulkOutcome:
         lease_seconds=settings.writer_lease_seconds,
         bounds=settings.profile_bounds,
     )
-    resolution = (await _commit_waiting(attempt, settings.bulk_wait_seconds)).resolution
+    resolution = await _commit_waiting(attempt, settings.bulk_wait_seconds)
     counts = dict.fromkeys(Outcome, 0)
     rejected = []
     for result in resolution.results:

@@ -95,13 +95,6 @@ class Commit:
     bounds: ProfileBounds = field(default_factory=ProfileBounds)  # what a customer may hold
 
 
-@dataclass(frozen=True)
-class Committed:
-    resolution: BatchResolution
-    values: int  # identifier values of the rows
-    held: int  # of those, held by others when first tried or read
-
-
 @dataclass
 class _Read:
     claims: dict[IdentifierValue, claims.Claim]
@@ -114,12 +107,9 @@ class _Read:
 class _Retry(Exception):
     """Resolve again: another writer got in first."""
 
-    def __init__(
-        self, message: str, taken: Sequence[dict[str, Any]] = (), refused: int = 0
-    ) -> None:
+    def __init__(self, message: str, taken: Sequence[dict[str, Any]] = ()) -> None:
         super().__init__(message)
         self.taken = taken  # claims this writer inserted all the same
-        self.refused = refused  # claims refused: held by others
 
 
 class WriteFailed(Exception):
@@ -135,7 +125,7 @@ def _without_documents(error: BulkWriteError) -> WriteFailed:
     return WriteFailed(f"{len(refused)} write(s) refused (codes {', '.join(codes)}): {first}")
 
 
-async def commit(request: Commit) -> Committed:
+async def commit(request: Commit) -> BatchResolution:
     """Resolve `request.rows` (in order) and write the result; returns the resolution.
     Raises Conflict (Contended: other writers hold its values) when it gives up. Whatever
     ends it, what it claimed then holds no one up at once (readers go by what the customers
@@ -159,7 +149,7 @@ async def _release(request: Commit) -> None:
         log.warning("writer %s not released (its lease runs out): %s", request.writer, error)
 
 
-async def _commit(request: Commit) -> Committed:
+async def _commit(request: Commit) -> BatchResolution:
     identifier_keys = [a.key for a in request.schema.channel_identifiers]
     wanted: set[IdentifierValue] = set()
     for row in request.rows:
@@ -167,7 +157,6 @@ async def _commit(request: Commit) -> Committed:
             wanted |= identifier_values(row.values, identifier_keys)
     own_ids = {request.new_id(row.number) for row in request.rows if not row.errors}
     optimistic = request.assume_new and not request.dry_run and not request.resumed
-    held: int | None = None
     taken: dict[IdentifierValue, claims.Claim] = {}  # claims inserted by the optimistic round
     ident_of = {claims.claim_id(ident): ident for ident in wanted}
     conflicts = waits = 0
@@ -180,8 +169,6 @@ async def _commit(request: Commit) -> Committed:
             else:
                 read = await _read(request, wanted, own_ids, identifier_keys, taken)
                 taken = {}
-                if held is None:
-                    held = sum(1 for c in read.claims.values() if c.writer != request.writer)
             resolution = resolve_batch(
                 request.rows,
                 read.existing,
@@ -194,11 +181,10 @@ async def _commit(request: Commit) -> Committed:
             if not request.dry_run:
                 await _write(request, read, resolution, wanted, identifier_keys)
                 await writers.finish(request.writer)
-            return Committed(resolution, len(wanted), held or 0)
+            return resolution
         except _Retry as retry:
             if optimistic:
                 optimistic = False  # some values were held already: now read those
-                held = retry.refused
                 taken = {
                     ident_of[doc["_id"]]: claims.Claim(doc["c"], None, request.writer)
                     for doc in retry.taken
@@ -376,7 +362,7 @@ async def _claim(plan: claims.ClaimWrites) -> None:
             raise
         refused = {e["index"] for e in errors}
         taken = [doc for i, doc in enumerate(plan.inserts) if i not in refused]
-        raise _Retry("identifier values held by another writer", taken, len(refused)) from None
+        raise _Retry("identifier values held by another writer", taken) from None
     if result.matched_count != len(plan.updates):
         raise _Retry(f"{len(plan.updates) - result.matched_count} claim(s) changed meanwhile")
 

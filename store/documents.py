@@ -168,10 +168,6 @@ class ImportJob(Document):
     total_rows: int = 0
     checked_rows: int = 0  # rows planning has read and validated so far
     batch_count: int | None = None  # set once planning has stored every batch
-    # The share of the file's identifier values held already, when planning looked them up
-    # (store.jobs.holders): the batches of a job whose values are mostly held read the
-    # claims first instead of trying to take them (store.jobs.batches).
-    held_share: float | None = None
     # Batches whose results are in `counts`: each is added once, with its counts, in one
     # update of this document, so a batch delivered twice is counted once.
     counted_batches: list[int] = Field(default_factory=list)
@@ -240,6 +236,10 @@ class ImportBatch(Document):
     job_id: str
     seq: int
     row_count: int = 0
+    # Rows that reach existing customers, as planning found the claims of the file's values
+    # (store.jobs.holders): a batch of mostly such rows reads the claims first instead of
+    # trying to take them (store.jobs.batches). None: planned before it was counted.
+    held_rows: int | None = None
     first_row: int = 0
     last_row: int = 0
     packed_rows: bytes = b""  # BatchRow items, see `pack`

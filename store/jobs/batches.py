@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import OrderedDict
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,12 +32,12 @@ from store.jobs.progress import count_batch, finish_if_complete
 from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema
 
 log = logging.getLogger(__name__)
-# When more than this share of the file's identifier values were held when planned, or of
-# a batch's when it ran, the job's (next) batches read the claims first instead of assuming
-# the rows are new: taking values others hold, then giving back the ones taken, costs more
-# than the reads (the rows of a batch that all fail gave back a claim each).
+# When more than this share of a batch's rows reached existing customers when planned, the
+# batch reads the claims first instead of assuming its rows are new: taking values others
+# hold, then moving or giving back the ones taken, costs more than the reads (measured with
+# bench.server_profile: a matched batch that tried first spent most of its server time on
+# refused claim inserts and on moving the claims it took to the customers it then matched).
 HELD_FOR_READING_FIRST = 0.1
-_mostly_held: OrderedDict[str, bool] = OrderedDict()  # job id → what its last batch found
 SUMMARY = {"job_id": 1, "seq": 1, "status": 1, "counts": 1, "first_row": 1, "last_row": 1}
 
 
@@ -97,9 +96,10 @@ async def _commit_batch(
     document: dict[str, Any], job: ImportJob, attempts: int, settings: Settings
 ) -> dict[str, Any] | None:
     batch_id = str(document["_id"])
-    rows = ImportBatch.model_validate(document).rows
+    batch = ImportBatch.model_validate(document)
+    rows = batch.rows
     job_id = str(job.id)
-    committed = await commit(
+    resolution = await commit(
         Commit(
             rows=[RowInput(r.number, r.values, r.errors) for r in rows],
             action=Action(job.action),
@@ -112,14 +112,11 @@ async def _commit_batch(
             dry_run=job.dry_run,
             resumed=attempts > 1,
             import_id=job_id,
-            assume_new=not _mostly_held.get(
-                job_id, (job.held_share or 0.0) > HELD_FOR_READING_FIRST
-            ),
+            assume_new=batch.held_rows is None
+            or batch.held_rows <= HELD_FOR_READING_FIRST * len(rows),
             bounds=settings.profile_bounds,
         )
     )
-    _remember(job_id, committed.held > HELD_FOR_READING_FIRST * committed.values)
-    resolution = committed.resolution
     results = [
         RowResultRecord(
             number=r.number,
@@ -152,13 +149,6 @@ async def _finish(
         projection=SUMMARY,
         return_document=ReturnDocument.AFTER,
     )
-
-
-def _remember(job_id: str, mostly_held: bool) -> None:
-    _mostly_held[job_id] = mostly_held
-    _mostly_held.move_to_end(job_id)
-    if len(_mostly_held) > 1000:
-        _mostly_held.popitem(last=False)
 
 
 def _readable_rows(document: dict[str, Any] | None) -> list[BatchRow]:

@@ -27,7 +27,6 @@ class HolderLinks:
     def __init__(self, grouper: RowGrouper, scan: bool, lookup: bool, chunk_size: int) -> None:
         self.grouper, self.scan, self.lookup, self.chunk_size = grouper, scan, lookup, chunk_size
         self.pending: set[IdentifierValue] = set()
-        self.looked_up = self.held = 0
 
     @classmethod
     async def for_import(
@@ -56,17 +55,8 @@ class HolderLinks:
             self._link(claims.ident_of(doc["_id"]), (doc.get("c"), doc.get("n")))
             await yielder.tick()
 
-    @property
-    def held_share(self) -> float | None:
-        """The share of the file's values found held, when they were looked up (values
-        shared by rows are counted once per lookup round: close enough for a decision)."""
-        if self.scan:
-            return None
-        return self.held / self.looked_up if self.looked_up else 0.0
-
     async def _look_up(self) -> None:
         found = await claims.read(self.pending, self.chunk_size)
-        self.looked_up, self.held = self.looked_up + len(self.pending), self.held + len(found)
         self.pending = set()
         for ident, claim in found.items():
             self._link(ident, claim.candidates)

@@ -173,7 +173,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             grouper.add(identifiers, _stored_size(csv_row.values))
             spool.add(row)
         await holders.finish(yielder)
-        batch_of_row, sizes = grouper.assign_batches(
+        batch_of_row, sizes, held_rows = grouper.assign_batches(
             job.batch_size or settings.batch_size, BATCH_MAX_BYTES
         )
         pending: dict[int, list[dict[str, Any]]] = {}
@@ -183,7 +183,13 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             rows = pending.setdefault(seq, [])
             rows.append(row)
             if len(rows) == sizes[seq]:
-                batch = ImportBatch(id=f"{job_id}-{seq:06d}", job_id=job_id, seq=seq, rows=rows)
+                batch = ImportBatch(
+                    id=f"{job_id}-{seq:06d}",
+                    job_id=job_id,
+                    seq=seq,
+                    rows=rows,
+                    held_rows=held_rows[seq],
+                )
                 document = batch.model_dump(by_alias=True, mode="python")
                 await collection.replace_one({"_id": batch.id}, document, upsert=True)
                 del pending[seq]
@@ -195,7 +201,6 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
                 "batch_count": len(sizes),
                 "total_rows": len(batch_of_row),
                 "checked_rows": len(batch_of_row),
-                "held_share": holders.held_share,
                 "status": JobStatus.IN_PROGRESS,
                 "started_at": job.started_at or now,
                 "planned_at": now,

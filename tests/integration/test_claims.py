@@ -21,7 +21,7 @@ from tests.helpers import commit_request
 
 
 async def _resolved(request: Commit) -> BatchResolution:
-    return (await commit(request)).resolution
+    return await commit(request)
 
 
 async def _customers() -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from bson import ObjectId
 
 from tests.helpers import csv_bytes, import_form, wait_for_idle_queue, wait_for_job, wait_until
 
@@ -64,8 +63,8 @@ async def test_a_one_row_import_does_not_wait_behind_big_ones(api, worker, admin
 async def test_rows_failing_on_values_others_hold_take_nothing_to_give_back(
     api, database, worker, admin_headers
 ) -> None:
-    """Planning found most of the file's values held (more claims than the file has values:
-    it looked them up): the batch reads the claims first, so rows that fail on a value
+    """Planning found the file's rows reaching existing customers (by their phones): the
+    batch reads the claims first, so rows that fail on a value
     another customer holds neither take their other values nor give them back."""
     header = ["firstName", "email", "phoneNumber"]
     seeded = [[f"S{i}", f"seed{i}@example.com", f"+1202555{i:04d}"] for i in range(300)]
@@ -86,8 +85,9 @@ async def test_rows_failing_on_values_others_hold_take_nothing_to_give_back(
     writes = [o["op"] for o in await database["system.profile"].find(on_claims).to_list()]
 
     assert job["counts"]["failed"] == 50, job
-    stored = await database["import_jobs"].find_one({"_id": ObjectId(job["id"])})
-    assert stored["held_share"] == 0.5
+    # Planning found every row reaching a seeded customer (by its phone).
+    planned = await database["import_batches"].find({"job_id": job["id"]}).to_list()
+    assert [(b["row_count"], b["held_rows"]) for b in planned] == [(50, 50)]
     assert (
         await database["identifier_claims"].count_documents({"_id": {"$regex": "^email:taker"}})
         == 0

@@ -54,7 +54,7 @@ def _once_after(original: Callable[..., Awaitable[Any]], other: Callable[[], Awa
 
 
 async def _resolved(request: Commit) -> BatchResolution:
-    return (await commit(request)).resolution
+    return await commit(request)
 
 
 async def _all_customers() -> list[dict[str, Any]]:
@@ -225,8 +225,8 @@ async def test_a_batch_run_again_after_its_writes_reports_the_same_changes(datab
         commit_request(rows, Action.UPDATE, writer=writer, import_id=import_id, resumed=True)
     )
     changes = [("city", None, "Paris")]
-    assert [list(r.changes) for r in first.resolution.results] == [changes]
-    assert [list(r.changes) for r in again.resolution.results] == [changes]
-    assert [r.outcome for r in again.resolution.results] == [Outcome.UPDATED]
+    assert [list(r.changes) for r in first.results] == [changes]
+    assert [list(r.changes) for r in again.results] == [changes]
+    assert [r.outcome for r in again.results] == [Outcome.UPDATED]
     stored = await database["customers"].find_one({"attributes.email": "ann@example.com"})
     assert stored["attributes"] == {**ann, "city": "Paris"}

@@ -41,7 +41,7 @@ def test_batches_keep_groups_whole_and_fill_in_order(rows, batch_size, chunk, sp
         grouper = RowGrouper(spill)
         for values in rows:
             grouper.add(values)
-        batch_of_row, sizes = grouper.assign_batches(batch_size)
+        batch_of_row, sizes, linked = grouper.assign_batches(batch_size)
     finally:
         batching.SORT_CHUNK = 200_000
     groups = reference_groups(rows)
@@ -63,6 +63,7 @@ def test_batches_keep_groups_whole_and_fill_in_order(rows, batch_size, chunk, sp
         expected_sizes[-1] += groups.count(group)
         assert batch_of_row[row] == len(expected_sizes) - 1
     assert sizes == expected_sizes
+    assert linked == [0] * len(sizes)  # no links: no row reaches anything
 
 
 def test_grouping_with_a_spill_holds_one_sort_chunk_whatever_the_rows() -> None:
@@ -80,7 +81,7 @@ def test_grouping_with_a_spill_holds_one_sort_chunk_whatever_the_rows() -> None:
     tracemalloc.stop()
     # The rows' sizes (4 bytes a row) and at most SORT_CHUNK unsorted pairs.
     assert held < 200_000 * 4 + batching.SORT_CHUNK * 12 + 1024 * 1024, held
-    batch_of_row, sizes = grouper.assign_batches(1000)
+    batch_of_row, sizes, _ = grouper.assign_batches(1000)
     assert sizes == [1000] * 200 and list(batch_of_row[999:1001]) == [0, 1]
 
 
@@ -90,7 +91,7 @@ def test_batches_close_by_bytes_but_never_split_a_group() -> None:
     groups = [{1}, {2}, {3}, {3}, {4}, {5}]  # rows 2 and 3 share a value
     for values, size in zip(groups, sizes_in, strict=True):
         grouper.add(values, size)
-    batch_of_row, sizes = grouper.assign_batches(batch_size=100, max_bytes=10)
+    batch_of_row, sizes, _ = grouper.assign_batches(batch_size=100, max_bytes=10)
     # 5+5 fills one batch; the group of rows 2-3 (10 bytes) its own; 20 alone; then 5.
     assert list(batch_of_row) == [0, 0, 1, 1, 2, 3]
     assert sizes == [2, 2, 1, 1]
@@ -108,10 +109,17 @@ def test_links_join_rows_and_take_no_place_in_batches(rows, links, batch_size) -
         grouper.add(values)
     for values in links[len(links) // 2 :]:
         grouper.link(values)
-    batch_of_row, sizes = grouper.assign_batches(batch_size)
+    batch_of_row, sizes, linked = grouper.assign_batches(batch_size)
 
-    groups = reference_groups([*rows, *links])[: len(rows)]
+    everything = reference_groups([*rows, *links])
+    groups = everything[: len(rows)]
     assert len(batch_of_row) == len(rows) == sum(sizes)
+    # A row is linked when its group holds a link that has a value: what it reaches.
+    reaching = {everything[len(rows) + i] for i, values in enumerate(links) if values}
+    assert linked == [
+        sum(1 for row, g in enumerate(groups) if batch_of_row[row] == b and g in reaching)
+        for b in range(len(sizes))
+    ]
     for a in range(len(rows)):
         for b in range(len(rows)):
             if groups[a] == groups[b]:

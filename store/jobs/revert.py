@@ -9,7 +9,10 @@ at the end, whatever the number of deliveries."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
@@ -29,6 +32,7 @@ from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema, never_r
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # customers read and written at a time
+CHUNKS_AT_ONCE = 4
 
 
 async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher) -> ImportJob:
@@ -168,22 +172,23 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
         [a.key for a in job_schema(original).channel_identifiers],
         settings.lookup_chunk_size,
     )
-    processed = 0
+    progress = _Progress(revert.id)
     written_revs: dict[str, int] = {}  # customers the import inserted and then updated
-    async for chunk in preimages.of_import(import_id, CHUNK):
+
+    async def restore_chunk(chunk: list[dict[str, Any]]) -> None:
         await writers.hold(writer.writer, settings.writer_lease_seconds)
         changed = [p for p in chunk if p.get("before") is not None]
-        written_revs |= {
-            p["customer_id"]: p["written_rev"]
+        written_revs.update(
+            (p["customer_id"], p["written_rev"])
             for p in chunk
             if p.get("before") is None and "written_rev" in p
-        }
+        )
         done = await restore.restore_changed(writer, changed)
         overwritten = {r.customer_id: r.replaced for r in done if r.replaced is not None}
         await preimages.mark(import_id, revert_id, _noted(done), overwritten, changed)
-        processed += len(changed)
-        await _progress(revert.id, processed)
-    async for docs in restore.inserted_by(import_id, CHUNK):
+        await progress.add(len(changed))
+
+    async def delete_chunk(docs: list[dict[str, Any]]) -> None:
         await writers.hold(writer.writer, settings.writer_lease_seconds)
         to_delete, conflicts = await restore.deletable(writer, docs, written_revs)
         # Noted first: a run that dies after deleting still counts them.
@@ -193,8 +198,12 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
         )
         conflicts += await restore.delete_inserted(writer, to_delete)
         await preimages.mark(import_id, revert_id, _noted(conflicts))
-        processed += len(docs)
-        await _progress(revert.id, processed)
+        await progress.add(len(docs))
+
+    # Restores first (they may take back values the import's new customers hold), then
+    # deletes (written_revs is complete by then).
+    await _each_chunk(preimages.of_import(import_id, CHUNK), restore_chunk)
+    await _each_chunk(restore.inserted_by(import_id, CHUNK), delete_chunk)
     await writers.finish(writer.writer)
     counts = RevertCounts(
         deleted=await preimages.count_reverted(import_id, revert_id, "deleted"),
@@ -225,8 +234,39 @@ def _noted(results: list[restore.Reverted]) -> list[tuple[str, str, str | None]]
     return [(r.customer_id, r.outcome, r.reason) for r in results]
 
 
-async def _progress(revert_id: object, processed: int) -> None:
-    """Progress, a chunk a time."""
-    await ImportJob.get_pymongo_collection().update_one(
-        {"_id": revert_id}, {"$set": {"processed_rows": processed}}
-    )
+async def _each_chunk(
+    chunks: AsyncIterator[list[dict[str, Any]]],
+    work: Callable[[list[dict[str, Any]]], Awaitable[None]],
+) -> None:
+    """`work` on each chunk, CHUNKS_AT_ONCE at a time: a chunk's customers are no other
+    chunk's, and the server's writes overlap with the next chunk's reads, as the import's
+    batches do on make run's worker threads. The first error ends them all."""
+    running = asyncio.Semaphore(CHUNKS_AT_ONCE)
+
+    async def one(chunk: list[dict[str, Any]]) -> None:
+        try:
+            await work(chunk)
+        finally:
+            running.release()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            async for chunk in chunks:
+                await running.acquire()
+                group.create_task(one(chunk))
+    except ExceptionGroup as failed:  # the step's retry policy judges the error itself
+        raise failed.exceptions[0] from None
+
+
+class _Progress:
+    """The rows done so far, written after each chunk (chunks end in any order)."""
+
+    def __init__(self, revert_id: object) -> None:
+        self.revert_id, self.processed = revert_id, 0
+
+    async def add(self, rows: int) -> None:
+        self.processed += rows
+        await ImportJob.get_pymongo_collection().update_one(
+            {"_id": self.revert_id, "processed_rows": {"$lt": self.processed}},
+            {"$set": {"processed_rows": self.processed}},
+        )

@@ -282,3 +282,37 @@ async def test_a_stalled_revert_is_driven_again_and_a_failed_one_runs_again_when
     assert (done["status"], done["error"]) == ("completed", None)
     assert done["revertCounts"] == {"total": 3, "deleted": 3, "restored": 0, "conflicts": 0}
     assert await database["customers"].count_documents({}) == 0
+
+
+async def test_a_revert_in_many_chunks_at_once_restores_exactly_and_counts_each_customer(
+    api, database, admin_headers, monkeypatch
+) -> None:
+    """Chunks of 3 customers, four at a time (store.jobs.revert), over 40 customers: 20 the
+    import replaced, 20 it inserted."""
+    from store.auth import Principal
+    from store.documents import Role
+    from store.jobs import revert as reverting
+
+    monkeypatch.setattr(reverting, "CHUNK", 3)
+    seed = [[f"S{n}", "Old", f"s{n}@example.com", f"+1202555{n:04d}", "Boston"] for n in range(20)]
+    seeding, batches = await held_import(HEADER, seed, action="ignore", batch_size=7)
+    for batch in batches:
+        await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
+    await jobs.finalize_job(seeding, get_settings())
+    before = await snapshot(database)
+    rows = [[f"S{n}", "New", f"s{n}@example.com", f"+1303555{n:04d}", ""] for n in range(20)]
+    rows += [[f"N{n}", "New", f"n{n}@example.com", f"+1404555{n:04d}", "Rome"] for n in range(20)]
+    job_id, batches = await held_import(HEADER, rows, action="replace", batch_size=7)
+    for batch in batches:
+        await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
+    await jobs.finalize_job(job_id, get_settings())
+
+    revert_job = await jobs.start_revert(
+        job_id, Principal("admin", Role.ADMIN, "test"), RecordingDispatcher()
+    )
+    await jobs.run_revert(str(revert_job.id), get_settings())
+
+    assert await snapshot(database) == before
+    done = (await api.get(f"/imports/{revert_job.id}", headers=admin_headers)).json()
+    assert done["revertCounts"] == {"total": 40, "deleted": 20, "restored": 20, "conflicts": 0}
+    assert done["progress"]["processedRows"] == 40

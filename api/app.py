@@ -1,4 +1,5 @@
-"""The Litestar application: `uvicorn api.app:create_app --factory`."""
+"""The Litestar application: `uvicorn api.app:create_app --factory`. The app factory is the
+API's composition root: it wires in the workers (wiring.DramatiqWorkers) unless given others."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.routes import HTTPRoute
 
-from api.dependencies import DEPENDENCIES
+from api.dependencies import DEPENDENCIES, Workers
 from api.errors import EXCEPTION_HANDLERS
 from api.request_context import request_context
 from api.routes.audit import AuditController
@@ -29,6 +30,7 @@ from api.security import OPENAPI_PATH, require_role
 from config import Settings, get_settings, logs
 from store import db
 from store.throttle import FailedAuthentication, RateLimiter, ScanSlots, TokenBuckets
+from wiring import DramatiqWorkers
 
 # HTTP requests by route template (not by path: ids would make a series each), method and
 # status, with their latency: bcu_http_requests_total, bcu_http_request_duration_seconds.
@@ -61,9 +63,9 @@ async def close_limits(state: State) -> None:
             await limiter.close()
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, workers: Workers | None = None) -> Litestar:
     settings = settings or get_settings()
-    state = State({"settings": settings})
+    state = State({"settings": settings, "workers": workers or DramatiqWorkers()})
     if settings.redis_url:  # the clients connect on first use
         state.rate_limiter = RateLimiter(
             settings.redis_url, settings.rate_limit_per_second, settings.rate_limit_burst

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from domain.actions import Action
 from domain.remote import Source
+
+# How a cell holds several values of a multi-value attribute.
+Separator = Annotated[str, Field(min_length=1, max_length=3)]
+DEFAULT_SEPARATOR = "|"
 
 
 class ImportConfig(BaseModel):
@@ -19,7 +25,7 @@ class ImportConfig(BaseModel):
     action: Action = Action.IGNORE
     mapping: dict[str, str | None] | None = None
     phone_default_region: str | None = None
-    multi_value_separator: str = Field(default="|", min_length=1, max_length=3)
+    multi_value_separator: Separator = DEFAULT_SEPARATOR
     delimiter: str | None = None
     sheet: str | None = None  # of an Excel workbook; None: its first sheet
     dry_run: bool = False

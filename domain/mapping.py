@@ -388,9 +388,7 @@ def resolve_mapping(
         raise Unprocessable(
             f"Mapping names columns that are not in the file: {named(unknown_columns)}"
         )
-    unknown = sorted({f for f in overrides.values() if f is not None and not schema.attribute(f)})
-    if unknown:
-        raise Unprocessable(f"Mapping names unknown attributes: {named(unknown)}")
+    refuse_unknown_attributes(overrides, schema)
     chosen = {column: field for column, field in overrides.items() if field is not None}
     used: dict[str, str] = {}
     for column, field in chosen.items():
@@ -415,6 +413,12 @@ def resolve_mapping(
         mapping[column] = attribute.key
         used.setdefault(attribute.key, column)
     return mapping
+
+
+def refuse_unknown_attributes(mapping: Mapping[str, str | None], schema: RecordSchema) -> None:
+    unknown = sorted({f for f in mapping.values() if f is not None and not schema.attribute(f)})
+    if unknown:
+        raise Unprocessable(f"Mapping names unknown attributes: {named(unknown)}")
 
 
 def missing_required(mapping: Mapping[str, str], schema: RecordSchema) -> list[str]:

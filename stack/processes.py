@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack.parent_death import stop_with_parent
+from config.parent_death import stop_with_parent
 
 VENV_BIN = Path(sys.executable).parent
 

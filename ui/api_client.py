@@ -108,13 +108,23 @@ class ApiClient:
         return self._request("GET", f"/record-types/{record_type}/template.{extension}").content
 
     def suggest_mapping(
-        self, file_name: str, content: bytes, record_type: str, sheet: str | None = None
+        self,
+        file_name: str,
+        content: bytes,
+        record_type: str,
+        sheet: str | None = None,
+        chosen: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """The suggested mapping of the file; with `chosen` (a mapping and its separator), also
+        the API's check of that mapping, as `chosenMapping`."""
+        data = {"recordType": record_type, **({"sheet": sheet} if sheet else {})}
+        if chosen is not None:
+            data["chosenMapping"] = json.dumps(chosen)
         result: dict[str, Any] = self._json(
             "POST",
             "/imports/mapping",
             files={"file": (file_name, content, content_type(file_name))},
-            data={"recordType": record_type, **({"sheet": sheet} if sheet else {})},
+            data=data,
         )
         return result
 

@@ -4,6 +4,7 @@ suggestion for a file."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import phonenumbers
@@ -15,6 +16,7 @@ from ui.mapping_table import Attribute, column_flag, suggestion_words
 from ui.markdown import plain
 
 SUGGESTION_KEY = "mapping_suggestion"
+MAPPING_CHECK_KEY = "mapping_check"
 # Order and wording of the product documentation; replace carries the warning it asks for.
 ACTIONS = {
     "ignore": (
@@ -73,6 +75,25 @@ def suggestion_for(
     return cached["result"], cached["problem"]
 
 
+def mapping_check_for(
+    api: ApiClient,
+    record_type: str,
+    upload: UploadedFile,
+    sheet: str | None,
+    chosen: dict[str, Any],
+) -> dict[str, Any]:
+    """The API's check of the chosen mapping (`chosenMapping` of its answer), asked again only
+    when the file, sheet, record type or choice changes."""
+    identity = (record_type, upload.file_id, sheet, json.dumps(chosen, sort_keys=True))
+    cached = st.session_state.get(MAPPING_CHECK_KEY)
+    if cached is None or cached["for"] != identity:
+        answer = api.suggest_mapping(upload.name, upload.getvalue(), record_type, sheet, chosen)
+        cached = {"for": identity, "check": answer["chosenMapping"]}
+        st.session_state[MAPPING_CHECK_KEY] = cached
+    check: dict[str, Any] = cached["check"]
+    return check
+
+
 def field_label(field: str | None, attributes: list[Attribute]) -> str:
     if field is None:
         return "— do not import —"
@@ -108,7 +129,7 @@ def render_mapping_table(
             label_visibility="collapsed",
         )
         mapping[column["column"]] = chosen
-        flag = column_flag(column, chosen)
+        flag = column_flag(column, chosen, suggestion["confidenceBar"])
         if flag == "unmapped":
             name_cell.markdown(f":red[:material/block: **{name}**]  \n:red[Not imported]")
         elif flag == "low confidence":

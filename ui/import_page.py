@@ -17,15 +17,11 @@ from ui.import_controls import (
     PHONE_REGIONS,
     SUGGESTION_KEY,
     TEMPLATES,
+    mapping_check_for,
     render_mapping_table,
     suggestion_for,
 )
-from ui.mapping_table import (
-    attributes_of,
-    missing_required,
-    preview_rows,
-    single_values_mapped_twice,
-)
+from ui.mapping_table import attribute_display, attributes_of, preview_table
 from ui.markdown import plain
 from ui.new_attribute import render_new_attributes
 
@@ -161,15 +157,20 @@ def render() -> None:
             prefix = f"{upload.file_id}:{sheet}"
             mapping = render_mapping_table(suggestion, attributes, prefix)
             render_new_attributes(api, record_type, suggestion, mapping, prefix)
+            chosen = {
+                "mapping": mapping,
+                **({"multiValueSeparator": separator} if separator else {}),
+            }
+            check = mapping_check_for(api, record_type, upload, sheet, chosen)
             problems = []
-            for attribute in missing_required(mapping, attributes):
+            for key in check["missingRequired"]:
                 problems.append(
-                    f"Missing mandatory attribute: {plain(attribute.display)}. Choose it for "
-                    "one of the columns in the table above."
+                    f"Missing mandatory attribute: {plain(attribute_display(key, attributes))}. "
+                    "Choose it for one of the columns in the table above."
                 )
-            for attribute, columns in single_values_mapped_twice(mapping, attributes).items():
+            for key, columns in check["mappedTwice"].items():
                 problems.append(
-                    f"{plain(attribute.display)} holds one value, but columns "
+                    f"{plain(attribute_display(key, attributes))} holds one value, but columns "
                     f"{plain(', '.join(columns))} "
                     "all map to it. Keep it for one column and set the others to "
                     "'— do not import —'."
@@ -177,7 +178,7 @@ def render() -> None:
             for problem in problems:
                 st.error(problem, icon=":material/warning:")
             st.subheader("6. Preview")
-            rows = preview_rows(suggestion["sampleRows"], mapping, attributes, separator)
+            rows = preview_table(check["previewRows"], mapping, attributes)
             if rows:
                 first = "The first row" if len(rows) == 1 else f"The first {len(rows)} rows"
                 st.caption(f"{first} as they will be imported; the check below validates them.")

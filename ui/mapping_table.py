@@ -1,13 +1,12 @@
 """Pure helpers behind the import page's mapping table: which columns need a person's eye,
-what the chosen mapping still lacks, and the preview of rows as they will be imported."""
+and the API's check of the chosen mapping (what it lacks, the rows as it imports them) in a
+person's words. The rules themselves are the API's."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from domain.mapping import CONFIDENCE_BAR
 
 
 @dataclass(frozen=True)
@@ -45,12 +44,15 @@ METHOD_WORDS = {
 }
 
 
-def column_flag(suggestion: Mapping[str, Any], chosen: str | None) -> str | None:
+def column_flag(
+    suggestion: Mapping[str, Any], chosen: str | None, confidence_bar: float
+) -> str | None:
     """'unmapped' or 'low confidence' for a column the user should look at, given what is
-    chosen for it now; None otherwise (a person's own choice needs no second look)."""
+    chosen for it now and the API's bar of a confident suggestion; None otherwise (a
+    person's own choice needs no second look)."""
     if chosen is None:
         return "unmapped"
-    if chosen == suggestion["field"] and float(suggestion["confidence"]) < CONFIDENCE_BAR:
+    if chosen == suggestion["field"] and float(suggestion["confidence"]) < confidence_bar:
         return "low confidence"
     return None
 
@@ -63,47 +65,16 @@ def suggestion_words(suggestion: Mapping[str, Any]) -> str:
     return f"{how}, {float(suggestion['confidence']):.0%} sure"
 
 
-def missing_required(
-    mapping: Mapping[str, str | None], attributes: Sequence[Attribute]
-) -> list[Attribute]:
-    mapped = set(mapping.values())
-    return [a for a in attributes if a.required and a.key not in mapped]
+def attribute_display(key: str, attributes: Sequence[Attribute]) -> str:
+    return next((a.display for a in attributes if a.key == key), key)
 
 
-def single_values_mapped_twice(
-    mapping: Mapping[str, str | None], attributes: Sequence[Attribute]
-) -> dict[Attribute, list[str]]:
-    """Single-value attributes that more than one column maps to (the API rejects those)."""
-    columns_of: dict[str, list[str]] = {}
-    for column, field in mapping.items():
-        if field is not None:
-            columns_of.setdefault(field, []).append(column)
-    return {
-        a: columns_of[a.key]
-        for a in attributes
-        if not a.multi_value and len(columns_of.get(a.key, [])) > 1
-    }
-
-
-def preview_rows(
-    sample_rows: Sequence[Mapping[str, str]],
+def preview_table(
+    preview_rows: Sequence[Mapping[str, Sequence[str]]],
     mapping: Mapping[str, str | None],
     attributes: Sequence[Attribute],
-    separator: str,
 ) -> list[dict[str, str]]:
-    """The sample rows keyed by attribute label, in schema order: multi-value cells split on
-    the separator and gathered across columns, empty cells left out (as the import does).
-    Values are shown as written; the import validates and normalises them."""
+    """The API's preview of the rows as the chosen mapping imports them, keyed by attribute
+    label in schema order: one column per mapped attribute, its values joined."""
     shown = [a for a in attributes if a.key in set(mapping.values())]
-    rows = []
-    for sample in sample_rows:
-        values: dict[str, list[str]] = {}
-        for column, field in mapping.items():
-            cell = (sample.get(column) or "").strip()
-            if field is None or not cell:
-                continue
-            attribute = next(a for a in attributes if a.key == field)
-            parts = cell.split(separator) if attribute.multi_value and separator else [cell]
-            values.setdefault(field, []).extend(p.strip() for p in parts if p.strip())
-        rows.append({a.display: ", ".join(values.get(a.key, [])) for a in shown})
-    return rows
+    return [{a.display: ", ".join(row.get(a.key, [])) for a in shown} for row in preview_rows]

@@ -13,7 +13,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
 from config import get_settings, logs
-from stack.parent_death import stop_with_parent
+from config.parent_death import stop_with_parent
 from workers.diagnostics import TaskDump
 from workers.step_context import StepContext
 

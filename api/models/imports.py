@@ -17,13 +17,25 @@ class ColumnSuggestion(CamelStruct):
     confidence: float
 
 
-class MappingSuggestion(CamelStruct):
+class MappingCheck(CamelStruct):
+    """The mapping sent as `chosenMapping`, checked against the schema: the mandatory
+    attributes it lacks, the single-value ones it maps several columns to, and the sample rows
+    as it would import them (attribute key → values, not validated yet)."""
+
+    missing_required: list[str]
+    mapped_twice: dict[str, list[str]]
+    preview_rows: list[dict[str, list[str]]]
+
+
+class MappingSuggestion(CamelStruct, omit_defaults=True):
     columns: list[ColumnSuggestion]
     missing_required: list[str]
     encoding: str
     delimiter: str
     sample_rows: list[dict[str, str]]
     sheets: list[str]  # an Excel workbook's sheets; [] for a CSV
+    confidence_bar: float  # a suggestion less confident than this needs a person's eye
+    chosen_mapping: MappingCheck | None = None  # when the request sent one
 
 
 class JobCreated(CamelStruct):

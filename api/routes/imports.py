@@ -13,7 +13,13 @@ from api.bodies import parse_json
 from api.dependencies import InjectedDispatcher, InjectedSettings
 from api.downloads import content_disposition
 from api.idempotency import REPLAY_HEADERS, IdempotencyKey, answer_once
-from api.models.imports import ColumnSuggestion, JobCreated, JobPage, MappingSuggestion
+from api.models.imports import (
+    ColumnSuggestion,
+    JobCreated,
+    JobPage,
+    MappingCheck,
+    MappingSuggestion,
+)
 from api.models.imports import Job as JobBody
 from api.openapi import errors, model_schema, request_body
 from api.paging import MAX_OFFSET, moment
@@ -22,7 +28,9 @@ from api.serializers import job_body
 from config import Settings
 from domain.errors import InvalidRequest, Unprocessable
 from domain.import_config import ImportConfig
-from store import jobs
+from domain.mapping import CONFIDENCE_BAR
+from domain.mapping_check import ChosenMapping, check_mapping
+from store import jobs, schemas
 from store.documents import JobStatus
 from store.reports import REPORT_CONTENT_TYPE
 
@@ -37,6 +45,11 @@ MAPPING_FORM = request_body(
             "recordType": {"type": "string", "default": "customers"},
             "delimiter": {"type": "string", "maxLength": 1},
             "sheet": {"type": "string", "description": "A workbook's sheet; default the first"},
+            "chosenMapping": model_schema(ChosenMapping)
+            | {
+                "description": "A mapping to check: the answer's `chosenMapping` says what it "
+                "lacks and shows the sample rows as it would import them"
+            },
         },
     },
     "multipart/form-data",
@@ -111,6 +124,18 @@ def _upload_unless_source(data: dict[str, Any], config: ImportConfig) -> UploadF
     return None
 
 
+async def _checked_mapping(
+    data: dict[str, Any], record_type: str, sample_rows: list[dict[str, str]], settings: Settings
+) -> MappingCheck | None:
+    """The `chosenMapping` form field checked against the schema, if it was sent."""
+    text = _text_field(data, "chosenMapping")
+    if text is None:
+        return None
+    chosen = parse_json(text, ChosenMapping, settings.max_json_depth, "'chosenMapping'")
+    check = check_mapping(chosen, await schemas.get_schema(record_type), sample_rows)
+    return MappingCheck(**asdict(check))
+
+
 def _text_field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is not None and not isinstance(value, str):
@@ -155,6 +180,8 @@ class ImportController(Controller):
             delimiter=preview.delimiter,
             sample_rows=preview.sample_rows,
             sheets=preview.sheets,
+            confidence_bar=CONFIDENCE_BAR,
+            chosen_mapping=await _checked_mapping(data, record_type, preview.sample_rows, settings),
         )
 
     @post(

@@ -18,7 +18,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from api.dependencies import InjectedSettings
+from api.dependencies import InjectedSettings, InjectedWorkers
 from api.openapi import errors
 from store import metrics
 
@@ -73,14 +73,13 @@ def _bound(le: float) -> str:
     summary="Prometheus metrics: rows, imports, durations, jobs, queues, recoveries, webhooks, "
     "HTTP requests",
 )
-async def get_metrics(settings: InjectedSettings) -> Response[bytes]:
+async def get_metrics(settings: InjectedSettings, workers: InjectedWorkers) -> Response[bytes]:
     read = await metrics.read()
     queues = None
     if settings.redis_url:
-        from workers.backlog import QUEUES  # configures the broker, as the dispatcher does
-
+        names = workers.queues()
         try:
-            queues = await metrics.queue_depths(settings.redis_url, QUEUES)
+            queues = await metrics.queue_depths(settings.redis_url, names)
         except Exception as error:  # Redis away: the other metrics still answer
             log.warning("queue depths unavailable: %s", type(error).__name__)
     domain = CollectorRegistry(auto_describe=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.helpers import csv_bytes, import_form
@@ -45,6 +46,61 @@ async def test_mapping_reports_missing_required_and_a_semicolon_file(api, admin_
     assert (body["encoding"], body["delimiter"]) == ("cp1252", ";")
     assert body["missingRequired"] == ["firstName"]
     assert body["sampleRows"] == [{"Nachname": "Müller", "E-Mail": "m@beispiel.example"}]
+
+
+async def test_a_chosen_mapping_is_checked_by_the_import_rules(api, admin_headers) -> None:
+    """What the UI shows under its mapping table comes from here: what the mapping lacks, the
+    single-value attributes it maps twice, and the sample rows as it imports them."""
+    content = csv_bytes(
+        ["who", "mail", "work mail", "city", "town"],
+        [
+            ["Ann", "a@x.example| b@x.example", "c@x.example", "Oslo", "Bergen"],
+            ["", "", "", "", ""],
+        ],
+    )
+    chosen = {
+        "mapping": {
+            "who": None,
+            "mail": "email",
+            "work mail": "email",
+            "city": "city",
+            "town": "city",
+        },
+        "multiValueSeparator": "|",
+    }
+    response = await api.post(
+        "/imports/mapping",
+        headers=admin_headers,
+        files={"file": ("chosen.csv", content, "text/csv")},
+        data={"chosenMapping": json.dumps(chosen)},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["confidenceBar"] == 0.75
+    assert body["chosenMapping"] == {
+        "missingRequired": ["firstName"],
+        "mappedTwice": {"city": ["city", "town"]},
+        "previewRows": [
+            {"email": ["a@x.example", "b@x.example", "c@x.example"], "city": ["Oslo", "Bergen"]}
+        ],
+    }
+
+    without = await api.post(
+        "/imports/mapping",
+        headers=admin_headers,
+        files={"file": ("chosen.csv", content, "text/csv")},
+    )
+    assert "chosenMapping" not in without.json()
+
+    unknown = {"mapping": {"who": "nickname"}}
+    refused = await api.post(
+        "/imports/mapping",
+        headers=admin_headers,
+        files={"file": ("chosen.csv", content, "text/csv")},
+        data={"chosenMapping": json.dumps(unknown)},
+    )
+    assert refused.status_code == 422
+    assert "unknown attributes: nickname" in refused.json()["detail"]
 
 
 async def test_unreadable_files_get_a_reason_not_a_500(api, admin_headers) -> None:

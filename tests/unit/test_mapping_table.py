@@ -8,15 +8,16 @@ from ui.mapping_table import Attribute, column_flag, suggestion_words
 WEAK = {"column": "mob", "field": "phoneNumber", "method": "fuzzy", "confidence": 0.55}
 STRONG = {"column": "email", "field": "email", "method": "exact", "confidence": 1.0}
 NONE = {"column": "x", "field": None, "method": "none", "confidence": 0.0}
+BAR = 0.75  # the API's confidenceBar
 
 
 def test_the_highlight_follows_the_current_choice() -> None:
-    assert column_flag(NONE, None) == "unmapped"
-    assert column_flag(NONE, "city") is None  # mapped by hand: no longer flagged
-    assert column_flag(STRONG, None) == "unmapped"  # set to "do not import"
-    assert column_flag(WEAK, "phoneNumber") == "low confidence"
-    assert column_flag(WEAK, "whatsapp") is None  # a person's own choice
-    assert column_flag(STRONG, "email") is None
+    assert column_flag(NONE, None, BAR) == "unmapped"
+    assert column_flag(NONE, "city", BAR) is None  # mapped by hand: no longer flagged
+    assert column_flag(STRONG, None, BAR) == "unmapped"  # set to "do not import"
+    assert column_flag(WEAK, "phoneNumber", BAR) == "low confidence"
+    assert column_flag(WEAK, "whatsapp", BAR) is None  # a person's own choice
+    assert column_flag(STRONG, "email", BAR) is None
 
 
 def test_suggestions_are_explained_in_plain_words() -> None:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from domain.actions import Action
+from domain.deduplication_keys import deduplication_keys
 from domain.resolution import RowInput
 from domain.validation import RowValidator
 
@@ -19,16 +20,15 @@ class BulkRequest(BaseModel):
     record_type: str = "customers"
     action: Action = Action.IGNORE
     deduplication_keys: list[str] = Field(default_factory=list)
-    channel_identifier: str | None = None
+    channel_identifier: str | None = None  # synonym of deduplicationKeys with one entry
     phone_default_region: str | None = None
     customers: list[dict[str, Any]]
 
     @model_validator(mode="after")
     def _keys_given(self) -> BulkRequest:
-        if self.channel_identifier and not self.deduplication_keys:
-            self.deduplication_keys = [self.channel_identifier]
-        if not self.deduplication_keys:
-            raise ValueError("deduplicationKeys needs at least one channel identifier")
+        self.deduplication_keys = deduplication_keys(
+            self.deduplication_keys, self.channel_identifier
+        )
         if not self.customers:
             raise ValueError("customers must hold at least one customer")
         return self

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from domain.actions import Action
+from domain.deduplication_keys import deduplication_keys
 from domain.remote import Source
 
 # How a cell holds several values of a multi-value attribute.
@@ -51,10 +52,7 @@ class ImportConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_way_to_name_keys(self) -> ImportConfig:
-        if self.channel_identifier:
-            if self.deduplication_keys and self.deduplication_keys != [self.channel_identifier]:
-                raise ValueError("give deduplicationKeys or channelIdentifier, not both")
-            self.deduplication_keys = [self.channel_identifier]
-        if not self.deduplication_keys:
-            raise ValueError("deduplicationKeys needs at least one channel identifier")
+        self.deduplication_keys = deduplication_keys(
+            self.deduplication_keys, self.channel_identifier
+        )
         return self

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from domain.actions import Action, apply_action, as_list
+from domain.actions import Action, apply_action
 from domain.schema import RecordSchema
 from domain.validation import Profile
 
@@ -226,19 +226,3 @@ def resolve_batch(
             RowResult(row.number, Outcome.UPDATED, customer_id=customer.id, changes=changes)
         )
     return resolution
-
-
-def identifiers_kept(
-    original: Profile, final: Profile, identifier_keys: Iterable[str]
-) -> dict[str, list[Any] | None]:
-    """For each identifier the final profile no longer holds every value of: the values it
-    keeps (None: none). Writing these first frees the dropped values, so that a batch can give
-    them to another customer without meeting the unique index halfway."""
-    kept: dict[str, list[Any] | None] = {}
-    for key in identifier_keys:
-        old = as_list(original.get(key))
-        new = as_list(final.get(key))
-        if any(value not in new for value in old):
-            remaining = [value for value in old if value in new]
-            kept[key] = remaining or None
-    return kept

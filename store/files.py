@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from typing import IO, Any
 
@@ -147,7 +146,3 @@ async def delete_where(bucket: AsyncGridFSBucket, where: dict[str, Any]) -> int:
     for file_id in ids:
         deleted += await delete(bucket, file_id)
     return deleted
-
-
-def copy_file(source: IO[bytes], target: IO[bytes]) -> None:
-    shutil.copyfileobj(source, target, CHUNK)

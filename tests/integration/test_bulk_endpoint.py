@@ -157,3 +157,25 @@ async def test_viewer_may_not_write(api, admin_headers) -> None:
     ).json()["key"]
     response = await _bulk(api, {"Authorization": f"Bearer {key}"}, [{"firstName": "A"}])
     assert response.status_code == 403
+
+
+async def test_channel_identifier_is_refused_when_it_differs_from_the_keys(
+    api, admin_headers
+) -> None:
+    """The import config's rule: channelIdentifier is a synonym of deduplicationKeys with one
+    entry, refused when both are given and differ (not silently ignored)."""
+    customer = {"firstName": "Cy", "email": "cy@example.com", "phoneNumber": PHONE_1}
+    both = {"action": "ignore", "deduplicationKeys": ["email"], "customers": [customer]}
+    refused = await api.post(
+        "/customers/bulkCustomers",
+        headers=admin_headers,
+        json={**both, "channelIdentifier": "phoneNumber"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "give deduplicationKeys or channelIdentifier, not both" in refused.json()["detail"]
+
+    alone = {"action": "ignore", "channelIdentifier": "email", "customers": [customer]}
+    same = {**both, "channelIdentifier": "email"}
+    for body in (alone, same):
+        response = await api.post("/customers/bulkCustomers", headers=admin_headers, json=body)
+        assert response.status_code == 200, response.text

@@ -12,7 +12,7 @@ from api.models.schema import ChannelIdentifier, RecordType
 from api.openapi import errors
 from domain.schema import RECORD_TYPE_LABELS, RecordSchema, example_value
 from store import schemas
-from store.reports import REPORT_CONTENT_TYPE, filter_rows, frame_sheet, header_row, text_cell
+from store.reports.excel import REPORT_CONTENT_TYPE, filter_rows, frame_sheet, header_row, text_cell
 
 
 def template_rows(schema: RecordSchema) -> list[list[str]]:

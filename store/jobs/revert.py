@@ -153,7 +153,7 @@ async def _wait_for_batches(job: ImportJob) -> None:
 
 
 async def _revert(revert: ImportJob, settings: Settings) -> None:
-    from store import revert_report
+    from store.reports import revert as revert_report
 
     assert revert.revert_of is not None
     import_id, revert_id = revert.revert_of, str(revert.id)

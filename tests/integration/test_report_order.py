@@ -29,6 +29,8 @@ from store.documents import (
     unpack,
     utcnow,
 )
+from store.reports import failed_rows, spill
+from store.reports import rows as batch_reading
 from tests.helpers import csv_bytes, import_form, wait_for_job
 
 HEADER = ["First Name", "Email", "Phone", "Notes"]
@@ -188,11 +190,11 @@ def expected_failed_rows_csv() -> bytes:
 @pytest.fixture(params=["module bounds", "tiny bounds"])
 def bounds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "tiny bounds":
-        monkeypatch.setattr(reports, "SORT_CHUNK_BYTES", 1)  # each row its own run
-        monkeypatch.setattr(reports, "MERGE_FAN_IN", 2)  # merged in several passes
-        monkeypatch.setattr(reports, "RUN_BUFFER_BYTES", 8)
-        monkeypatch.setattr(reports, "READ_ROWS", 1)  # one batch per query
-        monkeypatch.setattr(reports, "CSV_CHUNK_CHARS", 1)  # one CSV piece per row
+        monkeypatch.setattr(spill, "SORT_CHUNK_BYTES", 1)  # each row its own run
+        monkeypatch.setattr(spill, "MERGE_FAN_IN", 2)  # merged in several passes
+        monkeypatch.setattr(spill, "RUN_BUFFER_BYTES", 8)
+        monkeypatch.setattr(batch_reading, "READ_ROWS", 1)  # one batch per query
+        monkeypatch.setattr(failed_rows, "CSV_CHUNK_CHARS", 1)  # one CSV piece per row
     return str(request.param)
 
 

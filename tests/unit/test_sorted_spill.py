@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store import reports
-from store.reports import SortedSpill
+from store.reports import spill as spill_module
+from store.reports.spill import Record, SortedSpill
 
 
-def records(numbers: list[int]) -> list[reports.Record]:
+def records(numbers: list[int]) -> list[Record]:
     return [
         (n, "failed", (f"id{n}", f"reason {n}", [f"cell {n}", "=1+1", "é" * (n % 7)]))
         for n in numbers
@@ -31,9 +31,9 @@ def test_gives_back_every_record_sorted(
     numbers: list[int], chunk: int, fan_in: int, buffer: int
 ) -> None:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reports, "SORT_CHUNK_BYTES", chunk)
-        patch.setattr(reports, "MERGE_FAN_IN", fan_in)
-        patch.setattr(reports, "RUN_BUFFER_BYTES", buffer)
+        patch.setattr(spill_module, "SORT_CHUNK_BYTES", chunk)
+        patch.setattr(spill_module, "MERGE_FAN_IN", fan_in)
+        patch.setattr(spill_module, "RUN_BUFFER_BYTES", buffer)
         with SortedSpill() as spill:
             for record in records(numbers):
                 spill.add(record, 100)
@@ -42,8 +42,8 @@ def test_gives_back_every_record_sorted(
 
 def test_runs_of_sorted_batches_that_interleave(monkeypatch: pytest.MonkeyPatch) -> None:
     # As batches arrive: each in row order, together covering 1..n in no order.
-    monkeypatch.setattr(reports, "SORT_CHUNK_BYTES", 10_000)
-    monkeypatch.setattr(reports, "MERGE_FAN_IN", 3)
+    monkeypatch.setattr(spill_module, "SORT_CHUNK_BYTES", 10_000)
+    monkeypatch.setattr(spill_module, "MERGE_FAN_IN", 3)
     numbers = list(range(1, 5001))
     random.Random(7).shuffle(numbers)
     batches = [sorted(numbers[i : i + 97]) for i in range(0, len(numbers), 97)]

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from store import files, preimages
 from store.documents import ImportJob, RevertCounts
-from store.reports import REPORT_CONTENT_TYPE, header_row, text_cell
+from store.reports.excel import REPORT_CONTENT_TYPE, header_row, text_cell
 
 
 async def build_revert_report(

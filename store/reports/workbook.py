@@ -1,0 +1,133 @@
+"""An import's Excel report, written in openpyxl's write-only mode and stored in GridFS: the
+Summary (counts and settings), the Details (failed and ignored rows with their reasons and
+cells), and the Imported and Updated sheets. Rows come by row number from store.reports.rows;
+each write-only sheet streams to its own temporary file, so memory stays flat whatever the
+number of rows."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from domain.report_rows import NOTHING_CHANGED, WRITTEN, cancelled_note
+from store import files
+from store.documents import ImportJob, JobStatus
+from store.reports.excel import REPORT_CONTENT_TYPE, filter_rows, header_row, text_cell
+from store.reports.rows import sorted_rows
+from store.reports.spill import SortedSpill
+
+# Column widths (characters) of the report's sheets.
+SUMMARY_WIDTHS = (28, 60)
+WRITTEN_WIDTHS = (8, 26, 24, 32, 60)  # Row, Customer id, Name, Identifiers, Changes
+
+
+def _cancelled(job: ImportJob) -> list[tuple[str, Any]]:
+    """The line a cancelled import's report adds: how far it got."""
+    if job.status != JobStatus.CANCELLED:
+        return []
+    return [("Cancelled", cancelled_note(job.processed_rows, job.total_rows, job.resumed_by))]
+
+
+def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> None:
+    """The counts (an update that changed nothing is counted as unchanged too), then the
+    import's settings."""
+    header_row(summary, ["Summary", "Count"], SUMMARY_WIDTHS)
+    counts = job.counts
+    for label, value in (
+        ("Total Records", counts.total),
+        ("Imported", counts.imported),
+        ("Updated", counts.updated),
+        ("  of which unchanged", unchanged),
+        ("Ignored", counts.ignored),
+        ("Failed", counts.failed),
+    ):
+        summary.append([text_cell(summary, label), value])
+    summary.append([])
+    started, finished = job.started_at or job.created_at, job.finished_at
+    duration = (finished - started).total_seconds() if finished and started else None
+    settings_rows: list[tuple[str, Any]] = [
+        ("File name", job.file_name),
+        ("Record type", job.record_type),
+        ("Action", job.action),
+        ("Deduplication keys", ", ".join(job.deduplication_keys)),
+        ("Mapping", "; ".join(f"{c} → {f}" for c, f in job.mapping.items())),
+        ("Dry run", "yes" if job.dry_run else "no"),
+        *_cancelled(job),
+        ("Started", started.isoformat() if started else ""),
+        ("Finished", finished.isoformat() if finished else ""),
+        ("Duration (s)", round(duration, 3) if duration is not None else ""),
+    ]
+    if job.retry_of:
+        settings_rows.append(("Retry of import", f"{job.retry_of} (its failed rows, corrected)"))
+    if job.retries:
+        settings_rows.append(("Failed rows retried by", ", ".join(job.retries)))
+    if job.resume_of:
+        settings_rows.append(("Resumes import", f"{job.resume_of} (the rows it did not process)"))
+    if job.resumed_by:
+        settings_rows.append(("Resumed by import", job.resumed_by))
+    for label, value in settings_rows:
+        summary.append(
+            [
+                text_cell(summary, label),
+                value if isinstance(value, float) else text_cell(summary, value),
+            ]
+        )
+
+
+async def build_report(job: ImportJob) -> Any:
+    """Write the report for a finished job to GridFS; returns its file id."""
+    workbook = Workbook(write_only=True)
+    summary = workbook.create_sheet("Summary")  # first; filled once the rows are counted
+    details = workbook.create_sheet("Details")
+    details_header = ["Row", "Identifiers", "Reason", *job.header]
+    header_row(details, details_header, [8, 32, 60, *[18] * len(job.header)])
+    written: dict[str, WriteOnlyWorksheet] = {}
+    for outcome in WRITTEN:
+        written[outcome] = workbook.create_sheet(outcome.capitalize())
+    header_row(written["imported"], ["Row", "Customer id", "Name", "Identifiers"], WRITTEN_WIDTHS)
+    header_row(
+        written["updated"], ["Row", "Customer id", "Name", "Identifiers", "Changes"], WRITTEN_WIDTHS
+    )
+    rows = {"details": 0, "imported": 0, "updated": 0}
+    unchanged = 0
+    # Each write-only sheet streams to its own temporary file, so one pass over the rows
+    # fills all three, each in row order.
+    with SortedSpill() as spill, tempfile.TemporaryFile() as target:
+        outcomes = ("failed", "ignored", *WRITTEN)
+        for _, outcome, detail in await sorted_rows(job, spill, outcomes):
+            sheet = written.get(outcome)
+            if sheet is not None:
+                line, *texts, changes = detail
+                cells = [text_cell(sheet, text) for text in texts]
+                if outcome == "updated":
+                    unchanged += not changes
+                    cells.append(text_cell(sheet, changes or NOTHING_CHANGED))
+                sheet.append([line, *cells])
+                rows[outcome] += 1
+                continue
+            line, identifiers, reason, raw = detail
+            details.append(
+                [
+                    line,
+                    text_cell(details, identifiers),
+                    text_cell(details, reason),
+                    *(text_cell(details, v) for v in raw),
+                ]
+            )
+            rows["details"] += 1
+        filter_rows(details, len(details_header), rows["details"])
+        filter_rows(written["imported"], 4, rows["imported"])
+        filter_rows(written["updated"], 5, rows["updated"])
+        _summary(summary, job, unchanged)
+        workbook.save(target)
+        target.seek(0)
+        name = f"report-{job.id}.xlsx"
+        return await files.save_stream(
+            files.reports(),
+            name,
+            target,
+            {"jobId": str(job.id), "contentType": REPORT_CONTENT_TYPE},
+        )

@@ -43,7 +43,7 @@ from bench.harness import (
     start_servers,
     wait_quiet,
 )
-from bench.render import machine_info
+from bench.render import machine_info, save_results
 from config import Settings
 from stack.processes import Child, start_s3, stop_all
 from store.sources import s3_client
@@ -379,11 +379,7 @@ def main() -> None:
                 print("[automation] schedule run now…", flush=True)
                 report["schedule"] = schedule_run_now(stack, web, small, args.runs)
         report["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-        args.results.mkdir(parents=True, exist_ok=True)
-        (args.results / "automation.json").write_text(json.dumps(report, indent=2) + "\n")
-        markdown = render(report)
-        (args.results / "automation.md").write_text(markdown)
-        print(markdown)
+        print(save_results(report, args.results, "automation", render))
         shutil.rmtree(workdir, ignore_errors=True)
     finally:
         stop_all(children)

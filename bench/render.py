@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -261,11 +262,18 @@ WARMED_UP = (
 )
 
 
-def write_results(report: dict[str, Any], directory: Path) -> str:
-    """Writes latest.json and latest.md; returns the markdown."""
+def save_results(
+    report: dict[str, Any], directory: Path, name: str, render: Callable[[dict[str, Any]], str]
+) -> str:
+    """Writes `name`.json (the report) and `name`.md (its rendering); returns the markdown."""
     directory.mkdir(parents=True, exist_ok=True)
-    public = {k: v for k, v in report.items() if not k.startswith("_")}
-    (directory / "latest.json").write_text(json.dumps(public, indent=2, default=str) + "\n")
-    markdown = render_markdown(public)
-    (directory / "latest.md").write_text(markdown)
+    (directory / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    markdown = render(report)
+    (directory / f"{name}.md").write_text(markdown)
     return markdown
+
+
+def write_results(report: dict[str, Any], directory: Path) -> str:
+    """Writes latest.json and latest.md (the report but its `_` keys); returns the markdown."""
+    public = {k: v for k, v in report.items() if not k.startswith("_")}
+    return save_results(public, directory, "latest", render_markdown)

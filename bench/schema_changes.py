@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pymongo import MongoClient, UpdateOne
+from pymongo import MongoClient
 
 from bench.api_import import POLL_SECONDS
 from bench.data import customer_documents
@@ -46,17 +46,22 @@ from bench.harness import (
     Servers,
     start_servers,
 )
-from bench.render import machine_info
+from bench.render import machine_info, save_results
+from bench.schema_database import (
+    IDENTIFIER_KEY,
+    NUMBER_KEY,
+    claims_floor,
+    retype_floor,
+    stored_state,
+)
 from stack.processes import Child, stop_all
 from store.schema_changes import WRITE_CHUNK
 
 COMMAND = ".venv/bin/python -m bench.schema_changes"
 SCHEMA = "/record-types/customers/schema"
-NUMBER_KEY, IDENTIFIER_KEY = "loyaltyPoints", "memberCode"
 API_KEYS = 1_000
 LIST_SAMPLES = 10
 IDLE_HEALTH_SAMPLES = 50
-FLOOR_COLLECTION = "bench_claims_floor"
 
 
 def client_for(stack: AppStack) -> httpx.Client:
@@ -164,64 +169,6 @@ def put_changed(
             200,
         )
     return found | {"seconds": seconds}
-
-
-def claims_floor(stack: AppStack, customers: int) -> float:
-    """Seconds of insert_many (as the change writes them: chunks, unordered) of `customers`
-    claim documents into a scratch collection, dropped after."""
-    mongo: MongoClient[dict[str, Any]] = MongoClient(stack.servers.mongo_url)
-    with mongo:
-        collection = mongo[stack.database][FLOOR_COLLECTION]
-        docs = [
-            {"_id": f"floor:M{i:08d}", "c": f"customer-{i}", "w": None} for i in range(customers)
-        ]
-        started = time.perf_counter()
-        for start in range(0, customers, WRITE_CHUNK):
-            collection.insert_many(docs[start : start + WRITE_CHUNK], ordered=False)
-        seconds = time.perf_counter() - started
-        collection.drop()
-    return seconds
-
-
-def retype_floor(stack: AppStack) -> float:
-    """Seconds of bulk_write (chunks, unordered) of the updates the forced retype makes, one
-    per customer: by `_id` and the value read, $set of the text and the time, $inc of rev."""
-    path = f"attributes.{NUMBER_KEY}"
-    mongo: MongoClient[dict[str, Any]] = MongoClient(stack.servers.mongo_url)
-    with mongo:
-        collection = mongo[stack.database]["customers"]
-        now = datetime.now(UTC)
-        writes = [
-            UpdateOne(
-                {"_id": doc["_id"], path: doc["attributes"][NUMBER_KEY]},
-                {
-                    "$set": {path: str(doc["attributes"][NUMBER_KEY]), "updated_at": now},
-                    "$inc": {"rev": 1},
-                },
-            )
-            for doc in collection.find({path: {"$exists": True}}, {path: 1})
-        ]
-        started = time.perf_counter()
-        for start in range(0, len(writes), WRITE_CHUNK):
-            collection.bulk_write(writes[start : start + WRITE_CHUNK], ordered=False)
-        return time.perf_counter() - started
-
-
-def stored_state(stack: AppStack) -> dict[str, int]:
-    """What the database holds after the steps: claims of the identifier, values by type."""
-    mongo: MongoClient[dict[str, Any]] = MongoClient(stack.servers.mongo_url)
-    with mongo:
-        db = mongo[stack.database]
-        path = f"attributes.{NUMBER_KEY}"
-        return {
-            "identifier_claims": db["identifier_claims"].count_documents(
-                {"_id": {"$gte": f"{IDENTIFIER_KEY}:", "$lt": f"{IDENTIFIER_KEY};"}}
-            ),
-            "number_values_as_text": db["customers"].count_documents({path: {"$type": "string"}}),
-            "number_values_as_number": db["customers"].count_documents(
-                {path: {"$type": ["int", "long", "double"]}}
-            ),
-        }
 
 
 def list_keys(client: httpx.Client) -> dict[str, Any]:
@@ -389,11 +336,7 @@ def main() -> None:
             finally:
                 stop_all(children)
         report["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-        args.results.mkdir(parents=True, exist_ok=True)
-        (args.results / "schema_changes.json").write_text(json.dumps(report, indent=2) + "\n")
-        markdown = render(report)
-        (args.results / "schema_changes.md").write_text(markdown)
-        print(markdown)
+        print(save_results(report, args.results, "schema_changes", render))
         shutil.rmtree(workdir, ignore_errors=True)
     finally:
         if workdir.exists():

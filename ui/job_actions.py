@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -30,39 +32,107 @@ def show_job(job_id: str, message: str) -> None:
     st.rerun()
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """A button that asks before it acts: `ask` (label, icon), then a warning with the yes
+    and no `answers`. Widget keys: `widget`, `widget`-yes and `widget`-no, with the job's id;
+    `state_key` holds the job being confirmed."""
+
+    state_key: str
+    widget: str
+    ask: tuple[str, str]
+    answers: tuple[str, str]
+    widths: tuple[int, int]
+
+
+CANCEL = Confirmation(
+    CONFIRM_CANCEL_KEY,
+    "cancel",
+    ("Cancel this import", ":material/cancel:"),
+    ("Yes, cancel it", "Keep it running"),
+    (1, 4),
+)
+UNDO = Confirmation(
+    CONFIRM_UNDO_KEY,
+    "undo",
+    ("Undo this import", ":material/undo:"),
+    ("Yes, undo the import", "Keep the import"),
+    (1, 1),
+)
+
+
+def confirmed(job: dict[str, Any], confirmation: Confirmation, warning: str) -> bool:
+    """True on the run in which the person confirmed."""
+    job_id, state_key, widget = job["id"], confirmation.state_key, confirmation.widget
+    if st.session_state.get(state_key) != job_id:
+        label, icon = confirmation.ask
+        if st.button(label, icon=icon, key=f"{widget}:{job_id}"):
+            st.session_state[state_key] = job_id
+            st.rerun()
+        return False
+    st.warning(warning, icon=":material/warning:")
+    yes, no = st.columns(list(confirmation.widths))
+    if yes.button(confirmation.answers[0], type="primary", key=f"{widget}-yes:{job_id}"):
+        st.session_state.pop(state_key, None)
+        return True
+    if no.button(confirmation.answers[1], key=f"{widget}-no:{job_id}"):
+        st.session_state.pop(state_key, None)
+        st.rerun()
+    return False
+
+
+NextJob = Callable[[dict[str, Any]], tuple[str, str]]  # the API's answer → (job id, message)
+
+
+def call_then_show(call: Callable[[], dict[str, Any]], failure: str, next_job: NextJob) -> None:
+    """Ask the API, then go on to the job `next_job` names; or say why not: "`failure`: why"."""
+    try:
+        answer = call()
+    except ApiError as error:
+        st.error(f"{failure}: {plain(error)}", icon=":material/error:")
+        return
+    show_job(*next_job(answer))
+
+
+def confirm_then_call(
+    job: dict[str, Any],
+    confirmation: Confirmation,
+    warning: str,
+    call: Callable[[], dict[str, Any]],
+    failure: str,
+    next_job: NextJob,
+) -> None:
+    if confirmed(job, confirmation, warning):
+        call_then_show(call, failure, next_job)
+
+
 def render_cancel(api: ApiClient, job: dict[str, Any]) -> None:
     """Cancelling a running import, after a confirmation that tells how far it got. An undo
     is not offered a cancel: it runs to its end."""
     if is_revert(job) or job["status"] not in UNFINISHED or not session.can_import():
         return
-    if st.session_state.get(CONFIRM_CANCEL_KEY) != job["id"]:
-        if st.button("Cancel this import", icon=":material/cancel:", key=f"cancel:{job['id']}"):
-            st.session_state[CONFIRM_CANCEL_KEY] = job["id"]
-            st.rerun()
-        return
     done, total = job["progress"]["processedRows"], job["progress"]["totalRows"]
-    st.warning(
+    warning = (
         f"Stop the import of {plain(job['fileName'])}? The rows processed by then ({done:,} of "
         f"{total:,} so far) stay as they were written; the rest is not imported, and you can "
-        "resume it later.",
-        icon=":material/warning:",
+        "resume it later."
     )
-    yes, no = st.columns([1, 4])
-    if yes.button("Yes, cancel it", type="primary", key=f"cancel-yes:{job['id']}"):
-        st.session_state.pop(CONFIRM_CANCEL_KEY, None)
-        try:
-            stopped = api.cancel_import(job["id"])
-        except ApiError as error:
-            st.error(f"The import was not cancelled: {plain(error)}", icon=":material/error:")
-            return
-        show_job(
-            job["id"],
-            f"Import of {job['fileName']} cancelled after {stopped['progress']['processedRows']:,}"
-            f" of {stopped['progress']['totalRows']:,} rows; rows already written stay.",
+
+    def cancelled(stopped: dict[str, Any]) -> tuple[str, str]:
+        done, total = stopped["progress"]["processedRows"], stopped["progress"]["totalRows"]
+        return job["id"], (
+            f"Import of {job['fileName']} cancelled after {done:,} of {total:,} rows; rows "
+            "already written stay."
         )
-    if no.button("Keep it running", key=f"cancel-no:{job['id']}"):
-        st.session_state.pop(CONFIRM_CANCEL_KEY, None)
-        st.rerun()
+
+    confirm_then_call(
+        job,
+        CANCEL,
+        warning,
+        lambda: api.cancel_import(job["id"]),
+        "The import was not cancelled",
+        cancelled,
+    )
 
 
 def render_resume(api: ApiClient, job: dict[str, Any]) -> None:
@@ -80,12 +150,11 @@ def render_resume(api: ApiClient, job: dict[str, Any]) -> None:
         "linked to this one."
     )
     if st.button("Resume this import", icon=":material/play_arrow:", key=f"resume:{job['id']}"):
-        try:
-            resumed = api.resume_import(job["id"])
-        except ApiError as error:
-            st.error(f"The import was not resumed: {plain(error)}", icon=":material/error:")
-            return
-        show_job(resumed["id"], f"Import of {job['fileName']} resumed with {rows}.")
+        call_then_show(
+            lambda: api.resume_import(job["id"]),
+            "The import was not resumed",
+            lambda resumed: (resumed["id"], f"Import of {job['fileName']} resumed with {rows}."),
+        )
 
 
 def wrote_something(job: dict[str, Any]) -> bool:
@@ -103,29 +172,19 @@ def render_undo(api: ApiClient, job: dict[str, Any]) -> None:
         return
     if not session.can_import() or not wrote_something(job):
         return
-    if st.session_state.get(CONFIRM_UNDO_KEY) != job["id"]:
-        if st.button("Undo this import", icon=":material/undo:", key=f"undo:{job['id']}"):
-            st.session_state[CONFIRM_UNDO_KEY] = job["id"]
-            st.rerun()
-        return
-    st.warning(
+    warning = (
         "Undo this import? The customers it inserted are deleted and the customers it changed "
         "get back what they held before. A customer changed since is left as it is and listed "
-        "in the undo's report.",
-        icon=":material/warning:",
+        "in the undo's report."
     )
-    confirm, keep = st.columns(2)
-    if confirm.button("Yes, undo the import", type="primary", key=f"undo-yes:{job['id']}"):
-        st.session_state.pop(CONFIRM_UNDO_KEY, None)
-        try:
-            revert = api.revert_import(job["id"])
-        except ApiError as error:
-            st.error(f"The import was not undone: {plain(error)}", icon=":material/error:")
-            return
-        show_job(revert["id"], f"Undo of {job['fileName']} started; its progress is below.")
-    if keep.button("Keep the import", key=f"undo-no:{job['id']}"):
-        st.session_state.pop(CONFIRM_UNDO_KEY, None)
-        st.rerun()
+    confirm_then_call(
+        job,
+        UNDO,
+        warning,
+        lambda: api.revert_import(job["id"]),
+        "The import was not undone",
+        lambda revert: (revert["id"], f"Undo of {job['fileName']} started; its progress is below."),
+    )
 
 
 def failed_rows_frame(content: bytes) -> pd.DataFrame:
@@ -175,9 +234,9 @@ def render_fix_and_retry(api: ApiClient, job: dict[str, Any], failed_rows: bytes
     label = f"Import the {count} fixed row{'' if count == 1 else 's'}"
     if st.button(label, icon=":material/replay:", disabled=not count, key=f"retry:{job['id']}"):
         stem = job["fileName"].rsplit(".", 1)[0]
-        try:
-            retry = api.retry_import(job["id"], f"{stem}-fixed.csv", content)
-        except ApiError as error:
-            st.error(f"The fixed rows were not imported: {plain(error)}", icon=":material/error:")
-            return
-        show_job(retry["id"], f"{count} fixed row(s) of {job['fileName']} sent; see them below.")
+        sent = f"{count} fixed row(s) of {job['fileName']} sent; see them below."
+        call_then_show(
+            lambda: api.retry_import(job["id"], f"{stem}-fixed.csv", content),
+            "The fixed rows were not imported",
+            lambda retry: (retry["id"], sent),
+        )

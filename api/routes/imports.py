@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ from litestar.response import Stream
 from api.bodies import parse_json
 from api.dependencies import InjectedDispatcher, InjectedSettings
 from api.downloads import content_disposition
-from api.idempotency import REPLAY_HEADERS, IdempotencyKey, answer_once
+from api.idempotency import REPLAY_HEADERS, IdempotencyKey, Part, answer_once
 from api.models.imports import (
     ColumnSuggestion,
     JobCreated,
@@ -31,7 +32,7 @@ from domain.import_config import ImportConfig
 from domain.mapping import CONFIDENCE_BAR
 from domain.mapping_check import ChosenMapping, check_mapping
 from store import jobs, schemas
-from store.documents import JobStatus
+from store.documents import ImportJob, JobStatus
 from store.reports import REPORT_CONTENT_TYPE
 
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
@@ -143,6 +144,23 @@ def _text_field(data: dict[str, Any], name: str) -> str | None:
     return value or None
 
 
+async def _started_once(
+    request: Request,  # type: ignore[type-arg]
+    idempotency_key: str | None,
+    settings: Settings,
+    parts: list[Part],
+    start: Callable[[str | None], Awaitable[ImportJob]],
+) -> Response[JobCreated]:
+    """202 with the job `start(job_id)` starts, once per Idempotency-Key (api.idempotency):
+    `job_id` is the id to give the job, None without a key."""
+
+    async def act(job_id: str | None) -> JobCreated:
+        job = await start(job_id)
+        return JobCreated(id=str(job.id), status=job.status.value)
+
+    return await answer_once(request, idempotency_key, settings, parts, 202, act)
+
+
 class ImportController(Controller):
     path = "/imports"
     tags = ["imports"]
@@ -207,9 +225,9 @@ class ImportController(Controller):
         upload = _upload_unless_source(data, config)
         principal = current_principal(request)
 
-        async def act(job_id: str | None) -> JobCreated:
+        async def start(job_id: str | None) -> ImportJob:
             if upload is None:
-                job = await jobs.create_source_job(
+                return await jobs.create_source_job(
                     config,
                     principal.name,
                     dispatcher,
@@ -218,22 +236,20 @@ class ImportController(Controller):
                     job_id,
                     creator_role=principal.role.value,
                 )
-            else:
-                job = await jobs.create_job(
-                    upload.file,
-                    _file_name(upload, "upload.csv"),
-                    config,
-                    principal.name,
-                    dispatcher,
-                    settings,
-                    created_by_key=principal.key_id,
-                    job_id=job_id,
-                    creator_role=principal.role.value,
-                )
-            return JobCreated(id=str(job.id), status=job.status.value)
+            return await jobs.create_job(
+                upload.file,
+                _file_name(upload, "upload.csv"),
+                config,
+                principal.name,
+                dispatcher,
+                settings,
+                created_by_key=principal.key_id,
+                job_id=job_id,
+                creator_role=principal.role.value,
+            )
 
-        parts = [text, *([upload.file] if upload else [])]
-        return await answer_once(request, idempotency_key, settings, parts, 202, act)
+        parts: list[Part] = [text, *([upload.file] if upload else [])]
+        return await _started_once(request, idempotency_key, settings, parts, start)
 
     @get("/", responses=errors(), summary="The imports, newest first, filtered and paged")
     async def list_jobs(
@@ -309,9 +325,12 @@ class ImportController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[JobCreated]:
         upload = _upload(data)
-
-        async def act(new_id: str | None) -> JobCreated:
-            job = await jobs.create_retry(
+        return await _started_once(
+            request,
+            idempotency_key,
+            settings,
+            [upload.file],
+            lambda new_id: jobs.create_retry(
                 job_id,
                 upload.file,
                 _file_name(upload, "corrected.csv"),
@@ -319,10 +338,8 @@ class ImportController(Controller):
                 dispatcher,
                 settings,
                 new_id,
-            )
-            return JobCreated(id=str(job.id), status=job.status.value)
-
-        return await answer_once(request, idempotency_key, settings, [upload.file], 202, act)
+            ),
+        )
 
     @post(
         "/{job_id:str}/resume",
@@ -342,13 +359,14 @@ class ImportController(Controller):
         dispatcher: InjectedDispatcher,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[JobCreated]:
-        async def act(new_id: str | None) -> JobCreated:
-            job = await jobs.create_resume(
-                job_id, current_principal(request), dispatcher, settings, new_id
-            )
-            return JobCreated(id=str(job.id), status=job.status.value)
-
-        return await answer_once(request, idempotency_key, settings, [], 202, act)
+        principal = current_principal(request)
+        return await _started_once(
+            request,
+            idempotency_key,
+            settings,
+            [],
+            lambda new_id: jobs.create_resume(job_id, principal, dispatcher, settings, new_id),
+        )
 
     @post(
         "/{job_id:str}/revert",
@@ -367,11 +385,14 @@ class ImportController(Controller):
         dispatcher: InjectedDispatcher,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[JobCreated]:
-        async def act(_: str | None) -> JobCreated:
-            revert = await jobs.start_revert(job_id, current_principal(request), dispatcher)
-            return JobCreated(id=str(revert.id), status=revert.status.value)
-
-        return await answer_once(request, idempotency_key, settings, [], 202, act)
+        principal = current_principal(request)
+        return await _started_once(
+            request,
+            idempotency_key,
+            settings,
+            [],
+            lambda _: jobs.start_revert(job_id, principal, dispatcher),
+        )
 
     @get(
         "/{job_id:str}/report",

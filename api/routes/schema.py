@@ -4,11 +4,12 @@ its rules are stated here once, for the OpenAPI document."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import ResponseHeader
 from litestar.params import FromPath, HeaderParameter, Parameter, QueryParameter
+from pydantic import BaseModel
 
 from api.bodies import parse_json
 from api.dependencies import InjectedSettings
@@ -16,6 +17,7 @@ from api.models.schema import AttributeBody, SchemaBody, SchemaVersionBody, Sche
 from api.openapi import errors, model_schema, request_body
 from api.paging import MAX_OFFSET
 from api.security import ADMIN, current_principal
+from config import Settings
 from domain.errors import Unprocessable
 from domain.schema import DEFAULT_CUSTOMER_SCHEMA, Attribute, RecordSchema, SchemaReplacement
 from store import schema_changes
@@ -76,6 +78,35 @@ def schema_response(stored: StoredSchema, status_code: int = 200) -> Response[Sc
     )
 
 
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def _body(request: Request, model: type[Body], settings: Settings) -> Body:  # type: ignore[type-arg]
+    return parse_json(await request.body(), model, settings.max_json_depth)
+
+
+async def _changed(
+    schema: RecordSchema,
+    request: Request,  # type: ignore[type-arg]
+    settings: Settings,
+    *,
+    if_match: str | None,
+    force: bool,
+    status_code: int = 200,
+    restored_from: int | None = None,
+) -> Response[SchemaBody]:
+    """Make `schema` the record type's by the rules, and answer it with its ETag."""
+    stored = await schema_changes.change_schema(
+        schema,
+        current_principal(request),
+        if_match=if_match,
+        force=force,
+        phone_policy=settings.phone_validation,
+        restored_from=restored_from,
+    )
+    return schema_response(stored, status_code)
+
+
 FORCE_DOC = "Remove or convert values customers hold, as the rules say (default false)."
 Force = Annotated[bool, QueryParameter(name="force", description=FORCE_DOC)]
 IfMatch = Annotated[
@@ -122,7 +153,7 @@ class SchemaController(Controller):
         force: Force = False,
         if_match: IfMatch = None,
     ) -> Response[SchemaBody]:
-        body = parse_json(await request.body(), SchemaReplacement, settings.max_json_depth)
+        body = await _body(request, SchemaReplacement, settings)
         if body.record_type not in (None, record_type):
             raise Unprocessable(
                 f"recordType {body.record_type!r} in the body differs from the path's "
@@ -130,14 +161,7 @@ class SchemaController(Controller):
             )
         await schema_changes.load(record_type)  # 404 before the body's rules
         schema = RecordSchema(record_type=record_type, attributes=body.attributes)
-        stored = await schema_changes.change_schema(
-            schema,
-            current_principal(request),
-            if_match=if_match,
-            force=force,
-            phone_policy=settings.phone_validation,
-        )
-        return schema_response(stored)
+        return await _changed(schema, request, settings, if_match=if_match, force=force)
 
     @post(
         "/attributes",
@@ -157,21 +181,21 @@ class SchemaController(Controller):
         settings: InjectedSettings,
         if_match: IfMatch = None,
     ) -> Response[SchemaBody]:
-        attribute = parse_json(await request.body(), Attribute, settings.max_json_depth)
+        attribute = await _body(request, Attribute, settings)
         current = await schema_changes.load(record_type)
         if current.schema.attribute(attribute.key) is not None:
             raise Unprocessable(f"{record_type} already has an attribute {attribute.key!r}")
         schema = RecordSchema(
             record_type=record_type, attributes=(*current.schema.attributes, attribute)
         )
-        stored = await schema_changes.change_schema(
+        return await _changed(
             schema,
-            current_principal(request),
+            request,
+            settings,
             if_match=if_match or current.etag,  # applies to the list it was added to
             force=False,
-            phone_policy=settings.phone_validation,
+            status_code=201,
         )
-        return schema_response(stored, 201)
 
     @get(
         "/versions",
@@ -207,12 +231,6 @@ class SchemaController(Controller):
         if_match: IfMatch = None,
     ) -> Response[SchemaBody]:
         schema = await schema_changes.version_schema(record_type, version)
-        stored = await schema_changes.change_schema(
-            schema,
-            current_principal(request),
-            if_match=if_match,
-            force=force,
-            phone_policy=settings.phone_validation,
-            restored_from=version,
+        return await _changed(
+            schema, request, settings, if_match=if_match, force=force, restored_from=version
         )
-        return schema_response(stored)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from domain.attribute_proposal import guess_type, propose_key
 from domain.import_config import DEFAULT_SEPARATOR, Separator
 from domain.mapping import missing_required, refuse_unknown_attributes
 from domain.schema import RecordSchema
@@ -32,6 +33,8 @@ class MappingCheck:
     # Per sample row, attribute key → its values: multi-value cells split on the separator
     # and gathered across columns, empty cells left out, values as written (not validated).
     preview_rows: list[dict[str, list[str]]]
+    # Column not imported → the attribute an admin may create for it: (its key, its type).
+    proposed_attributes: dict[str, tuple[str, str]]
 
 
 def single_values_mapped_twice(
@@ -69,6 +72,21 @@ def preview_rows(
     return rows
 
 
+def proposed_attributes(
+    chosen: Mapping[str, str | None], schema: RecordSchema, sample_rows: Sequence[Mapping[str, str]]
+) -> dict[str, tuple[str, str]]:
+    """For each column the mapping does not import: a key from its header, a type from its
+    sample values (domain.attribute_proposal)."""
+    return {
+        column: (
+            propose_key(column, schema.keys),
+            guess_type([str(row.get(column, "")) for row in sample_rows], schema),
+        )
+        for column, field in chosen.items()
+        if field is None
+    }
+
+
 def check_mapping(
     chosen: ChosenMapping, schema: RecordSchema, sample_rows: Sequence[Mapping[str, str]]
 ) -> MappingCheck:
@@ -80,4 +98,5 @@ def check_mapping(
         preview_rows=preview_rows(
             sample_rows, chosen.mapping, schema, chosen.multi_value_separator
         ),
+        proposed_attributes=proposed_attributes(chosen.mapping, schema, sample_rows),
     )

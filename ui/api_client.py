@@ -285,6 +285,12 @@ class ApiClient:
 
     # Operations (DESIGN.md §8): the audit trail, and a customer with its history.
 
+    def audit_actions(self) -> list[str]:
+        """The actions GET /audit-events filters by, as the API's OpenAPI document lists them."""
+        document: dict[str, Any] = self._json("GET", "/docs/openapi.json")
+        actions: list[str] = document["components"]["schemas"]["AuditAction"]["enum"]
+        return actions
+
     def audit_events(self, limit: int, offset: int, **filters: str) -> tuple[list[Any], int]:
         params = {"limit": limit, "offset": offset, **filters}
         result: dict[str, Any] = self._json("GET", "/audit-events", params=params)

@@ -9,7 +9,6 @@ from typing import Any
 
 import streamlit as st
 
-from domain.audit import AuditAction
 from ui import session
 from ui.api_client import ApiError
 from ui.html_table import text_table
@@ -18,6 +17,7 @@ from ui.markdown import plain
 
 PAGE_SIZE = 100
 EVERY_ACTION = "Every action"
+ACTIONS_KEY = "audit_actions"
 
 
 def _moment(day: date | None, end_of_day: bool) -> str | None:
@@ -26,10 +26,10 @@ def _moment(day: date | None, end_of_day: bool) -> str | None:
     return datetime.combine(day, time.max if end_of_day else time.min, UTC).isoformat()
 
 
-def filters() -> dict[str, str]:
+def filters(actions: list[str]) -> dict[str, str]:
     action, actor, since, until = st.columns([2, 2, 1, 1])
     chosen = {
-        "action": action.selectbox("Action", [EVERY_ACTION, *(a.value for a in AuditAction)]),
+        "action": action.selectbox("Action", [EVERY_ACTION, *actions]),
         "actorKeyId": actor.text_input("Actor key id", placeholder="e.g. 3f9a…").strip(),
         "from": _moment(since.date_input("From", value=None), end_of_day=False),
         "to": _moment(until.date_input("To", value=None), end_of_day=True),
@@ -54,7 +54,9 @@ def render() -> None:
         "Imports created, retried, cancelled and reverted; keys, sign-ins, schema, mappings, "
         "webhooks and schedules. Events cannot be changed; they are kept AUDIT_RETENTION_DAYS."
     )
-    chosen = filters()
+    if ACTIONS_KEY not in st.session_state:  # asked once a session: they change with a release
+        st.session_state[ACTIONS_KEY] = session.client().audit_actions()
+    chosen = filters(st.session_state[ACTIONS_KEY])
     page = st.number_input("Page", min_value=1, value=1, step=1)
     offset = (int(page) - 1) * PAGE_SIZE
     events, total = session.client().audit_events(PAGE_SIZE, offset, **chosen)

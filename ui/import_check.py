@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import time
 from typing import Any
 
 import streamlit as st
 
-from domain.textlines import decoded_line
 from ui.api_client import ApiClient, ApiError
 from ui.html_table import Cell, grid_html
 from ui.markdown import plain
@@ -26,22 +26,25 @@ REASONS_SHOWN = 5
 
 
 def sample_of(content: bytes, encoding: str, delimiter: str) -> tuple[bytes, bool]:
-    """The file, or its header and first SAMPLE_ROWS records as UTF-8 CSV; True if cut.
-    A workbook (encoding "xlsx") is checked whole."""
+    """The file, or its header and first SAMPLE_ROWS records; True if cut. The records are
+    the file's own bytes, so that the API reads them as it reads the file (a file may mix
+    encodings: the API decodes each line by its own rule). A workbook (encoding "xlsx") is
+    checked whole."""
     if encoding == "xlsx":
         return content, False
-    if encoding.startswith("utf-16"):
-        decoded = content.decode(encoding, errors="replace")
-    else:  # each line on its own, as the import reads it (a file may mix encodings)
-        decoded = "".join(decoded_line(line) for line in content.splitlines(keepends=True))
-    text = io.StringIO(decoded.lstrip("\ufeff"), newline="")
-    records = csv.reader(text, delimiter=delimiter)
-    kept = [row for _, row in zip(range(SAMPLE_ROWS + 2), records, strict=False)]
-    if len(kept) <= SAMPLE_ROWS + 1:
-        return content, False
-    out = io.StringIO()
-    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(kept[: SAMPLE_ROWS + 1])
-    return out.getvalue().encode("utf-8"), True
+    # Where the records end: in Latin-1 every byte is one character, so the lines found are
+    # the file's own bytes; quotes, delimiters and line ends are ASCII in any encoding the
+    # API reads but UTF-16, which is decoded and encoded again whole.
+    codec = encoding if encoding.startswith("utf-16") else "latin-1"
+    lines = io.StringIO(content.decode(codec, errors="replace"), newline="")
+    records = csv.reader(lines, delimiter=delimiter)
+    kept_lines = 0
+    for number, _ in enumerate(records):
+        if number > SAMPLE_ROWS:  # the header and SAMPLE_ROWS records are kept
+            lines.seek(0)
+            return "".join(itertools.islice(lines, kept_lines)).encode(codec), True
+        kept_lines = records.line_num
+    return content, False
 
 
 def _dry_run(api: ApiClient, name: str, content: bytes, config: dict[str, Any]) -> dict[str, Any]:

@@ -156,12 +156,13 @@ def render() -> None:
             )
             prefix = f"{upload.file_id}:{sheet}"
             mapping = render_mapping_table(suggestion, attributes, prefix)
-            render_new_attributes(api, record_type, suggestion, mapping, prefix)
             chosen = {
                 "mapping": mapping,
                 **({"multiValueSeparator": separator} if separator else {}),
             }
             check = mapping_check_for(api, record_type, upload, sheet, chosen)
+            proposals = check["proposedAttributes"]
+            render_new_attributes(api, record_type, suggestion, mapping, prefix, proposals)
             problems = []
             for key in check["missingRequired"]:
                 problems.append(

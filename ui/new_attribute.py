@@ -1,6 +1,6 @@
 """The mapping step's "Create a new attribute from this column" (issue 25): for each column
-that maps to nothing, an admin gets a form with a key proposed from the header (camelCase,
-unique), its label, a type guessed from the sample values and the multi-value and
+that maps to nothing, an admin gets a form with the key and type the API proposes (from the
+header, unique, and from the sample values), its label, and the multi-value and
 channel-identifier switches; once created, the column maps to it. Everyone else is told to
 ask an admin. Column names are shown as plain text."""
 
@@ -10,8 +10,6 @@ from typing import Any
 
 import streamlit as st
 
-from domain.attribute_proposal import guess_type, propose_key
-from domain.schema import RecordSchema
 from ui import session
 from ui.api_client import ApiClient, ApiError
 from ui.markdown import plain
@@ -51,7 +49,10 @@ def render_new_attributes(
     suggestion: dict[str, Any],
     mapping: dict[str, str | None],
     prefix: str,
+    proposals: dict[str, dict[str, str]],
 ) -> None:
+    """`proposals`: the API's proposed attribute (key, type) of each column not imported
+    (`proposedAttributes` of its mapping check)."""
     session.show_flash()  # "Attribute … created" once the column maps to it
     unmapped = [
         (index, column["column"])
@@ -66,22 +67,19 @@ def render_new_attributes(
             "attribute to the customer schema, then upload the file again."
         )
         return
-    schema_json = api.schema(record_type)
-    schema = RecordSchema.model_validate(schema_json)
-    taken = [a["key"] for a in schema_json["attributes"]]
     error = st.session_state.pop(ERROR_KEY, None)
     for index, column in unmapped:
         form = f"new_attribute:{prefix}:{index}"
         with st.expander(f"Create a new attribute from column {index + 1}"):
             st.text(f"Column: {column}")
-            samples = [str(row.get(column, "")) for row in suggestion["sampleRows"]]
+            proposal = proposals[column]
             with st.form(form, border=False):
-                st.text_input("Key", value=propose_key(column, taken), key=f"{form}:key")
+                st.text_input("Key", value=proposal["key"], key=f"{form}:key")
                 st.text_input("Label", value=column.strip()[:100], key=f"{form}:label")
                 st.selectbox(
                     "Type",
                     TYPES,
-                    index=TYPES.index(guess_type(samples, schema)),
+                    index=TYPES.index(proposal["type"]),
                     key=f"{form}:type",
                     help="Guessed from the column's first values.",
                 )

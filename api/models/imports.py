@@ -17,14 +17,21 @@ class ColumnSuggestion(CamelStruct):
     confidence: float
 
 
+class ProposedAttribute(CamelStruct):
+    key: str
+    type: str
+
+
 class MappingCheck(CamelStruct):
     """The mapping sent as `chosenMapping`, checked against the schema: the mandatory
-    attributes it lacks, the single-value ones it maps several columns to, and the sample rows
-    as it would import them (attribute key → values, not validated yet)."""
+    attributes it lacks, the single-value ones it maps several columns to, the sample rows
+    as it would import them (attribute key → values, not validated yet), and for each column
+    it does not import the attribute an admin may create from it."""
 
     missing_required: list[str]
     mapped_twice: dict[str, list[str]]
     preview_rows: list[dict[str, list[str]]]
+    proposed_attributes: dict[str, ProposedAttribute]
 
 
 class MappingSuggestion(CamelStruct, omit_defaults=True):

@@ -5,143 +5,41 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.response import Stream
 
-from api.bodies import parse_json
 from api.dependencies import InjectedDispatcher, InjectedSettings
 from api.downloads import content_disposition
 from api.idempotency import REPLAY_HEADERS, IdempotencyKey, Part, answer_once
+from api.import_forms import (
+    IMPORT_FORM,
+    MAPPING_FORM,
+    RETRY_FORM,
+    Multipart,
+    checked_mapping,
+    config_text,
+    file_name,
+    parse_config,
+    text_field,
+    upload_of,
+    upload_unless_source,
+)
 from api.models.imports import (
     ColumnSuggestion,
     JobCreated,
     JobPage,
-    MappingCheck,
     MappingSuggestion,
 )
 from api.models.imports import Job as JobBody
-from api.openapi import errors, model_schema, request_body
+from api.openapi import errors
 from api.paging import MAX_OFFSET, moment
 from api.security import IMPORTER, current_principal
 from api.serializers import job_body
 from config import Settings
-from domain.errors import InvalidRequest, Unprocessable
-from domain.import_config import ImportConfig
 from domain.mapping import CONFIDENCE_BAR
-from domain.mapping_check import ChosenMapping, check_mapping
-from store import jobs, schemas
+from store import jobs
 from store.documents import ImportJob, JobStatus
 from store.reports import REPORT_CONTENT_TYPE
-
-Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
-_FILE = {"type": "string", "format": "binary", "description": "The CSV or .xlsx file"}
-MAPPING_FORM = request_body(
-    {
-        "type": "object",
-        "required": ["file"],
-        "properties": {
-            "file": _FILE,
-            "recordType": {"type": "string", "default": "customers"},
-            "delimiter": {"type": "string", "maxLength": 1},
-            "sheet": {"type": "string", "description": "A workbook's sheet; default the first"},
-            "chosenMapping": model_schema(ChosenMapping)
-            | {
-                "description": "A mapping to check: the answer's `chosenMapping` says what it "
-                "lacks and shows the sample rows as it would import them"
-            },
-        },
-    },
-    "multipart/form-data",
-)
-_CONFIG_SCHEMA = model_schema(ImportConfig)
-IMPORT_FORM = request_body(
-    {
-        "type": "object",
-        "required": ["config"],
-        "properties": {"file": _FILE, "config": _CONFIG_SCHEMA},
-        # The file, or (without a file part) a remote source named in config.source.
-        "anyOf": [
-            {"required": ["file"]},
-            {
-                "properties": {
-                    "config": {"required": ["source"], "properties": {"source": {"type": "object"}}}
-                }
-            },
-        ],
-    },
-    "multipart/form-data",
-    encoding={"config": {"contentType": "application/json"}},
-)
-RETRY_FORM = request_body(
-    {"type": "object", "required": ["file"], "properties": {"file": _FILE}},
-    "multipart/form-data",
-)
-
-
-MAX_FILE_NAME_CHARS = 255  # what most file systems allow
-
-
-def _file_name(upload: UploadFile, default: str) -> str:
-    """The upload's name, a longer one cut (its extension kept): it is shown in every list
-    and names the downloads."""
-    name = upload.filename or default
-    if len(name) <= MAX_FILE_NAME_CHARS:
-        return name
-    _, dot, extension = name.rpartition(".")
-    kept = dot + extension if dot and len(extension) <= 10 else ""
-    return name[: MAX_FILE_NAME_CHARS - len(kept) - 1] + "…" + kept
-
-
-def _upload(data: dict[str, Any]) -> UploadFile:
-    upload = data.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InvalidRequest("Send the CSV or .xlsx file as the multipart field 'file'")
-    return upload
-
-
-def _config_text(data: dict[str, Any]) -> str | bytes:
-    raw = data.get("config")
-    if raw is None:
-        raise InvalidRequest("Send the import settings as the multipart field 'config' (JSON)")
-    text: str | bytes = raw if isinstance(raw, str) else raw.file.read()
-    return text
-
-
-def _config(text: str | bytes, settings: Settings) -> ImportConfig:
-    return parse_json(text, ImportConfig, settings.max_json_depth, "'config'")
-
-
-def _upload_unless_source(data: dict[str, Any], config: ImportConfig) -> UploadFile | None:
-    """The uploaded file, or None for an import of config.source (then no file is sent)."""
-    if config.source is None:
-        return _upload(data)
-    if data.get("file") is not None:
-        raise Unprocessable(
-            "Send either a file or a remote source (config.source), not both: the import "
-            "takes one file"
-        )
-    return None
-
-
-async def _checked_mapping(
-    data: dict[str, Any], record_type: str, sample_rows: list[dict[str, str]], settings: Settings
-) -> MappingCheck | None:
-    """The `chosenMapping` form field checked against the schema, if it was sent."""
-    text = _text_field(data, "chosenMapping")
-    if text is None:
-        return None
-    chosen = parse_json(text, ChosenMapping, settings.max_json_depth, "'chosenMapping'")
-    check = check_mapping(chosen, await schemas.get_schema(record_type), sample_rows)
-    return MappingCheck(**asdict(check))
-
-
-def _text_field(data: dict[str, Any], name: str) -> str | None:
-    value = data.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidRequest(f"'{name}' must be a text field, not a file")
-    return value or None
 
 
 async def _started_once(
@@ -179,10 +77,10 @@ class ImportController(Controller):
         request: Request,  # type: ignore[type-arg]
         settings: InjectedSettings,
     ) -> MappingSuggestion:
-        upload = _upload(data)
-        record_type = _text_field(data, "recordType") or "customers"
-        delimiter = _text_field(data, "delimiter")
-        sheet = _text_field(data, "sheet")
+        upload = upload_of(data)
+        record_type = text_field(data, "recordType") or "customers"
+        delimiter = text_field(data, "delimiter")
+        sheet = text_field(data, "sheet")
         preview = await jobs.preview_mapping(
             upload.file,
             record_type,
@@ -199,7 +97,7 @@ class ImportController(Controller):
             sample_rows=preview.sample_rows,
             sheets=preview.sheets,
             confidence_bar=CONFIDENCE_BAR,
-            chosen_mapping=await _checked_mapping(data, record_type, preview.sample_rows, settings),
+            chosen_mapping=await checked_mapping(data, record_type, preview.sample_rows, settings),
         )
 
     @post(
@@ -220,9 +118,9 @@ class ImportController(Controller):
         dispatcher: InjectedDispatcher,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[JobCreated]:
-        text = _config_text(data)
-        config = _config(text, settings)
-        upload = _upload_unless_source(data, config)
+        text = config_text(data)
+        config = parse_config(text, settings)
+        upload = upload_unless_source(data, config)
         principal = current_principal(request)
 
         async def start(job_id: str | None) -> ImportJob:
@@ -238,7 +136,7 @@ class ImportController(Controller):
                 )
             return await jobs.create_job(
                 upload.file,
-                _file_name(upload, "upload.csv"),
+                file_name(upload, "upload.csv"),
                 config,
                 principal.name,
                 dispatcher,
@@ -324,7 +222,7 @@ class ImportController(Controller):
         dispatcher: InjectedDispatcher,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[JobCreated]:
-        upload = _upload(data)
+        upload = upload_of(data)
         return await _started_once(
             request,
             idempotency_key,
@@ -333,7 +231,7 @@ class ImportController(Controller):
             lambda new_id: jobs.create_retry(
                 job_id,
                 upload.file,
-                _file_name(upload, "corrected.csv"),
+                file_name(upload, "corrected.csv"),
                 current_principal(request),
                 dispatcher,
                 settings,

@@ -83,6 +83,7 @@ async def test_a_chosen_mapping_is_checked_by_the_import_rules(api, admin_header
         "previewRows": [
             {"email": ["a@x.example", "b@x.example", "c@x.example"], "city": ["Oslo", "Bergen"]}
         ],
+        "proposedAttributes": {"who": {"key": "who", "type": "string"}},
     }
 
     without = await api.post(

@@ -27,6 +27,7 @@ def job_body(job: ImportJob) -> Job:
         mapping=job.mapping,
         dry_run=job.dry_run,
         created_by=job.created_by,
+        created_by_key_id=job.created_by_key,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

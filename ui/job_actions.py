@@ -109,7 +109,7 @@ def confirm_then_call(
 def render_cancel(api: ApiClient, job: dict[str, Any]) -> None:
     """Cancelling a running import, after a confirmation that tells how far it got. An undo
     is not offered a cancel: it runs to its end."""
-    if is_revert(job) or job["status"] not in UNFINISHED or not session.can_import():
+    if is_revert(job) or job["status"] not in UNFINISHED or not session.may_act_on(job):
         return
     done, total = job["progress"]["processedRows"], job["progress"]["totalRows"]
     warning = (
@@ -142,7 +142,7 @@ def render_resume(api: ApiClient, job: dict[str, Any]) -> None:
     left = rows_left(job)
     if not left and job["status"] == "cancelled":
         return
-    if not session.can_import():
+    if not session.may_act_on(job):
         return
     rows = f"the {left:,} rows it did not process" if left else "the rows it did not process"
     st.caption(
@@ -170,7 +170,7 @@ def render_undo(api: ApiClient, job: dict[str, Any]) -> None:
             f"Undone by {plain(job.get('revertedBy') or 'unknown')}{done}", icon=":material/undo:"
         )
         return
-    if not session.can_import() or not wrote_something(job):
+    if not session.may_act_on(job) or not wrote_something(job):
         return
     warning = (
         "Undo this import? The customers it inserted are deleted and the customers it changed "
@@ -213,7 +213,7 @@ def fixed_rows_csv(original: pd.DataFrame, edited: pd.DataFrame) -> tuple[bytes,
 
 
 def render_fix_and_retry(api: ApiClient, job: dict[str, Any], failed_rows: bytes) -> None:
-    if not session.can_import() or not job["counts"].get("failed"):
+    if not session.may_act_on(job) or not job["counts"].get("failed"):
         return
     original = failed_rows_frame(failed_rows)
     if original.empty:

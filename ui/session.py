@@ -4,7 +4,7 @@ with the API and keeps who it names in the session state."""
 
 from __future__ import annotations
 
-from typing import NoReturn, TypedDict
+from typing import Any, NoReturn, TypedDict
 
 import streamlit as st
 
@@ -23,6 +23,7 @@ class Principal(TypedDict):
     name: str
     role: str
     api_key: str  # the credential the UI presents: the sign-in session's token
+    key_id: str  # names the API key signed in with (GET /auth/me)
 
 
 def api_url() -> str:
@@ -43,7 +44,7 @@ def principal() -> Principal | None:
         me = ApiClient(api_url(), token).me()
     except SignedOut:
         return None
-    signed_in = Principal(name=me["name"], role=me["role"], api_key=token)
+    signed_in = Principal(name=me["name"], role=me["role"], api_key=token, key_id=me["keyId"])
     st.session_state[PRINCIPAL_KEY] = signed_in
     return signed_in
 
@@ -70,6 +71,15 @@ def client() -> ApiClient:
 def can_import() -> bool:
     signed_in = principal()
     return signed_in is not None and ROLE_RANK.get(signed_in["role"], -1) >= ROLE_RANK["importer"]
+
+
+def may_act_on(job: dict[str, Any]) -> bool:
+    """The API's one rule for cancelling, resuming, retrying and undoing an import: an admin,
+    or an importer whose key created it. Others are not offered what would be refused."""
+    signed_in = principal()
+    if signed_in is None or not can_import():
+        return False
+    return signed_in["role"] == "admin" or signed_in.get("key_id") == job.get("createdByKeyId")
 
 
 def flash(message: str) -> None:

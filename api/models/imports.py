@@ -96,6 +96,8 @@ class Job(CamelStruct):
     mapping: dict[str, str]
     dry_run: bool
     created_by: str
+    # The key that created it (as GET /auth/me names keys): it, or an admin, may act on it.
+    created_by_key_id: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -10,6 +10,7 @@ from api.models.base import CamelStruct
 class KeyOwner(CamelStruct):
     name: str
     role: str
+    key_id: str  # names the key (as the audit trail and an import's createdByKeyId do)
 
 
 class CreatedKey(CamelStruct):

@@ -29,7 +29,7 @@ class KeyController(Controller):
     @get("/auth/me", responses=errors(), summary="Who the presented key belongs to, and its role")
     async def me(self, request: Request) -> KeyOwner:  # type: ignore[type-arg]
         principal = current_principal(request)
-        return KeyOwner(name=principal.name, role=principal.role.value)
+        return KeyOwner(name=principal.name, role=principal.role.value, key_id=principal.key_id)
 
     @post(
         "/api-keys",

@@ -267,8 +267,10 @@ def test_settings_the_api_rejects_keep_the_user_on_the_page(ui_api: RunningStack
 # --- upload status page ---------------------------------------------------------------------
 
 
-def status_page(api_key: str, job_id: str, role: str = "admin") -> AppTest:
-    at = signed_in_app(api_key, role=role).run()
+def status_page(
+    api_key: str, job_id: str, role: str = "admin", key_id: str | None = None
+) -> AppTest:
+    at = signed_in_app(api_key, role=role, key_id=key_id).run()
     at.session_state["focus_job"] = job_id
     return at.switch_page("status_page.py").run()
 
@@ -345,6 +347,30 @@ def test_viewer_sees_a_running_upload_without_cancel(
     no_exception(at)
     assert "watched.csv" in page_text(at)
     assert not [b for b in at.button if b.label == "Cancel this import"]
+    assert api.post(f"/imports/{job_id}/cancel").status_code == 200
+
+
+def test_an_importer_is_offered_the_actions_on_its_own_imports_only(
+    ui_api: RunningStack, api: httpx.Client
+) -> None:
+    """The API lets only an admin or the key that created an import cancel, resume, retry or
+    undo it: the page offers them to that key, and not to another importer."""
+    rows = [[f"Own{n}", f"own{n}@example.com", ""] for n in range(3000)]
+    owner, other = new_key(api, "Ola Owner", "importer"), new_key(api, "Oz Other", "importer")
+    with httpx.Client(base_url=ui_api.api_url, headers={"Authorization": f"Bearer {owner}"}) as own:
+        job_id = start_import(own, "owned.csv", customers_csv(rows), batchSize=1)
+        owner_id = own.get("/auth/me").json()["keyId"]
+    with httpx.Client(base_url=ui_api.api_url, headers={"Authorization": f"Bearer {other}"}) as o:
+        other_id = o.get("/auth/me").json()["keyId"]
+
+    def cancel_offered(key: str, key_id: str) -> bool:
+        at = status_page(key, job_id, role="importer", key_id=key_id)
+        no_exception(at)
+        assert "owned.csv" in page_text(at)
+        return any(b.label == "Cancel this import" for b in at.button)
+
+    assert not cancel_offered(other, other_id)
+    assert cancel_offered(owner, owner_id)
     assert api.post(f"/imports/{job_id}/cancel").status_code == 200
 
 

@@ -38,10 +38,13 @@ def new_key(client: httpx.Client, name: str, role: str) -> str:
     return key
 
 
-def signed_in_app(api_key: str, name: str = "admin", role: str = "admin") -> AppTest:
+def signed_in_app(
+    api_key: str, name: str = "admin", role: str = "admin", key_id: str | None = None
+) -> AppTest:
     """The app with a user already signed in (the sign-in form has tests of its own)."""
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT_SECONDS)
-    at.session_state["principal"] = {"name": name, "role": role, "api_key": api_key}
+    principal = {"name": name, "role": role, "api_key": api_key, "key_id": key_id}
+    at.session_state["principal"] = principal
     return at
 
 

@@ -25,6 +25,11 @@ async def test_only_an_admin_or_the_creator_may_act_on_an_import_or_a_schedule(
     config = {"deduplicationKeys": ["email"], "action": "ignore"}
     created = await api.post("/imports", headers=owner, **import_form(content, config))
     job_id = created.json()["id"]
+    # The job names its key as GET /auth/me does: the UI offers its actions to that key only.
+    owner_key_id = (await api.get("/auth/me", headers=owner)).json()["keyId"]
+    job = (await api.get(f"/imports/{job_id}", headers=owner)).json()
+    assert job["createdByKeyId"] == owner_key_id
+    assert (await api.get("/auth/me", headers=other)).json()["keyId"] != owner_key_id
     schedule = await api.post(
         "/schedules",
         headers=owner,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from tests.helpers import csv_bytes, import_form, summary_counts, wait_for_job
 
 EXAMPLE = csv_bytes(
@@ -75,6 +77,7 @@ async def test_roles_limit_what_a_key_may_do(api, admin_headers) -> None:
     assert (await api.get("/auth/me", headers=viewer)).json() == {
         "name": "analyst",
         "role": "viewer",
+        "keyId": hashlib.sha256(created.json()["key"].encode()).hexdigest()[:16],
     }
     assert (await api.get("/imports", headers=viewer)).status_code == 200
     refused = await api.post(

@@ -22,6 +22,7 @@ async def test_a_session_acts_for_its_key_until_closed(api, database, admin_head
     assert (await api.get("/auth/me", headers=session)).json() == {
         "name": "Ida",
         "role": "importer",
+        "keyId": (await api.get("/auth/me", headers=key_headers)).json()["keyId"],
     }
     assert (
         await api.post("/api-keys", headers=session, json={"name": "x", "role": "admin"})

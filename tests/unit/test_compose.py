@@ -19,7 +19,9 @@ APP_SERVICES = ("api", "worker", "webhooks", "sweeper", "ui")
 ALL_SERVICES = ("mongo", "redis", *APP_SERVICES)
 # Our services' variables that are not Settings fields, each with why. Empty today: a name
 # added here must also be described in .env.example or in compose.yaml.
-DOCUMENTED_EXTRA_ENV: dict[str, str] = {}
+DOCUMENTED_EXTRA_ENV: dict[str, str] = {
+    "FORWARDED_ALLOW_IPS": "uvicorn's own: the proxies whose X-Forwarded-For it trusts",
+}
 # Values compose sets itself instead of taking them from the host.
 FIXED_VALUES = {
     "MONGODB_URL": "mongodb://mongo:27017/?replicaSet=rs0",
@@ -29,6 +31,7 @@ FIXED_VALUES = {
     "API_URL": "http://api:${API_PORT:-8000}",
     "DATA_DIR": "/app/var",
     "LOG_FORMAT": "json",
+    "FORWARDED_ALLOW_IPS": "${UI_ADDRESS:-172.30.80.10}",
 }
 VAR_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
 INTERPOLATION = re.compile(r"^\$\{([A-Z][A-Z0-9_]*):-([^}]*)\}$")
@@ -246,3 +249,21 @@ def test_dockerfile() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     for entry in (".venv", "var", ".git", ".env", "test-output", ".pytest_cache"):
         assert entry in ignored, entry
+
+
+def test_the_api_trusts_the_forwarded_address_of_the_ui_container_only(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The failed sign-in limit counts per browser: the API takes X-Forwarded-For from the
+    UI's container, whose address is fixed inside the stack's own network."""
+    import ipaddress
+
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    trusted = services["api"]["environment"]["FORWARDED_ALLOW_IPS"]
+    ui_address = services["ui"]["networks"]["default"]["ipv4_address"]
+    assert trusted == ui_address
+    (subnet,) = compose["networks"]["default"]["ipam"]["config"]
+    default = INTERPOLATION.match(ui_address)
+    network = INTERPOLATION.match(subnet["subnet"])
+    assert default and network
+    assert ipaddress.ip_address(default[2]) in ipaddress.ip_network(network[2])

@@ -27,8 +27,9 @@ from store.documents import ImportJob, JobKind
 from store.errors import Conflict
 from store.jobs import admission, leases
 from store.jobs.dispatch import Dispatcher
-from store.jobs.queries import FINISHED, get_job, job_schema
+from store.jobs.queries import get_job, job_schema
 from store.jobs.reading import read_sample, remembered_for, suggestions_for, upload_limits
+from store.jobs.states import FINISHED
 from store.schemas import get_schema
 
 log = logging.getLogger(__name__)

@@ -42,12 +42,14 @@ async def run(
         attempt = int(document[step.attempts])
         if wanted is not None and not await wanted(document):
             return True
+        failing = step.failing
         try:
-            if attempt > step.interrupted_after and not _done(step, document):
-                raise policy.Interrupted(policy.interrupted(step.title, attempt - 1))
+            if failing and attempt > failing.interrupted_after and not _done(step, document):
+                raise policy.Interrupted(policy.interrupted(failing.title, attempt - 1))
             await work(document)
         except Exception as error:
-            if not isinstance(error, policy.Interrupted) and policy.may_retry(attempt, error):
+            interrupted = isinstance(error, policy.Interrupted)
+            if not failing or (not interrupted and policy.may_retry(attempt, error)):
                 raise  # Dramatiq delivers it again
             log.exception("%s %s failed after %d attempts", step.name, document["_id"], attempt)
             await (give_up or _fail_job(step))(document, attempt, error)
@@ -63,7 +65,10 @@ def failure(step: Step, attempt: int, error: BaseException, reason: str | None =
     (with `reason`, or the error described)."""
     if isinstance(error, policy.Interrupted):
         return str(error)
-    return f"{step.failed_after} after {attempt} attempts: {reason or policy.describe(error)}"
+    assert step.failing is not None and step.failing.failed_after is not None
+    return (
+        f"{step.failing.failed_after} after {attempt} attempts: {reason or policy.describe(error)}"
+    )
 
 
 def _fail_job(step: Step) -> GiveUp:

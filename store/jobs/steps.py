@@ -30,16 +30,26 @@ Document = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Failing:
+    """When and how a step ends its job failed."""
+
+    # Deliveries that all stopped midway (the worker died) before it ends failed.
+    interrupted_after: int
+    title: str  # what stopped midway, in the reason the job ends with
+    # The reason's start when its last delivery failed, for a step that ends its job.
+    failed_after: str | None = None
+
+
+@dataclass(frozen=True)
 class Step:
     name: str  # as the recovery check and its metric name it
     actor: str  # the actor that runs it (workers.actors)
     on_batches: bool  # its document is a batch (else the job)
     lease: str
     attempts: str
-    # Deliveries that all stopped midway (the worker died) before it ends failed.
-    interrupted_after: int
-    title: str  # what stopped midway, in the reason the job ends with
-    failed_after: str  # the reason's start when its last delivery failed
+    # None: the job has ended already; every failed delivery goes back to Dramatiq, and
+    # the recovery check stops sending it at the step's limit (its `condition`).
+    failing: Failing | None
     # The documents that wait on this step (a live lease or not), and the condition they
     # meet, read again before the step is sent again.
     waiting: Callable[[Step, datetime], Awaitable[list[Document]]]
@@ -155,9 +165,7 @@ PLANNING = Step(
     on_batches=False,
     lease=PLAN_LEASE,
     attempts=PLAN_ATTEMPTS,
-    interrupted_after=policy.MAX_ATTEMPTS,
-    title="Planning the import",
-    failed_after="The import could not start",
+    failing=Failing(policy.MAX_ATTEMPTS, "Planning the import", "The import could not start"),
     waiting=_matching,
     condition=_unfinished(batch_count=None, **NOT_REVERT),
     send=_send_plan,
@@ -170,9 +178,7 @@ BATCH = Step(
     on_batches=True,
     lease=BATCH_LEASE,
     attempts=BATCH_ATTEMPTS,
-    interrupted_after=policy.MAX_CONTENDED_ATTEMPTS,
-    title="The batch",
-    failed_after="The batch failed",
+    failing=Failing(policy.MAX_CONTENDED_ATTEMPTS, "The batch"),  # marks the batch failed
     waiting=_batches_waiting,
     condition=lambda now: {"status": BatchStatus.PENDING},
     send=_send_batch,
@@ -183,24 +189,24 @@ COMPLETION = Step(
     on_batches=False,
     lease=FINALIZE_LEASE,
     attempts=FINALIZE_ATTEMPTS,
-    interrupted_after=policy.MAX_ATTEMPTS,
-    title="Every row was processed, but building the report",
-    failed_after="Every row was processed, but the results report could not be built",
+    failing=Failing(
+        policy.MAX_ATTEMPTS,
+        "Every row was processed, but building the report",
+        "Every row was processed, but the results report could not be built",
+    ),
     waiting=_completions_waiting,
     condition=lambda now: {"status": JobStatus.IN_PROGRESS, "batch_count": {"$ne": None}},
     send=_send_completion,
 )
 # A cancelled import's report: the completion's actor, lease and deliveries. The import
-# is finished, so a report that cannot be built leaves it cancelled (policy.report_given_up).
+# has ended, so a report that cannot be built leaves it cancelled (policy.report_given_up).
 REPORT = Step(
     name="report",
     actor=COMPLETION.actor,
     on_batches=False,
     lease=FINALIZE_LEASE,
     attempts=FINALIZE_ATTEMPTS,
-    interrupted_after=policy.MAX_REPORT_ATTEMPTS,
-    title="Building the report of the cancelled import",
-    failed_after="The report of the cancelled import could not be built",
+    failing=None,  # at most policy.MAX_REPORT_ATTEMPTS deliveries: _owing_a_report
     waiting=_matching,
     condition=_owing_a_report,
     send=_send_finalize,
@@ -211,9 +217,7 @@ REVERT = Step(
     on_batches=False,
     lease=REVERT_LEASE,
     attempts=REVERT_ATTEMPTS,
-    interrupted_after=policy.MAX_CONTENDED_ATTEMPTS,
-    title="Reverting the import",
-    failed_after="The revert stopped",
+    failing=Failing(policy.MAX_CONTENDED_ATTEMPTS, "Reverting the import", "The revert stopped"),
     waiting=_matching,
     condition=_unfinished(kind=JobKind.REVERT),
     send=_send_revert,

@@ -35,10 +35,10 @@ async def finalize_job(job_id: str, settings: Settings) -> None:
     # Not every batch is counted, done already, a live delivery is at it, or the job was
     # cancelled: before this delivery, or while it built the report (the completion then
     # left it to this, with the lease free again).
-    await step_run.run(REPORT, _owing_a_report(oid), settings, _report_cancelled)
+    await step_run.run(REPORT, _cancelled_without_report(oid), settings, _report_cancelled)
 
 
-def _owing_a_report(job_id: ObjectId) -> dict[str, Any]:
+def _cancelled_without_report(job_id: ObjectId) -> dict[str, Any]:
     return {
         "_id": job_id,
         "status": JobStatus.CANCELLED,
@@ -54,7 +54,7 @@ async def _report_cancelled(document: Document) -> None:
     await wait_for_writers(job, "cancelled import")
     report_id = await reports.build_report(job)
     await ImportJob.get_pymongo_collection().update_one(
-        _owing_a_report(job.id),
+        _cancelled_without_report(job.id),
         {"$set": {"report_file_id": report_id, "announce": True}},  # store.webhooks
     )
 

@@ -48,6 +48,7 @@ from store.documents import (
     RowResultRecord,
     utcnow,
 )
+from store.jobs.states import batch_id
 
 DATABASE = "bcu_bench"
 HEADER = ["First Name", "Last Name", "Email", "Phone", "City", "Notes"]
@@ -154,7 +155,7 @@ async def seed_job(rows: int, batch_size: int) -> str:
         for name, value in counts.model_dump().items():
             setattr(total, name, getattr(total, name) + value)
         batch = ImportBatch(
-            id=f"{job_id}-{seq:06d}",
+            id=batch_id(job_id, seq),
             job_id=job_id,
             seq=seq,
             rows=[row for row, _ in members],

@@ -177,13 +177,16 @@ class ImportJob(Document):
     counts: Counts = Field(default_factory=Counts)
     error: str | None = None
     report_file_id: Any = None
-    # Leases (store.jobs.leases): until when a worker holds the planning or the report.
+    # Leases (store.jobs.leases): until when a worker holds the planning, the report, or a
+    # revert job's one step (store.jobs.steps names these fields).
     plan_lease_until: datetime | None = None
     finalizing_until: datetime | None = None
-    # Deliveries of planning and of the completion that started: counted here, not in the
-    # broker, so a delivery that kills its worker every time still ends the job.
+    revert_lease_until: datetime | None = None
+    # Deliveries of each of those steps that started: counted here, not in the broker, so
+    # a delivery that kills its worker every time still ends the job.
     plan_attempts: int = 0
     finalize_attempts: int = 0
+    revert_attempts: int = 0
 
     class Settings:
         name = "import_jobs"

@@ -11,6 +11,7 @@ import dramatiq
 from config import get_settings
 from store import db, jobs, schedules
 from store.jobs import policy
+from store.jobs.steps import BATCH, COMPLETION, PLANNING, REVERT
 from workers.broker import broker
 from workers.queues import AFTER_OTHERS, BATCHES, FIRST, SMALL_BATCHES, STEPS
 
@@ -40,7 +41,7 @@ dispatcher = DramatiqDispatcher()
 
 
 @dramatiq.actor(
-    actor_name="plan_import",
+    actor_name=PLANNING.actor,
     queue_name=STEPS,
     priority=FIRST,
     time_limit=policy.STEP_TIME_LIMIT_MS,
@@ -60,14 +61,14 @@ async def _process_batch(batch_id: str) -> None:
 
 # One step, two actors: the same work from two queues, the small imports' run first.
 process_batch = dramatiq.actor(
-    actor_name="process_batch",
+    actor_name=BATCH.actor,
     queue_name=BATCHES,
     priority=AFTER_OTHERS,
     time_limit=policy.BATCH_TIME_LIMIT_MS,
     **ACTOR_OPTIONS,
 )(_process_batch)
 process_small_batch = dramatiq.actor(
-    actor_name="process_small_batch",
+    actor_name=BATCH.small_import_actor,
     queue_name=SMALL_BATCHES,
     priority=FIRST,
     time_limit=policy.BATCH_TIME_LIMIT_MS,
@@ -76,7 +77,7 @@ process_small_batch = dramatiq.actor(
 
 
 @dramatiq.actor(
-    actor_name="finalize_import",
+    actor_name=COMPLETION.actor,
     queue_name=STEPS,
     priority=FIRST,
     time_limit=policy.STEP_TIME_LIMIT_MS,
@@ -88,7 +89,13 @@ async def finalize_import(job_id: str) -> None:
     await jobs.finalize_job(job_id, settings)
 
 
-@dramatiq.actor(actor_name="revert_import", queue_name=STEPS, priority=FIRST, **ACTOR_OPTIONS)
+@dramatiq.actor(
+    actor_name=REVERT.actor,
+    queue_name=STEPS,
+    priority=FIRST,
+    time_limit=policy.REVERT_TIME_LIMIT_MS,
+    **ACTOR_OPTIONS,
+)
 async def revert_import(revert_id: str) -> None:
     settings = get_settings()
     await db.connect(settings)

@@ -11,19 +11,16 @@ from dramatiq import Message
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
 from store.jobs import Queued
+from store.jobs.steps import STEPS
 from workers.queues import IMPORT_QUEUES
 from workers.webhooks import WEBHOOK_QUEUE
 
 QUEUES = (*IMPORT_QUEUES, WEBHOOK_QUEUE)
-# The step each actor runs (a batch has two actors: workers.actors).
-STEP_OF_ACTOR = {
-    "plan_import": "plan_import",
-    "process_batch": "process_batch",
-    "process_small_batch": "process_batch",
-    "finalize_import": "finalize_import",
-    "revert_import": "revert_import",
-    "run_schedule": "run_schedule",
-    "deliver_webhook": "deliver_webhook",
+RUN_SCHEDULE, DELIVER_WEBHOOK = "run_schedule", "deliver_webhook"
+# What each actor's messages hold, named by the step's actor (a batch has two actors).
+HELD_AS = {actor: step.actor for step in STEPS for actor in step.actors} | {
+    RUN_SCHEDULE: RUN_SCHEDULE,
+    DELIVER_WEBHOOK: DELIVER_WEBHOOK,
 }
 
 
@@ -53,7 +50,7 @@ class RedisBacklog:
         self._fetched_at: dict[bytes, float] = {}  # Redis message id → first seen fetched
 
     def queued(self) -> Queued:
-        held: dict[str, set[str]] = {kind: set() for kind in STEP_OF_ACTOR.values()}
+        held: dict[str, set[str]] = {kind: set() for kind in HELD_AS.values()}
         now = time.time()
         namespace = self.broker.namespace
         client = self.broker.client
@@ -76,14 +73,7 @@ class RedisBacklog:
                 if now - due <= self.lease_seconds:
                     _add(held, body)
         self._fetched_at = fetched_at
-        return Queued(
-            plans=held["plan_import"],
-            batches=held["process_batch"],
-            finalizes=held["finalize_import"],
-            reverts=held["revert_import"],
-            deliveries=held["deliver_webhook"],
-            runs=held["run_schedule"],
-        )
+        return Queued(steps=held, deliveries=held[DELIVER_WEBHOOK], runs=held[RUN_SCHEDULE])
 
 
 def _raw(value: bytes | str) -> bytes:
@@ -92,6 +82,6 @@ def _raw(value: bytes | str) -> bytes:
 
 def _add(held: dict[str, set[str]], body: bytes) -> None:
     message = Message.decode(body)
-    step = STEP_OF_ACTOR.get(message.actor_name)
+    step = HELD_AS.get(message.actor_name)
     if step is not None and message.args:
         held[step].add(str(message.args[0]))

@@ -14,13 +14,14 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
 
 from config import logs
+from store.jobs.steps import STEPS
 
 log = logging.getLogger("workers.steps")
 REQUEST_ID_OPTION = "request_id"
-# Actors whose first argument is an import's (or revert's) id; a batch's id is
-# "<import id>-<number>".
-JOB_STEPS = frozenset({"plan_import", "finalize_import", "revert_import"})
-BATCH_STEPS = frozenset({"process_batch", "process_small_batch"})
+# Actors whose first argument is an import's (or revert's) id, or a batch's
+# (store.jobs.states.batch_id: "<import id>-<number>").
+JOB_STEPS = frozenset(actor for step in STEPS if not step.on_batches for actor in step.actors)
+BATCH_STEPS = frozenset(actor for step in STEPS if step.on_batches for actor in step.actors)
 
 
 def context_of(message: Message[Any] | MessageProxy) -> dict[str, Any]:

@@ -1,11 +1,15 @@
 """The import job pipeline, one step a module: reading (a file's limits, sample and mapping
 preview), admission (per-key limits), intake (accept a file), planning (rows into
 batches), batches (one batch's commit), progress (counting), finalize (the report),
-queries (reading and cancelling jobs), revert (undoing an import), resume (continuing a
+queries (reading jobs), cancel, revert (undoing an import), resume (continuing a
 cancelled or failed one), leases and recovery (driving again the steps of dead workers and
-lost messages), maintenance (retention), and the one retry policy (policy)."""
+lost messages), maintenance (retention), and the one retry policy (policy).
+
+A job's steps are one table (steps: actor, lease, deliveries, recovery) run by one routine
+(step_run); every change of a job's status is in states."""
 
 from store.jobs.batches import process_batch
+from store.jobs.cancel import cancel_job
 from store.jobs.dispatch import Dispatcher
 from store.jobs.finalize import finalize_job
 from store.jobs.intake import create_job, create_retry
@@ -14,7 +18,6 @@ from store.jobs.planning import plan_job
 from store.jobs.policy import MAX_ATTEMPTS, MAX_CONTENDED_ATTEMPTS
 from store.jobs.queries import (
     JobFilter,
-    cancel_job,
     failed_rows,
     get_job,
     job_schema,

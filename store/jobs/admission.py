@@ -18,7 +18,7 @@ from store import db
 from store.documents import ImportJob, utcnow
 from store.errors import TooManyRequests
 from store.jobs import leases
-from store.jobs.queries import UNFINISHED
+from store.jobs.states import UNFINISHED
 
 RUNNING_IMPORTS_RETRY_SECONDS = 30  # imports take seconds to minutes: no use asking sooner
 ADMISSION_LEASE_SECONDS = 10.0  # a process that died holding a key's admission frees it then

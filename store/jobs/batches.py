@@ -8,12 +8,12 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from pymongo import ReturnDocument
 
 from config import Settings
 from domain.actions import Action
 from domain.resolution import Outcome, RowInput
-from store.commit import Commit, commit, id_for_row
+from store import writers
+from store.commit import Commit, Contended, commit, id_for_row
 from store.documents import (
     BatchRow,
     BatchStatus,
@@ -26,10 +26,12 @@ from store.documents import (
     utcnow,
 )
 from store.errors import NotFound
-from store.jobs import leases, policy
+from store.jobs import policy, step_run
 from store.jobs.dispatch import Dispatcher
 from store.jobs.progress import count_batch, finish_if_complete
-from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema
+from store.jobs.queries import get_job, job_oid, job_schema
+from store.jobs.states import UNFINISHED, batch_ids
+from store.jobs.steps import BATCH, Document
 
 log = logging.getLogger(__name__)
 # When more than this share of a batch's rows reached existing customers when planned, the
@@ -42,48 +44,32 @@ SUMMARY = {"job_id": 1, "seq": 1, "status": 1, "counts": 1, "first_row": 1, "las
 
 
 async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
-    batches = ImportBatch.get_pymongo_collection()
-    # Every delivery that takes the batch is counted before the rows are read as a batch: a
-    # batch whose document no longer reads still ends failed after its attempts.
-    lease = await leases.take(
-        batches,
-        {"_id": batch_id, "status": BatchStatus.PENDING},
-        "lease_until",
-        settings.lease_seconds,
-        count_in="attempts",
-    )
-    if lease is None:
-        finished = await batches.find_one({"_id": batch_id}, SUMMARY)
-        if finished is None:
-            raise NotFound(f"No batch {batch_id!r}")
-        if finished["status"] != BatchStatus.PENDING:
-            # Finished by an earlier delivery, which may have died before counting.
-            await _count(finished, dispatcher)
-        return  # else a live delivery holds it: it finishes it, or its lease runs out
-    async with lease:
-        await _take_batch(batch_id, lease.document, dispatcher, settings)
+    """Every delivery that takes the batch is counted before the rows are read as a batch:
+    a batch whose document no longer reads still ends failed after its attempts."""
 
+    job: ImportJob | None = None
 
-async def _take_batch(
-    batch_id: str, stored: dict[str, Any], dispatcher: Dispatcher, settings: Settings
-) -> None:
-    job = await get_job(str(stored["job_id"]))
-    if job.status not in UNFINISHED:
-        return  # cancelled: the batch stays pending and uncounted
-    attempts = int(stored["attempts"])
-    try:
-        if attempts > policy.MAX_CONTENDED_ATTEMPTS:  # every earlier delivery died midway
-            raise policy.Interrupted(policy.interrupted("The batch", attempts - 1))
-        finished = await _commit_batch(stored, job, attempts, settings)
-    except Exception as error:
-        if policy.may_retry(attempts, error):
-            raise  # Dramatiq retries the message
-        log.exception("batch %s failed after %d attempts", batch_id, attempts)
-        finished = await _mark_failed(batch_id, stored, error, attempts)
-    if finished is None:  # another delivery finished it first: count what that one recorded
-        finished = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id}, SUMMARY)
-    if finished is not None and finished["status"] != BatchStatus.PENDING:
+    async def wanted(stored: Document) -> bool:
+        nonlocal job
+        job = await get_job(str(stored["job_id"]))
+        return job.status in UNFINISHED  # a cancelled import's batch stays pending, uncounted
+
+    async def take(stored: Document) -> None:
+        assert job is not None  # read by `wanted`, first
+        await _commit_batch(stored, job, settings)
+
+    async def give_up(stored: Document, attempts: int, error: BaseException) -> None:
+        await _mark_failed(batch_id, stored, error, attempts)
+
+    pending = {"_id": batch_id, "status": BatchStatus.PENDING}
+    await step_run.run(BATCH, pending, settings, take, give_up, wanted)
+    finished = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id}, SUMMARY)
+    if finished is None:
+        raise NotFound(f"No batch {batch_id!r}")
+    if finished["status"] != BatchStatus.PENDING:
+        # Finished by this delivery or an earlier one, which may have died before counting.
         await _count(finished, dispatcher)
+    # Else a live delivery holds it: it finishes it, or its lease runs out.
 
 
 async def _count(batch: dict[str, Any], dispatcher: Dispatcher) -> None:
@@ -92,9 +78,7 @@ async def _count(batch: dict[str, Any], dispatcher: Dispatcher) -> None:
     await finish_if_complete(job_id, dispatcher)
 
 
-async def _commit_batch(
-    document: dict[str, Any], job: ImportJob, attempts: int, settings: Settings
-) -> dict[str, Any] | None:
+async def _commit_batch(document: Document, job: ImportJob, settings: Settings) -> None:
     batch_id = str(document["_id"])
     batch = ImportBatch.model_validate(document)
     rows = batch.rows
@@ -110,7 +94,7 @@ async def _commit_batch(
             lookup_chunk_size=settings.lookup_chunk_size,
             lease_seconds=settings.writer_lease_seconds,
             dry_run=job.dry_run,
-            resumed=attempts > 1,
+            resumed=int(document[BATCH.attempts]) > 1,
             import_id=job_id,
             assume_new=batch.held_rows is None
             or batch.held_rows <= HELD_FOR_READING_FIRST * len(rows),
@@ -127,15 +111,14 @@ async def _commit_batch(
         )
         for r in resolution.results
     ]
-    return await _finish(batch_id, BatchStatus.DONE, results)
+    await _finish(batch_id, BatchStatus.DONE, results)
 
 
 async def _finish(
     batch_id: str, status: BatchStatus, results: list[RowResultRecord], **extra: Any
-) -> dict[str, Any] | None:
-    """Record the batch's results, unless another delivery finished it first; the batch as
-    recorded (SUMMARY), or None if it was not this delivery that finished it."""
-    return await ImportBatch.get_pymongo_collection().find_one_and_update(
+) -> None:
+    """Record the batch's results, unless another delivery finished it first."""
+    await ImportBatch.get_pymongo_collection().update_one(
         {"_id": batch_id, "status": BatchStatus.PENDING},
         {
             "$set": {
@@ -146,8 +129,6 @@ async def _finish(
                 **extra,
             }
         },
-        projection=SUMMARY,
-        return_document=ReturnDocument.AFTER,
     )
 
 
@@ -176,8 +157,8 @@ def _readable_rows(document: dict[str, Any] | None) -> list[BatchRow]:
 
 
 async def _mark_failed(
-    batch_id: str, stored: dict[str, Any], error: Exception, attempts: int
-) -> dict[str, Any] | None:
+    batch_id: str, stored: Document, error: BaseException, attempts: int
+) -> None:
     """Mark the batch failed: each of its rows gets the outcome failed with the batch's
     problem as the reason."""
     document = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id})
@@ -192,6 +173,11 @@ async def _mark_failed(
         for row in rows
     ]
     # Readable from now on: the rows as far as they could be read.
-    return await _finish(
-        batch_id, BatchStatus.FAILED, results, error=problem, packed_rows=pack(rows)
-    )
+    await _finish(batch_id, BatchStatus.FAILED, results, error=problem, packed_rows=pack(rows))
+
+
+async def wait_for_writers(job: ImportJob, what: str) -> None:
+    """Raises Contended (a delivery later goes on) while a batch of `job` may still be
+    writing: a cancelled import's, whose report or revert waits for them."""
+    if await writers.live(batch_ids(job)):
+        raise Contended(f"batches of {what} {job.id} are still being written")

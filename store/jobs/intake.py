@@ -25,9 +25,9 @@ from store import audit, files, mappings
 from store.auth import Principal
 from store.documents import ImportJob, JobKind
 from store.errors import Conflict
-from store.jobs import admission, leases
+from store.jobs import admission, leases, states
 from store.jobs.dispatch import Dispatcher
-from store.jobs.queries import FINISHED, get_job, job_schema
+from store.jobs.queries import get_job, job_schema
 from store.jobs.reading import read_sample, remembered_for, suggestions_for, upload_limits
 from store.schemas import get_schema
 
@@ -296,7 +296,7 @@ async def create_retry(
     created_by.require_owner(original.created_by_key, "retry", "import")
     if original.kind is not JobKind.IMPORT:
         raise Conflict("Only an import can be retried")
-    if original.status not in FINISHED:
+    if original.status not in states.FINISHED:
         raise Conflict(
             f"Import {job_id} is {original.status.value}; retry its failed rows once it ends"
         )

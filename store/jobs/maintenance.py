@@ -10,7 +10,7 @@ from bson import ObjectId
 from config import Settings
 from store import files, preimages, writers
 from store.documents import ImportBatch, ImportJob, utcnow
-from store.jobs.queries import FINISHED, UNFINISHED
+from store.jobs.states import FINISHED, UNFINISHED
 
 
 async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str]:

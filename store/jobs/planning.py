@@ -11,28 +11,22 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from gridfs.errors import NoFile
-from pymongo import ReturnDocument
 
 from config import Settings
 from domain.batching import RowGrouper
 from domain.resolution import identifier_values
 from domain.tabular import open_table
 from store import files
-from store.documents import (
-    BatchStatus,
-    Counts,
-    ImportBatch,
-    ImportJob,
-    JobStatus,
-    utcnow,
-)
+from store.documents import ImportBatch, ImportJob, utcnow
 from store.errors import NotFound
-from store.jobs import leases, policy, progress, remote, resume
+from store.jobs import leases, progress, remote, resume, states, step_run
 from store.jobs.dispatch import Dispatcher
 from store.jobs.holders import HolderLinks
-from store.jobs.progress import count_batch, fail_job, finish_if_complete
-from store.jobs.queries import UNFINISHED, get_job, job_oid, job_validator
+from store.jobs.progress import enqueue_unfinished
+from store.jobs.queries import get_job, job_oid, job_validator
 from store.jobs.reading import csv_limits
+from store.jobs.states import UNFINISHED
+from store.jobs.steps import PLANNING, Document
 
 log = logging.getLogger(__name__)
 # A batch's rows (cells and values) must fit one MongoDB document (16 MB) whatever the
@@ -48,46 +42,23 @@ def _stored_size(cells: list[str]) -> int:
 
 
 async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
-    """Running twice stores the same batches. Deliveries are counted: when the last one
-    fails too, or a delivery finds that the earlier ones all stopped midway (the worker
-    died), the job ends failed with the reason."""
-    jobs = ImportJob.get_pymongo_collection()
-    lease = await leases.take(
-        jobs,
-        {"_id": job_oid(job_id), "status": {"$in": list(UNFINISHED)}},
-        "plan_lease_until",
-        settings.lease_seconds,
-        count_in="plan_attempts",
-    )
-    if lease is None:
-        if await jobs.count_documents({"_id": job_oid(job_id)}) == 0:
-            raise NotFound(f"No import with id {job_id!r}")
-        return  # finished or cancelled meanwhile, or a live delivery is planning it
-    async with lease:
-        await _plan_with_attempts(job_id, lease.document, dispatcher, settings)
+    """Running twice stores the same batches; the step's deliveries are counted and end
+    the job failed at the limit (store.jobs.step_run)."""
+    oid = job_oid(job_id)
 
-
-async def _plan_with_attempts(
-    job_id: str, counted: dict[str, Any], dispatcher: Dispatcher, settings: Settings
-) -> None:
-    attempt = int(counted["plan_attempts"])
-    if attempt > policy.MAX_ATTEMPTS and counted.get("batch_count") is None:
-        await fail_job(job_id, policy.interrupted("Planning the import", attempt - 1))
-        return
-    try:
+    async def plan(job: Document) -> None:
         await _plan_job(job_id, dispatcher, settings)
-    except NotFound:
-        raise  # no job to end
-    except Exception as error:
-        if policy.may_retry(attempt, error):
-            raise  # Dramatiq retries the message
-        log.exception("planning import %s failed after %d attempts", job_id, attempt)
-        reason = (
-            "the uploaded file is no longer stored"
-            if isinstance(error, NoFile)
-            else policy.describe(error)
-        )
-        await fail_job(job_id, f"The import could not start after {attempt} attempts: {reason}")
+
+    async def give_up(job: Document, attempt: int, error: BaseException) -> None:
+        if isinstance(error, NotFound):
+            raise error  # no job to end
+        reason = "the uploaded file is no longer stored" if isinstance(error, NoFile) else None
+        await states.fail(job_id, step_run.failure(PLANNING, attempt, error, reason))
+
+    ran = await step_run.run(PLANNING, states.unfinished(oid), settings, plan, give_up)
+    if not ran and await ImportJob.get_pymongo_collection().count_documents({"_id": oid}) == 0:
+        raise NotFound(f"No import with id {job_id!r}")
+    # Else finished or cancelled meanwhile, or a live delivery is planning it.
 
 
 class _Spool:
@@ -129,7 +100,6 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     if job.batch_count is not None:
         await enqueue_unfinished(job, dispatcher)
         return
-    jobs = ImportJob.get_pymongo_collection()
     validator = job_validator(job, settings)
     identifier_keys = [a.key for a in validator.schema.channel_identifiers]
     grouper = RowGrouper(spill=tempfile.TemporaryFile)
@@ -184,7 +154,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             rows.append(row)
             if len(rows) == sizes[seq]:
                 batch = ImportBatch(
-                    id=f"{job_id}-{seq:06d}",
+                    id=states.batch_id(job_id, seq),
                     job_id=job_id,
                     seq=seq,
                     rows=rows,
@@ -194,48 +164,16 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
                 await collection.replace_one({"_id": batch.id}, document, upsert=True)
                 del pending[seq]
     now = utcnow()
-    updated = await jobs.find_one_and_update(
-        {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
+    updated = await states.start(
+        job.id,
         {
-            "$set": {
-                "batch_count": len(sizes),
-                "total_rows": len(batch_of_row),
-                "checked_rows": len(batch_of_row),
-                "status": JobStatus.IN_PROGRESS,
-                "started_at": job.started_at or now,
-                "planned_at": now,
-            }
+            "batch_count": len(sizes),
+            "total_rows": len(batch_of_row),
+            "checked_rows": len(batch_of_row),
+            "started_at": job.started_at or now,
+            "planned_at": now,
         },
-        return_document=ReturnDocument.AFTER,
     )
     if updated is None:  # cancelled while planning
         return
     await enqueue_unfinished(ImportJob.model_validate(updated), dispatcher)
-
-
-async def enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
-    """One message per batch still pending; the completion when none is left."""
-    pending = (
-        ImportBatch.get_pymongo_collection()
-        .find({"job_id": str(job.id), "status": BatchStatus.PENDING}, {"_id": 1})
-        .sort("seq", 1)
-    )
-    any_pending = False
-    small = policy.small_import(job.batch_count or 0)
-    async for batch in pending:
-        any_pending = True
-        dispatcher.process_batch(batch["_id"], small)
-    if any_pending:
-        return
-    # Every batch is finished; count those a dead worker finished without counting.
-    uncounted = ImportBatch.get_pymongo_collection().find(
-        {
-            "job_id": str(job.id),
-            "status": {"$ne": BatchStatus.PENDING},
-            "seq": {"$nin": job.counted_batches},
-        },
-        {"seq": 1, "counts": 1},
-    )
-    async for batch in uncounted:
-        await count_batch(str(job.id), batch["seq"], Counts.model_validate(batch["counts"]))
-    await finish_if_complete(str(job.id), dispatcher)

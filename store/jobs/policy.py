@@ -29,6 +29,10 @@ MAX_BACKOFF_MS = 10_000
 # seconds; planning and the report of the largest files take minutes.
 BATCH_TIME_LIMIT_MS = 120_000
 STEP_TIME_LIMIT_MS = 30 * 60_000
+# A revert reads and writes every customer the import wrote, a chunk at a time, holding
+# its lease: the largest imports' take longer than their planning. A delivery cut short
+# goes on where it stopped (store.jobs.revert).
+REVERT_TIME_LIMIT_MS = 60 * 60_000
 # Imports of at most this many batches are small: their batches run before big imports'
 # (their own queue, workers.queues), so a small import does not wait behind others' big ones.
 SMALL_IMPORT_BATCHES = 2

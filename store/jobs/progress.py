@@ -1,16 +1,17 @@
 """A job's progress: each finished batch adds its counts to the job once, and the batch that
-completes the set hands the job to its completion step. No scan of the batches."""
+completes the set hands the job to its completion step. No scan of the batches, but for
+`enqueue_unfinished` (a job driven again)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from bson import ObjectId
-
-from store.documents import Counts, ImportJob, utcnow
+from store.documents import BatchStatus, Counts, ImportBatch, ImportJob, utcnow
+from store.jobs import policy
 from store.jobs.dispatch import Dispatcher
-from store.jobs.queries import UNFINISHED, job_oid
+from store.jobs.queries import job_oid
+from store.jobs.states import UNFINISHED
 
 
 async def count_batch(job_id: str, seq: int, counts: Counts) -> None:
@@ -60,16 +61,29 @@ async def finish_if_complete(job_id: str, dispatcher: Dispatcher) -> None:
     dispatcher.finalize(job_id)
 
 
-async def fail_job(job_id: str, error: str) -> None:
-    """End an unfinished job failed, with the reason; its counts are those counted so far."""
-    await ImportJob.get_pymongo_collection().update_one(
-        {"_id": ObjectId(job_id), "status": {"$in": list(UNFINISHED)}},
-        {
-            "$set": {
-                "status": "failed",
-                "error": error,
-                "finished_at": utcnow(),
-                "announce": True,  # its webhook event (store.webhooks)
-            }
-        },
+async def enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
+    """One message per batch still pending; the completion when none is left."""
+    pending = (
+        ImportBatch.get_pymongo_collection()
+        .find({"job_id": str(job.id), "status": BatchStatus.PENDING}, {"_id": 1})
+        .sort("seq", 1)
     )
+    any_pending = False
+    small = policy.small_import(job.batch_count or 0)
+    async for batch in pending:
+        any_pending = True
+        dispatcher.process_batch(batch["_id"], small)
+    if any_pending:
+        return
+    # Every batch is finished; count those a dead worker finished without counting.
+    uncounted = ImportBatch.get_pymongo_collection().find(
+        {
+            "job_id": str(job.id),
+            "status": {"$ne": BatchStatus.PENDING},
+            "seq": {"$nin": job.counted_batches},
+        },
+        {"seq": 1, "counts": 1},
+    )
+    async for batch in uncounted:
+        await count_batch(str(job.id), batch["seq"], Counts.model_validate(batch["counts"]))
+    await finish_if_complete(str(job.id), dispatcher)

@@ -1,4 +1,4 @@
-"""Reading jobs, cancelling one, and streaming its results."""
+"""Reading jobs and streaming their results."""
 
 from __future__ import annotations
 
@@ -14,19 +14,13 @@ from bson.errors import InvalidId
 from gridfs.errors import NoFile
 
 from config import Settings
-from domain.audit import AuditAction
 from domain.schema import RecordSchema
 from domain.validation import RowValidator
-from store import audit, files
-from store.audit import Target
-from store.auth import Principal
+from store import files, reports
 from store.documents import ImportJob, JobStatus, utcnow
 from store.errors import Conflict, Gone, NotFound
 from store.jobs import policy
-from store.jobs.dispatch import Dispatcher
-
-UNFINISHED = (JobStatus.PENDING, JobStatus.IN_PROGRESS)
-FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+from store.jobs.states import FINISHED
 
 
 def job_oid(job_id: str) -> ObjectId:
@@ -101,27 +95,6 @@ def job_validator(job: ImportJob, settings: Settings) -> RowValidator:
     )
 
 
-async def cancel_job(job_id: str, principal: Principal, dispatcher: Dispatcher) -> ImportJob:
-    """Stop a pending or running job. Its counts stay those of the batches counted so far
-    (each batch adds its own, see store.jobs.progress), also for one that commits just after.
-    The completion step then builds the report of what it did."""
-    job = await get_job(job_id)
-    principal.require_owner(job.created_by_key, "cancel", "import")
-    result = await ImportJob.get_pymongo_collection().update_one(
-        {"_id": job.id, "status": {"$in": list(UNFINISHED)}},
-        {"$set": {"status": JobStatus.CANCELLED, "finished_at": utcnow()}},
-    )
-    if result.modified_count == 0:
-        raise Conflict(
-            f"Import {job_id} is {job.status.value}; only pending or running "
-            "imports can be cancelled"
-        )
-    details = {"fileName": job.file_name}
-    await audit.record(AuditAction.IMPORT_CANCELLED, principal, Target("import", job_id), details)
-    dispatcher.finalize(job_id)
-    return await get_job(job_id)
-
-
 def _deleted(what: str, settings: Settings) -> Gone:
     return Gone(
         f"{what} deleted: uploaded files and reports are kept for "
@@ -131,8 +104,6 @@ def _deleted(what: str, settings: Settings) -> Gone:
 
 async def failed_rows(job_id: str, settings: Settings) -> tuple[ImportJob, AsyncIterator[bytes]]:
     """The failed-rows CSV, as pieces to stream (read from the batches as they are sent)."""
-    from store import reports
-
     job = await get_job(job_id)
     if job.status in FINISHED and never_read(job):
         raise Conflict(f"This import has no rows: it ended before its file was read ({job.error})")

@@ -7,18 +7,19 @@ and a lease keeps duplicates from working at once."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from config import logs
 from store import files, metrics
-from store.documents import BatchStatus, ImportBatch, ImportJob, JobKind, JobStatus, utcnow
-from store.jobs import leases, policy
+from store.documents import ImportJob, utcnow
+from store.jobs import leases
 from store.jobs.dispatch import Dispatcher
-from store.jobs.planning import enqueue_unfinished
-from store.jobs.queries import UNFINISHED, job_oid
+from store.jobs.steps import STEPS, Document, Step
+
+RAN_OUT, LOST = "lease ran out", "message lost"
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,12 @@ class Queued:
     """The ids the broker holds a live message for: waiting in the queue, fetched by a
     worker a moment ago, or a retry not overdue."""
 
-    plans: Collection[str]
-    batches: Collection[str]
-    finalizes: Collection[str]
-    reverts: Collection[str]
+    steps: Mapping[str, Collection[str]]  # by the actor of a job's step (store.jobs.steps)
     deliveries: Collection[str] = ()  # webhook deliveries (store.webhooks)
     runs: Collection[str] = ()  # schedule runs (store.schedules)
+
+    def held(self, step: Step) -> Collection[str]:
+        return self.steps.get(step.actor, ())
 
 
 class Broker(Protocol):
@@ -55,163 +56,56 @@ class Driven:
         return self.step.split(" ", 1)[0]
 
 
-def _expired(document: dict[str, Any], field: str, now: datetime) -> bool:
+def _expired(document: Document, field: str, now: datetime) -> bool:
     until = document.get(field)
     return until is not None and until < now
 
 
-async def _clear(collection: Any, document: dict[str, Any], field: str) -> None:
-    """Forget an expired lease before driving the step again, so that the next check sees
-    a step waiting for its (new) message rather than a dead worker."""
-    await collection.update_one(
-        {"_id": document["_id"], field: document[field]}, {"$set": {field: None}}
-    )
-
-
-def _owing_a_report(now: datetime) -> dict[str, Any]:
-    """Cancelled imports still owed the report of what they did (see policy)."""
-    return {
-        "status": JobStatus.CANCELLED,
-        "report_file_id": None,
-        "file_id": {"$ne": None},
-        "finalize_attempts": {"$lt": policy.MAX_REPORT_ATTEMPTS},
-        "finished_at": {"$gte": now - policy.REPORT_OWED_FOR},
-    }
-
-
 async def drive_unfinished(dispatcher: Dispatcher, broker: Broker) -> list[Driven]:
-    """One round of the check; what it drove again."""
+    """One round of the check; what it drove again. A step is sent again under the request
+    that made its job, so its lines log that request as its first message's did."""
     now = utcnow()
-    jobs = ImportJob.get_pymongo_collection()
-    batches = ImportBatch.get_pymongo_collection()
-    projection = {
-        "batch_count": 1,
-        "batches_done": 1,
-        "plan_lease_until": 1,
-        "kind": 1,
-        "request_id": 1,
-    }
-    unfinished = await jobs.find(
-        {"status": {"$in": list(UNFINISHED)}}, {**projection, "finalizing_until": 1, "status": 1}
-    ).to_list()
-    waiting: list[tuple[str, str, dict[str, Any]]] = []  # (kind, id, document) with no lease
+    waiting: list[tuple[Step, Document]] = []  # no lease held
     driven: list[Driven] = []
-    for job in unfinished:
-        with logs.bound(requestId=job.get("request_id")):
-            job_id = str(job["_id"])
-            if job.get("kind") == JobKind.REVERT:  # one step, leased in plan_lease_until
-                field = "plan_lease_until"
-                if _expired(job, field, now):
-                    await _clear(jobs, job, field)
-                    dispatcher.revert(job_id)
-                    driven.append(Driven(job_id, "revert", "lease ran out"))
-                elif job.get(field) is None:
-                    waiting.append(("revert", job_id, job))
-                continue
-            if job.get("batch_count") is None:
-                field = "plan_lease_until"
-                if _expired(job, field, now):
-                    await _clear(jobs, job, field)
-                    dispatcher.plan(job_id)
-                    driven.append(Driven(job_id, "planning", "lease ran out"))
-                elif job.get(field) is None:
-                    waiting.append(("plan", job_id, job))
-                continue
-            pending = await batches.find(
-                {"job_id": job_id, "status": BatchStatus.PENDING}, {"lease_until": 1}
-            ).to_list()
-            for batch in pending:
-                if _expired(batch, "lease_until", now):
-                    await _clear(batches, batch, "lease_until")
-                    dispatcher.process_batch(batch["_id"], policy.small_import(job["batch_count"]))
-                    driven.append(Driven(job_id, f"batch {batch['_id']}", "lease ran out"))
-                elif batch.get("lease_until") is None:
-                    waiting.append(
-                        (
-                            "batch",
-                            batch["_id"],
-                            {**batch, **{k: job.get(k) for k in ("batch_count", "request_id")}},
-                        )
-                    )
-            if pending or job["status"] != JobStatus.IN_PROGRESS:
-                continue
-            if _expired(job, "finalizing_until", now):
-                await _clear(jobs, job, "finalizing_until")
-                dispatcher.finalize(job_id)
-                driven.append(Driven(job_id, "completion", "lease ran out"))
-            elif job.get("finalizing_until") is None:
-                waiting.append(("finalize", job_id, job))
-    # A cancelled import is finished, but owes the report of what it did until one is built.
-    owing = await jobs.find(
-        _owing_a_report(now), {"finalizing_until": 1, "request_id": 1}
-    ).to_list()
-    for job in owing:
-        if _expired(job, "finalizing_until", now):
-            await _clear(jobs, job, "finalizing_until")
-            with logs.bound(requestId=job.get("request_id")):
-                dispatcher.finalize(str(job["_id"]))
-            driven.append(Driven(str(job["_id"]), "report", "lease ran out"))
-        elif job.get("finalizing_until") is None:
-            waiting.append(("report", str(job["_id"]), job))
+    for step in STEPS:
+        for document in await step.waiting(step, now):
+            if _expired(document, step.lease, now):
+                # Forgotten before the step is sent again, so that the next check sees a
+                # step waiting for its (new) message rather than a dead worker.
+                await step.collection().update_one(
+                    {"_id": document["_id"], step.lease: document[step.lease]},
+                    {"$set": {step.lease: None}},
+                )
+                await _send(step, document, dispatcher)
+                driven.append(Driven(step.job_id(document), step.label(document), RAN_OUT))
+            elif document.get(step.lease) is None:
+                waiting.append((step, document))
     if waiting:
         driven += await _drive_lost(waiting, dispatcher, broker)
     await metrics.add_each(metrics.STEP_RECOVERIES, (d.kind for d in driven))
     return driven
 
 
+async def _send(step: Step, document: Document, dispatcher: Dispatcher) -> None:
+    with logs.bound(requestId=document.get("request_id")):
+        await step.send(dispatcher, document)
+
+
 async def _drive_lost(
-    waiting: list[tuple[str, str, dict[str, Any]]], dispatcher: Dispatcher, broker: Broker
+    waiting: list[tuple[Step, Document]], dispatcher: Dispatcher, broker: Broker
 ) -> list[Driven]:
     """Steps no worker holds whose message the broker does not hold either. The broker is
     read after MongoDB, and each step read again after it: a step that finished or was
     taken meanwhile is left alone."""
     queued = broker.queued()
-    held = {
-        "plan": queued.plans,
-        "batch": queued.batches,
-        "finalize": queued.finalizes,
-        "report": queued.finalizes,  # a cancelled import's report comes of its completion
-        "revert": queued.reverts,
-    }
-    lost = [(kind, step_id, doc) for kind, step_id, doc in waiting if step_id not in held[kind]]
     driven = []
-    jobs = ImportJob.get_pymongo_collection()
-    for kind, step_id, doc in lost:
-        with logs.bound(requestId=doc.get("request_id")):
-            if kind == "batch":
-                batch = await ImportBatch.get_pymongo_collection().find_one(
-                    {"_id": step_id, "status": BatchStatus.PENDING, "lease_until": None},
-                    {"job_id": 1},
-                )
-                if batch is not None:
-                    dispatcher.process_batch(step_id, policy.small_import(doc["batch_count"]))
-                    driven.append(Driven(str(batch["job_id"]), f"batch {step_id}", "message lost"))
-                continue
-            if kind == "report":
-                owed = {**_owing_a_report(utcnow()), "finalizing_until": None}
-                if await jobs.count_documents({"_id": job_oid(step_id), **owed}):
-                    dispatcher.finalize(step_id)
-                    driven.append(Driven(step_id, "report", "message lost"))
-                continue
-            job = await jobs.find_one(
-                {"_id": job_oid(step_id), "status": {"$in": list(UNFINISHED)}}
-            )
-            if job is None:
-                continue
-            if kind == "revert" and not job.get("plan_lease_until"):
-                dispatcher.revert(step_id)
-                driven.append(Driven(step_id, "revert", "message lost"))
-            elif (
-                kind == "plan"
-                and job.get("batch_count") is None
-                and not job.get("plan_lease_until")
-            ):
-                dispatcher.plan(step_id)
-                driven.append(Driven(step_id, "planning", "message lost"))
-            elif kind == "finalize" and not job.get("finalizing_until"):
-                # Counts what a dead worker finished without counting, then completes.
-                await enqueue_unfinished(ImportJob.model_validate(job), dispatcher)
-                driven.append(Driven(step_id, "completion", "message lost"))
+    for step, document in waiting:
+        if str(document["_id"]) in queued.held(step):
+            continue
+        still = {"_id": document["_id"], **step.condition(utcnow()), step.lease: None}
+        if await step.collection().count_documents(still):
+            await _send(step, document, dispatcher)
+            driven.append(Driven(step.job_id(document), step.label(document), LOST))
     return driven
 
 

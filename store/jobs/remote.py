@@ -18,10 +18,9 @@ from domain.import_config import ImportConfig
 from domain.remote import Source
 from store import audit, outbound, sources
 from store.documents import ImportJob, JobStatus, utcnow
-from store.jobs import admission, intake
+from store.jobs import admission, intake, states
 from store.jobs.dispatch import Dispatcher
-from store.jobs.progress import fail_job
-from store.jobs.queries import UNFINISHED, get_job, job_schema
+from store.jobs.queries import get_job, job_schema
 from store.schemas import get_schema
 
 
@@ -119,14 +118,14 @@ async def take_in(job: ImportJob, fetched: IO[bytes], settings: Settings) -> Imp
             fetched, job.file_name, source_config(job), job_schema(job), job.created_by, settings
         ) as accepted:
             updated = await jobs.find_one_and_update(
-                {"_id": job.id, "file_id": None, "status": {"$in": list(UNFINISHED)}},
+                {**states.unfinished(job.id), "file_id": None},
                 {"$set": accepted.fields()},
                 return_document=ReturnDocument.AFTER,
             )
             if updated is None:
                 raise _Ended
     except FileRejected as rejected:
-        await fail_job(str(job.id), f"The source's file was refused: {rejected}")
+        await states.fail(str(job.id), f"The source's file was refused: {rejected}")
         return None
     except _Ended:
         return None
@@ -146,7 +145,7 @@ async def fetch_and_take_in(job: ImportJob, settings: Settings) -> ImportJob | N
         try:
             await sources.fetch(Source.model_validate(job.source), fetched, settings)
         except sources.SourceError as error:
-            await fail_job(str(job.id), str(error))
+            await states.fail(str(job.id), str(error))
             return None
         fetched.seek(0)
         return await take_in(job, fetched, settings)

@@ -22,13 +22,15 @@ from domain.audit import AuditAction
 from store import audit, preimages, restore, writers
 from store.audit import Target
 from store.auth import Principal
-from store.commit import Contended
-from store.documents import ImportJob, JobKind, JobStatus, RevertCounts, utcnow
+from store.documents import ImportJob, JobKind, RevertCounts, utcnow
 from store.errors import Conflict, Gone
-from store.jobs import leases, policy
+from store.jobs import states, step_run
+from store.jobs.batches import wait_for_writers
 from store.jobs.dispatch import Dispatcher
-from store.jobs.progress import fail_job
-from store.jobs.queries import UNFINISHED, get_job, job_oid, job_schema, never_read
+from store.jobs.queries import get_job, job_oid, job_schema, never_read
+from store.jobs.states import UNFINISHED
+from store.jobs.steps import REVERT, Document
+from store.reports import revert as revert_report
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # customers read and written at a time
@@ -43,13 +45,11 @@ async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher
     principal.require_owner(job.created_by_key, "revert", "import")
     _check_revertible(job)
     revert_id = job.revert_id or str(ObjectId())
-    if job.revert_id is None:
-        reserved = await ImportJob.get_pymongo_collection().update_one(
-            {"_id": job.id, "revert_id": None},
-            {"$set": {"revert_id": revert_id, "reverted_by": principal.name}},
-        )
-        if reserved.modified_count == 0:  # another request reserved it first
-            return await start_revert(job_id, principal, dispatcher)
+    reserved = job.revert_id is not None or await states.reserve_revert(
+        job, revert_id, principal.name
+    )
+    if not reserved:  # another request reserved it first
+        return await start_revert(job_id, principal, dispatcher)
     revert = ImportJob(
         id=ObjectId(revert_id),
         kind=JobKind.REVERT,
@@ -79,16 +79,7 @@ async def start_revert(job_id: str, principal: Principal, dispatcher: Dispatcher
 
 
 async def _again_if_stopped(revert: ImportJob, dispatcher: Dispatcher) -> ImportJob:
-    if revert.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-        return revert
-    restarted = await ImportJob.get_pymongo_collection().update_one(
-        {"_id": revert.id, "status": revert.status},
-        {
-            "$set": {"status": JobStatus.PENDING, "error": None, "finished_at": None},
-            "$unset": {"plan_attempts": ""},
-        },
-    )
-    if restarted.modified_count:
+    if await states.restart(revert, REVERT.attempts):
         dispatcher.revert(str(revert.id))
     return await get_job(str(revert.id))
 
@@ -112,60 +103,27 @@ def _check_revertible(job: ImportJob) -> None:
 
 
 async def run_revert(revert_id: str, settings: Settings) -> None:
-    """The revert job's one step. Deliveries are counted; the last one that fails ends the
-    revert failed with the reason (what it did so far stays done, and is reported)."""
-    jobs = ImportJob.get_pymongo_collection()
-    # The revert's one step holds a lease like planning (store.jobs.leases), in the same field.
-    lease = await leases.take(
-        jobs,
-        {"_id": job_oid(revert_id), "status": {"$in": list(UNFINISHED)}},
-        "plan_lease_until",
-        settings.lease_seconds,
-        count_in="plan_attempts",
-    )
-    if lease is None:
-        return  # finished already, or a live delivery is at it
-    async with lease:
-        await _run_revert(revert_id, ImportJob.model_validate(lease.document), settings)
+    """The revert job's one step. Its deliveries are counted; the last one that fails ends
+    the revert failed with the reason (what it did so far stays done, and is reported).
 
+    Its lease and count have fields of their own (steps.REVERT); a revert left midway by a
+    worker of a version that kept them in the planning's fields is taken afresh: the
+    old lease is ignored, and the revert is safe to run again (see above)."""
 
-async def _run_revert(revert_id: str, revert: ImportJob, settings: Settings) -> None:
-    attempt = revert.plan_attempts
-    if attempt > policy.MAX_CONTENDED_ATTEMPTS:
-        await fail_job(revert_id, policy.interrupted("Reverting the import", attempt - 1))
-        return
-    try:
-        await _revert(revert, settings)
-    except Exception as error:
-        if policy.may_retry(attempt, error):
-            raise  # Dramatiq retries the message
-        log.exception("revert %s failed after %d attempts", revert_id, attempt)
-        await fail_job(
-            revert_id, f"The revert stopped after {attempt} attempts: {policy.describe(error)}"
-        )
+    async def revert(document: Document) -> None:
+        await _revert(ImportJob.model_validate(document), settings)
 
-
-async def _wait_for_batches(job: ImportJob) -> None:
-    """A cancelled import's batch may still be writing: the revert starts once none is."""
-    batch_ids = [f"{job.id}-{seq:06d}" for seq in range(job.batch_count or 0)]
-    if await writers.live(batch_ids):
-        raise Contended(f"batches of import {job.id} are still being written")
+    await step_run.run(REVERT, states.unfinished(job_oid(revert_id)), settings, revert)
 
 
 async def _revert(revert: ImportJob, settings: Settings) -> None:
-    from store.reports import revert as revert_report
-
     assert revert.revert_of is not None
     import_id, revert_id = revert.revert_of, str(revert.id)
     original = await get_job(import_id)
-    await _wait_for_batches(original)
-    jobs = ImportJob.get_pymongo_collection()
+    await wait_for_writers(original, "import")  # a cancelled import's may be writing
     started = revert.started_at or utcnow()
     total = await preimages.count(import_id) + await restore.count_inserted(import_id)
-    await jobs.update_one(
-        {"_id": revert.id},
-        {"$set": {"status": JobStatus.IN_PROGRESS, "started_at": started, "total_rows": total}},
-    )
+    await states.start(revert.id, {"started_at": started, "total_rows": total})
     writer = restore.RevertWriter(
         import_id,
         f"{revert_id}-revert",
@@ -213,21 +171,14 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
     counts.total = counts.deleted + counts.restored + counts.conflicts
     finished = utcnow()
     report_id = await revert_report.build_revert_report(revert, original, counts, finished)
-    await jobs.update_one(
-        {"_id": revert.id, "status": JobStatus.IN_PROGRESS},
-        {
-            "$set": {
-                "status": JobStatus.COMPLETED,
-                "finished_at": finished,
-                "revert_counts": counts.model_dump(),
-                "processed_rows": counts.total,
-                "total_rows": counts.total,
-                "report_file_id": report_id,
-                "announce": True,  # its webhook event (store.webhooks)
-            }
-        },
-    )
-    await jobs.update_one({"_id": original.id}, {"$set": {"reverted_at": finished}})
+    ended = {
+        "revert_counts": counts.model_dump(),
+        "processed_rows": counts.total,
+        "total_rows": counts.total,
+        "report_file_id": report_id,
+    }
+    await states.complete(revert.id, finished, ended)
+    await states.mark_reverted(original.id, finished)
 
 
 def _noted(results: list[restore.Reverted]) -> list[tuple[str, str, str | None]]:

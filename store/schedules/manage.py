@@ -20,8 +20,8 @@ from store.auth import Principal
 from store.documents import ImportJob, Schedule, utcnow
 from store.errors import Conflict, NotFound
 from store.jobs.dispatch import Dispatcher
-from store.jobs.queries import UNFINISHED
 from store.jobs.remote import create_source_job
+from store.jobs.states import UNFINISHED
 from store.schemas import get_schema
 
 

@@ -14,6 +14,7 @@ from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
 from stack.processes import start_redis, stop_all
+from store.jobs.steps import BATCH
 from workers.backlog import RedisBacklog
 
 LEASE_SECONDS = 1.0
@@ -37,9 +38,9 @@ def test_a_message_waiting_in_the_queue_is_held_however_long_it_waits(redis_url:
     sender = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
     backlog = RedisBacklog(redis_url, LEASE_SECONDS)
     sender.enqueue(_batch_message("waiting"))
-    assert backlog.queued().batches == {"waiting"}
+    assert backlog.queued().held(BATCH) == {"waiting"}
     time.sleep(LEASE_SECONDS * 2)
-    assert backlog.queued().batches == {"waiting"}
+    assert backlog.queued().held(BATCH) == {"waiting"}
 
 
 def test_a_message_fetched_by_a_worker_that_never_runs_it_is_held_for_a_lease(
@@ -52,9 +53,9 @@ def test_a_message_fetched_by_a_worker_that_never_runs_it_is_held_for_a_lease(
     # acknowledges it (as one whose stop hung did).
     stuck_worker = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
     assert stuck_worker.do_fetch("imports", 1) != []
-    assert backlog.queued().batches == {"fetched"}
+    assert backlog.queued().held(BATCH) == {"fetched"}
     deadline = time.monotonic() + LEASE_SECONDS * 10
-    while "fetched" in backlog.queued().batches:
+    while "fetched" in backlog.queued().held(BATCH):
         assert time.monotonic() < deadline, "a message nobody runs was held for good"
         stuck_worker.do_fetch("imports", 0)  # a heartbeat: the worker looks alive
         time.sleep(0.1)
@@ -67,11 +68,11 @@ def test_a_retry_is_held_until_a_lease_after_it_fell_due(redis_url: str) -> None
     backlog = RedisBacklog(redis_url, LEASE_SECONDS)
     sender.enqueue(_batch_message("retried"), delay=1000)  # no worker moves it when due
     due = time.monotonic() + 1.0
-    assert backlog.queued().batches == {"retried"}
+    assert backlog.queued().held(BATCH) == {"retried"}
     while time.monotonic() < due + LEASE_SECONDS * 0.5:
-        assert backlog.queued().batches == {"retried"}
+        assert backlog.queued().held(BATCH) == {"retried"}
         time.sleep(0.1)
     deadline = due + LEASE_SECONDS * 10
-    while "retried" in backlog.queued().batches:
+    while "retried" in backlog.queued().held(BATCH):
         assert time.monotonic() < deadline, "an overdue retry was held for good"
         time.sleep(0.1)

@@ -29,6 +29,7 @@ from store.documents import (
     unpack,
     utcnow,
 )
+from store.jobs.states import batch_id
 from store.reports import failed_rows, spill
 from store.reports import rows as batch_reading
 from tests.helpers import csv_bytes, import_form, wait_for_job
@@ -104,7 +105,7 @@ async def seed_job() -> ImportJob:
     for seq in range(BATCHES):
         members = [(row, result) for row, result in pairs if row.number % BATCHES == seq]
         await ImportBatch(
-            id=f"{job.id}-{seq:06d}",
+            id=batch_id(job.id, seq),
             job_id=str(job.id),
             seq=seq,
             rows=[row for row, _ in members],

@@ -253,6 +253,7 @@ async def test_a_stalled_revert_is_driven_again_and_a_failed_one_runs_again_when
 
     from store.auth import Principal
     from store.documents import Role, utcnow
+    from store.jobs.steps import REVERT
 
     job_id, batches = await held_import(HEADER, SEED)
     for batch in batches:
@@ -264,7 +265,7 @@ async def test_a_stalled_revert_is_driven_again_and_a_failed_one_runs_again_when
     # A worker took the revert and died: its lease ran out.
     await database["import_jobs"].update_one(
         {"_id": revert_job.id},
-        {"$set": {"plan_lease_until": utcnow() - timedelta(seconds=1)}},
+        {"$set": {REVERT.lease: utcnow() - timedelta(seconds=1)}},
     )
     swept = RecordingDispatcher()
     backlog = RedisBacklog(os.environ["REDIS_URL"], lease_seconds=15)

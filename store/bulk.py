@@ -19,7 +19,8 @@ from domain.resolution import BatchResolution, Outcome
 from domain.validation import RowValidator
 from store import writers
 from store.commit import Commit, commit, id_for_row
-from store.errors import Conflict, RetryLater
+from store.errors import RetryLater
+from store.retry import TryAgain
 from store.schemas import get_schema
 
 CONTENDED_RETRY_SECONDS = 5
@@ -46,7 +47,7 @@ async def _commit_waiting(attempt: Commit, wait_seconds: float) -> BatchResoluti
     while True:
         try:
             return await commit(attempt)
-        except Conflict:
+        except TryAgain:
             if time.monotonic() >= deadline:
                 raise RetryLater(
                     "Other requests or imports are writing some of the same customers right "

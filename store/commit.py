@@ -20,10 +20,8 @@ needs a transaction, so nothing here aborts on a duplicate key or holds a lock o
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,17 +44,11 @@ from domain.resolution import (
 from domain.schema import RecordSchema
 from store import claims, preimages, writers
 from store.documents import Customer, utcnow
-from store.errors import Conflict
+from store.retry import RULES, Contended, KeptChanging, Reason, pause
 
 log = logging.getLogger(__name__)
 
-CONFLICT_ROUNDS = 8  # resolving again after another writer got in first
-WAIT_ROUNDS = 6  # waiting in-process for a live writer (about a second; then Dramatiq backs off)
 DUPLICATE_KEY = 11000
-
-
-class Contended(Conflict):
-    """Another live writer holds claims this writer needs: try again later."""
 
 
 def id_for_row(writer_key: ObjectId, row_number: int) -> str:
@@ -127,7 +119,8 @@ def _without_documents(error: BulkWriteError) -> WriteFailed:
 
 async def commit(request: Commit) -> BatchResolution:
     """Resolve `request.rows` (in order) and write the result; returns the resolution.
-    Raises Conflict (Contended: other writers hold its values) when it gives up. Whatever
+    Raises store.retry.TryAgain (Contended: other live writers hold its values;
+    KeptChanging: they kept changing its customers) when it gives up for now. Whatever
     ends it, what it claimed then holds no one up at once (readers go by what the customers
     hold), instead of for its lease."""
     try:
@@ -192,24 +185,18 @@ async def _commit(request: Commit) -> BatchResolution:
                 }
                 continue
             conflicts += 1
-            if conflicts >= CONFLICT_ROUNDS:
-                raise Conflict(
-                    f"Other writers kept changing the same customers ({conflicts} attempts); "
-                    "try again"
+            if conflicts >= RULES[Reason.CHANGED].rounds:
+                raise KeptChanging(
+                    f"Other writers kept changing the same customers ({conflicts} attempts)"
                 ) from retry
             log.info("writer %s resolves again: %s", request.writer, retry)
-            await _pause(conflicts)
+            await pause(conflicts)
         except Contended as contended:
             waits += 1
-            if waits >= WAIT_ROUNDS:
+            if waits >= RULES[Reason.CONTENDED].rounds:
                 raise
             log.info("writer %s waits: %s", request.writer, contended)
-            await _pause(waits)
-
-
-async def _pause(rounds: int) -> None:
-    # Random, growing waits, so that two writers that collided do not collide again in step.
-    await asyncio.sleep(random.uniform(0.01, min(2.0, 0.02 * 2**rounds)))
+            await pause(waits)
 
 
 async def _read(

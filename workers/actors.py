@@ -1,6 +1,6 @@
 """The import pipeline's actors: plan → one message per batch → finalise, and a schedule's
 run (which makes an import). Ids only.
-Retries follow the one policy of store.jobs.policy."""
+Retries follow the one retry policy, store.retry."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import dramatiq
 
 from config import get_settings
-from store import db, jobs, schedules
+from store import db, jobs, retry, schedules
 from store.jobs import policy
 from store.jobs.steps import BATCH, COMPLETION, PLANNING, REVERT
 from workers.broker import broker
@@ -17,9 +17,9 @@ from workers.queues import AFTER_OTHERS, BATCHES, FIRST, SMALL_BATCHES, STEPS
 
 ACTOR_OPTIONS: dict[str, Any] = {
     "broker": broker,  # the one with the AsyncIO middleware
-    "retry_when": policy.retry_when,
-    "min_backoff": policy.MIN_BACKOFF_MS,
-    "max_backoff": policy.MAX_BACKOFF_MS,
+    "retry_when": retry.retry_when,
+    "min_backoff": retry.MIN_BACKOFF_MS,
+    "max_backoff": retry.MAX_BACKOFF_MS,
 }
 
 

@@ -13,7 +13,7 @@ from config import Settings
 from domain.actions import Action
 from domain.resolution import Outcome, RowInput
 from store import writers
-from store.commit import Commit, Contended, commit, id_for_row
+from store.commit import Commit, commit, id_for_row
 from store.documents import (
     BatchRow,
     BatchStatus,
@@ -32,6 +32,7 @@ from store.jobs.progress import count_batch, finish_if_complete
 from store.jobs.queries import get_job, job_oid, job_schema
 from store.jobs.states import UNFINISHED, batch_ids
 from store.jobs.steps import BATCH, Document
+from store.retry import Contended
 
 log = logging.getLogger(__name__)
 # When more than this share of a batch's rows reached existing customers when planned, the

@@ -1,5 +1,6 @@
-"""The one retry policy of the job pipeline: how many deliveries a step gets before it ends
-failed, decided here and used by the actors (`retry_when`) and the services alike."""
+"""The job pipeline's limits: how long a step's delivery may run, which imports are small,
+how long a cancelled import is owed its report, and the step limits taken from the one retry
+policy (store.retry: how many times and how long, by reason)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,21 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from store.errors import Conflict
+from store import retry
 
-# Deliveries of a step (planning, a batch, the completion) that fail: at this many, the step
-# ends failed instead of being retried, so that a job always ends.
-MAX_ATTEMPTS = 5
-# A batch that only met other writers (their claims, or customers they changed meanwhile)
-# gets more: those writers finish, and the batch then goes through. Still bounded, so that
-# a job always ends.
-MAX_CONTENDED_ATTEMPTS = 25
+# Deliveries of a step (planning, a batch, the completion) that fail for no reason of
+# store.retry's: at this many, the step ends failed instead of being retried, so that a job
+# always ends.
+MAX_ATTEMPTS = retry.OTHER_DELIVERIES
+# A step that only met other writers (their claims, or customers they changed meanwhile)
+# gets more: those writers finish, and the step then goes through. Still bounded.
+MAX_CONTENDED_ATTEMPTS = retry.RULES[retry.Reason.CONTENDED].deliveries
 # Deliveries a cancelled import's report gets (it waits for the batches still writing, as
 # a contended batch does), and how long after the cancel it is asked for; then the import
 # stays cancelled without one, and says why. Far inside any retention period, so that a
 # report is never built for an import whose files retention is deleting.
 MAX_REPORT_ATTEMPTS = MAX_CONTENDED_ATTEMPTS
 REPORT_OWED_FOR = timedelta(hours=1)
-MIN_BACKOFF_MS = 500
-MAX_BACKOFF_MS = 10_000
 # Longest one delivery may run before Dramatiq cancels it (and retries): a request that
 # never returns cannot hold a step, and the lease it keeps renewing, forever. A batch takes
 # seconds; planning and the report of the largest files take minutes.
@@ -42,23 +41,6 @@ RECOVERY_ROUND_LIMIT_SECONDS = 60.0
 
 def small_import(batch_count: int) -> bool:
     return batch_count <= SMALL_IMPORT_BATCHES
-
-
-def attempts_allowed(error: BaseException) -> int:
-    # store.commit raises Conflict (Contended among them) only when other writers held it up.
-    return MAX_CONTENDED_ATTEMPTS if isinstance(error, Conflict) else MAX_ATTEMPTS
-
-
-def may_retry(attempt: int, error: BaseException) -> bool:
-    """Whether the service lets a failed delivery (the `attempt`-th) be retried."""
-    return attempt < attempts_allowed(error)
-
-
-def retry_when(retries: int, error: Exception) -> bool:
-    """Dramatiq's retry policy: `retries` deliveries failed so far. The services count
-    deliveries themselves and end the step failed at the limit; this only keeps Dramatiq
-    delivering until then."""
-    return retries < attempts_allowed(error)
 
 
 def describe(error: BaseException) -> str:

@@ -1,7 +1,7 @@
 """The one routine every step of a job (store.jobs.steps) runs by: take its lease, counting
 the delivery; end it failed when the earlier deliveries all stopped midway (the worker
 died); do the step's own work; on an error, let Dramatiq deliver it again while the retry
-policy (store.jobs.policy) allows, else end it failed with the reason."""
+policy (store.retry) allows, else end it failed with the reason."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from config import Settings
+from store import retry
 from store.jobs import leases, policy, states
 from store.jobs.steps import Document, Step
 
@@ -49,7 +50,7 @@ async def run(
             await work(document)
         except Exception as error:
             interrupted = isinstance(error, policy.Interrupted)
-            if not failing or (not interrupted and policy.may_retry(attempt, error)):
+            if not failing or (not interrupted and retry.may_retry(attempt, error)):
                 raise  # Dramatiq delivers it again
             log.exception("%s %s failed after %d attempts", step.name, document["_id"], attempt)
             await (give_up or _fail_job(step))(document, attempt, error)

@@ -1,5 +1,6 @@
 """A customer's history (DESIGN.md §8) from the states the imports kept: each write's state
-before it and after it, and the fields that changed. Pure: store.history reads the states."""
+before it and after it, and the fields that changed. Pure: store.customers.history reads
+the states."""
 
 from __future__ import annotations
 

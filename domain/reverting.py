@@ -1,5 +1,5 @@
 """What a revert does with each customer an import wrote, decided from the customer as it is
-now. Pure: store.restore reads the customers and applies the verdicts.
+now. Pure: store.customers.restore reads the customers and applies the verdicts.
 
 A customer is taken back only while it is exactly as the import left it: its last writer
 (`written_by`) is the import and its `rev` is the one the import's write gave it. Anything

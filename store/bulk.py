@@ -17,8 +17,9 @@ from domain.bulk import BulkRequest, customer_row
 from domain.errors import DomainError
 from domain.resolution import BatchResolution, Outcome
 from domain.validation import RowValidator
-from store import writers
-from store.commit import Commit, commit, id_for_row
+from store.customers import writers
+from store.customers.commit import Commit, commit
+from store.customers.ids import id_for_row
 from store.errors import RetryLater
 from store.retry import TryAgain
 from store.schemas import get_schema

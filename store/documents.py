@@ -27,13 +27,13 @@ class Customer(Document):
     updated_at: datetime = Field(default_factory=utcnow)
     rev: int = 0  # bumped on every write: optimistic concurrency between imports
     # The import (its id) or bulk request that wrote the customer last: a revert restores
-    # only customers its import wrote last (store.preimages).
+    # only customers its import wrote last (store.customers.preimages).
     written_by: str | None = None
 
     class Settings:
         name = "customers"
         # No secondary index: each costs on every insert. Identifier values are unique and
-        # found through their claims (store.claims); lists are ordered by `_id`, which
+        # found through their claims (store.customers.claims); lists are ordered by `_id`, which
         # follows creation time.
 
 

@@ -1,5 +1,5 @@
 """The one retry policy: why a piece of work may succeed when tried again, and for each
-reason how many times and how long. Writers (store.commit) try again within one delivery
+reason how many times and how long. Writers (store.customers.commit) try again within one delivery
 for at most `rounds` of their reason; the job pipeline (store.jobs.policy, and Dramatiq's
 `retry_when` through it) gives a step at most `deliveries` of its error's reason.
 

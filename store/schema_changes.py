@@ -29,9 +29,10 @@ from domain.schema_changes import (
     shared_values,
 )
 from domain.validation import PhonePolicy, RowValidator
-from store import audit, claims
+from store import audit
 from store.audit import Target
 from store.auth import Principal
+from store.customers import claims
 from store.documents import Customer, SchemaDocument, utcnow
 from store.errors import NotFound, PreconditionFailed
 

@@ -4,7 +4,8 @@ indexes they imply."""
 from __future__ import annotations
 
 from domain.schema import DEFAULT_SCHEMAS, RecordSchema
-from store import claims, schema_changes
+from store import schema_changes
+from store.customers import claims
 from store.documents import Customer, SchemaDocument
 
 
@@ -33,7 +34,7 @@ LEGACY_INDEX_PREFIX = "unique_identifier_"
 
 async def ensure_customer_indexes(schema: RecordSchema) -> None:
     """Customers need no secondary index: identifier values are kept unique, and found, by
-    their claims (store.claims), and each index costs on every insert. Indexes of earlier
+    their claims (store.customers.claims), and each index costs on every insert. Indexes of earlier
     versions are dropped, once their values have claims."""
     collection = Customer.get_pymongo_collection()
     identifier_keys = [a.key for a in schema.channel_identifiers]

@@ -99,11 +99,12 @@ async def _emptied(client: AsyncMongoClient) -> None:  # type: ignore[type-arg]
 async def database() -> AsyncIterator[object]:
     """An empty database with the documents bound and the default schema in place."""
     from config import get_settings
-    from store import customers, db
+    from store import db
+    from store.customers import lookup
 
     database = await db.connect(get_settings())
     await _emptied(db.client())
-    customers.forget_customers_held()
+    lookup.forget_customers_held()
     await db.initialise(database)
     yield database
 

@@ -188,7 +188,7 @@ def seed_customers_sync(sync_db: Any, profiles: list[dict[str, Any]]) -> None:
 
     from domain.resolution import identifier_values
     from domain.schema import DEFAULT_CUSTOMER_SCHEMA
-    from store.claims import COLLECTION, claim_id
+    from store.customers.claims import COLLECTION, claim_id
 
     keys = [a.key for a in DEFAULT_CUSTOMER_SCHEMA.channel_identifiers]
     docs = [{"_id": ObjectId(), "attributes": p, "rev": 1} for p in profiles]
@@ -204,13 +204,14 @@ def seed_customers_sync(sync_db: Any, profiles: list[dict[str, Any]]) -> None:
 
 
 def commit_request(rows: list[Any], action: Any, writer: str | None = None, **extra: Any) -> Any:
-    """A store.commit.Commit of `rows` as one writer (a new one unless given), matching on
+    """A store.customers.commit.Commit of `rows` as one writer (a new one unless given), matching on
     email, with the default schema."""
     from bson import ObjectId
 
     from domain.schema import DEFAULT_CUSTOMER_SCHEMA
-    from store import writers
-    from store.commit import Commit, id_for_row
+    from store.customers import writers
+    from store.customers.commit import Commit
+    from store.customers.ids import id_for_row
 
     writer_id = writer or writers.new_writer_id()
     return Commit(

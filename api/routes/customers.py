@@ -23,7 +23,8 @@ from api.paging import MAX_OFFSET
 from api.security import IMPORTER, current_principal
 from config import get_settings
 from domain.bulk import BulkRequest
-from store import bulk, customers, history, schemas
+from store import bulk, schemas
+from store.customers import history, lookup
 
 PAGING = {"limit", "offset"}
 BULK_BODY = request_body(model_schema(BulkRequest), "application/json", retry_after=(409, 429))
@@ -54,18 +55,18 @@ class CustomerController(Controller):
     ) -> CustomerPage:
         schema = await schemas.get_schema("customers")
         filters = {k: v for k, v in request.query_params.items() if k not in PAGING}
-        scan_limits = customers.ScanLimits(
+        scan_limits = lookup.ScanLimits(
             settings.customer_scan_seconds,
             settings.customer_scan_max_customers,
             request.app.state.get("customer_scans"),
             current_principal(request).key_id,
         )
-        items, total = await customers.list_customers(schema, filters, (limit, offset), scan_limits)
+        items, total = await lookup.list_customers(schema, filters, (limit, offset), scan_limits)
         return CustomerPage(items=items, total=total)
 
     @get("/{customer_id:str}", responses=errors(404), summary="One customer")
     async def get_customer(self, customer_id: FromPath[str]) -> CustomerBody:
-        return await customers.get_customer(customer_id)
+        return await lookup.get_customer(customer_id)
 
     @get(
         "/{customer_id:str}/history",

@@ -1,5 +1,6 @@
-"""Processing one batch: resolve its rows against the customers and commit them (store.commit),
-then record the batch's results and add its counts to the job, each step safe to repeat."""
+"""Processing one batch: resolve its rows against the customers and commit them
+(store.customers.commit), then record the batch's results and add its counts to the job, each
+step safe to repeat."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pydantic import ValidationError
 from config import Settings
 from domain.actions import Action
 from domain.resolution import Outcome, RowInput
-from store import writers
-from store.commit import Commit, commit, id_for_row
+from store.customers import writers
+from store.customers.commit import Commit, commit
+from store.customers.ids import id_for_row
 from store.documents import (
     BatchRow,
     BatchStatus,

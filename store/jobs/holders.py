@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from domain.batching import RowGrouper
 from domain.resolution import IdentifierValue
-from store import claims
+from store.customers import claims
 from store.jobs.leases import Yielder
 
 # Measured on the embedded SecantusDB (2026-12-01): `_id` lookups in chunks of 50 answer

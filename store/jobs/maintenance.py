@@ -8,7 +8,8 @@ from typing import Any
 from bson import ObjectId
 
 from config import Settings
-from store import files, preimages, writers
+from store import files
+from store.customers import preimages, writers
 from store.documents import ImportBatch, ImportJob, utcnow
 from store.jobs.states import FINISHED, UNFINISHED
 

@@ -1,5 +1,5 @@
 """Reverting an import: a job of its own (kind "revert") that deletes the customers the
-import inserted and restores the ones it changed from their pre-images (store.preimages),
+import inserted and restores the ones it changed from their pre-images (store.customers.preimages),
 leaving any customer changed since as a conflict in its report.
 
 Safe to run again: every write is conditional on the customer being as the import left it,
@@ -19,9 +19,10 @@ from pymongo.errors import DuplicateKeyError
 
 from config import Settings
 from domain.audit import AuditAction
-from store import audit, preimages, restore, writers
+from store import audit
 from store.audit import Target
 from store.auth import Principal
+from store.customers import preimages, restore, writers
 from store.documents import ImportJob, JobKind, RevertCounts, utcnow
 from store.errors import Conflict, Gone
 from store.jobs import states, step_run

@@ -9,7 +9,8 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from store import files, preimages
+from store import files
+from store.customers import preimages
 from store.documents import ImportJob, RevertCounts
 from store.reports.excel import REPORT_CONTENT_TYPE, header_row, text_cell
 

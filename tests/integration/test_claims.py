@@ -13,9 +13,8 @@ from bson import ObjectId
 
 from domain.actions import Action
 from domain.resolution import BatchResolution, Outcome, RowInput
-from store import claims, writers
-from store import commit as commit_module
-from store.commit import Commit, commit
+from store.customers import claims, writers, writing
+from store.customers.commit import Commit, commit
 from store.documents import Customer, utcnow
 from tests.helpers import commit_request
 
@@ -99,7 +98,7 @@ async def test_a_writer_run_again_after_dying_halfway_ends_as_one_clean_run(
     async def die(*_: Any, **__: Any) -> None:
         raise ConnectionError("the worker died here")
 
-    monkeypatch.setattr(commit_module, "_insert", die)
+    monkeypatch.setattr(writing, "_insert", die)
     with contextlib.suppress(ConnectionError):
         await commit(commit_request(rows, Action.APPEND, writer=writer))
     monkeypatch.undo()

@@ -76,7 +76,7 @@ async def test_a_bulk_request_waits_for_another_writer_of_its_customer_instead_o
     for it (BULK_WAIT_SECONDS) and is answered 200, not 409 with the writer's id."""
     from bson import ObjectId
 
-    from store import writers
+    from store.customers import writers
 
     body = {"action": "update", "deduplicationKeys": ["email"]}
     first = {"firstName": "Cy", "email": "cy@example.com"}
@@ -205,15 +205,15 @@ async def test_a_writer_that_fails_midway_holds_no_value_up(
     """A bulk request that dies after claiming its values (a 500): the next request for the
     same values goes ahead at once, not after the failed writer's lease (60 s)."""
     from config import get_settings
-    from store import commit as commit_module
+    from store.customers import writing
 
     monkeypatch.setattr(get_settings(), "bulk_wait_seconds", 0.0)
-    real_insert = commit_module._insert
+    real_insert = writing._insert
 
     async def insert_fails(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the server went away")
 
-    monkeypatch.setattr(commit_module, "_insert", insert_fails)
+    monkeypatch.setattr(writing, "_insert", insert_fails)
     body = {
         "action": "ignore",
         "deduplicationKeys": ["email"],
@@ -222,7 +222,7 @@ async def test_a_writer_that_fails_midway_holds_no_value_up(
     failed = await api.post("/customers/bulkCustomers", headers=admin_headers, json=body)
     assert failed.status_code == 500
     assert await database["identifier_claims"].count_documents({}) == 1  # claimed, unwritten
-    monkeypatch.setattr(commit_module, "_insert", real_insert)
+    monkeypatch.setattr(writing, "_insert", real_insert)
     again = await api.post("/customers/bulkCustomers", headers=admin_headers, json=body)
     assert again.status_code == 200, again.text
     assert again.json()["insertedCount"] == 1
@@ -262,7 +262,7 @@ async def test_a_list_filter_over_more_customers_than_a_scan_may_read_is_refused
     await database["customers"].insert_many(
         [{"attributes": {"firstName": f"P{i}", "city": "Oslo"}, "rev": 1} for i in range(11)]
     )
-    from store import customers
+    from store.customers import lookup
 
     monkeypatch.setattr(get_settings(), "customer_scan_max_customers", 10)
     response = await api.get("/customers", headers=admin_headers, params={"city": "Oslo"})
@@ -273,7 +273,7 @@ async def test_a_list_filter_over_more_customers_than_a_scan_may_read_is_refused
         "phoneNumber) as well"
     )
     monkeypatch.setattr(get_settings(), "customer_scan_max_customers", 11)
-    assert customers._held["count"] == 11
+    assert lookup._held["count"] == 11
     allowed = await api.get("/customers", headers=admin_headers, params={"city": "Oslo"})
     assert allowed.json()["total"] == 11
 

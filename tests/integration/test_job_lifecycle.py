@@ -24,7 +24,8 @@ from bson import ObjectId
 from config import get_settings
 from domain.import_config import ImportConfig
 from stack.processes import Child, stop_all
-from store import claims, jobs, writers
+from store import jobs
+from store.customers import claims, writers
 from store.documents import pack, unpack
 from tests.helpers import (
     RecordingDispatcher,

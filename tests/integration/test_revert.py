@@ -59,7 +59,8 @@ async def revert(api: httpx.AsyncClient, headers: dict[str, str], job_id: str) -
 
 async def snapshot(database: Any) -> dict[str, list[dict[str, Any]]]:
     """Every customer, whole documents, and which customer each identifier value's claim
-    names (not `w`, the writer that changed the claim last: bookkeeping of store.claims)."""
+    names (not `w`, the writer that changed the claim last: bookkeeping of
+    store.customers.claims)."""
     return {
         "customers": await database["customers"].find().sort("_id", 1).to_list(),
         "claims": await database["identifier_claims"]

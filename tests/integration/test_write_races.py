@@ -13,8 +13,8 @@ import pytest
 from config import get_settings
 from domain.actions import Action
 from domain.resolution import BatchResolution, Outcome, RowInput
-from store import commit as commit_module
-from store.commit import Commit, commit
+from store.customers import reading, writing
+from store.customers.commit import Commit, commit
 from store.documents import Customer
 from tests.helpers import commit_request
 
@@ -72,8 +72,8 @@ async def test_value_another_writer_takes_first_makes_the_row_a_duplicate(
     async def other_import_inserts() -> None:
         await _other_writer({"email": ["ann@example.com"], "city": "Oslo"}, Action.IGNORE)
 
-    claim = _once_before(commit_module._claim, other_import_inserts)
-    monkeypatch.setattr(commit_module, "_claim", claim)
+    claim = _once_before(writing._claim, other_import_inserts)
+    monkeypatch.setattr(writing, "_claim", claim)
 
     resolution = await _resolved(
         commit_request(
@@ -96,8 +96,8 @@ async def test_customer_changed_since_it_was_read_is_resolved_again(
     async def other_import_appends() -> None:
         await _other_writer({"email": ["bob@example.com"], "labels": ["b"]}, Action.APPEND)
 
-    read = _once_after(commit_module._customers, other_import_appends)
-    monkeypatch.setattr(commit_module, "_customers", read)
+    read = _once_after(reading._customers, other_import_appends)
+    monkeypatch.setattr(reading, "_customers", read)
 
     resolution = await _resolved(
         commit_request(
@@ -119,14 +119,14 @@ async def test_bulk_request_that_loses_every_race_is_refused_whole(
     BULK_WAIT_SECONDS, and writes nothing, rather than a 500 or half a request."""
     monkeypatch.setattr(get_settings(), "bulk_wait_seconds", 1.0)
     await _other_writer({"email": ["cy@example.com"]}, Action.IGNORE)
-    real_customers = commit_module._customers
+    real_customers = reading._customers
 
     async def always_stale(*args: Any, **kwargs: Any) -> Any:
         found = await real_customers(*args, **kwargs)
         await Customer.get_pymongo_collection().update_many({}, {"$inc": {"rev": 1}})
         return found
 
-    monkeypatch.setattr(commit_module, "_customers", always_stale)
+    monkeypatch.setattr(reading, "_customers", always_stale)
     response = await api.post(
         "/customers/bulkCustomers",
         headers=admin_headers,

@@ -7,7 +7,7 @@ from typing import Any
 
 from pymongo import DeleteOne, UpdateOne
 
-from store.claims import Claim, ClaimWrites, plan_writes
+from store.customers.claims import Claim, ClaimWrites, plan_writes
 
 ME = "me-writer"
 ANN = ("email", "ann@example.com")

@@ -1,7 +1,7 @@
 """The pure batch resolution equals the row-by-row reference of DESIGN.md §3 for every
 action and keys, and once its writes are applied no identifier value is held by two
-customers. (The store keeps values unique with claims, store/claims.py, not by the order of
-its writes.)"""
+customers. (The store keeps values unique with claims, store/customers/claims.py, not by the
+order of its writes.)"""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pymongo.errors import BulkWriteError
 
-from store.commit import _without_documents
+from store.customers.commit import _without_documents
 
 
 def test_a_refused_bulk_write_is_described_without_its_documents() -> None:

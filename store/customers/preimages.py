@@ -20,10 +20,10 @@ from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from store.customers.ids import DUPLICATE_KEY
 from store.documents import Customer
 
 COLLECTION = "import_preimages"
-DUPLICATE_KEY = 11000
 
 
 def collection() -> AsyncCollection[dict[str, Any]]:

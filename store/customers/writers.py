@@ -4,7 +4,7 @@ identifier claims right now.
 A writer holds a lease while it works and marks itself done when it has finished. Another
 writer that meets one of its claims waits while the lease is live; once the writer is done,
 or its lease ran out (its process died), the claim is read for what it says (see
-store.claims)."""
+store.customers.claims)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Reading customers: one by id, or a page of them filtered by attributes. Writing them is
-store.commit's (imports and bulk requests alike)."""
+store.customers.commit's (imports and bulk requests alike)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pymongo.errors import ExecutionTimeout
 
 from domain.errors import InvalidRequest
 from domain.schema import RecordSchema
-from store import claims
+from store.customers import claims
 from store.documents import Customer
 from store.errors import NotFound
 from store.throttle import ScanSlots

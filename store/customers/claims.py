@@ -1,12 +1,13 @@
 """Identifier claims: the proxy collection that keeps channel-identifier values unique.
 
 One document per normalised (attribute, value): `_id` is "<key>:<value>", `c` the customer
-that holds the value, `w` the writer (store.writers) that last changed the claim and, while
-that writer moves the value from `c` to another customer, `n` that customer. Inserting a claim
-is how a writer takes a value no one holds: the `_id` index refuses a second one. On a sharded
-cluster the collection is sharded on `_id`, and MongoDB keeps `_id` unique across shards:
-this is its documented way to enforce uniqueness of a field that is not the shard key
-(DESIGN.md §4), so the customers collection needs no unique index of its own.
+that holds the value, `w` the writer (store.customers.writers) that last changed the claim
+and, while that writer moves the value from `c` to another customer, `n` that customer.
+Inserting a claim is how a writer takes a value no one holds: the `_id` index refuses a
+second one. On a sharded cluster the collection is sharded on `_id`, and MongoDB keeps `_id`
+unique across shards: this is its documented way to enforce uniqueness of a field that is
+not the shard key (DESIGN.md §4), so the customers collection needs no unique index of its
+own.
 
 The rule every writer keeps: a customer holding a value has that value's claim pointing at it
 (`c`, or `n` while its writer is live). A claim whose writer is no longer live is read for

@@ -1,6 +1,6 @@
 """A customer's history (DESIGN.md §8), read from what the imports keep for their undo: the
-import that inserted the customer is known from its id (store.commit.id_for_row), each import
-that changed it kept its pre-image (store.preimages, `<import id>:<customer id>`), and a
+import that inserted the customer is known from its id (store.customers.ids.id_for_row), each import
+that changed it kept its pre-image (store.customers.preimages, `<import id>:<customer id>`), and a
 revert noted on that pre-image what it did and the state it overwrote. Imports whose
 pre-images retention deleted (REPORT_RETENTION_DAYS) are no longer in it.
 
@@ -17,8 +17,8 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from domain.history import Write, entries
-from store import preimages
-from store.commit import id_range_of
+from store.customers import preimages
+from store.customers.ids import id_range_of
 from store.documents import Customer, ImportJob, JobKind, utcnow
 from store.errors import NotFound
 

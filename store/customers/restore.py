@@ -4,9 +4,9 @@ write is conditional on the customer being exactly as the import left it (domain
 so a customer changed meanwhile is never overwritten, and running a chunk again finds its
 own earlier writes done.
 
-Claims keep the rule of store.claims: a value a customer gets back is claimed for it before
-the customer is written (by the revert's writer, under its lease), and a value it gives up is
-released after."""
+Claims keep the rule of store.customers.claims: a value a customer gets back is claimed for
+it before the customer is written (by the revert's writer, under its lease), and a value it
+gives up is released after."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from pymongo.errors import BulkWriteError
 
 from domain.resolution import IdentifierValue, identifier_values
 from domain.reverting import Judgement, Verdict, judge_changed, judge_inserted, value_taken
-from store import claims
-from store.commit import DUPLICATE_KEY, id_range_of
+from store.customers import claims
+from store.customers.ids import DUPLICATE_KEY, id_range_of
 from store.documents import Customer
 
 CHANGED_DURING = "Changed during the revert; kept as it is"
@@ -39,7 +39,7 @@ class Reverted:
 @dataclass(frozen=True)
 class RevertWriter:
     import_id: str
-    writer: str  # the revert's writer id (store.writers), on the claims it takes
+    writer: str  # the revert's writer id (store.customers.writers), on the claims it takes
     identifier_keys: Sequence[str]
     lookup_chunk_size: int
 
@@ -61,7 +61,8 @@ def _values(doc: dict[str, Any] | None, keys: Sequence[str]) -> set[IdentifierVa
 async def restore_changed(
     writer: RevertWriter, preimages: Sequence[dict[str, Any]]
 ) -> list[Reverted]:
-    """Put customers back to their pre-images (store.preimages documents with `before`)."""
+    """Put customers back to their pre-images (store.customers.preimages documents with
+    `before`)."""
     ids = [p["customer_id"] for p in preimages]
     current = await _current(ids, writer.lookup_chunk_size)
     results: dict[str, Reverted] = {}
@@ -183,7 +184,7 @@ async def count_inserted(import_id: str) -> int:
 
 
 async def inserted_by(import_id: str, chunk_size: int) -> AsyncIterator[list[dict[str, Any]]]:
-    """The customers the import inserted (store.commit.id_range_of) that still exist."""
+    """The customers the import inserted (store.customers.ids.id_range_of) that still exist."""
     low, high = id_range_of(ObjectId(import_id))
     bounds: dict[str, Any] = {"$gte": low, "$lte": high}
     collection = Customer.get_pymongo_collection()

@@ -1,0 +1,163 @@
+"""Committing rows to the customers without a multi-document transaction: the loop that
+reads (store.customers.reading), resolves (domain.resolution) and writes
+(store.customers.writing) until a round goes through, or gives up for now.
+
+A writer (one batch of an import, or one bulk request) resolves its rows against the
+customers that hold their identifier values, takes the identifier claims of every value that
+changes hands (store.customers.claims), writes the customers, then settles the claims.
+Nothing here needs a transaction, so nothing here aborts on a duplicate key or holds a lock
+on a customer:
+
+- Safe to run again. A writer's new customers get ids made from the writer and the row
+  (store.customers.ids.id_for_row), so running it again (a redelivered message, a worker
+  that died halfway) finds its own earlier writes, resolves to the same result and writes
+  the same customers.
+- Concurrent writers. Claims are inserted or changed conditionally on what was read, and
+  customer updates carry the `rev` that was read: a writer that got in first makes the
+  other one resolve again against fresh data. A writer that meets a live writer's claims
+  waits; when two wait on each other, the younger gives way (wait-die), so both finish.
+- The cheap case first. The first round assumes that no one holds the rows' values and
+  inserts their claims straight away: an all-new batch costs one insert of its claims and one
+  of its customers. Only when a claim already exists does the writer read claims and
+  customers, and resolve again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pymongo.errors import BulkWriteError
+
+from domain.actions import Action
+from domain.resolution import (
+    BatchResolution,
+    IdentifierValue,
+    ProfileBounds,
+    RowInput,
+    identifier_values,
+    resolve_batch,
+)
+from domain.schema import RecordSchema
+from store.customers import claims, reading, writers, writing
+from store.customers.reading import Snapshot
+from store.retry import RULES, Contended, KeptChanging, Reason, pause
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Commit:
+    rows: Sequence[RowInput]
+    action: Action
+    deduplication_keys: Sequence[str]
+    schema: RecordSchema
+    writer: str
+    new_id: Callable[[int], str]
+    lookup_chunk_size: int
+    lease_seconds: float
+    dry_run: bool = False
+    resumed: bool = False  # an earlier run of this writer may have written
+    # The import this writer is a batch of: the customers it changes keep their pre-images
+    # (store.customers.preimages), so that the import can be reverted. None: a bulk request.
+    import_id: str | None = None
+    # Start by inserting the claims, as if no one held the values (cheapest when most rows
+    # are new); else read them first (cheapest when many are held: nothing to undo).
+    assume_new: bool = True
+    bounds: ProfileBounds = field(default_factory=ProfileBounds)  # what a customer may hold
+
+
+class WriteFailed(Exception):
+    """The server refused writes for another reason than a duplicate key. Its text has the
+    errors' codes and first message, never the documents (a BulkWriteError's text holds
+    every one of them, and would put a whole batch of customers in a log line)."""
+
+
+def _without_documents(error: BulkWriteError) -> WriteFailed:
+    refused = error.details.get("writeErrors", [])
+    codes = sorted({str(e.get("code")) for e in refused})
+    first = str(refused[0].get("errmsg", ""))[:200] if refused else str(error.code)
+    return WriteFailed(f"{len(refused)} write(s) refused (codes {', '.join(codes)}): {first}")
+
+
+async def commit(request: Commit) -> BatchResolution:
+    """Resolve `request.rows` (in order) and write the result; returns the resolution.
+    Raises store.retry.TryAgain (Contended: other live writers hold its values;
+    KeptChanging: they kept changing its customers) when it gives up for now. Whatever
+    ends it, what it claimed then holds no one up at once (readers go by what the customers
+    hold), instead of for its lease."""
+    try:
+        return await _commit(request)
+    except BulkWriteError as error:
+        await _release(request)
+        raise _without_documents(error) from None
+    except Exception:
+        await _release(request)
+        raise
+
+
+async def _release(request: Commit) -> None:
+    if request.dry_run:
+        return
+    try:
+        await writers.release(request.writer)
+    except Exception as error:  # the error that ended the writer is the one to report
+        log.warning("writer %s not released (its lease runs out): %s", request.writer, error)
+
+
+async def _commit(request: Commit) -> BatchResolution:
+    identifier_keys = [a.key for a in request.schema.channel_identifiers]
+    wanted: set[IdentifierValue] = set()
+    for row in request.rows:
+        if not row.errors:
+            wanted |= identifier_values(row.values, identifier_keys)
+    own_ids = {request.new_id(row.number) for row in request.rows if not row.errors}
+    optimistic = request.assume_new and not request.dry_run and not request.resumed
+    taken: dict[IdentifierValue, claims.Claim] = {}  # claims inserted by the optimistic round
+    ident_of = {claims.claim_id(ident): ident for ident in wanted}
+    conflicts = waits = 0
+    while True:
+        if not request.dry_run:
+            await writers.hold(request.writer, request.lease_seconds)
+        try:
+            if optimistic:
+                read = Snapshot({}, [], {}, {}, {})
+            else:
+                read = await reading.read(request, wanted, own_ids, identifier_keys, taken)
+                taken = {}
+            resolution = resolve_batch(
+                request.rows,
+                read.existing,
+                action=request.action,
+                deduplication_keys=request.deduplication_keys,
+                schema=request.schema,
+                new_id=request.new_id,
+                bounds=request.bounds,
+            )
+            if not request.dry_run:
+                await writing.write(request, read, resolution, wanted, identifier_keys)
+                await writers.finish(request.writer)
+            return resolution
+        except writing.ResolveAgain as retry:
+            if optimistic:
+                optimistic = False  # some values were held already: now read those
+                taken = {
+                    ident_of[doc["_id"]]: claims.Claim(doc["c"], None, request.writer)
+                    for doc in retry.taken
+                    if doc["_id"] in ident_of
+                }
+                continue
+            conflicts += 1
+            if conflicts >= RULES[Reason.CHANGED].rounds:
+                raise KeptChanging(
+                    f"Other writers kept changing the same customers ({conflicts} attempts)"
+                ) from retry
+            log.info("writer %s resolves again: %s", request.writer, retry)
+            await pause(conflicts)
+        except Contended as contended:
+            waits += 1
+            if waits >= RULES[Reason.CONTENDED].rounds:
+                raise
+            log.info("writer %s waits: %s", request.writer, contended)
+            await pause(waits)

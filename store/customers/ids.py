@@ -1,0 +1,35 @@
+"""Customer ids in the write protocol: a writer's new customers get ids made from the writer
+and the row, so that running the writer again finds (and rewrites) its own customers, and a
+revert finds an import's customers by `_id` range. Every collection of the protocol is keyed
+by `_id`, so a write that meets one already there fails with DUPLICATE_KEY."""
+
+from __future__ import annotations
+
+import hashlib
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+DUPLICATE_KEY = 11000  # the server's code for a duplicate `_id`
+
+
+def id_for_row(writer_key: ObjectId, row_number: int) -> str:
+    """The id of the customer a writer's row creates: the same on every run of the writer.
+    The writer's timestamp first (ids stay ordered by creation), then 4 bytes of a hash of
+    the writer and the row number."""
+    digest = hashlib.sha1(writer_key.binary).digest()[:4]
+    return str(ObjectId(writer_key.binary[:4] + digest + row_number.to_bytes(4, "big")))
+
+
+def id_range_of(writer_key: ObjectId) -> tuple[ObjectId, ObjectId]:
+    """The first and last id `id_for_row` can give a writer's rows: a revert finds the
+    customers an import inserted by this `_id` range."""
+    prefix = ObjectId(id_for_row(writer_key, 0)).binary[:8]
+    return ObjectId(prefix + bytes(4)), ObjectId(prefix + b"\xff" * 4)
+
+
+def customer_oid(customer_id: str) -> ObjectId:
+    try:
+        return ObjectId(customer_id)
+    except InvalidId:  # a claim can only name customers we wrote; never expected
+        raise ValueError(f"not a customer id: {customer_id!r}") from None

@@ -1,11 +1,11 @@
-"""Beanie documents. Customers keep their schema attributes under `attributes`, so that
-attribute keys never collide with bookkeeping fields."""
+"""Import jobs (imports and reverts) and their batches: a batch's rows and results are kept
+packed (`pack`), one compressed blob per batch."""
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -15,71 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from config import logs
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Customer(Document):
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-    rev: int = 0  # bumped on every write: optimistic concurrency between imports
-    # The import (its id) or bulk request that wrote the customer last: a revert restores
-    # only customers its import wrote last (store.customers.preimages).
-    written_by: str | None = None
-
-    class Settings:
-        name = "customers"
-        # No secondary index: each costs on every insert. Identifier values are unique and
-        # found through their claims (store.customers.claims); lists are ordered by `_id`, which
-        # follows creation time.
-
-
-class SchemaDocument(Document):
-    id: str  # type: ignore[assignment]  # the record type, e.g. "customers"
-    attributes: list[dict[str, Any]]
-    version: int = 1  # one more on every accepted change (store.schema_changes); the ETag
-    # What the last change still has to do to the values customers hold, until it is done.
-    migration: dict[str, Any] | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
-
-    class Settings:
-        name = "record_schemas"
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    IMPORTER = "importer"
-    ADMIN = "admin"
-
-
-class ApiKey(Document):
-    key_hash: str
-    name: str
-    role: Role
-    created_at: datetime = Field(default_factory=utcnow)
-    revoked_at: datetime | None = None  # from then on the key and its sessions get 401
-
-    class Settings:
-        name = "api_keys"
-        indexes = [IndexModel([("key_hash", ASCENDING)], unique=True)]
-
-
-class SignInSession(Document):
-    """A signed-in browser: the UI holds its token in an HttpOnly cookie, never the API key.
-    `_id` is the token's hash; the key it was opened with lends it its name and role."""
-
-    id: str  # type: ignore[assignment]
-    name: str
-    role: Role
-    key_id: str
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-
-    class Settings:
-        name = "sign_in_sessions"
+from store.documents.clock import utcnow
 
 
 class JobStatus(StrEnum):
@@ -287,140 +223,3 @@ class ImportBatch(Document):
     @property
     def results(self) -> list[RowResultRecord]:
         return [RowResultRecord.model_validate(r) for r in unpack(self.packed_results)]
-
-
-class Webhook(Document):
-    """A receiver of import events (DESIGN.md §7); its secret signs every message."""
-
-    url: str
-    events: list[str]
-    description: str = ""
-    secret: str  # whsec_…: shown once, when created; kept to sign
-    created_by: str = ""
-    created_at: datetime = Field(default_factory=utcnow)
-
-    class Settings:
-        name = "webhooks"
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-
-
-class WebhookDelivery(Document):
-    """One message to one webhook, and its attempts. `_id` is the message's `webhook-id`,
-    made from the webhook, the event and the import: an event announced twice is one
-    delivery."""
-
-    id: str  # type: ignore[assignment]
-    webhook_id: str
-    event: str
-    import_id: str | None = None
-    payload: bytes  # the body, the same on every attempt
-    status: DeliveryStatus = DeliveryStatus.PENDING
-    attempts: int = 0
-    last_status_code: int | None = None
-    last_error: str | None = None
-    next_attempt_at: datetime | None = Field(default_factory=utcnow)
-    delivered_at: datetime | None = None
-    lease_until: datetime | None = None  # an attempt under way (store.jobs.leases)
-    created_at: datetime = Field(default_factory=utcnow)
-
-    class Settings:
-        name = "webhook_deliveries"
-        indexes = [
-            IndexModel([("webhook_id", ASCENDING), ("created_at", DESCENDING)]),
-            IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
-        ]
-
-
-class Schedule(Document):
-    """A recurring import (DESIGN.md §7): a remote source imported with `config` at each time
-    its cron expression matches in its zone."""
-
-    name: str
-    source: dict[str, Any]  # domain.remote.Source
-    config: dict[str, Any]  # the import config (camelCase), without its source
-    cron: str
-    timezone: str
-    enabled: bool = True
-    skip_unchanged: bool = False
-    next_run_at: datetime | None = None  # None while disabled
-    # {"at", "import_id", "skipped"}: the last run (the import's status is read from it).
-    last_run: dict[str, Any] | None = None
-    # The import of the last run that made one (no two run at once), and the version of
-    # the source it imported (skipUnchanged compares with it).
-    last_import_id: str | None = None
-    last_version: dict[str, Any] | None = None
-    created_by: str = ""
-    created_by_key: str | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-
-    class Settings:
-        name = "schedules"
-        indexes = [IndexModel([("enabled", ASCENDING), ("next_run_at", ASCENDING)])]
-
-
-class ScheduleRun(Document):
-    """One due time of a schedule. `_id` is "<schedule id>@<due time>": however many
-    processes find the schedule due, one inserts the run and the others cannot."""
-
-    id: str  # type: ignore[assignment]
-    schedule_id: str
-    due_at: datetime
-    import_id: str  # given before the import is made: a run done twice makes it once
-    done: bool = False
-    skipped: str | None = None  # "unchanged" or "overlap"
-    attempts: int = 0
-    lease_until: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-
-    class Settings:
-        name = "schedule_runs"
-        indexes = [IndexModel([("done", ASCENDING)])]
-
-
-class AuditActor(BaseModel):
-    """Who acted: the API key (its id, never the key), its name and role. A schedule's run
-    acts for the schedule's creator, whose role is not known then (None)."""
-
-    key_id: str | None
-    name: str
-    role: str | None
-
-
-class AuditEvent(Document):
-    """One entry of the audit trail (store.audit): inserted, never changed."""
-
-    id: str  # type: ignore[assignment]
-    at: datetime = Field(default_factory=utcnow)
-    actor: AuditActor
-    action: str
-    target_type: str
-    target_id: str
-    details: dict[str, Any] = Field(default_factory=dict)
-
-    class Settings:
-        name = "audit_events"
-        indexes = [
-            IndexModel([("at", DESCENDING)]),
-            IndexModel([("action", ASCENDING), ("at", DESCENDING)]),
-            IndexModel([("actor.key_id", ASCENDING), ("at", DESCENDING)]),
-        ]
-
-
-DOCUMENT_MODELS: list[type[Document]] = [
-    Customer,
-    SchemaDocument,
-    ApiKey,
-    SignInSession,
-    ImportJob,
-    ImportBatch,
-    Webhook,
-    WebhookDelivery,
-    Schedule,
-    ScheduleRun,
-    AuditEvent,
-]

@@ -55,7 +55,7 @@ from bench.schema_database import (
     stored_state,
 )
 from stack.processes import Child, stop_all
-from store.schema_changes import WRITE_CHUNK
+from store.schema_changes.migration import WRITE_CHUNK
 
 COMMAND = ".venv/bin/python -m bench.schema_changes"
 SCHEMA = "/record-types/customers/schema"

@@ -10,7 +10,7 @@ from typing import Any
 from pymongo import MongoClient, UpdateOne
 
 from bench.harness import AppStack
-from store.schema_changes import WRITE_CHUNK
+from store.schema_changes.migration import WRITE_CHUNK
 
 NUMBER_KEY, IDENTIFIER_KEY = "loyaltyPoints", "memberCode"
 FLOOR_COLLECTION = "bench_claims_floor"

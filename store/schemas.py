@@ -4,28 +4,28 @@ indexes they imply."""
 from __future__ import annotations
 
 from domain.schema import DEFAULT_SCHEMAS, RecordSchema
-from store import schema_changes
 from store.customers import claims
 from store.documents import Customer, SchemaDocument
+from store.schema_changes import versions
+from store.schema_changes.migration import finish_migration
 
 
 async def ensure_default_schemas() -> None:
     for record_type, schema in DEFAULT_SCHEMAS.items():
         if await SchemaDocument.get(record_type) is None:
-            document = SchemaDocument(
-                id=record_type, attributes=schema_changes.attributes_json(schema)
-            )
+            document = SchemaDocument(id=record_type, attributes=versions.attributes_json(schema))
             await SchemaDocument.get_pymongo_collection().update_one(
                 {"_id": record_type},
                 {"$setOnInsert": document.model_dump(by_alias=True, exclude={"id"})},
                 upsert=True,
             )
-        await schema_changes.record_first_version(record_type)
+        await versions.record_first_version(record_type)
+        await finish_migration(record_type)
         await ensure_customer_indexes(await get_schema(record_type))
 
 
 async def get_schema(record_type: str) -> RecordSchema:
-    return (await schema_changes.load(record_type)).schema
+    return (await versions.load(record_type)).schema
 
 
 LEGACY_INDEXES = ("created_at",)

@@ -20,8 +20,9 @@ from api.security import ADMIN, current_principal
 from config import Settings
 from domain.errors import Unprocessable
 from domain.schema import DEFAULT_CUSTOMER_SCHEMA, Attribute, RecordSchema, SchemaReplacement
-from store import schema_changes
-from store.schema_changes import StoredSchema
+from store.schema_changes import versions as schema_versions
+from store.schema_changes.change import change_schema
+from store.schema_changes.versions import StoredSchema
 
 RULES = """Rules of every schema change (PUT, POST .../attributes, restore):
 
@@ -96,7 +97,7 @@ async def _changed(
     restored_from: int | None = None,
 ) -> Response[SchemaBody]:
     """Make `schema` the record type's by the rules, and answer it with its ETag."""
-    stored = await schema_changes.change_schema(
+    stored = await change_schema(
         schema,
         current_principal(request),
         if_match=if_match,
@@ -133,7 +134,7 @@ class SchemaController(Controller):
         summary="The record type's attributes; its ETag names the version (for If-Match)",
     )
     async def get_schema(self, record_type: FromPath[str]) -> Response[SchemaBody]:
-        return schema_response(await schema_changes.load(record_type))
+        return schema_response(await schema_versions.load(record_type))
 
     @put(
         "/",
@@ -159,7 +160,7 @@ class SchemaController(Controller):
                 f"recordType {body.record_type!r} in the body differs from the path's "
                 f"{record_type!r}"
             )
-        await schema_changes.load(record_type)  # 404 before the body's rules
+        await schema_versions.load(record_type)  # 404 before the body's rules
         schema = RecordSchema(record_type=record_type, attributes=body.attributes)
         return await _changed(schema, request, settings, if_match=if_match, force=force)
 
@@ -182,7 +183,7 @@ class SchemaController(Controller):
         if_match: IfMatch = None,
     ) -> Response[SchemaBody]:
         attribute = await _body(request, Attribute, settings)
-        current = await schema_changes.load(record_type)
+        current = await schema_versions.load(record_type)
         if current.schema.attribute(attribute.key) is not None:
             raise Unprocessable(f"{record_type} already has an attribute {attribute.key!r}")
         schema = RecordSchema(
@@ -209,7 +210,7 @@ class SchemaController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
         offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> SchemaVersionList:
-        found, total = await schema_changes.list_versions(record_type, limit, offset)
+        found, total = await schema_versions.list_versions(record_type, limit, offset)
         return SchemaVersionList(items=[SchemaVersionBody.of(doc) for doc in found], total=total)
 
     @post(
@@ -230,7 +231,7 @@ class SchemaController(Controller):
         force: Force = False,
         if_match: IfMatch = None,
     ) -> Response[SchemaBody]:
-        schema = await schema_changes.version_schema(record_type, version)
+        schema = await schema_versions.version_schema(record_type, version)
         return await _changed(
             schema, request, settings, if_match=if_match, force=force, restored_from=version
         )

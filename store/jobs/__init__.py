@@ -1,9 +1,10 @@
 """The import job pipeline, one step a module: reading (a file's limits, sample and mapping
-preview), admission (per-key limits), intake (accept a file), planning (rows into
-batches), batches (one batch's commit), progress (counting), finalize (the report),
-queries (reading jobs), cancel, revert (undoing an import), resume (continuing a
-cancelled or failed one), leases and recovery (driving again the steps of dead workers and
-lost messages), maintenance (retention), and the one retry policy (policy).
+preview), admission (per-key limits), intake (accept a file; file_check reads it through
+once), planning (rows into batches), batches (one batch's commit, store.customers.commit),
+progress (counting), finalize (the report), queries (reading jobs), cancel, revert (undoing
+an import), resume (continuing a cancelled or failed one), leases and recovery (driving
+again the steps of dead workers and lost messages), maintenance (retention), and the one
+retry policy (policy).
 
 A job's steps are one table (steps: actor, lease, deliveries, recovery) run by one routine
 (step_run); every change of a job's status is in states."""

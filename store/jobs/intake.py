@@ -1,11 +1,11 @@
-"""Accepting a file: checking, storing and enqueueing an import (its preview: reading.py)."""
+"""Accepting a file: checking it (file_check.py), storing it and enqueueing an import (its
+preview: reading.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import IO, Any
@@ -15,109 +15,20 @@ from pymongo.errors import DuplicateKeyError
 
 from config import Settings, logs
 from domain.actions import Action
-from domain.errors import FileRejected
 from domain.import_config import ImportConfig
-from domain.mapping import missing_required, resolve_mapping
-from domain.remembered import RememberedMapping, adjusted
 from domain.schema import RecordSchema
-from domain.tabular import open_table
 from store import audit, files, mappings
 from store.auth import Principal
 from store.documents import ImportJob, JobKind
 from store.errors import Conflict
 from store.jobs import admission, leases, states
 from store.jobs.dispatch import Dispatcher
+from store.jobs.file_check import CheckedFile, check_file
 from store.jobs.queries import get_job, job_schema
-from store.jobs.reading import read_sample, remembered_for, suggestions_for, upload_limits
+from store.jobs.reading import remembered_for
 from store.schemas import get_schema
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CheckedFile:
-    header: list[str]
-    mapping: dict[str, str]
-    total_rows: int
-    size: int
-    delimiter: str
-    encoding: str
-    adjusted: bool  # the mapping differs from the suggested one
-
-
-def _retry_mapping(header: list[str], original: Mapping[str, str]) -> dict[str, str]:
-    """A retry's file is mapped exactly as the original was: its other columns (such as the
-    failed rows' `error`) are left out, and every column the original mapped must be there."""
-    missing = [column for column in original if column not in header]
-    if missing:
-        raise FileRejected(
-            "The corrected file lacks column(s) the original import mapped: "
-            + ", ".join(missing)
-            + "; send the rows with the original's columns (as in its failed-rows CSV)."
-        )
-    return {column: original[column] for column in header if column in original}
-
-
-def _check_file(
-    upload: IO[bytes],
-    config: ImportConfig,
-    schema: RecordSchema,
-    settings: Settings,
-    retry_of: ImportJob | None = None,
-    remembered: RememberedMapping | None = None,
-) -> CheckedFile:
-    """Read the whole file once: mandatory attributes mapped, readable, within the limits.
-    Raises FileRejected with the reason."""
-    reader = open_table(
-        upload,
-        delimiter=config.delimiter,
-        sheet=config.sheet,
-        limits=upload_limits(settings),
-        formula_escaped=retry_of is not None,  # its rows come from the failed-rows CSV
-    )
-    rows = iter(reader)  # one pass: a reader read again does not go on where it stopped
-    sample, read = read_sample(rows)
-    suggestions = suggestions_for(reader.header, sample, schema, remembered)
-    if retry_of is not None:
-        mapping = _retry_mapping(reader.header, retry_of.mapping)
-    else:
-        mapping = resolve_mapping(reader.header, suggestions, config.mapping, schema)
-    missing = missing_required(mapping, schema)
-    if missing:
-        raise FileRejected(
-            "The file has no column for mandatory attribute(s): " + ", ".join(missing),
-            missing_required=missing,
-        )
-    unmatched = [key for key in config.deduplication_keys if key not in mapping.values()]
-    if unmatched:
-        # Rows could not be matched on it: every row would be new, or fail on another key.
-        raise FileRejected(
-            "No column of the file is mapped to the deduplication key(s) "
-            + ", ".join(unmatched)
-            + "; map a column to each, or deduplicate on other keys."
-        )
-    # Reads to the end (undecodable files fail here), or to the first row past the limit:
-    # a file over it is refused without reading the rest.
-    rest = itertools.islice(rows, max(0, settings.max_rows - read + 1))
-    total = read + sum(1 for _ in rest)
-    if total == 0:
-        raise FileRejected("The file has a header but no data rows.")
-    if total > settings.max_rows:
-        raise FileRejected(
-            f"The file has more than {settings.max_rows} rows, the most one import takes; "
-            "split it into several files."
-        )
-    size = upload.seek(0, 2)
-    upload.seek(0)
-    return CheckedFile(
-        reader.header,
-        mapping,
-        total,
-        size,
-        reader.delimiter,
-        reader.encoding,
-        adjusted(mapping, suggestions),
-    )
 
 
 @dataclass(frozen=True)
@@ -158,7 +69,7 @@ async def stored(
         )
     # Scanning a file of millions of rows takes seconds of CPU: off the event loop.
     checked = await asyncio.to_thread(
-        _check_file, upload, config, schema, settings, retry_of, remembered
+        check_file, upload, config, schema, settings, retry_of, remembered
     )
     file_id = ObjectId()
     # The upload holds a lease while it is stored: if this process dies midway, the

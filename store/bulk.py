@@ -18,8 +18,9 @@ from domain.errors import DomainError
 from domain.resolution import BatchResolution, Outcome
 from domain.validation import RowValidator
 from store.customers import writers
-from store.customers.commit import Commit, commit
+from store.customers.commit import commit
 from store.customers.ids import id_for_row
+from store.customers.request import Commit
 from store.errors import RetryLater
 from store.retry import TryAgain
 from store.schemas import get_schema

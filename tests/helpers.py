@@ -204,14 +204,14 @@ def seed_customers_sync(sync_db: Any, profiles: list[dict[str, Any]]) -> None:
 
 
 def commit_request(rows: list[Any], action: Any, writer: str | None = None, **extra: Any) -> Any:
-    """A store.customers.commit.Commit of `rows` as one writer (a new one unless given), matching on
-    email, with the default schema."""
+    """A store.customers.request.Commit of `rows` as one writer (a new one unless given),
+    matching on email, with the default schema."""
     from bson import ObjectId
 
     from domain.schema import DEFAULT_CUSTOMER_SCHEMA
     from store.customers import writers
-    from store.customers.commit import Commit
     from store.customers.ids import id_for_row
+    from store.customers.request import Commit
 
     writer_id = writer or writers.new_writer_id()
     return Commit(

@@ -15,7 +15,7 @@ One writer (a batch of an import, a bulk request, a revert) writes in this order
    ones with ids made from the writer and the row (`ids`).
 6. Settle claims (`writing`): the values that moved now name their new holder.
 
-`commit` runs the loop: read, resolve, write, and again when another writer got in first
-(store.retry decides how many rounds). `restore` writes a revert under the same rules;
-`history` reads a customer's history from the pre-images; `lookup` reads customers by id or
-filter."""
+`commit` runs the loop for one `request.Commit`: read, resolve, write, and again when
+another writer got in first (store.retry decides how many rounds). `restore` writes a revert
+under the same rules; `history` reads a customer's history from the pre-images; `lookup`
+reads customers by id or filter."""

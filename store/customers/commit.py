@@ -25,47 +25,16 @@ on a customer:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from pymongo.errors import BulkWriteError
 
-from domain.actions import Action
-from domain.resolution import (
-    BatchResolution,
-    IdentifierValue,
-    ProfileBounds,
-    RowInput,
-    identifier_values,
-    resolve_batch,
-)
-from domain.schema import RecordSchema
+from domain.resolution import BatchResolution, IdentifierValue, identifier_values, resolve_batch
 from store.customers import claims, reading, writers, writing
 from store.customers.reading import Snapshot
+from store.customers.request import Commit
 from store.retry import RULES, Contended, KeptChanging, Reason, pause
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Commit:
-    rows: Sequence[RowInput]
-    action: Action
-    deduplication_keys: Sequence[str]
-    schema: RecordSchema
-    writer: str
-    new_id: Callable[[int], str]
-    lookup_chunk_size: int
-    lease_seconds: float
-    dry_run: bool = False
-    resumed: bool = False  # an earlier run of this writer may have written
-    # The import this writer is a batch of: the customers it changes keep their pre-images
-    # (store.customers.preimages), so that the import can be reverted. None: a bulk request.
-    import_id: str | None = None
-    # Start by inserting the claims, as if no one held the values (cheapest when most rows
-    # are new); else read them first (cheapest when many are held: nothing to undo).
-    assume_new: bool = True
-    bounds: ProfileBounds = field(default_factory=ProfileBounds)  # what a customer may hold
 
 
 class WriteFailed(Exception):

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.resolution import CustomerState, IdentifierValue, identifier_values
 from store.customers import claims, preimages, writers
 from store.customers.ids import customer_oid
+from store.customers.request import Commit
 from store.documents import Customer
 from store.retry import Contended
-
-if TYPE_CHECKING:
-    from store.customers.commit import Commit
 
 
 @dataclass

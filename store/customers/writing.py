@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError
@@ -17,10 +17,8 @@ from domain.resolution import BatchResolution, CustomerState, IdentifierValue, i
 from store.customers import claims, preimages
 from store.customers.ids import DUPLICATE_KEY, customer_oid
 from store.customers.reading import Snapshot
+from store.customers.request import Commit
 from store.documents import Customer, utcnow
-
-if TYPE_CHECKING:
-    from store.customers.commit import Commit
 
 log = logging.getLogger(__name__)
 

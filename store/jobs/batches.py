@@ -14,8 +14,9 @@ from config import Settings
 from domain.actions import Action
 from domain.resolution import Outcome, RowInput
 from store.customers import writers
-from store.customers.commit import Commit, commit
+from store.customers.commit import commit
 from store.customers.ids import id_for_row
+from store.customers.request import Commit
 from store.documents import (
     BatchRow,
     BatchStatus,

@@ -14,7 +14,8 @@ from bson import ObjectId
 from domain.actions import Action
 from domain.resolution import BatchResolution, Outcome, RowInput
 from store.customers import claims, writers, writing
-from store.customers.commit import Commit, commit
+from store.customers.commit import commit
+from store.customers.request import Commit
 from store.documents import Customer, utcnow
 from tests.helpers import commit_request
 

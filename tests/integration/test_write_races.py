@@ -14,7 +14,8 @@ from config import get_settings
 from domain.actions import Action
 from domain.resolution import BatchResolution, Outcome, RowInput
 from store.customers import reading, writing
-from store.customers.commit import Commit, commit
+from store.customers.commit import commit
+from store.customers.request import Commit
 from store.documents import Customer
 from tests.helpers import commit_request
 

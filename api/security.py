@@ -8,9 +8,10 @@ from litestar.handlers.base import BaseRouteHandler
 
 from config import Settings
 from store import keys
-from store.auth import Principal, authenticate
+from store.auth import authenticate
 from store.documents import Role
 from store.errors import UnknownKey
+from store.principal import Principal
 from store.throttle import FailedAuthentication, RateLimiter
 
 VIEWER = {"role": Role.VIEWER}

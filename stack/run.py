@@ -81,7 +81,7 @@ def app_children(settings: Settings, env: dict[str, str], logs: Path | None) -> 
             env,
             log("webhooks"),
         ),
-        Child("sweeper", [python, "-m", "workers.sweeper"], env, log("sweeper")),
+        Child("sweeper", [python, "-m", "wiring.sweeper"], env, log("sweeper")),
         Child(
             "ui",
             [

@@ -14,7 +14,7 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from beanie import SortDirection
 from bson import ObjectId
@@ -22,10 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from domain.audit import AuditAction
 from store.documents import AuditActor, AuditEvent, ImportJob, utcnow
-
-if TYPE_CHECKING:  # store.auth records its own actions here
-    from store.auth import Principal
-
+from store.principal import Principal
 
 # Actions a target undergoes at most once: their event's id is made from the target.
 ONCE = frozenset(

@@ -16,9 +16,10 @@ from config import Settings
 from domain.audit import AuditAction
 from store import audit
 from store.audit import Target
-from store.auth import Principal, hash_key
+from store.auth import hash_key
 from store.documents import ApiKey, Customer, SignInSession, utcnow
 from store.errors import Conflict, NotFound
+from store.principal import Principal
 
 ADMIN_KEY_ID = "ADMIN_API_KEY"  # how the key of that setting is listed
 USAGE = "api_key_usage"

@@ -12,9 +12,9 @@ from domain.audit import AuditAction
 from domain.remembered import RememberedMapping, best_match, header_key, header_set_id
 from store import audit
 from store.audit import Target
-from store.auth import Principal
 from store.documents import Customer, utcnow
 from store.errors import NotFound
+from store.principal import Principal
 
 COLLECTION = "remembered_mappings"
 NEAR_CANDIDATES = 200  # most recent mappings compared when no header set is the same

@@ -9,9 +9,10 @@ from datetime import timedelta
 from domain.audit import AuditAction
 from store import audit, keys
 from store.audit import Target
-from store.auth import SESSION_TOKEN_PREFIX, Principal, hash_key
+from store.auth import SESSION_TOKEN_PREFIX, hash_key
 from store.documents import SignInSession, utcnow
 from store.errors import Forbidden, Unauthorized
+from store.principal import Principal
 
 
 async def open_session(principal: Principal, hours: float) -> tuple[str, SignInSession]:

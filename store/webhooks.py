@@ -32,7 +32,6 @@ from domain import webhooks as rules
 from domain.audit import AuditAction
 from store import audit, metrics, outbound
 from store.audit import Target
-from store.auth import Principal
 from store.documents import (
     DeliveryStatus,
     ImportJob,
@@ -44,6 +43,7 @@ from store.documents import (
 )
 from store.errors import NotFound
 from store.jobs import leases
+from store.principal import Principal
 
 log = logging.getLogger(__name__)
 LAST_ERROR_CHARS = 300

@@ -250,9 +250,9 @@ def start_webhook_worker(env: dict[str, str], log_path: Path) -> Child:
 
 
 def start_sweeper(env: dict[str, str], log_path: Path, check_seconds: float = 1.0) -> Child:
-    """The recovery check (workers.sweeper), which also announces webhook events and fires
+    """The recovery check (wiring.sweeper), which also announces webhook events and fires
     schedules; a round every `check_seconds` (a second unless told)."""
-    argv = [str(VENV_BIN / "python"), "-m", "workers.sweeper"]
+    argv = [str(VENV_BIN / "python"), "-m", "wiring.sweeper"]
     env = {**env, "RECOVERY_CHECK_SECONDS": str(check_seconds)}
     return Child("sweeper", argv, env, log_path).start()
 

@@ -1,26 +1,21 @@
-"""`python -m workers.sweeper`: the recovery check (store.jobs.recovery) every
-RECOVERY_CHECK_SECONDS: steps whose worker died (their lease ran out) and steps whose message
-Redis lost are driven again from MongoDB, and uploads whose API process died midway are
-deleted. The same round fires the schedules that are due (store.schedules) and sends again
-the schedule runs and webhook deliveries whose message was lost. Every
-WEBHOOK_ANNOUNCE_SECONDS, apart from the rounds, it announces the webhook events of jobs that
-ended (store.webhooks). Hourly, it also deletes the files
-of imports past the retention (REPORT_RETENTION_DAYS), forgotten Idempotency-Keys and audit
-events past AUDIT_RETENTION_DAYS."""
+"""The recovery process (`python -m wiring.sweeper` starts it): the recovery check
+(store.jobs.recovery) every RECOVERY_CHECK_SECONDS: steps whose worker died (their lease ran
+out) and steps whose message Redis lost are driven again from MongoDB, and uploads whose API
+process died midway are deleted. The same round fires the schedules that are due
+(store.schedules) and sends again the schedule runs and webhook deliveries whose message was
+lost. Every WEBHOOK_ANNOUNCE_SECONDS, apart from the rounds, it announces the webhook events of
+jobs that ended (store.webhooks). Hourly, it also deletes the files of imports past the
+retention (REPORT_RETENTION_DAYS), forgotten Idempotency-Keys and audit events past
+AUDIT_RETENTION_DAYS."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Any
 
-import msgspec
-
-from api.serializers import job_body
-from config import Settings, get_settings, logs
+from config import Settings, get_settings
 from store import audit, db, idempotency, jobs, schedules, webhooks
-from store.documents import ImportJob
 from store.jobs import policy
 from workers.actors import dispatcher, run_schedule
 from workers.backlog import RedisBacklog
@@ -29,12 +24,6 @@ from workers.webhooks import courier
 log = logging.getLogger("workers.sweeper")
 
 RETENTION_CHECK_SECONDS = 3600.0
-
-
-def render(job: ImportJob) -> dict[str, Any]:
-    """A webhook's `data`: the job as GET /imports/{id} answers it."""
-    rendered: dict[str, Any] = msgspec.to_builtins(job_body(job))
-    return rendered
 
 
 async def recover(backlog: RedisBacklog) -> None:
@@ -51,7 +40,7 @@ async def recover(backlog: RedisBacklog) -> None:
         log.info("sent again the lost schedule run %s", run)
 
 
-async def announce_forever(interval: float) -> None:
+async def announce_forever(render: webhooks.Render, interval: float) -> None:
     """Webhook events of ended jobs, every `interval` seconds: at the recovery check's pace a
     receiver heard of an import's end 3-4 s after it (bench.automation)."""
     while True:
@@ -66,12 +55,13 @@ async def announce_forever(interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-async def sweep_forever() -> None:
+async def sweep_forever(render: webhooks.Render) -> None:
+    """Run the checks until cancelled; webhook events carry `render(job)` as their data."""
     settings = get_settings()
     assert settings.redis_url is not None  # workers.broker refuses to start without it
     await db.connect(settings)
     backlog = RedisBacklog(settings.redis_url, settings.lease_seconds)
-    announcer = asyncio.create_task(announce_forever(settings.webhook_announce_seconds))
+    announcer = asyncio.create_task(announce_forever(render, settings.webhook_announce_seconds))
     try:
         await _check_forever(settings, backlog)
     finally:
@@ -98,8 +88,3 @@ async def _check_forever(settings: Settings, backlog: RedisBacklog) -> None:
             except Exception:  # tried again next round
                 log.exception("retention sweep failed")
         await asyncio.sleep(settings.recovery_check_seconds)
-
-
-if __name__ == "__main__":
-    logs.configure(get_settings())
-    asyncio.run(sweep_forever())

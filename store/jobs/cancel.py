@@ -5,12 +5,12 @@ from __future__ import annotations
 from domain.audit import AuditAction
 from store import audit
 from store.audit import Target
-from store.auth import Principal
 from store.documents import ImportJob
 from store.errors import Conflict
 from store.jobs import states
 from store.jobs.dispatch import Dispatcher
 from store.jobs.queries import get_job
+from store.principal import Principal
 
 
 async def cancel_job(job_id: str, principal: Principal, dispatcher: Dispatcher) -> ImportJob:

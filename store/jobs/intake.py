@@ -18,7 +18,6 @@ from domain.actions import Action
 from domain.import_config import ImportConfig
 from domain.schema import RecordSchema
 from store import audit, files, mappings
-from store.auth import Principal
 from store.documents import ImportJob, JobKind
 from store.errors import Conflict
 from store.jobs import admission, leases, states
@@ -26,6 +25,7 @@ from store.jobs.dispatch import Dispatcher
 from store.jobs.file_check import CheckedFile, check_file
 from store.jobs.queries import get_job, job_schema
 from store.jobs.reading import remembered_for
+from store.principal import Principal
 from store.schemas import get_schema
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,6 @@ from pymongo.errors import DuplicateKeyError
 
 from config import Settings
 from store import audit
-from store.auth import Principal
 from store.documents import (
     BatchStatus,
     ImportBatch,
@@ -35,6 +34,7 @@ from store.jobs import admission, policy
 from store.jobs.dispatch import Dispatcher
 from store.jobs.intake import config_of, log_created, new_job
 from store.jobs.queries import get_job, job_schema, never_read
+from store.principal import Principal
 
 RESUMABLE = (JobStatus.CANCELLED, JobStatus.FAILED)
 NOT_COMMITTED = {"status": {"$ne": BatchStatus.DONE}}

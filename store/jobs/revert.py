@@ -21,7 +21,6 @@ from config import Settings
 from domain.audit import AuditAction
 from store import audit
 from store.audit import Target
-from store.auth import Principal
 from store.customers import preimages, restore, writers
 from store.documents import ImportJob, JobKind, RevertCounts, utcnow
 from store.errors import Conflict, Gone
@@ -31,6 +30,7 @@ from store.jobs.dispatch import Dispatcher
 from store.jobs.queries import get_job, job_oid, job_schema, never_read
 from store.jobs.states import UNFINISHED
 from store.jobs.steps import REVERT, Document
+from store.principal import Principal
 from store.reports import revert as revert_report
 
 log = logging.getLogger(__name__)

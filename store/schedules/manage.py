@@ -16,12 +16,12 @@ from domain.import_config import ImportConfig
 from domain.remote import Source
 from store import audit, outbound
 from store.audit import Target
-from store.auth import Principal
 from store.documents import ImportJob, Schedule, utcnow
 from store.errors import Conflict, NotFound
 from store.jobs.dispatch import Dispatcher
 from store.jobs.remote import create_source_job
 from store.jobs.states import UNFINISHED
+from store.principal import Principal
 from store.schemas import get_schema
 
 

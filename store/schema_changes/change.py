@@ -10,10 +10,10 @@ from domain.schema_changes import check_default_keys, diff
 from domain.validation import PhonePolicy
 from store import audit
 from store.audit import Target
-from store.auth import Principal
 from store.customers import claims
 from store.documents import utcnow
 from store.errors import PreconditionFailed
+from store.principal import Principal
 from store.schema_changes import versions
 from store.schema_changes.holdings import Holdings, check, scan
 from store.schema_changes.migration import WRITE_CHUNK, claim_range, finish_migration

@@ -195,8 +195,8 @@ async def test_no_route_changes_or_deletes_an_event(api, database, admin_headers
 
 async def test_retention_deletes_only_events_past_it(database) -> None:
     from store import audit
-    from store.auth import Principal
     from store.documents import AuditEvent, Role
+    from store.principal import Principal
 
     admin = Principal("admin", Role.ADMIN, "k")
     await audit.record(AuditAction.MAPPING_DELETED, admin, audit.Target("mapping", "old"))
@@ -214,8 +214,8 @@ async def test_a_request_answered_twice_records_once(database) -> None:
     """An action taken over by a second answer (an Idempotency-Key takeover, a schedule's run
     delivered twice) records its event once."""
     from store import audit
-    from store.auth import Principal
     from store.documents import AuditEvent, Role
+    from store.principal import Principal
 
     admin = Principal("admin", Role.ADMIN, "k")
     for _ in range(2):

@@ -13,9 +13,9 @@ from bson import ObjectId
 
 from config import get_settings
 from store import jobs, reports
-from store.auth import Principal
 from store.documents import Role, utcnow
 from store.jobs import policy
+from store.principal import Principal
 from tests.helpers import RecordingDispatcher, held_import, summary_counts
 from workers.backlog import RedisBacklog
 

@@ -597,7 +597,7 @@ def start_sweeper(workdir: Path) -> Child:
     env = {**os.environ, "RECOVERY_CHECK_SECONDS": "1"}
     return Child(
         "sweeper",
-        [sys.executable, "-m", "workers.sweeper"],
+        [sys.executable, "-m", "wiring.sweeper"],
         env,
         workdir / "sweeper.log",
     ).start()

@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from config import get_settings
 from stack.processes import Child, stop_all
 from store import webhooks
-from store.auth import Principal
 from store.documents import ImportBatch, Role, WebhookDelivery, utcnow
+from store.principal import Principal
 from tests.helpers import (
     csv_bytes,
     held_import,

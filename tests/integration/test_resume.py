@@ -12,8 +12,8 @@ from bson import ObjectId
 
 from config import get_settings
 from store import db, jobs
-from store.auth import Principal
 from store.documents import Role, utcnow
+from store.principal import Principal
 from tests.conftest import TEST_DATABASE
 from tests.helpers import (
     RecordingDispatcher,

@@ -184,7 +184,7 @@ async def test_the_sweeper_deletes_expired_files(database, workdir: Path) -> Non
     jobs = await seed(database)
     log = workdir / "retention-sweeper.log"
     env = {**os.environ, "REPORT_RETENTION_DAYS": "30", "RECOVERY_CHECK_SECONDS": "1"}
-    sweeper = Child("sweeper", [sys.executable, "-m", "workers.sweeper"], env, log).start()
+    sweeper = Child("sweeper", [sys.executable, "-m", "wiring.sweeper"], env, log).start()
     try:
         deadline = time.monotonic() + 60
         while await database["import_jobs"].count_documents({"file_id": None}) < len(EXPIRED):

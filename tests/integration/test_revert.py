@@ -252,9 +252,9 @@ async def test_a_stalled_revert_is_driven_again_and_a_failed_one_runs_again_when
 ) -> None:
     from datetime import timedelta
 
-    from store.auth import Principal
     from store.documents import Role, utcnow
     from store.jobs.steps import REVERT
+    from store.principal import Principal
 
     job_id, batches = await held_import(HEADER, SEED)
     for batch in batches:
@@ -291,9 +291,9 @@ async def test_a_revert_in_many_chunks_at_once_restores_exactly_and_counts_each_
 ) -> None:
     """Chunks of 3 customers, four at a time (store.jobs.revert), over 40 customers: 20 the
     import replaced, 20 it inserted."""
-    from store.auth import Principal
     from store.documents import Role
     from store.jobs import revert as reverting
+    from store.principal import Principal
 
     monkeypatch.setattr(reverting, "CHUNK", 3)
     seed = [[f"S{n}", "Old", f"s{n}@example.com", f"+1202555{n:04d}", "Boston"] for n in range(20)]

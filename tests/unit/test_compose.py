@@ -155,7 +155,7 @@ def test_commands(services: dict[str, dict[str, Any]]) -> None:
     assert api[:5] == ["python", "-m", "uvicorn", "api.app:create_app", "--factory"]
     assert api[api.index("--host") + 1] == "0.0.0.0"
     assert api[api.index("--port") + 1] == "${API_PORT:-8000}"
-    assert command(services["sweeper"]) == ["python", "-m", "workers.sweeper"]
+    assert command(services["sweeper"]) == ["python", "-m", "wiring.sweeper"]
     ui = command(services["ui"])
     assert ui[:5] == ["python", "-m", "streamlit", "run", "ui/server.py"]
     assert ui[ui.index("--server.address") + 1] == "0.0.0.0"

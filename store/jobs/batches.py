@@ -182,6 +182,14 @@ async def _mark_failed(
 
 async def wait_for_writers(job: ImportJob, what: str) -> None:
     """Raises Contended (a delivery later goes on) while a batch of `job` may still be
-    writing: a cancelled import's, whose report or revert waits for them."""
-    if await writers.live(batch_ids(job)):
+    writing, or recording what it wrote (its writer is done, its lease still held): a
+    cancelled import's, whose report or revert must see every batch's results."""
+    recording = {
+        "job_id": str(job.id),
+        "status": BatchStatus.PENDING,
+        BATCH.lease: {"$gt": utcnow()},
+    }
+    if await writers.live(batch_ids(job)) or await ImportBatch.get_pymongo_collection().find_one(
+        recording, {"_id": 1}
+    ):
         raise Contended(f"batches of {what} {job.id} are still being written")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.ui_support import REPO
 
@@ -24,6 +24,8 @@ CHROMIUM_ARGS = [
 # Generous waits: the first page load compiles the app; the import runs in the workers.
 PAGE_TIMEOUT_MS = 30_000
 IMPORT_TIMEOUT_MS = 120_000
+# Every `expect` waits as long as a page may take (its own default, 5 s, failed under load).
+expect.set_options(timeout=PAGE_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,7 @@ def test_a_failed_row_is_fixed_and_retried_then_the_retry_is_undone(
             sign_in(page, running_stack.ui_url, running_stack.admin_key)
             page.goto(f"{running_stack.ui_url}/status_page?import={original['id']}")
             done = page.get_by_role("heading").filter(has_text="fix-me.csv")
-            expect(done).to_be_visible()
+            expect(done).to_be_visible(timeout=PAGE_TIMEOUT_MS)
             expect(page.get_by_text("Fix the failed rows and import them again")).to_be_visible()
             expect(page.get_by_role("button").filter(has_text="fixed row")).to_be_disabled()
             grid = page.locator('[data-testid="stDataFrame"]').last

@@ -4,6 +4,8 @@ scripts cannot read its token, the key is never in a URL, and signing out ends t
 
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
@@ -47,7 +49,11 @@ def test_a_session_survives_reload_and_new_tab_until_sign_out(
         me = httpx.get(
             f"{running_stack.api_url}/auth/me", headers={"Authorization": f"Bearer {token}"}
         )
-        assert me.json() == {"name": "Ida Importer", "role": "importer"}
+        assert me.json() == {
+            "name": "Ida Importer",
+            "role": "importer",
+            "keyId": hashlib.sha256(key.encode()).hexdigest()[:16],
+        }
 
         page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Sign out").click()
         page.get_by_role("button", name="Sign out").click()  # the form, with its CSRF token

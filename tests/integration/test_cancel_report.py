@@ -147,3 +147,25 @@ async def test_a_report_not_built_within_its_time_is_given_up(api, database, adm
     refused = await api.get(f"/imports/{job_id}/report", headers=admin_headers)
     assert refused.status_code == 409
     assert refused.json()["detail"].startswith("The report of this cancelled import could not")
+
+
+async def test_the_report_waits_for_a_batch_still_recording_what_it_wrote(
+    api, database, admin_headers
+) -> None:
+    """A batch whose writer is done but whose delivery still holds its lease has not
+    recorded its results yet: the cancelled import's report waits for it, or it would
+    count fewer rows than the job."""
+    from store.retry import Contended
+
+    job_id = await cancelled_midway(api, admin_headers)
+    recording = {"job_id": job_id, "status": "pending"}
+    held = {"$set": {"lease_until": utcnow() + timedelta(seconds=30)}}
+    await database["import_batches"].update_one(recording, held)
+
+    with pytest.raises(Contended):
+        await jobs.finalize_job(job_id, get_settings())
+    assert (await api.get(f"/imports/{job_id}/report", headers=admin_headers)).status_code == 409
+
+    await database["import_batches"].update_many(recording, {"$set": {"lease_until": None}})
+    await jobs.finalize_job(job_id, get_settings())
+    assert (await report_summary(api, admin_headers, job_id))["Imported"] == 2

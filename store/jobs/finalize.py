@@ -12,6 +12,7 @@ from store import files, reports
 from store.documents import BatchStatus, Counts, ImportBatch, ImportJob, JobStatus, utcnow
 from store.jobs import states, step_run
 from store.jobs.batches import wait_for_writers
+from store.jobs.progress import count_finished
 from store.jobs.queries import get_job, job_oid
 from store.jobs.steps import COMPLETION, REPORT, Document
 
@@ -50,11 +51,15 @@ def _cancelled_without_report(job_id: ObjectId) -> dict[str, Any]:
 async def _report_cancelled(document: Document) -> None:
     """A cancelled import gets the report of what it did, once the batches that were
     running when it was cancelled have stopped writing; it stays cancelled."""
-    job = ImportJob.model_validate(document)
-    await wait_for_writers(job, "cancelled import")
+    cancelled = ImportJob.model_validate(document)
+    await wait_for_writers(cancelled, "cancelled import")
+    # A batch finished just before may not have added its counts yet: the report's and the
+    # job's counts must be the same.
+    await count_finished(cancelled)
+    job = await get_job(str(document["_id"]))
     report_id = await reports.build_report(job)
     await ImportJob.get_pymongo_collection().update_one(
-        _cancelled_without_report(job.id),
+        _cancelled_without_report(document["_id"]),
         {"$set": {"report_file_id": report_id, "announce": True}},  # store.webhooks
     )
 

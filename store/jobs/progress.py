@@ -75,7 +75,13 @@ async def enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
         dispatcher.process_batch(batch["_id"], small)
     if any_pending:
         return
-    # Every batch is finished; count those a dead worker finished without counting.
+    await count_finished(job)
+    await finish_if_complete(str(job.id), dispatcher)
+
+
+async def count_finished(job: ImportJob) -> None:
+    """Count the finished batches not counted yet: a worker that died between finishing a
+    batch and counting it, or one that is about to count it (each batch counts once)."""
     uncounted = ImportBatch.get_pymongo_collection().find(
         {
             "job_id": str(job.id),
@@ -86,4 +92,3 @@ async def enqueue_unfinished(job: ImportJob, dispatcher: Dispatcher) -> None:
     )
     async for batch in uncounted:
         await count_batch(str(job.id), batch["seq"], Counts.model_validate(batch["counts"]))
-    await finish_if_complete(str(job.id), dispatcher)

@@ -169,3 +169,26 @@ async def test_the_report_waits_for_a_batch_still_recording_what_it_wrote(
     await database["import_batches"].update_many(recording, {"$set": {"lease_until": None}})
     await jobs.finalize_job(job_id, get_settings())
     assert (await report_summary(api, admin_headers, job_id))["Imported"] == 2
+
+
+async def test_the_report_counts_a_batch_finished_but_not_counted_yet(
+    api, database, admin_headers
+) -> None:
+    """A batch records its results, then adds its counts to the job: a cancelled import's
+    report built in between counts that batch too, so report and job agree."""
+    job_id, batches = await held_import(HEADER, ROWS, batch_size=2)
+    for batch in batches[:2]:
+        await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
+    # The second batch as a worker leaves it just before counting: finished, not counted.
+    second = await database["import_batches"].find_one({"_id": batches[1]})
+    undone = {f"counts.{name}": -value for name, value in second["counts"].items()}
+    await database["import_jobs"].update_one(
+        {"_id": ObjectId(job_id)}, {"$inc": undone, "$pull": {"counted_batches": 1}}
+    )
+    await jobs.cancel_job(job_id, ADMIN, RecordingDispatcher())
+
+    await jobs.finalize_job(job_id, get_settings())
+
+    summary = await report_summary(api, admin_headers, job_id)
+    job = (await api.get(f"/imports/{job_id}", headers=admin_headers)).json()
+    assert summary["Imported"] == job["counts"]["imported"] == 4

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -40,7 +41,7 @@ class Recorded(NoDispatch):
 async def run_import(path: Path, action: str, settings: Settings, profile: bool) -> None:
     from store import db, jobs
 
-    database = await db.connect(settings)
+    database = await db.connect(settings, settings.worker_database_commands)
     config = ImportConfig.model_validate({"deduplicationKeys": ["email"], "action": action})
     with path.open("rb") as upload:
         job = await jobs.create_job(upload, path.name, config, "bench", NoDispatch(), settings)
@@ -54,8 +55,10 @@ async def run_import(path: Path, action: str, settings: Settings, profile: bool)
         async with running:
             await jobs.process_batch(batch_id, NoDispatch(), settings)
 
+    started = time.perf_counter()
     await asyncio.gather(*(one(b) for b in planned.batches))
     if profile:
+        print(f"batches: {time.perf_counter() - started:.1f} s wall")
         await database.command("profile", 0)
 
 

@@ -11,25 +11,28 @@ from pymongo.asynchronous.database import AsyncDatabase
 from config import Settings
 from store.documents import DOCUMENT_MODELS
 
+DEFAULT_CONNECTIONS = 100  # PyMongo's own default
 SOCKET_TIMEOUT_MS = 30_000  # above any one command's own time (scans stop at 10 s)
 _client: AsyncMongoClient | None = None  # type: ignore[type-arg]
 _database: AsyncDatabase | None = None  # type: ignore[type-arg]
 _lock = asyncio.Lock()
 
 
-async def connect(settings: Settings) -> AsyncDatabase:  # type: ignore[type-arg]
-    """Initialise Beanie on the running loop (idempotent) and return the database."""
+async def connect(settings: Settings, commands_at_once: int | None = None) -> AsyncDatabase:  # type: ignore[type-arg]
+    """Initialise Beanie on the running loop (idempotent) and return the database.
+    `commands_at_once`: the most commands the process has in flight (its connections;
+    PyMongo's default, 100, when None), decided by the first call."""
     global _client, _database
     async with _lock:
         if _database is None:
-            _client = new_client(settings)
+            _client = new_client(settings, commands_at_once)
             database = _client[settings.mongodb_database]
             await initialise(database)
             _database = database
         return _database
 
 
-def new_client(settings: Settings) -> AsyncMongoClient:  # type: ignore[type-arg]
+def new_client(settings: Settings, commands_at_once: int | None = None) -> AsyncMongoClient:  # type: ignore[type-arg]
     if not settings.mongodb_url:
         raise RuntimeError("MONGODB_URL is not set")
     return AsyncMongoClient(
@@ -42,6 +45,7 @@ def new_client(settings: Settings) -> AsyncMongoClient:  # type: ignore[type-arg
         # A server that closed an idle connection is only noticed by the async driver when
         # the next command on it fails (AutoReconnect, a 500 after a quiet spell).
         maxIdleTimeMS=int(settings.mongodb_max_idle_seconds * 1000),
+        maxPoolSize=commands_at_once or DEFAULT_CONNECTIONS,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import dramatiq
 
-from config import get_settings
+from config import Settings, get_settings
 from store import db, jobs, retry, schedules
 from store.jobs import policy
 from store.jobs.steps import BATCH, COMPLETION, PLANNING, REVERT
@@ -21,6 +21,13 @@ ACTOR_OPTIONS: dict[str, Any] = {
     "min_backoff": retry.MIN_BACKOFF_MS,
     "max_backoff": retry.MAX_BACKOFF_MS,
 }
+
+
+async def _connected() -> Settings:
+    """The settings, with the worker process connected as WORKER_DATABASE_COMMANDS says."""
+    settings = get_settings()
+    await db.connect(settings, settings.worker_database_commands)
+    return settings
 
 
 class DramatiqDispatcher:
@@ -48,14 +55,12 @@ dispatcher = DramatiqDispatcher()
     **ACTOR_OPTIONS,
 )
 async def plan_import(job_id: str) -> None:
-    settings = get_settings()
-    await db.connect(settings)
+    settings = await _connected()
     await jobs.plan_job(job_id, dispatcher, settings)
 
 
 async def _process_batch(batch_id: str) -> None:
-    settings = get_settings()
-    await db.connect(settings)
+    settings = await _connected()
     await jobs.process_batch(batch_id, dispatcher, settings)
 
 
@@ -84,8 +89,7 @@ process_small_batch = dramatiq.actor(
     **ACTOR_OPTIONS,
 )
 async def finalize_import(job_id: str) -> None:
-    settings = get_settings()
-    await db.connect(settings)
+    settings = await _connected()
     await jobs.finalize_job(job_id, settings)
 
 
@@ -97,8 +101,7 @@ async def finalize_import(job_id: str) -> None:
     **ACTOR_OPTIONS,
 )
 async def revert_import(revert_id: str) -> None:
-    settings = get_settings()
-    await db.connect(settings)
+    settings = await _connected()
     await jobs.run_revert(revert_id, settings)
 
 
@@ -111,6 +114,5 @@ async def revert_import(revert_id: str) -> None:
 )
 async def run_schedule(run_id: str) -> None:
     """A schedule's run (store.schedules.runs): fetch its source, import it or skip."""
-    settings = get_settings()
-    await db.connect(settings)
+    settings = await _connected()
     await schedules.perform_run(run_id, dispatcher, settings)

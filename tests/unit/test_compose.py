@@ -32,6 +32,8 @@ FIXED_VALUES = {
     "DATA_DIR": "/app/var",
     "LOG_FORMAT": "json",
     "FORWARDED_ALLOW_IPS": "${UI_ADDRESS:-172.30.80.10}",
+    # Real MongoDB runs a worker's commands side by side; .env.example's 1 is the embedded's.
+    "WORKER_DATABASE_COMMANDS": "${WORKER_DATABASE_COMMANDS:-4}",
 }
 VAR_LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
 INTERPOLATION = re.compile(r"^\$\{([A-Z][A-Z0-9_]*):-([^}]*)\}$")

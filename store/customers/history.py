@@ -17,7 +17,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from domain.history import Write, entries
-from store.customers import preimages
+from store.customers import preimages, revert_notes
 from store.customers.ids import id_range_of
 from store.documents import Customer, ImportJob, JobKind, utcnow
 from store.errors import NotFound
@@ -80,15 +80,20 @@ async def history(customer_id: str) -> list[dict[str, Any]]:
     by_id = {str(job["_id"]): job for job in imports}
     creator = _inserted_by(oid, imports)
     kept = {doc["_id"].split(":", 1)[0]: doc for doc in await _preimages_of(customer_id, imports)}
-    reverts = await _reverts([d["revert"]["by"] for d in kept.values() if "revert" in d])
+    creator_id = [str(creator["_id"])] if creator else []
+    # Reverts of earlier versions noted on the pre-image itself.
+    notes = {i: p for i, p in kept.items() if "revert" in p}
+    notes |= await revert_notes.of_customer(customer_id, [*kept, *creator_id])
+    reverts = await _reverts([d["revert"]["by"] for d in notes.values()])
     writes = []
-    for import_id in {*kept, *([str(creator["_id"])] if creator else [])}:
+    for import_id in {*kept, *creator_id}:
         job, preimage = by_id[import_id], kept.get(import_id, {})
-        inserted = creator is not None and import_id == str(creator["_id"])
+        inserted = import_id in creator_id
         if not inserted and "before" not in preimage:
             continue  # a pre-image left by a write that did not happen
-        revert = preimage.get("revert")
-        overwritten = preimage.get("replaced")
+        note = notes.get(import_id, {})
+        revert = note.get("revert")
+        overwritten = note.get("replaced")
         writes.append(
             Write(
                 at=job.get("started_at") or job["created_at"],

@@ -6,6 +6,7 @@ by `_id`, so a write that meets one already there fails with DUPLICATE_KEY."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -26,6 +27,12 @@ def id_range_of(writer_key: ObjectId) -> tuple[ObjectId, ObjectId]:
     customers an import inserted by this `_id` range."""
     prefix = ObjectId(id_for_row(writer_key, 0)).binary[:8]
     return ObjectId(prefix + bytes(4)), ObjectId(prefix + b"\xff" * 4)
+
+
+def keyed_by_import(import_id: str) -> dict[str, Any]:
+    """The query of an import's documents keyed "<import id>:<customer id>" (its pre-images,
+    its revert's notes). ";" follows ":" in ASCII: every "<import id>:..." and nothing else."""
+    return {"_id": {"$gte": f"{import_id}:", "$lt": f"{import_id};"}}
 
 
 def customer_oid(customer_id: str) -> ObjectId:

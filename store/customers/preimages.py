@@ -13,14 +13,14 @@ that starts with its id. Kept as long as the import's report (REPORT_RETENTION_D
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
-from store.customers.ids import DUPLICATE_KEY
+from store.customers.ids import DUPLICATE_KEY, keyed_by_import
 from store.documents import Customer
 
 COLLECTION = "import_preimages"
@@ -29,11 +29,6 @@ COLLECTION = "import_preimages"
 def collection() -> AsyncCollection[dict[str, Any]]:
     # The database Beanie is bound to.
     return Customer.get_pymongo_collection().database[COLLECTION]
-
-
-def _of_import(import_id: str) -> dict[str, Any]:
-    # ";" follows ":" in ASCII: every "<import id>:..." and nothing else.
-    return {"_id": {"$gte": f"{import_id}:", "$lt": f"{import_id};"}}
 
 
 async def record(import_id: str, customers: Sequence[dict[str, Any]]) -> None:
@@ -91,65 +86,10 @@ async def of_import(import_id: str, chunk_size: int) -> AsyncIterator[list[dict[
         last = chunk[-1]["_id"]
 
 
-async def mark(
-    import_id: str,
-    revert_id: str,
-    outcomes: Sequence[tuple[str, str, str | None]],
-    replaced: Mapping[str, dict[str, Any]] | None = None,
-    stored: Sequence[dict[str, Any]] = (),
-) -> None:
-    """Note what the revert did with each customer: (customer id, restored | deleted |
-    conflict, reason), and the document it overwrote or deleted (`replaced`, by customer id:
-    the import's write, for the customer's history). A customer the import inserted gets its
-    document here. `stored`: the pre-image documents of these customers as read, rewritten
-    whole (on the embedded server a replace costs about half an update, an insert a fraction
-    of one)."""
-    known = {doc["customer_id"]: doc for doc in stored}
-    replaces, inserts = [], []
-    for cid, outcome, reason in outcomes:
-        noted: dict[str, Any] = {
-            "customer_id": cid,
-            "revert": {"by": revert_id, "outcome": outcome, "reason": reason},
-        }
-        if replaced and cid in replaced:
-            noted["replaced"] = replaced[cid]
-        if cid in known:
-            replaces.append(ReplaceOne({"_id": known[cid]["_id"]}, known[cid] | noted))
-        else:
-            inserts.append({"_id": f"{import_id}:{cid}", **noted})
-    if replaces:
-        await collection().bulk_write(replaces, ordered=False)
-    if not inserts:
-        return
-    try:
-        await collection().insert_many(inserts, ordered=False)
-    except BulkWriteError as error:
-        errors = error.details.get("writeErrors", [])
-        if {e.get("code") for e in errors} != {DUPLICATE_KEY}:
-            raise
-        # Noted by an earlier run, or a pre-image the caller did not pass: the latest counts.
-        again = []
-        for e in errors:
-            doc = dict(inserts[e["index"]])
-            again.append(UpdateOne({"_id": doc.pop("_id")}, {"$set": doc}, upsert=True))
-        await collection().bulk_write(again, ordered=False)
-
-
-async def count_reverted(import_id: str, revert_id: str, outcome: str) -> int:
-    query = _of_import(import_id) | {"revert.by": revert_id, "revert.outcome": outcome}
-    return await collection().count_documents(query)
-
-
-async def conflicts(import_id: str, revert_id: str) -> AsyncIterator[dict[str, Any]]:
-    query = _of_import(import_id) | {"revert.by": revert_id, "revert.outcome": "conflict"}
-    async for doc in collection().find(query, {"customer_id": 1, "revert": 1}).sort("_id", 1):
-        yield doc
-
-
 async def count(import_id: str) -> int:
-    return await collection().count_documents(_of_import(import_id))
+    return await collection().count_documents(keyed_by_import(import_id))
 
 
 async def forget(import_id: str) -> None:
     """Retention: the import can no longer be reverted."""
-    await collection().delete_many(_of_import(import_id))
+    await collection().delete_many(keyed_by_import(import_id))

@@ -9,7 +9,7 @@ from bson import ObjectId
 
 from config import Settings
 from store import files
-from store.customers import preimages, writers
+from store.customers import preimages, revert_notes, writers
 from store.documents import ImportBatch, ImportJob, utcnow
 from store.jobs.states import FINISHED, UNFINISHED
 
@@ -48,6 +48,7 @@ async def delete_expired_files(settings: Settings, limit: int = 500) -> list[str
         await writers.forget(batch_ids)
         await batches.delete_many({"job_id": job_id})
         await preimages.forget(job_id)
+        await revert_notes.forget(job_id)
         await jobs.update_one(
             {"_id": job["_id"], "status": {"$in": list(FINISHED)}},
             {"$set": {"file_id": None, "report_file_id": None}},

@@ -4,8 +4,8 @@ leaving any customer changed since as a conflict in its report.
 
 Safe to run again: every write is conditional on the customer being as the import left it,
 a customer already back at its pre-image counts as restored, and what the revert did with
-each customer is noted on the import's pre-image documents, from which the counts are taken
-at the end, whatever the number of deliveries."""
+each customer is noted (store.customers.revert_notes), from which the counts are taken at the
+end, whatever the number of deliveries."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from config import Settings
 from domain.audit import AuditAction
 from store import audit
 from store.audit import Target
-from store.customers import preimages, restore, writers
+from store.customers import preimages, restore, revert_notes, writers
 from store.documents import ImportJob, JobKind, RevertCounts, utcnow
 from store.errors import Conflict, Gone
 from store.jobs import states, step_run
@@ -144,7 +144,7 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
         )
         done = await restore.restore_changed(writer, changed)
         overwritten = {r.customer_id: r.replaced for r in done if r.replaced is not None}
-        await preimages.mark(import_id, revert_id, _noted(done), overwritten, changed)
+        await revert_notes.note(import_id, revert_id, _noted(done), overwritten)
         await progress.add(len(changed))
 
     async def delete_chunk(docs: list[dict[str, Any]]) -> None:
@@ -152,11 +152,11 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
         to_delete, conflicts = await restore.deletable(writer, docs, written_revs)
         # Noted first: a run that dies after deleting still counts them.
         deleted = {str(d["_id"]): d for d in to_delete}
-        await preimages.mark(
+        await revert_notes.note(
             import_id, revert_id, [(cid, "deleted", None) for cid in deleted], deleted
         )
         conflicts += await restore.delete_inserted(writer, to_delete)
-        await preimages.mark(import_id, revert_id, _noted(conflicts))
+        await revert_notes.note(import_id, revert_id, _noted(conflicts))
         await progress.add(len(docs))
 
     # Restores first (they may take back values the import's new customers hold), then
@@ -165,9 +165,9 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
     await _each_chunk(restore.inserted_by(import_id, CHUNK), delete_chunk)
     await writers.finish(writer.writer)
     counts = RevertCounts(
-        deleted=await preimages.count_reverted(import_id, revert_id, "deleted"),
-        restored=await preimages.count_reverted(import_id, revert_id, "restored"),
-        conflicts=await preimages.count_reverted(import_id, revert_id, "conflict"),
+        deleted=await revert_notes.count(import_id, revert_id, "deleted"),
+        restored=await revert_notes.count(import_id, revert_id, "restored"),
+        conflicts=await revert_notes.count(import_id, revert_id, "conflict"),
     )
     counts.total = counts.deleted + counts.restored + counts.conflicts
     finished = utcnow()

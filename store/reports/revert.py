@@ -10,7 +10,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from store import files
-from store.customers import preimages
+from store.customers import revert_notes
 from store.documents import ImportJob, RevertCounts
 from store.reports.excel import REPORT_CONTENT_TYPE, header_row, text_cell
 
@@ -40,7 +40,7 @@ async def build_revert_report(
         summary.append([text_cell(summary, label), text_cell(summary, text)])
     conflicts = workbook.create_sheet("Conflicts")
     header_row(conflicts, ["Customer id", "Reason"])
-    async for doc in preimages.conflicts(str(original.id), str(revert.id)):
+    async for doc in revert_notes.conflicts(str(original.id), str(revert.id)):
         reason = (doc.get("revert") or {}).get("reason")
         conflicts.append([text_cell(conflicts, doc["customer_id"]), text_cell(conflicts, reason)])
     with tempfile.TemporaryFile() as target:

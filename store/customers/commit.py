@@ -83,6 +83,9 @@ async def _commit(request: Commit) -> BatchResolution:
             wanted |= identifier_values(row.values, identifier_keys)
     own_ids = {request.new_id(row.number) for row in request.rows if not row.errors}
     optimistic = request.assume_new and not request.dry_run and not request.resumed
+    # What planning read, for the first round that reads (a dry run changes no claim, so
+    # nothing would show that they changed since; a run again may find its own writes).
+    planned = None if request.dry_run or request.resumed else request.planned_claims
     taken: dict[IdentifierValue, claims.Claim] = {}  # claims inserted by the optimistic round
     ident_of = {claims.claim_id(ident): ident for ident in wanted}
     conflicts = waits = 0
@@ -93,8 +96,8 @@ async def _commit(request: Commit) -> BatchResolution:
             if optimistic:
                 read = Snapshot({}, [], {}, {}, {})
             else:
-                read = await reading.read(request, wanted, own_ids, identifier_keys, taken)
-                taken = {}
+                read = await reading.read(request, wanted, own_ids, identifier_keys, taken, planned)
+                taken, planned = {}, None
             resolution = resolve_batch(
                 request.rows,
                 read.existing,
@@ -125,6 +128,7 @@ async def _commit(request: Commit) -> BatchResolution:
             log.info("writer %s resolves again: %s", request.writer, retry)
             await pause(conflicts)
         except Contended as contended:
+            planned = None  # live writers change these claims: read them afresh
             waits += 1
             if waits >= RULES[Reason.CONTENDED].rounds:
                 raise

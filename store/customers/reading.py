@@ -5,7 +5,7 @@ import (store.customers.preimages) when the writer runs again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +34,15 @@ async def read(
     own_ids: set[str],
     identifier_keys: Sequence[str],
     taken: dict[IdentifierValue, claims.Claim],
+    planned: Mapping[IdentifierValue, claims.Claim] | None = None,
 ) -> Snapshot:
-    """The claims of `wanted` (but those this writer has just `taken`, known already) and
-    the customers they name."""
-    found = await claims.read(wanted - set(taken), request.lookup_chunk_size)
+    """The claims of `wanted` (but those this writer has just `taken`, known already; and
+    `planned`, when given: what planning read of them) and the customers they name."""
+    unknown = wanted - set(taken)
+    if planned is None:
+        found = await claims.read(unknown, request.lookup_chunk_size)
+    else:
+        found = {ident: planned[ident] for ident in unknown if ident in planned}
     if not request.dry_run:
         await _wait_for_live_writers(request.writer, found.values())
     found |= taken

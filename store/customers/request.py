@@ -3,12 +3,13 @@ who it is (a batch of an import, or a bulk request)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from domain.actions import Action
-from domain.resolution import ProfileBounds, RowInput
+from domain.resolution import IdentifierValue, ProfileBounds, RowInput
 from domain.schema import RecordSchema
+from store.customers.claims import Claim
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,7 @@ class Commit:
     # are new); else read them first (cheapest when many are held: nothing to undo).
     assume_new: bool = True
     bounds: ProfileBounds = field(default_factory=ProfileBounds)  # what a customer may hold
+    # The claims of the rows' values as planning read them (a value without one had none):
+    # the first round that reads resolves with these instead. A claim changed since makes
+    # the claim write conditional on it fail, and the writer reads afresh. None: read them.
+    planned_claims: Mapping[IdentifierValue, Claim] | None = None

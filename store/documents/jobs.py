@@ -182,6 +182,10 @@ class ImportBatch(Document):
     first_row: int = 0
     last_row: int = 0
     packed_rows: bytes = b""  # BatchRow items, see `pack`
+    # The claims planning read for the values of the batch's rows ({"_id", "c", "n", "w"}
+    # items; a value without one had no claim then): the batch's first round resolves with
+    # them instead of reading them again (store.customers.reading). None: not kept.
+    packed_claims: bytes | None = None
     status: BatchStatus = BatchStatus.PENDING
     attempts: int = 0
     lease_until: datetime | None = None  # until when a worker holds it (store.jobs.leases)

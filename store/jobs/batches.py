@@ -12,8 +12,9 @@ from pydantic import ValidationError
 
 from config import Settings
 from domain.actions import Action
-from domain.resolution import Outcome, RowInput
+from domain.resolution import IdentifierValue, Outcome, RowInput
 from store.customers import writers
+from store.customers.claims import Claim, ident_of
 from store.customers.commit import commit
 from store.customers.ids import id_for_row
 from store.customers.request import Commit
@@ -103,6 +104,7 @@ async def _commit_batch(document: Document, job: ImportJob, settings: Settings) 
             assume_new=batch.held_rows is None
             or batch.held_rows <= HELD_FOR_READING_FIRST * len(rows),
             bounds=settings.profile_bounds,
+            planned_claims=_planned_claims(batch),
         )
     )
     results = [
@@ -116,6 +118,15 @@ async def _commit_batch(document: Document, job: ImportJob, settings: Settings) 
         for r in resolution.results
     ]
     await _finish(batch_id, BatchStatus.DONE, results)
+
+
+def _planned_claims(batch: ImportBatch) -> dict[IdentifierValue, Claim] | None:
+    if batch.packed_claims is None:
+        return None
+    return {
+        ident_of(doc["_id"]): Claim(doc["c"], doc["n"], doc["w"])
+        for doc in unpack(batch.packed_claims)
+    }
 
 
 async def _finish(

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from domain.batching import RowGrouper
 from domain.resolution import IdentifierValue
 from store.customers import claims
+from store.documents import pack
 from store.jobs.leases import Yielder
 
 # Measured on the embedded SecantusDB (2026-12-01): `_id` lookups in chunks of 50 answer
@@ -21,12 +22,17 @@ LOOKUPS_PER_SECOND = 9_000
 SCANNED_PER_SECOND = 37_000
 LOOKUP_VALUES = 2_000  # values gathered before they are looked up
 HOLDER = "#holder"  # not an attribute key: the link value of a customer
+# Claims kept for the batches (store.documents.ImportBatch.packed_claims), about 250 bytes
+# each in memory; beyond, planning keeps none and the batches read theirs.
+KEPT_CLAIMS = 300_000
 
 
 class HolderLinks:
     def __init__(self, grouper: RowGrouper, scan: bool, lookup: bool, chunk_size: int) -> None:
         self.grouper, self.scan, self.lookup, self.chunk_size = grouper, scan, lookup, chunk_size
         self.pending: set[IdentifierValue] = set()
+        # Every claim read, by `_id`, while they fit (None after).
+        self.kept: dict[str, claims.Claim] | None = {}
 
     @classmethod
     async def for_import(
@@ -51,17 +57,34 @@ class HolderLinks:
             await self._look_up()
         if not self.scan:
             return
-        async for doc in claims.collection().find({}, {"c": 1, "n": 1}):
-            self._link(claims.ident_of(doc["_id"]), (doc.get("c"), doc.get("n")))
+        async for doc in claims.collection().find({}):
+            claim = claims.Claim(doc.get("c"), doc.get("n"), doc.get("w"))
+            self._link(claims.ident_of(doc["_id"]), claim)
             await yielder.tick()
 
     async def _look_up(self) -> None:
         found = await claims.read(self.pending, self.chunk_size)
         self.pending = set()
         for ident, claim in found.items():
-            self._link(ident, claim.candidates)
+            self._link(ident, claim)
 
-    def _link(self, ident: IdentifierValue, holders: Iterable[str | None]) -> None:
-        for holder in holders:
-            if holder is not None:
-                self.grouper.link([ident, (HOLDER, holder)])
+    def _link(self, ident: IdentifierValue, claim: claims.Claim) -> None:
+        for holder in claim.candidates:
+            self.grouper.link([ident, (HOLDER, holder)])
+        if self.kept is not None:
+            self.kept[claims.claim_id(ident)] = claim
+            if len(self.kept) > KEPT_CLAIMS:
+                self.kept = None
+
+    def claims_of(self, idents: Iterable[IdentifierValue]) -> bytes | None:
+        """The claims read of these values, packed for a batch; None if not all were kept."""
+        if self.kept is None:
+            return None
+        found = []
+        for ident in idents:
+            _id = claims.claim_id(ident)
+            claim = self.kept.get(_id)
+            if claim is not None:
+                held = {"c": claim.holder, "n": claim.next_holder, "w": claim.writer}
+                found.append({"_id": _id, **held})
+        return pack(found)

@@ -153,12 +153,19 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             rows = pending.setdefault(seq, [])
             rows.append(row)
             if len(rows) == sizes[seq]:
+                values = (
+                    ident
+                    for r in rows
+                    if not r["errors"]
+                    for ident in identifier_values(r["values"], identifier_keys)
+                )
                 batch = ImportBatch(
                     id=states.batch_id(job_id, seq),
                     job_id=job_id,
                     seq=seq,
                     rows=rows,
                     held_rows=held_rows[seq],
+                    packed_claims=holders.claims_of(values),
                 )
                 document = batch.model_dump(by_alias=True, mode="python")
                 await collection.replace_one({"_id": batch.id}, document, upsert=True)

@@ -51,9 +51,11 @@ def new_client(settings: Settings, commands_at_once: int | None = None) -> Async
 
 async def initialise(database: AsyncDatabase) -> None:  # type: ignore[type-arg]
     """Bind the documents, create their indexes and the default schemas (idempotent)."""
+    from store.customers import writers
     from store.schemas import ensure_default_schemas
 
     await init_beanie(database=database, document_models=DOCUMENT_MODELS)
+    await writers.create_indexes()
     await ensure_default_schemas()
 
 

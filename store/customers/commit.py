@@ -84,8 +84,12 @@ async def _commit(request: Commit) -> BatchResolution:
     own_ids = {request.new_id(row.number) for row in request.rows if not row.errors}
     optimistic = request.assume_new and not request.dry_run and not request.resumed
     # What planning read, for the first round that reads (a dry run changes no claim, so
-    # nothing would show that they changed since; a run again may find its own writes).
+    # nothing would show that they changed since; a run again may find its own writes), unless
+    # a writer other than the import's batches is live now: it may hold these values, and a
+    # writer that meets a live writer's claims waits for it (store.customers.reading).
     planned = None if request.dry_run or request.resumed else request.planned_claims
+    if planned is not None and await writers.others_live(f"{request.import_id}-"):
+        planned = None
     taken: dict[IdentifierValue, claims.Claim] = {}  # claims inserted by the optimistic round
     ident_of = {claims.claim_id(ident): ident for ident in wanted}
     conflicts = waits = 0

@@ -6,10 +6,13 @@ by `_id`, so a write that meets one already there fails with DUPLICATE_KEY."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
 DUPLICATE_KEY = 11000  # the server's code for a duplicate `_id`
 
@@ -33,6 +36,23 @@ def keyed_by_import(import_id: str) -> dict[str, Any]:
     """The query of an import's documents keyed "<import id>:<customer id>" (its pre-images,
     its revert's notes). ";" follows ":" in ASCII: every "<import id>:..." and nothing else."""
     return {"_id": {"$gte": f"{import_id}:", "$lt": f"{import_id};"}}
+
+
+async def insert_new(
+    collection: AsyncCollection[dict[str, Any]], docs: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert `docs`, unordered; the indexes of those whose `_id` existed already (any other
+    refusal raises)."""
+    if not docs:
+        return []
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as error:
+        errors = error.details.get("writeErrors", [])
+        if {e.get("code") for e in errors} != {DUPLICATE_KEY}:
+            raise
+        return [e["index"] for e in errors]
+    return []
 
 
 def customer_oid(customer_id: str) -> ObjectId:

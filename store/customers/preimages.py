@@ -18,9 +18,8 @@ from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
 
-from store.customers.ids import DUPLICATE_KEY, keyed_by_import
+from store.customers.ids import insert_new, keyed_by_import
 from store.documents import Customer
 
 COLLECTION = "import_preimages"
@@ -51,18 +50,11 @@ async def record(import_id: str, customers: Sequence[dict[str, Any]]) -> None:
             again.append(UpdateOne({"_id": _id}, {"$set": fields}, upsert=True))
         else:
             fresh.append({"_id": _id, **fields, "before": doc})
-    if fresh:
-        try:
-            await collection().insert_many(fresh, ordered=False)
-        except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if {e.get("code") for e in errors} != {DUPLICATE_KEY}:
-                raise
-            # Stored by an earlier run that died before writing the customer (so `before` is
-            # the same), or by another batch of the import at the same moment.
-            for e in errors:
-                stored = dict(fresh[e["index"]])
-                again.append(UpdateOne({"_id": stored.pop("_id")}, {"$set": stored}))
+    # Existing: stored by an earlier run that died before writing the customer (so `before`
+    # is the same), or by another batch of the import at the same moment.
+    for index in await insert_new(collection(), fresh):
+        stored = dict(fresh[index])
+        again.append(UpdateOne({"_id": stored.pop("_id")}, {"$set": stored}))
     if again:
         await collection().bulk_write(again, ordered=False)
 

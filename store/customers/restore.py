@@ -16,12 +16,11 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import DeleteOne, ReplaceOne
-from pymongo.errors import BulkWriteError
 
 from domain.resolution import IdentifierValue, identifier_values
 from domain.reverting import Judgement, Verdict, judge_changed, judge_inserted, value_taken
 from store.customers import claims
-from store.customers.ids import DUPLICATE_KEY, id_range_of
+from store.customers.ids import id_range_of, insert_new
 from store.documents import Customer
 
 CHANGED_DURING = "Changed during the revert; kept as it is"
@@ -150,16 +149,7 @@ async def _insert_claims(
 ) -> set[IdentifierValue]:
     """Insert claims naming the given customers; returns the values whose claim existed."""
     docs = [{"_id": claims.claim_id(ident), "c": cid, "w": writer.writer} for ident, cid in wanted]
-    if not docs:
-        return set()
-    try:
-        await claims.collection().insert_many(docs, ordered=False)
-    except BulkWriteError as error:
-        errors = error.details.get("writeErrors", [])
-        if {e.get("code") for e in errors} != {DUPLICATE_KEY}:
-            raise
-        return {wanted[e["index"]][0] for e in errors}
-    return set()
+    return {wanted[i][0] for i in await insert_new(claims.collection(), docs)}
 
 
 async def _release_taken(

@@ -16,9 +16,8 @@ from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
 
-from store.customers.ids import DUPLICATE_KEY, keyed_by_import
+from store.customers.ids import insert_new, keyed_by_import
 from store.documents import Customer
 
 COLLECTION = "import_revert_notes"
@@ -47,16 +46,11 @@ async def note(
         if replaced and cid in replaced:
             doc["replaced"] = replaced[cid]
         docs.append(doc)
-    if not docs:
-        return
-    try:
-        await collection().insert_many(docs, ordered=False)
-    except BulkWriteError as error:
-        errors = error.details.get("writeErrors", [])
-        if {e.get("code") for e in errors} != {DUPLICATE_KEY}:
-            raise
-        # Noted by an earlier run of the revert: the latest counts.
-        again = [ReplaceOne({"_id": docs[e["index"]]["_id"]}, docs[e["index"]]) for e in errors]
+    # Existing: noted by an earlier run of the revert; the latest counts.
+    again = [
+        ReplaceOne({"_id": docs[i]["_id"]}, docs[i]) for i in await insert_new(collection(), docs)
+    ]
+    if again:
         await collection().bulk_write(again, ordered=False)
 
 

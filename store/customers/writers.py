@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from store.documents import Customer, utcnow
@@ -68,6 +69,20 @@ async def live(writer_ids: Iterable[str]) -> set[str]:
         elif doc.get("lease_until") is not None and doc["lease_until"] > now:
             found.add(doc["_id"])
     return found
+
+
+async def others_live(writer_prefix: str) -> bool:
+    """Whether a writer whose id does not start with `writer_prefix` (an import's batches:
+    "<job id>-") holds a lease now."""
+    async for doc in _collection().find({"lease_until": {"$gt": utcnow()}}, {"_id": 1}):
+        if not doc["_id"].startswith(writer_prefix):
+            return True
+    return False
+
+
+async def create_indexes() -> None:
+    """Live writers are found by their lease (others_live)."""
+    await _collection().create_index([("lease_until", ASCENDING)])
 
 
 async def forget(writer_ids: Iterable[str]) -> None:

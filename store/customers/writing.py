@@ -15,7 +15,7 @@ from pymongo.errors import BulkWriteError
 
 from domain.resolution import BatchResolution, CustomerState, IdentifierValue, identifier_values
 from store.customers import claims, preimages
-from store.customers.ids import DUPLICATE_KEY, customer_oid
+from store.customers.ids import DUPLICATE_KEY, customer_oid, insert_new
 from store.customers.reading import Snapshot
 from store.customers.request import Commit
 from store.documents import Customer, utcnow
@@ -121,12 +121,9 @@ async def _insert(inserts: Sequence[CustomerState], now: Any, origin: str) -> No
         for c in inserts
     ]
     customers = Customer.get_pymongo_collection()
-    try:
-        await customers.insert_many(docs, ordered=False)
-    except BulkWriteError as error:
-        errors = error.details.get("writeErrors", [])
-        if {e.get("code") for e in errors} != {DUPLICATE_KEY}:
-            raise
-        # Inserted by an earlier run of this writer (the ids are this writer's own).
-        again = [ReplaceOne({"_id": docs[e["index"]]["_id"]}, docs[e["index"]]) for e in errors]
+    # Existing: inserted by an earlier run of this writer (the ids are this writer's own).
+    again = [
+        ReplaceOne({"_id": docs[i]["_id"]}, docs[i]) for i in await insert_new(customers, docs)
+    ]
+    if again:
         await customers.bulk_write(again, ordered=False)

@@ -52,6 +52,11 @@ class Claim:
     next_holder: str | None  # `n`: where a live writer is moving the value
     writer: str | None  # `w`
 
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> Claim:
+        """The claim a stored claim document (or planning's copy of one) says."""
+        return cls(doc.get("c"), doc.get("n"), doc.get("w"))
+
     @property
     def candidates(self) -> set[str]:
         return {c for c in (self.holder, self.next_holder) if c is not None}
@@ -65,7 +70,7 @@ async def read(idents: Iterable[IdentifierValue], chunk_size: int) -> dict[Ident
     for start in range(0, len(ids), chunk_size):
         chunk = ids[start : start + chunk_size]
         async for doc in collection().find({"_id": {"$in": chunk}}):
-            found[by_id[doc["_id"]]] = Claim(doc.get("c"), doc.get("n"), doc.get("w"))
+            found[by_id[doc["_id"]]] = Claim.of(doc)
     return found
 
 

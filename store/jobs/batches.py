@@ -123,10 +123,7 @@ async def _commit_batch(document: Document, job: ImportJob, settings: Settings) 
 def _planned_claims(batch: ImportBatch) -> dict[IdentifierValue, Claim] | None:
     if batch.packed_claims is None:
         return None
-    return {
-        ident_of(doc["_id"]): Claim(doc["c"], doc["n"], doc["w"])
-        for doc in unpack(batch.packed_claims)
-    }
+    return {ident_of(doc["_id"]): Claim.of(doc) for doc in unpack(batch.packed_claims)}
 
 
 async def _finish(

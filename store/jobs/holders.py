@@ -58,8 +58,7 @@ class HolderLinks:
         if not self.scan:
             return
         async for doc in claims.collection().find({}):
-            claim = claims.Claim(doc.get("c"), doc.get("n"), doc.get("w"))
-            self._link(claims.ident_of(doc["_id"]), claim)
+            self._link(claims.ident_of(doc["_id"]), claims.Claim.of(doc))
             await yielder.tick()
 
     async def _look_up(self) -> None:

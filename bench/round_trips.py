@@ -58,6 +58,9 @@ class NoDispatch:
     def finalize(self, job_id: str) -> None:
         pass
 
+    def revert(self, revert_id: str) -> None:
+        pass
+
 
 async def count_batch(
     action: Action, rows: int, existing: int, settings: Settings, counter: CommandCounter

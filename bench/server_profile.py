@@ -2,12 +2,13 @@
 profiler (level 2) during the batches, its time summed by collection and operation.
 
     .venv/bin/python -m bench.server_profile [--rows 5000] [--case dup100-replace]
-        [--mode "replica set" | standalone]
+        [--mode "replica set" | standalone] [--undo]
 
 Cases: `new` (all new, ignore), `dup50-<action>` (the seed of rows/2, then half the file
 matches) and `dup100-replace` (the seed of all the rows, then every row matches). The seed
-is imported first, unprofiled; the batches run 4 at a time, as `make run`'s workers do. Starts
-its own SecantusDB (the SecantusDB's profiler; a real MongoDB's works the same)."""
+is imported first, unprofiled; the batches run 4 at a time, as `make run`'s workers do. With
+`--undo`, the import runs unprofiled and its revert is profiled. Starts its own SecantusDB (the
+SecantusDB's profiler; a real MongoDB's works the same)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class Recorded(NoDispatch):
         self.batches.append(batch_id)
 
 
-async def run_import(path: Path, action: str, settings: Settings, profile: bool) -> None:
+async def run_import(path: Path, action: str, settings: Settings, profile: bool) -> str:
     from store import db, jobs
 
     database = await db.connect(settings, settings.worker_database_commands)
@@ -60,9 +61,26 @@ async def run_import(path: Path, action: str, settings: Settings, profile: bool)
     if profile:
         print(f"batches: {time.perf_counter() - started:.1f} s wall")
         await database.command("profile", 0)
+    await jobs.finalize_job(str(job.id), settings)
+    return str(job.id)
 
 
-async def profile_case(case: str, rows: int, settings: Settings, files: Path) -> None:
+async def run_revert(import_id: str, settings: Settings) -> None:
+    from store import db, jobs
+    from store.principal import Principal, Role
+
+    database = await db.connect(settings, settings.worker_database_commands)
+    revert = await jobs.start_revert(
+        import_id, Principal("bench", Role.ADMIN, "bench"), NoDispatch()
+    )
+    await database.command("profile", 2)
+    started = time.perf_counter()
+    await jobs.run_revert(str(revert.id), settings)
+    print(f"revert: {time.perf_counter() - started:.1f} s wall")
+    await database.command("profile", 0)
+
+
+async def profile_case(case: str, rows: int, settings: Settings, files: Path, undo: bool) -> None:
     from store import db
 
     if case == "new":
@@ -74,7 +92,9 @@ async def profile_case(case: str, rows: int, settings: Settings, files: Path) ->
         seed, path = data.duplicates_files(files, rows)
         await run_import(seed, "ignore", settings, profile=False)
         action = case.removeprefix("dup50-")
-    await run_import(path, action, settings, profile=True)
+    import_id = await run_import(path, action, settings, profile=not undo)
+    if undo:
+        await run_revert(import_id, settings)
     spent: Counter[tuple[str, str]] = Counter()
     count: Counter[tuple[str, str]] = Counter()
     async for entry in (await db.connect(settings))["system.profile"].find({}):
@@ -82,7 +102,8 @@ async def profile_case(case: str, rows: int, settings: Settings, files: Path) ->
         spent[key] += entry.get("millis") or 0
         count[key] += 1
     total = sum(spent.values()) or 1
-    print(f"{case}, {rows:,} rows: server time in the batches {total / 1000:.1f} s")
+    work = "the revert" if undo else "the batches"
+    print(f"{case}, {rows:,} rows: server time in {work} {total / 1000:.1f} s")
     for (collection, op), millis in spent.most_common(8):
         share = 100 * millis / total
         print(f"  {collection:20} {op:8} {share:5.1f}%  {count[(collection, op)]} commands")
@@ -94,6 +115,7 @@ def main() -> None:
     cases = ["new", "dup100-replace", *(f"dup50-{a.value}" for a in Action)]
     parser.add_argument("--case", choices=cases, default="dup100-replace")
     parser.add_argument("--mode", choices=[REPLICA_SET, STANDALONE], default=REPLICA_SET)
+    parser.add_argument("--undo", action="store_true", help="profile the import's revert")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bcu-profile-"))
     mongo, url = start_mongo(workdir / "db", workdir / "db.log", standalone=args.mode == STANDALONE)
@@ -101,7 +123,7 @@ def main() -> None:
     settings = Settings(mongodb_url=url, mongodb_database=DATABASE)
     try:
         print(f"SecantusDB, {args.mode}")
-        asyncio.run(profile_case(args.case, args.rows, settings, workdir / "files"))
+        asyncio.run(profile_case(args.case, args.rows, settings, workdir / "files", args.undo))
     finally:
         stop_all([mongo])
 

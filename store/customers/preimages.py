@@ -19,7 +19,7 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from store.customers.ids import insert_new, keyed_by_import
+from store.customers.ids import in_chunks, insert_new, keyed_by_import
 from store.documents import Customer
 
 COLLECTION = "import_preimages"
@@ -66,16 +66,12 @@ async def states_before(import_id: str, customer_ids: Sequence[str]) -> dict[str
     return {doc["customer_id"]: doc["before"] async for doc in found}
 
 
-async def of_import(import_id: str, chunk_size: int) -> AsyncIterator[list[dict[str, Any]]]:
-    """The import's pre-images in `_id` order, `chunk_size` at a time."""
-    last = f"{import_id}:"
-    while True:
-        query = {"_id": {"$gt": last, "$lt": f"{import_id};"}}
-        chunk = await collection().find(query).sort("_id", 1).limit(chunk_size).to_list()
-        if not chunk:
-            return
+async def of_import(
+    import_id: str, chunk_size: int, fetch_size: int
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The import's pre-images, `chunk_size` at a time."""
+    async for chunk in in_chunks(collection(), keyed_by_import(import_id), chunk_size, fetch_size):
         yield chunk
-        last = chunk[-1]["_id"]
 
 
 async def count(import_id: str) -> int:

@@ -20,7 +20,7 @@ from pymongo import DeleteOne, ReplaceOne
 from domain.resolution import IdentifierValue, identifier_values
 from domain.reverting import Judgement, Verdict, judge_changed, judge_inserted, value_taken
 from store.customers import claims
-from store.customers.ids import id_range_of, insert_new
+from store.customers.ids import by_id, id_range_of, in_chunks, insert_new
 from store.documents import Customer
 
 CHANGED_DURING = "Changed during the revert; kept as it is"
@@ -44,13 +44,9 @@ class RevertWriter:
 
 
 async def _current(ids: Sequence[str], chunk_size: int) -> dict[str, dict[str, Any]]:
-    # In chunks: the embedded server's `$in` slows per key as the list grows.
-    collection, current = Customer.get_pymongo_collection(), {}
-    for start in range(0, len(ids), chunk_size):
-        chunk = [ObjectId(i) for i in ids[start : start + chunk_size]]
-        async for doc in collection.find({"_id": {"$in": chunk}}):
-            current[str(doc["_id"])] = doc
-    return current
+    oids = [ObjectId(i) for i in ids]
+    found = await by_id(Customer.get_pymongo_collection(), oids, chunk_size)
+    return {str(doc["_id"]): doc for doc in found}
 
 
 def _values(doc: dict[str, Any] | None, keys: Sequence[str]) -> set[IdentifierValue]:
@@ -173,17 +169,14 @@ async def count_inserted(import_id: str) -> int:
     )
 
 
-async def inserted_by(import_id: str, chunk_size: int) -> AsyncIterator[list[dict[str, Any]]]:
+async def inserted_by(
+    import_id: str, chunk_size: int, fetch_size: int
+) -> AsyncIterator[list[dict[str, Any]]]:
     """The customers the import inserted (store.customers.ids.id_range_of) that still exist."""
     low, high = id_range_of(ObjectId(import_id))
-    bounds: dict[str, Any] = {"$gte": low, "$lte": high}
-    collection = Customer.get_pymongo_collection()
-    while True:
-        chunk = await collection.find({"_id": bounds}).sort("_id", 1).limit(chunk_size).to_list()
-        if not chunk:
-            return
+    query = {"_id": {"$gte": low, "$lte": high}}
+    async for chunk in in_chunks(Customer.get_pymongo_collection(), query, chunk_size, fetch_size):
         yield chunk
-        bounds = {"$gt": chunk[-1]["_id"], "$lte": high}
 
 
 async def deletable(

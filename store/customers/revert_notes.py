@@ -54,9 +54,14 @@ async def note(
         await collection().bulk_write(again, ordered=False)
 
 
-async def count(import_id: str, revert_id: str, outcome: str) -> int:
-    query = keyed_by_import(import_id) | {"revert.by": revert_id, "revert.outcome": outcome}
-    return await collection().count_documents(query)
+async def counts(import_id: str, revert_id: str) -> dict[str, int]:
+    """The customers this revert noted, by outcome: one pass over the notes."""
+    by_outcome = [
+        {"$match": keyed_by_import(import_id) | {"revert.by": revert_id}},
+        {"$group": {"_id": "$revert.outcome", "n": {"$sum": 1}}},
+    ]
+    found = await collection().aggregate(by_outcome)
+    return {doc["_id"]: doc["n"] async for doc in found}
 
 
 async def conflicts(import_id: str, revert_id: str) -> AsyncIterator[dict[str, Any]]:

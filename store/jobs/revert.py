@@ -161,13 +161,15 @@ async def _revert(revert: ImportJob, settings: Settings) -> None:
 
     # Restores first (they may take back values the import's new customers hold), then
     # deletes (written_revs is complete by then).
-    await _each_chunk(preimages.of_import(import_id, CHUNK), restore_chunk)
-    await _each_chunk(restore.inserted_by(import_id, CHUNK), delete_chunk)
+    fetch = settings.lookup_chunk_size
+    await _each_chunk(preimages.of_import(import_id, CHUNK, fetch), restore_chunk)
+    await _each_chunk(restore.inserted_by(import_id, CHUNK, fetch), delete_chunk)
     await writers.finish(writer.writer)
+    noted = await revert_notes.counts(import_id, revert_id)
     counts = RevertCounts(
-        deleted=await revert_notes.count(import_id, revert_id, "deleted"),
-        restored=await revert_notes.count(import_id, revert_id, "restored"),
-        conflicts=await revert_notes.count(import_id, revert_id, "conflict"),
+        deleted=noted.get("deleted", 0),
+        restored=noted.get("restored", 0),
+        conflicts=noted.get("conflict", 0),
     )
     counts.total = counts.deleted + counts.restored + counts.conflicts
     finished = utcnow()

@@ -6,8 +6,10 @@ number of rows."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -17,7 +19,7 @@ from store import files
 from store.documents import ImportJob, JobStatus
 from store.reports.excel import REPORT_CONTENT_TYPE, filter_rows, header_row, text_cell
 from store.reports.rows import sorted_rows
-from store.reports.spill import SortedSpill
+from store.reports.spill import Record, SortedSpill
 
 # Column widths (characters) of the report's sheets.
 SUMMARY_WIDTHS = (28, 60)
@@ -79,6 +81,25 @@ def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> Non
 
 async def build_report(job: ImportJob) -> Any:
     """Write the report for a finished job to GridFS; returns its file id."""
+    with SortedSpill() as spill, tempfile.TemporaryFile() as target:
+        records = await sorted_rows(job, spill, ("failed", "ignored", *WRITTEN))
+        # Minutes of CPU for a million rows: in a thread, so that the event loop keeps the
+        # step's lease renewed and the driver's server checks answered (run on the loop,
+        # a 1,000,000-row report held it 80 s; the driver then took the server for
+        # unreachable and the save that followed failed, every attempt).
+        await asyncio.to_thread(_write_workbook, job, records, target)
+        target.seek(0)
+        name = f"report-{job.id}.xlsx"
+        return await files.save_stream(
+            files.reports(),
+            name,
+            target,
+            {"jobId": str(job.id), "contentType": REPORT_CONTENT_TYPE},
+        )
+
+
+def _write_workbook(job: ImportJob, records: Iterator[Record], target: IO[bytes]) -> None:
+    """The workbook of `records` (the job's rows by row number), saved to `target`."""
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("Summary")  # first; filled once the rows are counted
     details = workbook.create_sheet("Details")
@@ -95,39 +116,29 @@ async def build_report(job: ImportJob) -> Any:
     unchanged = 0
     # Each write-only sheet streams to its own temporary file, so one pass over the rows
     # fills all three, each in row order.
-    with SortedSpill() as spill, tempfile.TemporaryFile() as target:
-        outcomes = ("failed", "ignored", *WRITTEN)
-        for _, outcome, detail in await sorted_rows(job, spill, outcomes):
-            sheet = written.get(outcome)
-            if sheet is not None:
-                line, *texts, changes = detail
-                cells = [text_cell(sheet, text) for text in texts]
-                if outcome == "updated":
-                    unchanged += not changes
-                    cells.append(text_cell(sheet, changes or NOTHING_CHANGED))
-                sheet.append([line, *cells])
-                rows[outcome] += 1
-                continue
-            line, identifiers, reason, raw = detail
-            details.append(
-                [
-                    line,
-                    text_cell(details, identifiers),
-                    text_cell(details, reason),
-                    *(text_cell(details, v) for v in raw),
-                ]
-            )
-            rows["details"] += 1
-        filter_rows(details, len(details_header), rows["details"])
-        filter_rows(written["imported"], 4, rows["imported"])
-        filter_rows(written["updated"], 5, rows["updated"])
-        _summary(summary, job, unchanged)
-        workbook.save(target)
-        target.seek(0)
-        name = f"report-{job.id}.xlsx"
-        return await files.save_stream(
-            files.reports(),
-            name,
-            target,
-            {"jobId": str(job.id), "contentType": REPORT_CONTENT_TYPE},
+    for _, outcome, detail in records:
+        sheet = written.get(outcome)
+        if sheet is not None:
+            line, *texts, changes = detail
+            cells = [text_cell(sheet, text) for text in texts]
+            if outcome == "updated":
+                unchanged += not changes
+                cells.append(text_cell(sheet, changes or NOTHING_CHANGED))
+            sheet.append([line, *cells])
+            rows[outcome] += 1
+            continue
+        line, identifiers, reason, raw = detail
+        details.append(
+            [
+                line,
+                text_cell(details, identifiers),
+                text_cell(details, reason),
+                *(text_cell(details, v) for v in raw),
+            ]
         )
+        rows["details"] += 1
+    filter_rows(details, len(details_header), rows["details"])
+    filter_rows(written["imported"], 4, rows["imported"])
+    filter_rows(written["updated"], 5, rows["updated"])
+    _summary(summary, job, unchanged)
+    workbook.save(target)

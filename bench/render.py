@@ -234,15 +234,16 @@ NOTES = [
     "- server: the embedded SecantusDB in its default replica-set mode (an oplog: production's"
     " shape) or `--standalone` (what `make run` starts); each mode's cases and baselines ran on"
     " servers of their own, one mode after the other: compare ratios within a mode.",
-    "- rows/s = data rows / (start of the POST → the job's `finished_at`). Duplicates cases"
+    "- rows/s = data rows / (start of the POST → the poll (every 0.5 s) that saw the job"
+    " finished, its report built: the job's `finished_at` is stamped before). Duplicates cases"
     " first import (untimed) a seed: rows/2 rows for 50% duplicates, where half the file then"
     " matches by email; all the rows for 100% duplicates, where every row matches.",
-    "- undo: POST /imports/{id}/revert of the import above it, to the revert's `finished_at`;"
+    "- undo: POST /imports/{id}/revert of the import above it, to the poll that saw it finished;"
     " rows/s of the import's rows; `of import` = undo rows/s ÷ the import's.",
     "- vs script / vs insert_many = product rows/s ÷ baseline rows/s (0.1× = 10 times slower)."
     " insert_many is of as many documents as the case has rows.",
     "- Phases: upload = the POST's duration; planning = `planned_at` − `created_at`; batches ="
-    " `batches_done_at` − `planned_at`; report = `finished_at` − `batches_done_at` (n/a: the"
+    " `batches_done_at` − `planned_at`; report = that poll − `batches_done_at` (n/a: the"
     " job document has no such field).",
     "- cmds/1k rows: increase of serverStatus `network.numRequests` (every command the server"
     " received, from every client, heartbeats included) per 1,000 rows; the bench's own polls"

@@ -66,12 +66,11 @@ async def states_before(import_id: str, customer_ids: Sequence[str]) -> dict[str
     return {doc["customer_id"]: doc["before"] async for doc in found}
 
 
-async def of_import(
+def of_import(
     import_id: str, chunk_size: int, fetch_size: int
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """The import's pre-images, `chunk_size` at a time."""
-    async for chunk in in_chunks(collection(), keyed_by_import(import_id), chunk_size, fetch_size):
-        yield chunk
+    return in_chunks(collection(), keyed_by_import(import_id), chunk_size, fetch_size)
 
 
 async def count(import_id: str) -> int:

@@ -169,14 +169,13 @@ async def count_inserted(import_id: str) -> int:
     )
 
 
-async def inserted_by(
+def inserted_by(
     import_id: str, chunk_size: int, fetch_size: int
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """The customers the import inserted (store.customers.ids.id_range_of) that still exist."""
     low, high = id_range_of(ObjectId(import_id))
     query = {"_id": {"$gte": low, "$lte": high}}
-    async for chunk in in_chunks(Customer.get_pymongo_collection(), query, chunk_size, fetch_size):
-        yield chunk
+    return in_chunks(Customer.get_pymongo_collection(), query, chunk_size, fetch_size)
 
 
 async def deletable(

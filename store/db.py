@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from config import Settings
 from store.documents import DOCUMENT_MODELS
+from store.fair_pool import FairPool
 
 DEFAULT_CONNECTIONS = 100  # PyMongo's own default
 SOCKET_TIMEOUT_MS = 30_000  # above any one command's own time (scans stop at 10 s)
@@ -46,6 +47,8 @@ def new_client(settings: Settings, commands_at_once: int | None = None) -> Async
         # the next command on it fails (AutoReconnect, a 500 after a quiet spell).
         maxIdleTimeMS=int(settings.mongodb_max_idle_seconds * 1000),
         maxPoolSize=commands_at_once or DEFAULT_CONNECTIONS,
+        # Connections in the order they were asked for (see store.fair_pool).
+        _pool_class=FairPool,
     )
 
 

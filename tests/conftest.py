@@ -79,15 +79,22 @@ def workdir() -> Path:
     return _workdir
 
 
-async def _emptied(client: AsyncMongoClient) -> None:  # type: ignore[type-arg]
-    """Empty the test database. This session's event loop sleeps while synchronous tests run;
-    after minutes of that, the driver's monitor wakes to a connection the server closed as idle
-    and resets the pool, cancelling the command running at that moment (AutoReconnect): a
-    few tries absorb it (dropping the database twice is harmless)."""
+async def _fresh(client: AsyncMongoClient, database: object) -> None:  # type: ignore[type-arg]
+    """Empty the test database and set it up again (documents bound, indexes, default
+    schemas). This session's event loop sleeps while synchronous tests run; after minutes of
+    that, the driver's monitor wakes to a connection the server closed as idle and resets the
+    pool, cancelling the command running at that moment (AutoReconnect, or its subclass
+    `_OperationCancelled`), in the drop or in the set-up after it: a few tries of the whole
+    sequence absorb it (each step is idempotent)."""
+    from store import db
+    from store.customers import lookup
+
     for attempt in range(1, 4):
         try:
             await client.admin.command("ping")
             await client.drop_database(TEST_DATABASE)
+            lookup.forget_customers_held()
+            await db.initialise(database)  # type: ignore[arg-type]
             return
         except AutoReconnect:
             if attempt == 3:
@@ -100,12 +107,9 @@ async def database() -> AsyncIterator[object]:
     """An empty database with the documents bound and the default schema in place."""
     from config import get_settings
     from store import db
-    from store.customers import lookup
 
     database = await db.connect(get_settings())
-    await _emptied(db.client())
-    lookup.forget_customers_held()
-    await db.initialise(database)
+    await _fresh(db.client(), database)
     yield database
 
 

@@ -1,6 +1,6 @@
-"""Writing Excel sheets in openpyxl's write-only mode: text cells that never become formulas,
-a bold frozen header, column widths and filters. The import's and the revert's reports use
-them, and so does the schema's Excel template."""
+"""Writing Excel sheets in openpyxl's write-only mode (the schema's Excel template): text cells
+that never become formulas, a bold frozen header, column widths and filters; and the text a
+cell may hold, which the reports' own writer (store.reports.xlsx) shares."""
 
 from __future__ import annotations
 
@@ -18,13 +18,19 @@ TRUNCATION_MARK = "…[truncated]"
 REPORT_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def text_cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
-    """A cell that always holds text: user data never becomes a formula."""
-    text = "" if value is None else str(value)
+def sheet_text(value: Any) -> str:
+    """`value` as a cell's text: without the control characters a sheet cannot hold, and
+    marked where cut at Excel's limit of a cell."""
+    text: str = "" if value is None else str(value)
     text = ILLEGAL_CHARACTERS_RE.sub("", text)
     if len(text) > EXCEL_CELL_LIMIT:
         text = text[: EXCEL_CELL_LIMIT - len(TRUNCATION_MARK)] + TRUNCATION_MARK
-    cell = WriteOnlyCell(sheet, value=text)
+    return text
+
+
+def text_cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
+    """A cell that always holds text: user data never becomes a formula."""
+    cell = WriteOnlyCell(sheet, value=sheet_text(value))
     cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
     return cell
 

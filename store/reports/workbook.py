@@ -1,7 +1,7 @@
-"""An import's Excel report, written in openpyxl's write-only mode and stored in GridFS: the
+"""An import's Excel report, written by store.reports.xlsx and stored in GridFS: the
 Summary (counts and settings), the Details (failed and ignored rows with their reasons and
 cells), and the Imported and Updated sheets. Rows come by row number from store.reports.rows;
-each write-only sheet streams to its own temporary file, so memory stays flat whatever the
+each sheet streams to its own temporary file, so memory stays flat whatever the
 number of rows."""
 
 from __future__ import annotations
@@ -11,15 +11,13 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-
 from domain.report_rows import NOTHING_CHANGED, WRITTEN, cancelled_note
 from store import files
 from store.documents import ImportJob, JobStatus
-from store.reports.excel import REPORT_CONTENT_TYPE, filter_rows, header_row, text_cell
+from store.reports.excel import REPORT_CONTENT_TYPE
 from store.reports.rows import sorted_rows
 from store.reports.spill import Record, SortedSpill
+from store.reports.xlsx import Sheet, XlsxWriter
 
 # Column widths (characters) of the report's sheets.
 SUMMARY_WIDTHS = (28, 60)
@@ -33,10 +31,9 @@ def _cancelled(job: ImportJob) -> list[tuple[str, Any]]:
     return [("Cancelled", cancelled_note(job.processed_rows, job.total_rows, job.resumed_by))]
 
 
-def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> None:
+def _summary(summary: Sheet, job: ImportJob, unchanged: int) -> None:
     """The counts (an update that changed nothing is counted as unchanged too), then the
     import's settings."""
-    header_row(summary, ["Summary", "Count"], SUMMARY_WIDTHS)
     counts = job.counts
     for label, value in (
         ("Total Records", counts.total),
@@ -46,7 +43,7 @@ def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> Non
         ("Ignored", counts.ignored),
         ("Failed", counts.failed),
     ):
-        summary.append([text_cell(summary, label), value])
+        summary.append([label, value])
     summary.append([])
     started, finished = job.started_at or job.created_at, job.finished_at
     duration = (finished - started).total_seconds() if finished and started else None
@@ -71,12 +68,7 @@ def _summary(summary: WriteOnlyWorksheet, job: ImportJob, unchanged: int) -> Non
     if job.resumed_by:
         settings_rows.append(("Resumed by import", job.resumed_by))
     for label, value in settings_rows:
-        summary.append(
-            [
-                text_cell(summary, label),
-                value if isinstance(value, float) else text_cell(summary, value),
-            ]
-        )
+        summary.append([label, value if isinstance(value, float) else _as_text(value)])
 
 
 async def build_report(job: ImportJob) -> Any:
@@ -100,45 +92,42 @@ async def build_report(job: ImportJob) -> Any:
 
 def _write_workbook(job: ImportJob, records: Iterator[Record], target: IO[bytes]) -> None:
     """The workbook of `records` (the job's rows by row number), saved to `target`."""
-    workbook = Workbook(write_only=True)
-    summary = workbook.create_sheet("Summary")  # first; filled once the rows are counted
-    details = workbook.create_sheet("Details")
-    details_header = ["Row", "Identifiers", "Reason", *job.header]
-    header_row(details, details_header, [8, 32, 60, *[18] * len(job.header)])
-    written: dict[str, WriteOnlyWorksheet] = {}
-    for outcome in WRITTEN:
-        written[outcome] = workbook.create_sheet(outcome.capitalize())
-    header_row(written["imported"], ["Row", "Customer id", "Name", "Identifiers"], WRITTEN_WIDTHS)
-    header_row(
-        written["updated"], ["Row", "Customer id", "Name", "Identifiers", "Changes"], WRITTEN_WIDTHS
-    )
-    rows = {"details": 0, "imported": 0, "updated": 0}
-    unchanged = 0
-    # Each write-only sheet streams to its own temporary file, so one pass over the rows
-    # fills all three, each in row order.
-    for _, outcome, detail in records:
-        sheet = written.get(outcome)
-        if sheet is not None:
+    with XlsxWriter() as workbook:
+        summary = workbook.sheet("Summary", ["Summary", "Count"], SUMMARY_WIDTHS)  # filled last
+        details_header = ["Row", "Identifiers", "Reason", *job.header]
+        details = workbook.sheet(
+            "Details", details_header, [8, 32, 60, *[18] * len(job.header)], filtered=True
+        )
+        written = {
+            "imported": workbook.sheet(
+                "Imported", ["Row", "Customer id", "Name", "Identifiers"], WRITTEN_WIDTHS, True
+            ),
+            "updated": workbook.sheet(
+                "Updated",
+                ["Row", "Customer id", "Name", "Identifiers", "Changes"],
+                WRITTEN_WIDTHS,
+                True,
+            ),
+        }
+        unchanged = 0
+        # Each sheet streams to its own temporary file, so one pass over the rows fills all
+        # three, each in row order. Every string from the file is written as text.
+        for _, outcome, detail in records:
+            sheet = written.get(outcome)
+            if sheet is None:
+                line, identifiers, reason, raw = detail
+                details.append([line, _as_text(identifiers), _as_text(reason), *map(_as_text, raw)])
+                continue
             line, *texts, changes = detail
-            cells = [text_cell(sheet, text) for text in texts]
+            cells = list(map(_as_text, texts))
             if outcome == "updated":
                 unchanged += not changes
-                cells.append(text_cell(sheet, changes or NOTHING_CHANGED))
+                cells.append(changes or NOTHING_CHANGED)
             sheet.append([line, *cells])
-            rows[outcome] += 1
-            continue
-        line, identifiers, reason, raw = detail
-        details.append(
-            [
-                line,
-                text_cell(details, identifiers),
-                text_cell(details, reason),
-                *(text_cell(details, v) for v in raw),
-            ]
-        )
-        rows["details"] += 1
-    filter_rows(details, len(details_header), rows["details"])
-    filter_rows(written["imported"], 4, rows["imported"])
-    filter_rows(written["updated"], 5, rows["updated"])
-    _summary(summary, job, unchanged)
-    workbook.save(target)
+        _summary(summary, job, unchanged)
+        workbook.save(target)
+
+
+def _as_text(value: Any) -> str:
+    """A cell of the file, or a value the import wrote: always text, never a number."""
+    return "" if value is None else str(value)

@@ -93,9 +93,14 @@ def test_the_schema_page_edits_a_label_and_shows_the_version_diff(
     idle(page)
     form = page.locator('[data-testid="stForm"]').filter(has_text="Save attribute")
     # The rerun that the choice starts may begin after idle() returned, and shows the old
-    # form beside the new one for a moment: wait for city's form alone.
+    # form beside the new one until it ends (seconds on a loaded machine): wait for city's
+    # form, then for that rerun to end, then for city's form alone.
+    expect(form.locator('input[aria-label="Label"][value="City"]')).to_have_count(
+        1, timeout=PAGE_TIMEOUT_MS
+    )
+    idle(page)
     label = form.get_by_label("Label", exact=True)
-    expect(label).to_have_count(1)
+    expect(label).to_have_count(1, timeout=PAGE_TIMEOUT_MS)
     expect(label).to_have_value("City")
     label.fill("Town")
     expect(label).to_have_value("Town")

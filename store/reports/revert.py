@@ -12,7 +12,7 @@ from store import files
 from store.customers import revert_notes
 from store.documents import ImportJob, RevertCounts
 from store.reports.excel import REPORT_CONTENT_TYPE
-from store.reports.xlsx import XlsxWriter
+from store.reports.xlsx import XlsxWriter, as_text
 
 
 async def build_revert_report(
@@ -36,11 +36,11 @@ async def build_revert_report(
             ("Reverted by", revert.created_by),
             ("Finished", finished.isoformat()),
         ):
-            summary.append([label, "" if text is None else str(text)])
+            summary.append([label, as_text(text)])
         conflicts = workbook.sheet("Conflicts", ["Customer id", "Reason"])
         async for doc in revert_notes.conflicts(str(original.id), str(revert.id)):
             reason = (doc.get("revert") or {}).get("reason")
-            conflicts.append([str(doc["customer_id"]), "" if reason is None else str(reason)])
+            conflicts.append([as_text(doc["customer_id"]), as_text(reason)])
         # In a thread, as the import's report: the event loop keeps renewing the lease.
         await asyncio.to_thread(workbook.save, target)
         target.seek(0)

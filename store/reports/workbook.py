@@ -17,7 +17,7 @@ from store.documents import ImportJob, JobStatus
 from store.reports.excel import REPORT_CONTENT_TYPE
 from store.reports.rows import sorted_rows
 from store.reports.spill import Record, SortedSpill
-from store.reports.xlsx import Sheet, XlsxWriter
+from store.reports.xlsx import Sheet, XlsxWriter, as_text
 
 # Column widths (characters) of the report's sheets.
 SUMMARY_WIDTHS = (28, 60)
@@ -68,7 +68,7 @@ def _summary(summary: Sheet, job: ImportJob, unchanged: int) -> None:
     if job.resumed_by:
         settings_rows.append(("Resumed by import", job.resumed_by))
     for label, value in settings_rows:
-        summary.append([label, value if isinstance(value, float) else _as_text(value)])
+        summary.append([label, value if isinstance(value, float) else as_text(value)])
 
 
 async def build_report(job: ImportJob) -> Any:
@@ -116,18 +116,13 @@ def _write_workbook(job: ImportJob, records: Iterator[Record], target: IO[bytes]
             sheet = written.get(outcome)
             if sheet is None:
                 line, identifiers, reason, raw = detail
-                details.append([line, _as_text(identifiers), _as_text(reason), *map(_as_text, raw)])
+                details.append([line, as_text(identifiers), as_text(reason), *map(as_text, raw)])
                 continue
             line, *texts, changes = detail
-            cells = list(map(_as_text, texts))
+            cells = list(map(as_text, texts))
             if outcome == "updated":
                 unchanged += not changes
                 cells.append(changes or NOTHING_CHANGED)
             sheet.append([line, *cells])
         _summary(summary, job, unchanged)
         workbook.save(target)
-
-
-def _as_text(value: Any) -> str:
-    """A cell of the file, or a value the import wrote: always text, never a number."""
-    return "" if value is None else str(value)

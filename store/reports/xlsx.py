@@ -50,7 +50,13 @@ _STYLES = (
 )
 
 
-def _text(value: str) -> str:
+def as_text(value: Any) -> str:
+    """A value that is shown as text whatever it is (a cell of the file, a value the import
+    wrote): None is an empty text, a number its digits."""
+    return "" if value is None else str(value)
+
+
+def _text(value: Any) -> str:
     """`value` as the content of an XML text node, read back exactly by Excel."""
     text = sheet_text(value)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -75,8 +81,7 @@ class Sheet:
         self.widths = [*widths, *(min(40, max(12, len(n) + 4)) for n in header[len(widths) :])]
         self.filtered = filtered
         self.rows = 0  # below the header
-        self._letters: list[str] = []
-        self._widest = 0
+        self._letters: list[str] = []  # of the widest row so far
         self._pending: list[str] = []
         self._body = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self._append(header, style=_BOLD)
@@ -88,7 +93,6 @@ class Sheet:
 
     def _append(self, values: Sequence[Any], style: int = 0) -> None:
         number = self.rows + 1
-        self._widest = max(self._widest, len(values))
         while len(self._letters) < len(values):
             self._letters.append(get_column_letter(len(self._letters) + 1))
         styled = f' s="{style}"' if style else ""
@@ -101,7 +105,7 @@ class Sheet:
             else:
                 cells.append(
                     f'<c r="{letter}{number}"{styled} t="inlineStr"><is>'
-                    f'<t xml:space="preserve">{_text(str(value))}</t></is></c>'
+                    f'<t xml:space="preserve">{_text(value)}</t></is></c>'
                 )
         self._pending.append(f'<row r="{number}">{"".join(cells)}</row>')
         if len(self._pending) >= _FLUSH_ROWS:
@@ -131,7 +135,7 @@ class Sheet:
         tab = ' tabSelected="1"' if selected else ""
         return (
             f'{_DECLARATION}<worksheet xmlns="{_MAIN}" xmlns:r="{_RELATIONSHIPS}">'
-            f'<dimension ref="A1:{get_column_letter(max(1, self._widest))}{self.rows + 1}"/>'
+            f'<dimension ref="A1:{get_column_letter(max(1, len(self._letters)))}{self.rows + 1}"/>'
             f'<sheetViews><sheetView{tab} workbookViewId="0">'
             '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
             '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'

@@ -35,6 +35,7 @@ from domain.xlsxparts import (
     SharedStrings,
     WorkbookPart,
     date_styles,
+    excel_unescaped,
     local_name,
     of_type,
 )
@@ -172,7 +173,9 @@ class _SheetRows:
             return ""
         if kind == "s":
             return self._strings[int(raw)].strip()
-        if kind in ("inlineStr", "str", "e"):
+        if kind in ("inlineStr", "str"):
+            return excel_unescaped(raw).strip()
+        if kind == "e":
             return raw.strip()
         if kind == "b":
             return cell_text(raw.strip() in ("1", "true"))

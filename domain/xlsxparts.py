@@ -5,6 +5,7 @@ before anything in it is read, the table of shared strings kept compact and boun
 from __future__ import annotations
 
 import posixpath
+import re
 import zipfile
 import zlib
 from array import array
@@ -19,6 +20,12 @@ from domain.csvfile import CsvLimits, ReadClock
 from domain.errors import FileRejected
 
 _READ_BYTES = 64 * 1024
+# Excel's escape of a character in a text (ST_Xstring): `_x000D_` for a carriage return,
+# `_x005F_` for the underscore of a text that reads like an escape. A character outside the
+# BMP is two of them (a surrogate pair); a lone surrogate is no character and stays as written.
+_ESCAPED = re.compile(
+    r"_x(D[89AB][0-9A-F]{2})__x(D[C-F][0-9A-F]{2})_|_x([0-9A-F]{4})_", re.IGNORECASE
+)
 _DEFAULT_WORKBOOK = "xl/workbook.xml"
 Handler = Callable[..., None]
 
@@ -192,6 +199,19 @@ class WorkbookPart:
         return part
 
 
+def _escaped_character(match: re.Match[str]) -> str:
+    high, low, single = match.groups()
+    if single is None:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + int(low, 16) - 0xDC00)
+    code = int(single, 16)
+    return match.group(0) if 0xD800 <= code <= 0xDFFF else chr(code)
+
+
+def excel_unescaped(text: str) -> str:
+    """A cell's text as Excel shows it: its `_xHHHH_` escapes undone."""
+    return _ESCAPED.sub(_escaped_character, text) if "_x" in text or "_X" in text else text
+
+
 class SharedStrings:
     """The workbook's table of strings, kept compact (UTF-8 bytes and offsets) and bounded;
     a string longer than a field may be is kept cut, just long enough to fail its row."""
@@ -241,7 +261,7 @@ class SharedStrings:
         elif local == "rPh":
             self._depth_skipped -= 1
         elif local == "si":
-            text = "".join(self._parts)[: self._limits.max_field_chars + 1]
+            text = excel_unescaped("".join(self._parts))[: self._limits.max_field_chars + 1]
             self._bytes += text.encode("utf-8")
             self._ends.append(len(self._bytes))
             if len(self._ends) > self._limits.max_shared_strings:

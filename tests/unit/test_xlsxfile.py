@@ -286,3 +286,33 @@ def test_any_damaged_sheet_is_read_or_refused_with_a_reason(
     except FileRejected:
         return
     assert all(isinstance(row.values, list) for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("line_x000D_", "line"),  # stripped as any cell's trailing space is
+        ("a_x000D_\nb", "a\r\nb"),
+        ("_x005F_x0041_", "_x0041_"),  # the literal text Excel shows
+        ("_x0041__X0042_", "AB"),
+        ("_xD83D__xDE00_", "\U0001f600"),  # a surrogate pair is one character
+        ("_xD83D_ alone", "_xD83D_ alone"),  # a lone surrogate is no character
+        ("_x41_ _x00G1_ x0041", "_x41_ _x00G1_ x0041"),  # not escapes
+    ],
+)
+def test_excels_escapes_in_text_are_undone(written: str, shown: str) -> None:
+    """Excel writes some characters of a text as `_xHHHH_` (a carriage return as `_x000D_`,
+    the underscore of a text that reads like one as `_x005F_`): the cell is what Excel
+    shows, in shared strings, inline strings and a formula's text alike."""
+    escaped = written.encode()
+    cells = (
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c><c r="B1" t="inlineStr">'
+        b'<is><t>b</t></is></c><c r="C1" t="inlineStr"><is><t>c</t></is></c></row>'
+        b'<row r="2"><c r="A2" t="s"><v>0</v></c><c r="B2" t="inlineStr"><is><t>'
+        + escaped
+        + b'</t></is></c><c r="C2" t="str"><f>A2</f><v>'
+        + escaped
+        + b"</v></c></row>"
+    )
+    rows = list(open_table(io.BytesIO(raw_xlsx(cells, b"<si><t>" + escaped + b"</t></si>"))))
+    assert rows[0].values == [shown, shown, shown]

@@ -4,6 +4,7 @@ batch, in file order; then one message per batch."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 import tempfile
@@ -109,7 +110,14 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     )
     left = await resume.rows_left(job)
     yielder = leases.Yielder()
-    with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as spool_file:
+    # A read of the claims or a write of the progress that still runs when planning ends
+    # (early: the job was cancelled, or failed) is stopped.
+    with (
+        tempfile.TemporaryFile() as source,
+        tempfile.TemporaryFile() as spool_file,
+        contextlib.closing(holders),
+        contextlib.closing(progress.Checked(job_id)) as checked,
+    ):
         spool = _Spool(spool_file)
         await files.download_to(files.uploads(), job.file_id, source)
         source.seek(0)
@@ -120,12 +128,11 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             limits=csv_limits(settings),
             formula_escaped=job.retry_of is not None,
         )
-        checked = progress.Checked(job_id)
         for csv_row in reader:
             await yielder.tick()
             if left is not None and csv_row.number not in left:
                 continue  # processed by the import this one resumes
-            await checked.count()
+            checked.count()
             # Plain dicts (BatchRow's fields): pickled and packed without pydantic per row.
             row: dict[str, Any] = {
                 "number": csv_row.number,
@@ -142,7 +149,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             await holders.add(identifiers)
             grouper.add(identifiers, _stored_size(csv_row.values))
             spool.add(row)
-        await holders.finish(yielder)
+        await holders.finish()
         batch_of_row, sizes, held_rows = grouper.assign_batches(
             job.batch_size or settings.batch_size, BATCH_MAX_BYTES
         )

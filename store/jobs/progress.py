@@ -4,6 +4,7 @@ completes the set hands the job to its completion step. No scan of the batches, 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -28,20 +29,37 @@ async def count_batch(job_id: str, seq: int, counts: Counts) -> None:
 class Checked:
     """Planning's own progress: how many rows it has read and validated, written to the job
     about once a second (a few updates for a file that takes seconds to plan), so a person
-    sees it move before the first batch is processed."""
+    sees it move before the first batch is processed. The write does not hold up the rows:
+    it waits for a connection behind planning's reads of claims (store.jobs.holders)."""
 
     EVERY_SECONDS = 1.0
 
     def __init__(self, job_id: str) -> None:
         self.job_id, self.rows, self.last = job_id, 0, time.monotonic()
+        self._writing: asyncio.Task[Any] | None = None
 
-    async def count(self) -> None:
+    def count(self) -> None:
         self.rows += 1
-        if time.monotonic() - self.last >= self.EVERY_SECONDS:
-            self.last = time.monotonic()
-            await ImportJob.get_pymongo_collection().update_one(
+        if time.monotonic() - self.last < self.EVERY_SECONDS:
+            return
+        if self._writing is not None and not self._writing.done():
+            return  # the last count is still being written: this one goes with a later one
+        self.close()
+        self.last = time.monotonic()
+        self._writing = asyncio.create_task(
+            ImportJob.get_pymongo_collection().update_one(
                 {"_id": job_oid(self.job_id)}, {"$max": {"checked_rows": self.rows}}
             )
+        )
+
+    def close(self) -> None:
+        """Stop a write still running (planning sets the final count itself)."""
+        if self._writing is None:
+            return
+        if self._writing.done() and not self._writing.cancelled():
+            self._writing.exception()  # progress only: a failed write is not planning's error
+        self._writing.cancel()
+        self._writing = None
 
 
 async def finish_if_complete(job_id: str, dispatcher: Dispatcher) -> None:

@@ -1,6 +1,6 @@
 """Planning puts rows that reach one existing customer through different identifier values
 in one batch (so they apply in file order), whether it reads the claims by lookups (a big
-customer base) or by one scan (a small one)."""
+customer base) or by one scan (a small one); either runs beside the reading of the file."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from config import get_settings
 from domain.import_config import ImportConfig
 from store import jobs
 from store.documents import ImportBatch
+from store.jobs import holders
 from tests.helpers import RecordingDispatcher, csv_bytes, seed_customers_sync
 
 ROWS = [
@@ -23,8 +24,15 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize("others", [0, 3000], ids=["scan", "lookups"])
-async def test_rows_reaching_one_customer_share_a_batch(database, sync_db, others) -> None:
+@pytest.mark.parametrize(
+    ("others", "lookup_values"),
+    [(0, holders.LOOKUP_VALUES), (3000, holders.LOOKUP_VALUES), (3000, 1)],
+    ids=["scan", "lookups", "lookups-while-reading"],  # the last: a lookup after each row
+)
+async def test_rows_reaching_one_customer_share_a_batch(
+    database, sync_db, others, lookup_values, monkeypatch
+) -> None:
+    monkeypatch.setattr(holders, "LOOKUP_VALUES", lookup_values)
     seed_customers_sync(
         sync_db,
         [

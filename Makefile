@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(PY) -m stack.run
 
 test: $(STAMP)
-	$(PY) -m pytest -n 3 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # The fault scenarios alone, with their recovery times printed.
 test-faults: $(STAMP)

@@ -92,7 +92,7 @@ def run_journey(page: Page, ui_url: str, admin_key: str, api: httpx.Client) -> d
     shot(page, "06-status-completed-counts-and-downloads")
 
     with page.expect_download() as download:
-        page.get_by_role("button").filter(has_text="Download the Excel report").click()
+        page.get_by_role("button").filter(has_text="Download the Excel report").first.click()
     report = Path(download.value.path()).read_bytes()
     assert download.value.suggested_filename == "journey-report.xlsx"
 

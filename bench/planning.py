@@ -17,19 +17,15 @@ the claims read are the same each time). Planning runs on one event loop with
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import tempfile
 import time
 from pathlib import Path
 
 from bench import data
 from bench.harness import REPLICA_SET, STANDALONE
 from bench.round_trips import NoDispatch
-from bench.server_profile import Recorded, run_import
+from bench.server_profile import Recorded, on_own_server, run_import
 from config import Settings
 from domain.import_config import ImportConfig
-from stack.processes import start_mongo, stop_all
 
 DATABASE = "bcu_planning"
 
@@ -77,15 +73,11 @@ def main() -> None:
     parser.add_argument("--mode", choices=[REPLICA_SET, STANDALONE], default=REPLICA_SET)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bcu-planning-"))
-    mongo, url = start_mongo(workdir / "db", workdir / "db.log", standalone=args.mode == STANDALONE)
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing is sent
-    settings = Settings(mongodb_url=url, mongodb_database=DATABASE)
-    try:
-        print(f"SecantusDB, {args.mode}")
-        asyncio.run(run(args.case, args.rows, args.repeat, settings, workdir / "files"))
-    finally:
-        stop_all([mongo])
+    on_own_server(
+        args.mode,
+        DATABASE,
+        lambda settings, files: run(args.case, args.rows, args.repeat, settings, files),
+    )
 
 
 if __name__ == "__main__":

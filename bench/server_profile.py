@@ -18,7 +18,9 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from bench import data
 from bench.harness import REPLICA_SET, STANDALONE, WORKER_THREADS
@@ -117,13 +119,23 @@ def main() -> None:
     parser.add_argument("--mode", choices=[REPLICA_SET, STANDALONE], default=REPLICA_SET)
     parser.add_argument("--undo", action="store_true", help="profile the import's revert")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bcu-profile-"))
-    mongo, url = start_mongo(workdir / "db", workdir / "db.log", standalone=args.mode == STANDALONE)
+    on_own_server(
+        args.mode,
+        DATABASE,
+        lambda settings, files: profile_case(args.case, args.rows, settings, files, args.undo),
+    )
+
+
+def on_own_server(
+    mode: str, database: str, body: Callable[[Settings, Path], Coroutine[Any, Any, None]]
+) -> None:
+    """Run `body(settings, files directory)` against a SecantusDB of its own in `mode`."""
+    workdir = Path(tempfile.mkdtemp(prefix="bcu-bench-"))
+    mongo, url = start_mongo(workdir / "db", workdir / "db.log", standalone=mode == STANDALONE)
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing is sent
-    settings = Settings(mongodb_url=url, mongodb_database=DATABASE)
     try:
-        print(f"SecantusDB, {args.mode}")
-        asyncio.run(profile_case(args.case, args.rows, settings, workdir / "files", args.undo))
+        print(f"SecantusDB, {mode}")
+        asyncio.run(body(Settings(mongodb_url=url, mongodb_database=database), workdir / "files"))
     finally:
         stop_all([mongo])
 

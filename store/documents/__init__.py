@@ -20,6 +20,7 @@ from store.documents.jobs import (
     RevertCounts,
     RowResultRecord,
     pack,
+    pack_encoded,
     unpack,
 )
 from store.documents.keys import ApiKey, Role, SignInSession
@@ -64,6 +65,7 @@ __all__ = [
     "Webhook",
     "WebhookDelivery",
     "pack",
+    "pack_encoded",
     "unpack",
     "utcnow",
 ]

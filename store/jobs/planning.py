@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import pickle
 import tempfile
-from collections.abc import Iterator
-from typing import IO, Any
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
+import bson
 from gridfs.errors import NoFile
 
 from config import Settings
 from domain.batching import RowGrouper
-from domain.resolution import identifier_values
+from domain.resolution import IdentifierValue, identifier_values
 from domain.tabular import open_table
 from store import files
-from store.documents import ImportBatch, ImportJob, utcnow
+from store.documents import ImportBatch, ImportJob, pack_encoded, utcnow
 from store.errors import NotFound
 from store.jobs import leases, progress, remote, resume, states, step_run
 from store.jobs.dispatch import Dispatcher
@@ -26,6 +27,7 @@ from store.jobs.holders import HolderLinks
 from store.jobs.progress import enqueue_unfinished
 from store.jobs.queries import get_job, job_oid, job_validator
 from store.jobs.reading import csv_limits
+from store.jobs.row_spool import RowSpool
 from store.jobs.states import UNFINISHED
 from store.jobs.steps import PLANNING, Document
 
@@ -33,7 +35,6 @@ log = logging.getLogger(__name__)
 # A batch's rows (cells and values) must fit one MongoDB document (16 MB) whatever the
 # compression: batches close at about this many bytes of rows, as well as at BATCH_SIZE rows.
 BATCH_MAX_BYTES = 12 * 1024 * 1024
-SPOOL_ROWS = 1000
 
 
 def _stored_size(cells: list[str]) -> int:
@@ -60,33 +61,6 @@ async def plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> N
     if not ran and await ImportJob.get_pymongo_collection().count_documents({"_id": oid}) == 0:
         raise NotFound(f"No import with id {job_id!r}")
     # Else finished or cancelled meanwhile, or a live delivery is planning it.
-
-
-class _Spool:
-    """The checked rows in a temporary file, in file order, pickled SPOOL_ROWS at a time (a
-    pickle call per row costs more than the row's own checks)."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self.file = file
-        self.pending: list[dict[str, Any]] = []
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.pending.append(row)
-        if len(self.pending) >= SPOOL_ROWS:
-            self._flush()
-
-    def _flush(self) -> None:
-        pickle.dump(self.pending, self.file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.pending = []
-
-    def rows(self) -> Iterator[dict[str, Any]]:
-        self._flush()
-        self.file.seek(0)
-        while True:
-            try:
-                yield from pickle.load(self.file)  # our own temporary file, written above
-            except EOFError:
-                return
 
 
 async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> None:
@@ -118,7 +92,8 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
         contextlib.closing(holders),
         contextlib.closing(progress.Checked(job_id)) as checked,
     ):
-        spool = _Spool(spool_file)
+        spool = RowSpool(spool_file)
+        lines = array("q")  # each row's line, for its batch's row range
         await files.download_to(files.uploads(), job.file_id, source)
         source.seek(0)
         reader = open_table(
@@ -133,7 +108,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             if left is not None and csv_row.number not in left:
                 continue  # processed by the import this one resumes
             checked.count()
-            # Plain dicts (BatchRow's fields): pickled and packed without pydantic per row.
+            # A plain dict (BatchRow's fields), encoded once for its batch (row_spool).
             row: dict[str, Any] = {
                 "number": csv_row.number,
                 "line": csv_row.line,
@@ -149,30 +124,29 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             await holders.add(identifiers)
             grouper.add(identifiers, _stored_size(csv_row.values))
             spool.add(row)
+            lines.append(csv_row.line)
         await holders.finish()
         batch_of_row, sizes, held_rows = grouper.assign_batches(
             job.batch_size or settings.batch_size, BATCH_MAX_BYTES
         )
-        pending: dict[int, list[dict[str, Any]]] = {}
+        pending: dict[int, tuple[int, list[bytes]]] = {}  # seq: its first row, its rows
         collection = ImportBatch.get_pymongo_collection()
-        for index, row in enumerate(spool.rows()):
+        for index, encoded in enumerate(spool.rows()):
             seq = batch_of_row[index]
-            rows = pending.setdefault(seq, [])
-            rows.append(row)
+            first, rows = pending.setdefault(seq, (index, []))
+            rows.append(encoded)
             if len(rows) == sizes[seq]:
-                values = (
-                    ident
-                    for r in rows
-                    if not r["errors"]
-                    for ident in identifier_values(r["values"], identifier_keys)
-                )
                 batch = ImportBatch(
                     id=states.batch_id(job_id, seq),
                     job_id=job_id,
                     seq=seq,
-                    rows=rows,
+                    packed_rows=pack_encoded(rows),
+                    row_count=len(rows),
+                    # Rows keep file order in a batch: as a person finds them in the file.
+                    first_row=lines[first],
+                    last_row=lines[index],
                     held_rows=held_rows[seq],
-                    packed_claims=holders.claims_of(values),
+                    packed_claims=holders.claims_of(_identifiers(rows, identifier_keys)),
                 )
                 document = batch.model_dump(by_alias=True, mode="python")
                 await collection.replace_one({"_id": batch.id}, document, upsert=True)
@@ -191,3 +165,13 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     if updated is None:  # cancelled while planning
         return
     await enqueue_unfinished(ImportJob.model_validate(updated), dispatcher)
+
+
+def _identifiers(
+    rows: Iterable[bytes], identifier_keys: Sequence[str]
+) -> Iterator[IdentifierValue]:
+    """The identifier values of a batch's rows that write (decoded only if asked for)."""
+    for encoded in rows:
+        row = bson.decode(encoded)
+        if not row["errors"]:
+            yield from identifier_values(row["values"], identifier_keys)

@@ -26,14 +26,16 @@ def records(numbers: list[int]) -> list[Record]:
     chunk=st.integers(min_value=1, max_value=5000),
     fan_in=st.integers(min_value=2, max_value=5),
     buffer=st.integers(min_value=1, max_value=300),
+    block=st.integers(min_value=1, max_value=7),
 )
 def test_gives_back_every_record_sorted(
-    numbers: list[int], chunk: int, fan_in: int, buffer: int
+    numbers: list[int], chunk: int, fan_in: int, buffer: int, block: int
 ) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(spill_module, "SORT_CHUNK_BYTES", chunk)
         patch.setattr(spill_module, "MERGE_FAN_IN", fan_in)
         patch.setattr(spill_module, "RUN_BUFFER_BYTES", buffer)
+        patch.setattr(spill_module, "RUN_BLOCK", block)
         with SortedSpill() as spill:
             for record in records(numbers):
                 spill.add(record, 100)

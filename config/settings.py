@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     # Workers and recovery.
     worker_processes: int = 1
     worker_threads: int = 4
+    # Longest a worker's consumer of an idle queue waits between two looks at it (Dramatiq
+    # backs off up to its worker timeout, 1 s): a job's next step (its batches after
+    # planning, its report after the last batch) waited up to that long before a worker
+    # took it. Each idle queue is looked at about every three quarters of this.
+    worker_idle_poll_ms: int = Field(default=100, ge=10, le=5000)
     # Database commands a worker process has in flight at once (its connections). The
     # embedded SecantusDB undoes and retries writes to different collections that overlap:
     # measured in replica-set mode, one client inserts 5,600 docs/s, four clients on four

@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 import dramatiq
+from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
@@ -61,8 +62,22 @@ class WorkerLifetime(Middleware):
         timer.start()
 
 
-def make_broker(redis_url: str, shutdown_seconds: float) -> RedisBroker:
-    broker = RedisBroker(url=redis_url)  # type: ignore[no-untyped-call]
+class PromptRedisBroker(RedisBroker):
+    """Dramatiq's Redis broker whose consumers look at an idle queue at least every
+    `idle_poll_ms` (Settings.worker_idle_poll_ms): Dramatiq backs an idle consumer off up to
+    the worker's timeout, 1 s by default, and each step of a job (its planning, its batches,
+    its report) comes to a queue that was idle."""
+
+    def __init__(self, url: str, idle_poll_ms: int) -> None:
+        super().__init__(url=url)  # type: ignore[no-untyped-call]
+        self.idle_poll_ms = idle_poll_ms
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))
+
+
+def make_broker(redis_url: str, shutdown_seconds: float, idle_poll_ms: int) -> RedisBroker:
+    broker = PromptRedisBroker(redis_url, idle_poll_ms)
     broker.add_middleware(AsyncIO())
     broker.add_middleware(WorkerLifetime(shutdown_seconds))
     broker.add_middleware(TaskDump())
@@ -75,5 +90,7 @@ settings = get_settings()
 logs.configure(settings)
 if not settings.redis_url:
     raise RuntimeError("REDIS_URL is not set")
-broker = make_broker(settings.redis_url, settings.worker_shutdown_seconds)
+broker = make_broker(
+    settings.redis_url, settings.worker_shutdown_seconds, settings.worker_idle_poll_ms
+)
 dramatiq.set_broker(broker)

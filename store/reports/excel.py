@@ -18,14 +18,18 @@ TRUNCATION_MARK = "…[truncated]"
 REPORT_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def sheet_text(value: Any) -> str:
-    """`value` as a cell's text: without the control characters a sheet cannot hold, and
-    marked where cut at Excel's limit of a cell."""
+def cell_text(value: Any) -> str:
+    """`value` as a cell's text, marked where cut at Excel's limit of a cell."""
     text: str = "" if value is None else str(value)
-    text = ILLEGAL_CHARACTERS_RE.sub("", text)
     if len(text) > EXCEL_CELL_LIMIT:
         text = text[: EXCEL_CELL_LIMIT - len(TRUNCATION_MARK)] + TRUNCATION_MARK
     return text
+
+
+def sheet_text(value: Any) -> str:
+    """`cell_text` without the control characters openpyxl cannot write (the template's
+    texts are the schema's own; the reports' writer keeps them, see store.reports.xlsx)."""
+    return cell_text(ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value)))
 
 
 def text_cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:

@@ -6,10 +6,12 @@ zips them with the few fixed parts a workbook needs.
 Why not openpyxl, which the reports used: its write-only mode builds a cell object and an
 XML element per cell, 5 of the 7.6 s of a 100,000-row report (`bench.report`, py-spy); the
 same rows as XML text take about a fifth of that. Values are written as they are: text is
-an inline string, so it never becomes a formula; characters XML cannot hold are dropped (as
-openpyxl did), a carriage return is a character reference (a parser would read a raw one as
-a line feed), and text that reads like Excel's own escape (`_x0041_`, which Excel shows as
-"A") has its underscore escaped, so Excel shows the text that was in the file."""
+an inline string, so it never becomes a formula; a control character, which XML cannot hold,
+is written as Excel writes it (`_x000B_`, which Excel shows as the character; dropping it
+would change the value without a word), a carriage return is a character reference (a parser
+would read a raw one as a line feed), and text that reads like Excel's own escape (`_x0041_`,
+which Excel shows as "A") has its underscore escaped, so Excel shows the text that was in
+the file."""
 
 from __future__ import annotations
 
@@ -24,13 +26,14 @@ from xml.sax.saxutils import quoteattr
 
 from openpyxl.utils import get_column_letter
 
-from store.reports.excel import sheet_text
+from store.reports.excel import cell_text
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _EXCEL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # characters XML 1.0 cannot hold
 _ZIP64_FROM = 1 << 31  # a part this large needs zip64 sizes
 _FLUSH_ROWS = 1_000
 _BOLD = 1  # the style (cellXfs index) of header cells
@@ -58,12 +61,16 @@ def as_text(value: Any) -> str:
 
 def _text(value: Any) -> str:
     """`value` as the content of an XML text node, read back exactly by Excel."""
-    text = sheet_text(value)
+    text = cell_text(value)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("\r", "&#13;")
     if "_x" in text:
         text = _EXCEL_ESCAPE.sub(r"_x005F_\1", text)
-    return text
+    text = _CONTROL.sub(_escaped_control, text)  # after: its `_x` stays as is
+    return text.replace("\r", "&#13;")
+
+
+def _escaped_control(match: re.Match[str]) -> str:
+    return f"_x{ord(match.group()):04X}_"
 
 
 def _is_number(value: Any) -> bool:

@@ -118,11 +118,12 @@ async def seed_job() -> ImportJob:
 
 
 def cell_text(value: str) -> str:
-    """What a text cell holds: control characters dropped, long values cut and marked."""
-    value = value.replace("\x07", "")
+    """What a text cell holds as openpyxl reads it: a control character as Excel's escape
+    (`_x0007_`: Excel shows the character; openpyxl leaves escapes as written), long values
+    cut and marked."""
     if len(value) > 32_767:
         value = value[: 32_767 - len("…[truncated]")] + "…[truncated]"
-    return value
+    return value.replace("\x07", "_x0007_")
 
 
 def expected_sheets(job: ImportJob) -> dict[str, list[tuple[Any, ...]]]:

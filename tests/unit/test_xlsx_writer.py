@@ -6,6 +6,7 @@ it was."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 from hypothesis import given
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from domain.tabular import open_table
-from store.reports.excel import EXCEL_CELL_LIMIT, TRUNCATION_MARK, sheet_text
+from store.reports.excel import EXCEL_CELL_LIMIT, TRUNCATION_MARK, cell_text
 from store.reports.xlsx import XlsxWriter
 
 
@@ -73,6 +74,12 @@ def test_excels_escape_and_carriage_returns_are_kept_in_the_xml() -> None:
     assert "_x005F_x0041_ a&#13;\nb" in xml
 
 
+def test_control_characters_are_written_as_excels_escapes_not_dropped() -> None:
+    xml = sheet_xml(written(lambda b: b.sheet("S", ["h"]).append(["a\x0bb\x00c\x1f_x0001_"])), 1)
+    # XML cannot hold them; Excel writes them so and shows the characters.
+    assert "a_x000B_b_x0000_c_x001F__x005F_x0001_" in xml
+
+
 def test_text_beyond_a_cells_limit_is_cut_and_marked() -> None:
     long = "x" * (EXCEL_CELL_LIMIT + 10)
     book = load_workbook(io.BytesIO(written(lambda b: b.sheet("S", ["h"]).append([long]))))
@@ -80,13 +87,13 @@ def test_text_beyond_a_cells_limit_is_cut_and_marked() -> None:
     assert len(value) == EXCEL_CELL_LIMIT and value.endswith(TRUNCATION_MARK)
 
 
-cell_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+cell_texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 
-@given(st.lists(st.lists(cell_text, min_size=1, max_size=4), min_size=1, max_size=5))
+@given(st.lists(st.lists(cell_texts, min_size=1, max_size=4), min_size=1, max_size=5))
 def test_any_text_reads_back_as_the_sheet_can_hold_it(rows: list[list[str]]) -> None:
-    """openpyxl does not undo Excel's _xHHHH_ escape: such text is left out here (the test
-    above covers it)."""
+    """openpyxl does not undo Excel's _xHHHH_ escape: such text is left out here (the tests
+    above cover it), and a control character reads back as the escape Excel would undo."""
     rows = [[t.replace("_x", "_y") for t in row] for row in rows]
 
     def build(workbook: XlsxWriter) -> None:
@@ -97,16 +104,23 @@ def test_any_text_reads_back_as_the_sheet_can_hold_it(rows: list[list[str]]) -> 
     book = load_workbook(io.BytesIO(written(build)))
     read = [[c.value for c in row] for row in book["S"].iter_rows(min_row=2)]
     # openpyxl gives every row the sheet's width (the header's four columns).
-    assert read == [[sheet_text(t) for t in row] + [None] * (4 - len(row)) for row in rows]
+    expected = [[as_openpyxl_reads(t) for t in row] for row in rows]
+    assert read == [row + [None] * (4 - len(row)) for row in expected]
 
 
-@given(st.lists(st.lists(cell_text, min_size=3, max_size=3), min_size=1, max_size=5))
+def as_openpyxl_reads(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", cell_text(text))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+@given(st.lists(st.lists(cell_texts, min_size=3, max_size=3), min_size=1, max_size=5))
 def test_what_it_writes_an_import_reads_back_as_written(rows: list[list[str]]) -> None:
     """Through the import's own reader (domain.xlsxfile), which undoes Excel's escapes: a
-    report's text, `_xHHHH_` and carriage returns included, reads back as it was written (a
-    cell's outer spaces aside: an import trims them)."""
-    # No NUL in XML text; a first row that is not blank (a sheet of blank rows is refused).
-    rows = [["x", "y", "z"], *([text.replace("\x00", "") for text in row] for row in rows)]
+    report's text, `_xHHHH_`, control characters and carriage returns included, reads back as
+    it was written (a cell's outer spaces aside: an import trims them)."""
+    rows = [["x", "y", "z"], *rows]  # a first row that is not blank (else the sheet is refused)
 
     def build(workbook: XlsxWriter) -> None:
         sheet = workbook.sheet("S", ["a", "b", "c"])
@@ -114,5 +128,5 @@ def test_what_it_writes_an_import_reads_back_as_written(rows: list[list[str]]) -
             sheet.append(row)
 
     read = open_table(io.BytesIO(written(build)))
-    expected = [[sheet_text(t).strip() for t in row] for row in rows]
+    expected = [[cell_text(t).strip() for t in row] for row in rows]
     assert [r.values for r in read] == [row for row in expected if any(row)]

@@ -234,7 +234,7 @@ NOTES = [
     "- server: the embedded SecantusDB in its default replica-set mode (an oplog: production's"
     " shape) or `--standalone` (what `make run` starts); each mode's cases and baselines ran on"
     " servers of their own, one mode after the other: compare ratios within a mode.",
-    "- rows/s = data rows / (start of the POST → the poll (every 0.5 s) that saw the job"
+    "- rows/s = data rows / (start of the POST → the poll (every 0.2 s) that saw the job"
     " finished, its report built: the job's `finished_at` is stamped before). Duplicates cases"
     " first import (untimed) a seed: rows/2 rows for 50% duplicates, where half the file then"
     " matches by email; all the rows for 100% duplicates, where every row matches.",

@@ -34,7 +34,6 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
-from bench.api_import import POLL_SECONDS
 from bench.data import customer_documents
 from bench.harness import (
     API_KEY,
@@ -56,6 +55,8 @@ from bench.schema_database import (
 )
 from stack.processes import Child, stop_all
 from store.schema_changes.migration import WRITE_CHUNK
+
+HEALTH_SAMPLE_SECONDS = 0.05  # between two idle /health requests
 
 COMMAND = ".venv/bin/python -m bench.schema_changes"
 SCHEMA = "/record-types/customers/schema"
@@ -191,7 +192,7 @@ def idle_health(stack: AppStack) -> dict[str, Any]:
         for _ in range(IDLE_HEALTH_SAMPLES):
             _, seconds = timed(lambda: client.get("/health"), 200)
             latencies.append(seconds)
-            time.sleep(POLL_SECONDS / 10)
+            time.sleep(HEALTH_SAMPLE_SECONDS)
     return latency_summary(latencies)
 
 

@@ -235,6 +235,7 @@ def normalize_phone(raw: str, region: str | None, policy: PhonePolicy) -> str | 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")  # 1,234,567.89
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INT64_DIGITS = 19  # digits of the largest 64-bit integer, 9223372036854775807
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
 
@@ -245,7 +246,13 @@ def _number(key: str, text: str) -> Normalized:
     elif not _NUMBER.fullmatch(text):
         return None, f"Invalid number for {key}: '{text}'"
     if re.fullmatch(r"[+-]?\d+", text):
-        return int(text), None
+        # A whole number is stored as MongoDB's 64-bit integer: one beyond it could not be
+        # written, and its row would take the whole import down with it. The length check
+        # comes first: Python refuses to read more than 4,300 digits.
+        whole = int(text) if len(text.lstrip("+-").lstrip("0")) <= _INT64_DIGITS else None
+        if whole is None or not -(2**63) <= whole < 2**63:
+            return None, f"Invalid number for {key}: '{text}' (too large)"
+        return whole, None
     number = float(text)
     if not math.isfinite(number):
         return None, f"Invalid number for {key}: '{text}' (too large)"

@@ -148,6 +148,10 @@ def test_reasons_are_worded_for_a_support_agent() -> None:
     ("key", "raw", "expected"),
     [
         ("age", "42", 42),
+        ("age", "9223372036854775807", 2**63 - 1),
+        ("age", "-9223372036854775808", -(2**63)),
+        ("age", "9,223,372,036,854,775,807", 2**63 - 1),
+        ("age", "000000000000000000000042", 42),
         ("age", "-3.5", -3.5),
         ("age", "1,234.5", 1234.5),
         ("vip", "Yes", True),
@@ -165,6 +169,11 @@ def test_typed_values(key: str, raw: str, expected: object) -> None:
         ("age", "1,5", "Invalid number for age: '1,5'"),
         ("age", "nan", "Invalid number for age: 'nan'"),
         ("age", "1e999", "Invalid number for age: '1e999' (too large)"),
+        # Whole numbers are stored as 64-bit integers (a bigger one could not be written).
+        *(
+            ("age", big, f"Invalid number for age: '{big}' (too large)")
+            for big in ("9223372036854775808", "-9223372036854775809", "9" * 5000)
+        ),
         ("vip", "maybe", "Invalid boolean for vip: 'maybe' (use true or false)"),
         ("birthday", "1990-02-30", "Invalid date for birthday: '1990-02-30' (use YYYY-MM-DD)"),
         ("birthday", "02/28/1990", "Invalid date for birthday: '02/28/1990' (use YYYY-MM-DD)"),

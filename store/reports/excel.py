@@ -4,6 +4,7 @@ cell may hold, which the reports' own writer (store.reports.xlsx) shares."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+# The control characters XML 1.0 cannot hold (openpyxl's pattern, typed here).
+CONTROL_CHARACTERS: re.Pattern[str] = ILLEGAL_CHARACTERS_RE
 EXCEL_CELL_LIMIT = 32_767
 TRUNCATION_MARK = "…[truncated]"
 REPORT_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -29,7 +32,7 @@ def cell_text(value: Any) -> str:
 def sheet_text(value: Any) -> str:
     """`cell_text` without the control characters openpyxl cannot write (the template's
     texts are the schema's own; the reports' writer keeps them, see store.reports.xlsx)."""
-    return cell_text(ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value)))
+    return cell_text(CONTROL_CHARACTERS.sub("", "" if value is None else str(value)))
 
 
 def text_cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:

@@ -26,14 +26,13 @@ from xml.sax.saxutils import quoteattr
 
 from openpyxl.utils import get_column_letter
 
-from store.reports.excel import cell_text
+from store.reports.excel import CONTROL_CHARACTERS, cell_text
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _EXCEL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # characters XML 1.0 cannot hold
 _ZIP64_FROM = 1 << 31  # a part this large needs zip64 sizes
 _FLUSH_ROWS = 1_000
 _BOLD = 1  # the style (cellXfs index) of header cells
@@ -65,7 +64,7 @@ def _text(value: Any) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if "_x" in text:
         text = _EXCEL_ESCAPE.sub(r"_x005F_\1", text)
-    text = _CONTROL.sub(_escaped_control, text)  # after: its `_x` stays as is
+    text = CONTROL_CHARACTERS.sub(_escaped_control, text)  # after: its `_x` stays as is
     return text.replace("\r", "&#13;")
 
 

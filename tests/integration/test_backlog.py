@@ -6,26 +6,14 @@ or the check would not ask) is driven again."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
-from stack.processes import start_redis, stop_all
 from store.jobs.steps import BATCH
 from workers.backlog import RedisBacklog
 
 LEASE_SECONDS = 1.0
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A Redis of this test's own: the session's workers consume the shared one."""
-    redis, url = start_redis(tmp_path / "redis", tmp_path / "redis.log")
-    yield url
-    stop_all([redis])
 
 
 def _batch_message(batch_id: str) -> Message[None]:

@@ -5,26 +5,14 @@ sleeps are recorded instead of slept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from dramatiq.brokers import redis as dramatiq_redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.worker import WORKER_TIMEOUT
 
-from stack.processes import start_redis, stop_all
 from workers.broker import PromptRedisBroker
 
 LOOKS = 20  # enough misses for Dramatiq's backoff to reach its cap
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A Redis of this test's own: the session's workers consume the shared one."""
-    redis, url = start_redis(tmp_path / "redis", tmp_path / "redis.log")
-    yield url
-    stop_all([redis])
 
 
 def idle_sleeps(broker: RedisBroker, monkeypatch: pytest.MonkeyPatch) -> list[float]:

@@ -119,6 +119,7 @@ def _measurements(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for case in report["cases"]:
         name = f"{case.get('mode', NA)} {case['slug']}"
         found += [(f"script {name}", case.get("script") or {})]
+        found += [(f"floor {name}", case.get("floor") or {})]
         found += [(f"product {name}", case.get("product") or {})]
         found += [(f"undo {name}", (case.get("product") or {}).get("undo") or {})]
     return found
@@ -134,6 +135,7 @@ def _product_row(case: dict[str, Any], title: str, p: dict[str, Any], vs: str) -
         _num(p.get("seconds"), 1),
         _num(p.get("rows_per_second")) if p.get("status") == "completed" else NA,
         vs,
+        _ratio(case.get("ratio_vs_floor")) if "phases" in p else NA,
         _ratio(case.get("ratio_vs_insert_many")) if "phases" in p else NA,
         *(_num(phases.get(k), 1) for k in ("upload", "planning", "batches", "report")),
         _cmds(p.get("commands")),
@@ -177,10 +179,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         "## Product: imports through the HTTP API",
         "",
-        "| server | case | rows | seconds | rows/s | vs script | vs insert_many | upload s"
-        " | planning s | batches s | report s | cmds/1k rows | API MiB | worker MiB | other CPU"
-        " | outcome |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| server | case | rows | seconds | rows/s | vs script | vs floor | vs insert_many"
+        " | upload s | planning s | batches s | report s | cmds/1k rows | API MiB | worker MiB"
+        " | other CPU | outcome |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for case in report["cases"]:
         p = case.get("product", {})
@@ -212,6 +214,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         cells += [_other(s)]
         cells.append(f"{s['upserted']:,} upserted, {s['matched']:,} matched / {s['failed']:,}")
         lines.append("| " + " | ".join(cells) + " |")
+    for case in report["cases"]:
+        f = case.get("floor")
+        if not f:
+            continue
+        cells = [case.get("mode", NA), f"floor: {case['title']}", _num(f["rows"])]
+        cells += [_num(f["seconds"], 1), _num(f["rows_per_second"]), _cmds(f.get("commands"))]
+        cells += [_other(f), _floor_writes(f["writes"])]
+        lines.append("| " + " | ".join(cells) + " |")
     pipe = report.get("pipeline")
     if pipe:
         lines += [
@@ -224,6 +234,16 @@ def render_markdown(report: dict[str, Any]) -> str:
     if any(info.get("oplog_warmed_up") for info in machines.values()):
         lines.append(WARMED_UP)
     return "\n".join(lines) + "\n"
+
+
+def _floor_writes(writes: dict[str, int]) -> str:
+    """The floor's writes in words: {"customers InsertOne": 1000} → "1,000 customers inserted"."""
+    done = {"InsertOne": "inserted", "ReplaceOne": "replaced", "DeleteOne": "deleted"}
+    parts = []
+    for name, count in writes.items():
+        collection, _, kind = name.partition(" ")
+        parts.append(f"{count:,} {collection} {done.get(kind, kind)}")
+    return ", ".join(parts) or "nothing"
 
 
 def ratio_of(value: float | None, baseline: float | None) -> str:
@@ -240,8 +260,13 @@ NOTES = [
     " matches by email; all the rows for 100% duplicates, where every row matches.",
     "- undo: POST /imports/{id}/revert of the import above it, to the poll that saw it finished;"
     " rows/s of the import's rows; `of import` = undo rows/s ÷ the import's.",
-    "- vs script / vs insert_many = product rows/s ÷ baseline rows/s (0.1× = 10 times slower)."
-    " insert_many is of as many documents as the case has rows.",
+    "- vs script / vs floor / vs insert_many = product rows/s ÷ baseline rows/s (0.1× = 10"
+    " times slower). insert_many is of as many documents as the case has rows.",
+    "- floor (`bench.floor`): the database alone doing the fewest writes the case needs with"
+    " the product's guarantees, unordered bulk writes of 1,000 rows' writes from one client,"
+    " only the writes timed: a new row's customer and one claim per identifier value; a"
+    " matched row its action changes: the customer replaced by `_id`, its pre-image (for the"
+    " undo), a claim per value it gains; a matched row left as it is: nothing.",
     "- Phases: upload = the POST's duration; planning = `planned_at` − `created_at`; batches ="
     " `batches_done_at` − `planned_at`; report = that poll − `batches_done_at` (n/a: the"
     " job document has no such field).",

@@ -1,8 +1,9 @@
 """`make bench`: the product's import throughput, end to end through the HTTP API, next to
 baselines measured in the same run on the same server (the one-off script a user would
-write, and `insert_many` alone), plus the pure pipeline on one core. Every case runs against
-the embedded SecantusDB in both its modes, one after the other: replica set (its default,
-with an oplog: production's shape) and `--standalone` (what `make run` starts).
+write, each case's floor of bench.floor, and `insert_many` alone), plus the pure pipeline
+on one core. Every case runs against the embedded SecantusDB in both its modes, one after the
+other: replica set (its default, with an oplog: production's shape) and `--standalone` (what
+`make run` starts).
 
     .venv/bin/python -m bench.suite [--quick] [--rows 100000] [--big-rows 1000000]
         [--mode "replica set"] [--mode standalone]
@@ -28,7 +29,7 @@ from typing import Any
 
 from pymongo import MongoClient
 
-from bench import data, insert_many, oneoff_script, pipeline
+from bench import data, floor, insert_many, oneoff_script, pipeline
 from bench.api_import import http_import, http_revert, poll_cost
 from bench.harness import (
     REPLICA_SET,
@@ -44,6 +45,7 @@ from bench.render import machine_info, write_results
 from stack.processes import Child, stop_all
 
 SCRIPT_DATABASE = "bcu_bench_script"
+FLOOR_DATABASE = "bcu_bench_floor"
 INSERT_DATABASE = "bcu_bench_insert"
 WARMUP_DOCS = 110_000  # SecantusDB's oplog holds 100k entries: measure it full, as it stays
 QUIET_SECONDS = 30.0  # longest wait for other processes to calm down before a measurement
@@ -136,6 +138,16 @@ def run_script(servers: Servers, case: Case, counters: ServerCounters) -> dict[s
     return {**result.as_dict(), "commands": commands(found, case.rows), "cpu": cpu}
 
 
+def run_floor(servers: Servers, case: Case, counters: ServerCounters) -> dict[str, Any]:
+    waited = wait_quiet(QUIET_SECONDS)
+    with counters.measure() as found, CpuUse().measure() as cpu:
+        result = floor.run(
+            servers.mongo_url, FLOOR_DATABASE, case.rows, case.seed_rows, case.action
+        )
+    cpu["waited_for_quiet"] = waited
+    return {**result.as_dict(), "commands": commands(found, case.rows), "cpu": cpu}
+
+
 def run_insert_many(servers: Servers, rows: int, counters: ServerCounters) -> dict[str, Any]:
     waited = wait_quiet(QUIET_SECONDS)
     with counters.measure() as found, CpuUse().measure() as cpu:
@@ -160,6 +172,8 @@ def measure_case(servers: Servers, workdir: Path, case: Case, report: dict[str, 
         baselines[size] = run_insert_many(servers, case.rows, counters)
     print(f"[bench] {servers.mode}: {case.title}: one-off script…", flush=True)
     entry["script"] = run_script(servers, case, counters)
+    print(f"[bench] {servers.mode}: {case.title}: its floor…", flush=True)
+    entry["floor"] = run_floor(servers, case, counters)
     print(f"[bench] {servers.mode}: {case.title}: product through the API…", flush=True)
     try:
         entry["product"] = run_product(servers, workdir / servers.mode, case, counters)
@@ -168,8 +182,10 @@ def measure_case(servers: Servers, workdir: Path, case: Case, report: dict[str, 
     completed = entry["product"].get("status") == "completed"
     product = entry["product"].get("rows_per_second") if completed else None
     entry["ratio_vs_script"] = ratio(product, entry["script"]["rows_per_second"])
+    entry["ratio_vs_floor"] = ratio(product, entry["floor"]["rows_per_second"])
     entry["ratio_vs_insert_many"] = ratio(product, baselines[size]["docs_per_second"])
-    print(f"[bench]     {json.dumps({k: v for k, v in entry.items() if k != 'script'})}")
+    shown = {k: v for k, v in entry.items() if k not in ("script", "floor")}
+    print(f"[bench]     {json.dumps(shown)}")
 
 
 def warm_up(servers: Servers) -> bool:

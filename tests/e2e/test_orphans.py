@@ -92,6 +92,11 @@ def test_the_test_servers_die_with_pytest(tmp_path, sig) -> None:
         },
         stdout=(tmp_path / "session.log").open("wb"),
         stderr=subprocess.STDOUT,
+        # As from a terminal, whoever started this session: a session started in the
+        # background by a shell without job control (`cmd &`) ignores SIGINT, its children
+        # inherit that, and a Python that starts with SIGINT ignored never raises
+        # KeyboardInterrupt (the test then slept out its 120 s: nothing of the harness).
+        preexec_fn=_sigint_by_default,
     )
     try:
         deadline = time.monotonic() + 60
@@ -117,6 +122,10 @@ def test_the_test_servers_die_with_pytest(tmp_path, sig) -> None:
     finally:
         session.kill()
         session.wait()
+
+
+def _sigint_by_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _children(pid: int) -> list[int]:

@@ -201,27 +201,20 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     for mode, sizes in report.get("insert_many", {}).items():
         for size, r in sizes.items():
-            cells = [mode, "insert_many, 1,000 per call, no index", _num(int(size))]
-            cells += [_num(r["seconds"], 1), _num(r["docs_per_second"])]
-            cells += [_cmds(r.get("commands")), _other(r), f"{r['docs']:,} docs"]
-            lines.append("| " + " | ".join(cells) + " |")
-    for case in report["cases"]:
-        s = case.get("script")
-        if not s:
-            continue
-        cells = [case.get("mode", NA), f"one-off script: {case['title']}", _num(s["rows"])]
-        cells += [_num(s["seconds"], 1), _num(s["rows_per_second"]), _cmds(s.get("commands"))]
-        cells += [_other(s)]
-        cells.append(f"{s['upserted']:,} upserted, {s['matched']:,} matched / {s['failed']:,}")
-        lines.append("| " + " | ".join(cells) + " |")
-    for case in report["cases"]:
-        f = case.get("floor")
-        if not f:
-            continue
-        cells = [case.get("mode", NA), f"floor: {case['title']}", _num(f["rows"])]
-        cells += [_num(f["seconds"], 1), _num(f["rows_per_second"]), _cmds(f.get("commands"))]
-        cells += [_other(f), _floor_writes(f["writes"])]
-        lines.append("| " + " | ".join(cells) + " |")
+            name, written = "insert_many, 1,000 per call, no index", f"{r['docs']:,} docs"
+            lines.append(_baseline_row(mode, name, int(size), r, r["docs_per_second"], written))
+    for kind, label in (("script", "one-off script"), ("floor", "floor")):
+        for case in report["cases"]:
+            b = case.get(kind)
+            if not b:
+                continue
+            if kind == "script":
+                written = f"{b['upserted']:,} upserted, {b['matched']:,} matched / {b['failed']:,}"
+            else:
+                written = _floor_writes(b["writes"])
+            name = f"{label}: {case['title']}"
+            mode = case.get("mode", NA)
+            lines.append(_baseline_row(mode, name, b["rows"], b, b["rows_per_second"], written))
     pipe = report.get("pipeline")
     if pipe:
         lines += [
@@ -234,6 +227,14 @@ def render_markdown(report: dict[str, Any]) -> str:
     if any(info.get("oplog_warmed_up") for info in machines.values()):
         lines.append(WARMED_UP)
     return "\n".join(lines) + "\n"
+
+
+def _baseline_row(
+    mode: str, name: str, rows: int, measured: dict[str, Any], rate: float, written: str
+) -> str:
+    cells = [mode, name, _num(rows), _num(measured["seconds"], 1), _num(rate)]
+    cells += [_cmds(measured.get("commands")), _other(measured), written]
+    return "| " + " | ".join(cells) + " |"
 
 
 def _floor_writes(writes: dict[str, int]) -> str:

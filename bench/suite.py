@@ -22,8 +22,10 @@ import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -122,38 +124,41 @@ def commands(found: dict[str, int], rows: int, own: float = 0.0) -> dict[str, An
     return {"requests": requests, "per_1000_rows": 1000 * requests / rows, "raw": found}
 
 
+def _measured(counters: ServerCounters, rows: int, work: Callable[[], Any]) -> dict[str, Any]:
+    """`work()`'s result (its `as_dict`) with the server's commands and the CPU it took, once
+    the machine is quiet."""
+    waited = wait_quiet(QUIET_SECONDS)
+    with counters.measure() as found, CpuUse().measure() as cpu:
+        result = work()
+    cpu["waited_for_quiet"] = waited
+    return {**result.as_dict(), "commands": commands(found, rows), "cpu": cpu}
+
+
 def run_script(servers: Servers, case: Case, counters: ServerCounters) -> dict[str, Any]:
     with MongoClient(servers.mongo_url) as client:
         client.drop_database(SCRIPT_DATABASE)
     try:
         if case.seed:
             oneoff_script.run(case.seed, servers.mongo_url, SCRIPT_DATABASE, "ignore")
-        waited = wait_quiet(QUIET_SECONDS)
-        with counters.measure() as found, CpuUse().measure() as cpu:
-            result = oneoff_script.run(case.file, servers.mongo_url, SCRIPT_DATABASE, case.action)
+        script = partial(
+            oneoff_script.run, case.file, servers.mongo_url, SCRIPT_DATABASE, case.action
+        )
+        return _measured(counters, case.rows, script)
     finally:
         with MongoClient(servers.mongo_url) as client:
             client.drop_database(SCRIPT_DATABASE)
-    cpu["waited_for_quiet"] = waited
-    return {**result.as_dict(), "commands": commands(found, case.rows), "cpu": cpu}
 
 
 def run_floor(servers: Servers, case: Case, counters: ServerCounters) -> dict[str, Any]:
-    waited = wait_quiet(QUIET_SECONDS)
-    with counters.measure() as found, CpuUse().measure() as cpu:
-        result = floor.run(
-            servers.mongo_url, FLOOR_DATABASE, case.rows, case.seed_rows, case.action
-        )
-    cpu["waited_for_quiet"] = waited
-    return {**result.as_dict(), "commands": commands(found, case.rows), "cpu": cpu}
+    url, rows = servers.mongo_url, case.rows
+    with floor.Floor(url, FLOOR_DATABASE, rows, case.seed_rows, case.action) as writes:
+        writes.seed()
+        return _measured(counters, rows, writes.write)
 
 
 def run_insert_many(servers: Servers, rows: int, counters: ServerCounters) -> dict[str, Any]:
-    waited = wait_quiet(QUIET_SECONDS)
-    with counters.measure() as found, CpuUse().measure() as cpu:
-        result = insert_many.run(servers.mongo_url, INSERT_DATABASE, rows)
-    cpu["waited_for_quiet"] = waited
-    return {**result.as_dict(), "commands": commands(found, rows), "cpu": cpu}
+    inserts = partial(insert_many.run, servers.mongo_url, INSERT_DATABASE, rows)
+    return _measured(counters, rows, inserts)
 
 
 def ratio(value: float | None, baseline: float | None) -> float | None:

@@ -24,6 +24,8 @@ on a customer:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 
 from pymongo.errors import BulkWriteError
@@ -102,14 +104,18 @@ async def _commit(request: Commit) -> BatchResolution:
             else:
                 read = await reading.read(request, wanted, own_ids, identifier_keys, taken, planned)
                 taken, planned = {}, None
-            resolution = resolve_batch(
-                request.rows,
-                read.existing,
-                action=request.action,
-                deduplication_keys=request.deduplication_keys,
-                schema=request.schema,
-                new_id=request.new_id,
-                bounds=request.bounds,
+            # Off the event loop: the other writers' commands go out meanwhile.
+            resolution = await asyncio.to_thread(
+                functools.partial(
+                    resolve_batch,
+                    request.rows,
+                    read.existing,
+                    action=request.action,
+                    deduplication_keys=request.deduplication_keys,
+                    schema=request.schema,
+                    new_id=request.new_id,
+                    bounds=request.bounds,
+                )
             )
             if not request.dry_run:
                 await writing.write(request, read, resolution, wanted, identifier_keys)

@@ -5,6 +5,7 @@ import (store.customers.preimages) when the writer runs again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,21 @@ async def read(
     docs = await _customers(candidates, request.lookup_chunk_size)
     own = {cid: doc for cid, doc in docs.items() if cid in own_ids}
     starts = await _states_before_this_import(request, docs, own_ids)
+    # Off the event loop (a thousand customers): the other writers' commands go out meanwhile.
+    existing, holders = await asyncio.to_thread(
+        _states_and_holders, docs, starts, own_ids, identifier_keys
+    )
+    return Snapshot(found, existing, docs, own, holders)
+
+
+def _states_and_holders(
+    docs: Mapping[str, dict[str, Any]],
+    starts: Mapping[str, dict[str, Any]],
+    own_ids: set[str],
+    identifier_keys: Sequence[str],
+) -> tuple[list[CustomerState], dict[IdentifierValue, str]]:
+    """The customers read (but this writer's own), each as it stood before this import, and
+    who holds each of their identifier values."""
     existing = [
         CustomerState(cid, starts.get(cid, doc).get("attributes") or {}, rev=doc.get("rev", 0))
         for cid, doc in sorted(docs.items())
@@ -65,7 +81,7 @@ async def read(
             other = holders.setdefault(ident, cid)
             if other != cid:  # a writer died between its two writes: its next run repairs it
                 raise Contended(f"{claims.claim_id(ident)} is held by two customers for now")
-    return Snapshot(found, existing, docs, own, holders)
+    return existing, holders
 
 
 async def _states_before_this_import(

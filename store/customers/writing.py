@@ -6,6 +6,8 @@ resolves again."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -42,6 +44,15 @@ def _holders_after(
     return holders
 
 
+def _moves(
+    read: Snapshot, resolution: BatchResolution, identifier_keys: Sequence[str]
+) -> tuple[dict[IdentifierValue, str], set[IdentifierValue]]:
+    """Who holds each value once the writer is done, and the values whose holder changes."""
+    after = _holders_after(read, resolution, identifier_keys)
+    moving = {i for i in set(read.holders) | set(after) if read.holders.get(i) != after.get(i)}
+    return after, moving
+
+
 async def write(
     request: Commit,
     read: Snapshot,
@@ -49,12 +60,21 @@ async def write(
     wanted: set[IdentifierValue],
     identifier_keys: Sequence[str],
 ) -> None:
-    after = _holders_after(read, resolution, identifier_keys)
-    moving = {i for i in set(read.holders) | set(after) if read.holders.get(i) != after.get(i)}
+    # The claim planning runs off the event loop (thousands of values): the other writers'
+    # commands go out meanwhile.
+    after, moving = await asyncio.to_thread(_moves, read, resolution, identifier_keys)
     unread = moving - set(read.claims) - wanted
     known = {**read.claims, **(await claims.read(unread, request.lookup_chunk_size))}
-    plan = claims.plan_writes(
-        request.writer, wanted | moving, known, read.holders, after, probe=not read.claims
+    plan = await asyncio.to_thread(
+        functools.partial(
+            claims.plan_writes,
+            request.writer,
+            wanted | moving,
+            known,
+            read.holders,
+            after,
+            probe=not read.claims,
+        )
     )
     if plan.inserts or plan.updates:
         await _claim(plan)

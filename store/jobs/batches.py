@@ -4,15 +4,17 @@ step safe to repeat."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from config import Settings
 from domain.actions import Action
-from domain.resolution import IdentifierValue, Outcome, RowInput
+from domain.resolution import IdentifierValue, Outcome, RowInput, RowResult
 from store.customers import writers
 from store.customers.claims import Claim, ident_of
 from store.customers.commit import commit
@@ -85,12 +87,14 @@ async def _count(batch: dict[str, Any], dispatcher: Dispatcher) -> None:
 
 async def _commit_batch(document: Document, job: ImportJob, settings: Settings) -> None:
     batch_id = str(document["_id"])
-    batch = ImportBatch.model_validate(document)
-    rows = batch.rows
+    # The batch's CPU work (decoding its rows, then its results) runs off the event loop:
+    # with one database command at a time per worker (WORKER_DATABASE_COMMANDS), the other
+    # batches' commands go out meanwhile instead of the server waiting for this one.
+    batch, rows, planned = await asyncio.to_thread(_read_batch, document)
     job_id = str(job.id)
     resolution = await commit(
         Commit(
-            rows=[RowInput(r.number, r.values, r.errors) for r in rows],
+            rows=rows,
             action=Action(job.action),
             deduplication_keys=job.deduplication_keys,
             schema=job_schema(job),
@@ -104,10 +108,24 @@ async def _commit_batch(document: Document, job: ImportJob, settings: Settings) 
             assume_new=batch.held_rows is None
             or batch.held_rows <= HELD_FOR_READING_FIRST * len(rows),
             bounds=settings.profile_bounds,
-            planned_claims=_planned_claims(batch),
+            planned_claims=planned,
         )
     )
-    results = [
+    recorded = await asyncio.to_thread(_recorded, resolution.results)
+    await _finish(batch_id, BatchStatus.DONE, recorded)
+
+
+def _read_batch(
+    document: Document,
+) -> tuple[ImportBatch, list[RowInput], dict[IdentifierValue, Claim] | None]:
+    batch = ImportBatch.model_validate(document)
+    rows = [RowInput(r.number, r.values, r.errors) for r in batch.rows]
+    return batch, rows, _planned_claims(batch)
+
+
+def _recorded(results: Sequence[RowResult]) -> Recorded:
+    """A batch's results as its document stores them."""
+    records = [
         RowResultRecord(
             number=r.number,
             outcome=r.outcome.value,
@@ -115,9 +133,9 @@ async def _commit_batch(document: Document, job: ImportJob, settings: Settings) 
             customer_id=r.customer_id,
             changes=list(r.changes),
         )
-        for r in resolution.results
+        for r in results
     ]
-    await _finish(batch_id, BatchStatus.DONE, results)
+    return Recorded(pack(records), Counts.of(records))
 
 
 def _planned_claims(batch: ImportBatch) -> dict[IdentifierValue, Claim] | None:
@@ -126,17 +144,20 @@ def _planned_claims(batch: ImportBatch) -> dict[IdentifierValue, Claim] | None:
     return {ident_of(doc["_id"]): Claim.of(doc) for doc in unpack(batch.packed_claims)}
 
 
-async def _finish(
-    batch_id: str, status: BatchStatus, results: list[RowResultRecord], **extra: Any
-) -> None:
+class Recorded(NamedTuple):
+    packed_results: bytes
+    counts: Counts
+
+
+async def _finish(batch_id: str, status: BatchStatus, recorded: Recorded, **extra: Any) -> None:
     """Record the batch's results, unless another delivery finished it first."""
     await ImportBatch.get_pymongo_collection().update_one(
         {"_id": batch_id, "status": BatchStatus.PENDING},
         {
             "$set": {
                 "status": status,
-                "packed_results": pack(results),
-                "counts": Counts.of(results).model_dump(),
+                "packed_results": recorded.packed_results,
+                "counts": recorded.counts.model_dump(),
                 "updated_at": utcnow(),
                 **extra,
             }
@@ -184,8 +205,9 @@ async def _mark_failed(
         RowResultRecord(number=row.number, outcome=Outcome.FAILED.value, reason=reason)
         for row in rows
     ]
+    recorded = Recorded(pack(results), Counts.of(results))
     # Readable from now on: the rows as far as they could be read.
-    await _finish(batch_id, BatchStatus.FAILED, results, error=problem, packed_rows=pack(rows))
+    await _finish(batch_id, BatchStatus.FAILED, recorded, error=problem, packed_rows=pack(rows))
 
 
 async def wait_for_writers(job: ImportJob, what: str) -> None:

@@ -82,18 +82,26 @@ async def run_revert(import_id: str, settings: Settings) -> None:
     await database.command("profile", 0)
 
 
+async def case_file(
+    case: str, rows: int, files: Path, seed: Callable[[Path], Coroutine[Any, Any, object]]
+) -> tuple[Path, str]:
+    """The file of `case` and its action, once `seed` has imported what it must match."""
+    if case == "new":
+        return data.all_new_file(files, rows), "ignore"
+    if case == "dup100-replace":
+        await seed(data.all_new_file(files, rows))
+        return data.all_matching_file(files, rows), "replace"
+    seed_file, path = data.duplicates_files(files, rows)
+    await seed(seed_file)
+    return path, case.removeprefix("dup50-")
+
+
 async def profile_case(case: str, rows: int, settings: Settings, files: Path, undo: bool) -> None:
     from store import db
 
-    if case == "new":
-        path, action = data.all_new_file(files, rows), "ignore"
-    elif case == "dup100-replace":
-        await run_import(data.all_new_file(files, rows), "ignore", settings, profile=False)
-        path, action = data.all_matching_file(files, rows), "replace"
-    else:
-        seed, path = data.duplicates_files(files, rows)
-        await run_import(seed, "ignore", settings, profile=False)
-        action = case.removeprefix("dup50-")
+    path, action = await case_file(
+        case, rows, files, lambda seed: run_import(seed, "ignore", settings, profile=False)
+    )
     import_id = await run_import(path, action, settings, profile=not undo)
     if undo:
         await run_revert(import_id, settings)

@@ -15,19 +15,16 @@ alternate the code compared: the machine's own noise is 10-20%.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import time
 from pathlib import Path
 
 import psutil
 
-from bench.harness import REPLICA_SET, STANDALONE, WORKER_THREADS
-from bench.round_trips import NoDispatch
-from bench.server_profile import Recorded, case_file, on_own_server
+from bench.harness import REPLICA_SET, STANDALONE
+from bench.server_profile import case_file, on_own_server, planned_import, run_batches
 from config import Settings
 from domain.actions import Action
-from domain.import_config import ImportConfig
 
 DATABASE = "bcu_batch_wall"
 
@@ -38,29 +35,15 @@ def _cpu_seconds(process: psutil.Process) -> float:
 
 
 async def run_import(path: Path, action: str, settings: Settings, timed: bool) -> None:
-    from store import db, jobs
-
-    await db.connect(settings, settings.worker_database_commands)
-    config = ImportConfig.model_validate({"deduplicationKeys": ["email"], "action": action})
-    with path.open("rb") as upload:
-        job = await jobs.create_job(upload, path.name, config, "bench", NoDispatch(), settings)
-    planned = Recorded()
     started = time.perf_counter()
-    await jobs.plan_job(str(job.id), planned, settings)
+    _, batch_ids = await planned_import(path, action, settings)
     this = psutil.Process(os.getpid())
     (server,) = [c for c in this.children() if "secantus" in " ".join(c.cmdline())]
     cpu_before = _cpu_seconds(server), _cpu_seconds(this)
     batches_started = time.perf_counter()
-    running = asyncio.Semaphore(WORKER_THREADS)
-
-    async def one(batch_id: str) -> None:
-        async with running:
-            await jobs.process_batch(batch_id, NoDispatch(), settings)
-
-    await asyncio.gather(*(one(b) for b in planned.batches))
-    ended = time.perf_counter()
+    await run_batches(batch_ids, settings)
+    seconds = time.perf_counter() - batches_started
     if timed:
-        seconds = ended - batches_started
         server_busy = (_cpu_seconds(server) - cpu_before[0]) / seconds
         worker_busy = (_cpu_seconds(this) - cpu_before[1]) / seconds
         print(

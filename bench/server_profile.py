@@ -41,30 +41,46 @@ class Recorded(NoDispatch):
         self.batches.append(batch_id)
 
 
-async def run_import(path: Path, action: str, settings: Settings, profile: bool) -> str:
+async def planned_import(path: Path, action: str, settings: Settings) -> tuple[str, list[str]]:
+    """An import of `path` (deduplicated by email), created and planned: its id, its batches."""
     from store import db, jobs
 
-    database = await db.connect(settings, settings.worker_database_commands)
+    await db.connect(settings, settings.worker_database_commands)
     config = ImportConfig.model_validate({"deduplicationKeys": ["email"], "action": action})
     with path.open("rb") as upload:
         job = await jobs.create_job(upload, path.name, config, "bench", NoDispatch(), settings)
     planned = Recorded()
     await jobs.plan_job(str(job.id), planned, settings)
-    if profile:
-        await database.command("profile", 2)
+    return str(job.id), planned.batches
+
+
+async def run_batches(batch_ids: list[str], settings: Settings) -> None:
+    """The batches, WORKER_THREADS at a time on this event loop, as a worker process runs them."""
+    from store import jobs
+
     running = asyncio.Semaphore(WORKER_THREADS)
 
     async def one(batch_id: str) -> None:
         async with running:
             await jobs.process_batch(batch_id, NoDispatch(), settings)
 
+    await asyncio.gather(*(one(b) for b in batch_ids))
+
+
+async def run_import(path: Path, action: str, settings: Settings, profile: bool) -> str:
+    from store import db, jobs
+
+    job_id, batch_ids = await planned_import(path, action, settings)
+    database = await db.connect(settings, settings.worker_database_commands)
+    if profile:
+        await database.command("profile", 2)
     started = time.perf_counter()
-    await asyncio.gather(*(one(b) for b in planned.batches))
+    await run_batches(batch_ids, settings)
     if profile:
         print(f"batches: {time.perf_counter() - started:.1f} s wall")
         await database.command("profile", 0)
-    await jobs.finalize_job(str(job.id), settings)
-    return str(job.id)
+    await jobs.finalize_job(job_id, settings)
+    return job_id
 
 
 async def run_revert(import_id: str, settings: Settings) -> None:

@@ -111,8 +111,8 @@ async def _commit_batch(document: Document, job: ImportJob, settings: Settings) 
             planned_claims=planned,
         )
     )
-    recorded = await asyncio.to_thread(_recorded, resolution.results)
-    await _finish(batch_id, BatchStatus.DONE, recorded)
+    packed = await asyncio.to_thread(_packed_results, resolution.results)
+    await _finish(batch_id, BatchStatus.DONE, packed)
 
 
 def _read_batch(
@@ -123,19 +123,19 @@ def _read_batch(
     return batch, rows, _planned_claims(batch)
 
 
-def _recorded(results: Sequence[RowResult]) -> Recorded:
-    """A batch's results as its document stores them."""
-    records = [
-        RowResultRecord(
-            number=r.number,
-            outcome=r.outcome.value,
-            reason=r.reason,
-            customer_id=r.customer_id,
-            changes=list(r.changes),
-        )
-        for r in results
-    ]
-    return Recorded(pack(records), Counts.of(records))
+def _packed_results(results: Sequence[RowResult]) -> PackedResults:
+    return PackedResults.of(
+        [
+            RowResultRecord(
+                number=r.number,
+                outcome=r.outcome.value,
+                reason=r.reason,
+                customer_id=r.customer_id,
+                changes=list(r.changes),
+            )
+            for r in results
+        ]
+    )
 
 
 def _planned_claims(batch: ImportBatch) -> dict[IdentifierValue, Claim] | None:
@@ -144,20 +144,26 @@ def _planned_claims(batch: ImportBatch) -> dict[IdentifierValue, Claim] | None:
     return {ident_of(doc["_id"]): Claim.of(doc) for doc in unpack(batch.packed_claims)}
 
 
-class Recorded(NamedTuple):
-    packed_results: bytes
+class PackedResults(NamedTuple):
+    """A batch's results as its document stores them: packed, and counted."""
+
+    packed: bytes
     counts: Counts
 
+    @classmethod
+    def of(cls, records: Sequence[RowResultRecord]) -> PackedResults:
+        return cls(pack(records), Counts.of(records))
 
-async def _finish(batch_id: str, status: BatchStatus, recorded: Recorded, **extra: Any) -> None:
+
+async def _finish(batch_id: str, status: BatchStatus, results: PackedResults, **extra: Any) -> None:
     """Record the batch's results, unless another delivery finished it first."""
     await ImportBatch.get_pymongo_collection().update_one(
         {"_id": batch_id, "status": BatchStatus.PENDING},
         {
             "$set": {
                 "status": status,
-                "packed_results": recorded.packed_results,
-                "counts": recorded.counts.model_dump(),
+                "packed_results": results.packed,
+                "counts": results.counts.model_dump(),
                 "updated_at": utcnow(),
                 **extra,
             }
@@ -205,9 +211,14 @@ async def _mark_failed(
         RowResultRecord(number=row.number, outcome=Outcome.FAILED.value, reason=reason)
         for row in rows
     ]
-    recorded = Recorded(pack(results), Counts.of(results))
     # Readable from now on: the rows as far as they could be read.
-    await _finish(batch_id, BatchStatus.FAILED, recorded, error=problem, packed_rows=pack(rows))
+    await _finish(
+        batch_id,
+        BatchStatus.FAILED,
+        PackedResults.of(results),
+        error=problem,
+        packed_rows=pack(rows),
+    )
 
 
 async def wait_for_writers(job: ImportJob, what: str) -> None:

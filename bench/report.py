@@ -10,7 +10,9 @@ ignored, 5% updated, the rest imported. Every build runs in a fresh process, twi
 for time and peak RSS growth (VmHWM, reset just before the build, minus the RSS then; on
 other systems ru_maxrss, which includes the start-up), once under
 tracemalloc for the peak of Python allocations (tracemalloc slows it down, so its time is
-not shown). With no MONGODB_URL it starts its own SecantusDB and also shows that server's
+not shown). Each size is seeded twice: its batches with what the report shows of their rows
+(as batches keep it), and without (as a failed batch: the report works it out from the rows).
+With no MONGODB_URL it starts its own SecantusDB and also shows that server's
 peak RSS growth during each build (Linux only).
 """
 
@@ -49,6 +51,7 @@ from store.documents import (
     utcnow,
 )
 from store.jobs.states import batch_id
+from store.reports.rows import pack_details
 
 DATABASE = "bcu_bench"
 HEADER = ["First Name", "Last Name", "Email", "Phone", "City", "Notes"]
@@ -114,8 +117,10 @@ def _rows(count: int) -> Iterator[tuple[BatchRow, RowResultRecord]]:
         yield row, result
 
 
-async def seed_job(rows: int, batch_size: int) -> str:
-    """A completed job of `rows` rows with its batches, as the pipeline leaves them."""
+async def seed_job(rows: int, batch_size: int, details: bool = True) -> str:
+    """A completed job of `rows` rows with its batches, as the pipeline leaves them (without
+    what the report shows of each row when not `details`: as a failed batch, or one that
+    finished before batches kept it, which the report works out from the rows)."""
     grouper = RowGrouper()
     for row, _ in _rows(rows):
         # As planning does: failed rows need no group; the others group by identifiers.
@@ -154,15 +159,21 @@ async def seed_job(rows: int, batch_size: int) -> str:
         counts = Counts.of(results)
         for name, value in counts.model_dump().items():
             setattr(total, name, getattr(total, name) + value)
+        stored_rows = [row for row, _ in members]
+        kept = None
+        if details:
+            dumped = ([r.model_dump() for r in stored_rows], [r.model_dump() for r in results])
+            kept = pack_details(job, *dumped)
         batch = ImportBatch(
             id=batch_id(job_id, seq),
             job_id=job_id,
             seq=seq,
-            rows=[row for row, _ in members],
+            rows=stored_rows,
             status=BatchStatus.DONE,
             attempts=1,
             results=results,
             counts=counts,
+            packed_details=kept,
         )
         ready.append(batch.model_dump(by_alias=True, mode="python"))
         if len(ready) >= INSERT_GROUP:
@@ -279,14 +290,23 @@ class ServerMemory:
         return f"{(peak - self.before) / 1024:.1f}"
 
 
-async def _seed_all(sizes: list[int], batch_size: int, settings: Settings) -> dict[int, str]:
+# Each size twice: batches with what the report shows of their rows, as batches now keep
+# it, and without (failed batches, or finished before batches kept it).
+DETAILS = {"kept": True, "worked out": False}
+
+
+async def _seed_all(
+    sizes: list[int], batch_size: int, settings: Settings
+) -> dict[tuple[int, str], str]:
     await _drop(str(settings.mongodb_url))
     await db.connect(settings)
     jobs = {}
     for rows in sizes:
-        started = time.perf_counter()
-        jobs[rows] = await seed_job(rows, batch_size)
-        print(f"seeded {rows} rows in {time.perf_counter() - started:.1f} s", flush=True)
+        for details, kept in DETAILS.items():
+            started = time.perf_counter()
+            jobs[rows, details] = await seed_job(rows, batch_size, kept)
+            seconds = time.perf_counter() - started
+            print(f"seeded {rows} rows (details {details}) in {seconds:.1f} s", flush=True)
     await db.disconnect()
     return jobs
 
@@ -315,17 +335,17 @@ def run(sizes: list[int], batch_size: int) -> None:
         jobs = asyncio.run(_seed_all(sizes, batch_size, settings))
         server = ServerMemory(server_pid)
         print(
-            f"{'rows':>8} {'what':<6} {'time s':>7} {'RSS growth MiB':>15} "
+            f"{'rows':>8} {'what':<6} {'details':<10} {'time s':>7} {'RSS growth MiB':>15} "
             f"{'tracemalloc peak MiB':>21} {'server growth MiB':>18} {'output KiB':>11}"
         )
-        for rows in sizes:
+        for (rows, details), job_id in jobs.items():
             for target in ("report", "csv"):
                 server.reset()
-                timed = _run_measure(jobs[rows], target, False, env)
+                timed = _run_measure(job_id, target, False, env)
                 server_growth = server.growth_mib()
-                traced = _run_measure(jobs[rows], target, True, env)
+                traced = _run_measure(job_id, target, True, env)
                 print(
-                    f"{rows:>8} {target:<6} {timed['seconds']:>7.2f} "
+                    f"{rows:>8} {target:<6} {details:<10} {timed['seconds']:>7.2f} "
                     f"{timed['rss_growth_kib'] / 1024:>15.1f} "
                     f"{traced['tracemalloc_peak'] / 2**20:>21.1f} {server_growth:>18} "
                     f"{timed['bytes'] / 1024:>11.0f}",

@@ -205,6 +205,9 @@ class ImportBatch(Document):
     attempts: int = 0
     lease_until: datetime | None = None  # until when a worker holds it (store.jobs.leases)
     packed_results: bytes | None = None  # RowResultRecord items
+    # What the report shows of each row with its result (store.reports.rows.pack_details);
+    # None: not kept (a failed batch), the report works it out from the rows and results.
+    packed_details: bytes | None = None
     counts: Counts = Field(default_factory=Counts)
     error: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)

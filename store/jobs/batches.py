@@ -38,6 +38,7 @@ from store.jobs.progress import count_batch, finish_if_complete
 from store.jobs.queries import get_job, job_oid, job_schema
 from store.jobs.states import UNFINISHED, batch_ids
 from store.jobs.steps import BATCH, Document
+from store.reports.rows import pack_details
 from store.retry import Contended
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ async def _commit_batch(document: Document, job: ImportJob, settings: Settings) 
     # The batch's CPU work (decoding its rows, then its results) runs off the event loop:
     # with one database command at a time per worker (WORKER_DATABASE_COMMANDS), the other
     # batches' commands go out meanwhile instead of the server waiting for this one.
-    batch, rows, planned = await asyncio.to_thread(_read_batch, document)
+    batch, stored_rows, rows, planned = await asyncio.to_thread(_read_batch, document)
     job_id = str(job.id)
     resolution = await commit(
         Commit(
@@ -111,31 +112,36 @@ async def _commit_batch(document: Document, job: ImportJob, settings: Settings) 
             planned_claims=planned,
         )
     )
-    packed = await asyncio.to_thread(_packed_results, resolution.results)
+    packed = await asyncio.to_thread(_packed_results, job, stored_rows, resolution.results)
     await _finish(batch_id, BatchStatus.DONE, packed)
 
 
 def _read_batch(
     document: Document,
-) -> tuple[ImportBatch, list[RowInput], dict[IdentifierValue, Claim] | None]:
+) -> tuple[ImportBatch, list[dict[str, Any]], list[RowInput], dict[IdentifierValue, Claim] | None]:
+    """The batch, its rows as stored and as the commit takes them, its planned claims."""
     batch = ImportBatch.model_validate(document)
-    rows = [RowInput(r.number, r.values, r.errors) for r in batch.rows]
-    return batch, rows, _planned_claims(batch)
+    stored = unpack(batch.packed_rows)
+    rows = [RowInput(r.number, r.values, r.errors) for r in map(BatchRow.model_validate, stored)]
+    return batch, stored, rows, _planned_claims(batch)
 
 
-def _packed_results(results: Sequence[RowResult]) -> PackedResults:
-    return PackedResults.of(
-        [
-            RowResultRecord(
-                number=r.number,
-                outcome=r.outcome.value,
-                reason=r.reason,
-                customer_id=r.customer_id,
-                changes=list(r.changes),
-            )
-            for r in results
-        ]
-    )
+def _packed_results(
+    job: ImportJob, rows: Sequence[dict[str, Any]], results: Sequence[RowResult]
+) -> PackedResults:
+    """The results packed and counted, and what the report shows of each row with its result."""
+    records = [
+        RowResultRecord(
+            number=r.number,
+            outcome=r.outcome.value,
+            reason=r.reason,
+            customer_id=r.customer_id,
+            changes=list(r.changes),
+        )
+        for r in results
+    ]
+    dumped = [r.model_dump() for r in records]
+    return PackedResults(pack(dumped), Counts.of(records), pack_details(job, rows, dumped))
 
 
 def _planned_claims(batch: ImportBatch) -> dict[IdentifierValue, Claim] | None:
@@ -145,10 +151,12 @@ def _planned_claims(batch: ImportBatch) -> dict[IdentifierValue, Claim] | None:
 
 
 class PackedResults(NamedTuple):
-    """A batch's results as its document stores them: packed, and counted."""
+    """A batch's results as its document stores them: packed, counted, and what the report
+    shows of them (None: the report works it out)."""
 
     packed: bytes
     counts: Counts
+    details: bytes | None = None
 
     @classmethod
     def of(cls, records: Sequence[RowResultRecord]) -> PackedResults:
@@ -163,6 +171,7 @@ async def _finish(batch_id: str, status: BatchStatus, results: PackedResults, **
             "$set": {
                 "status": status,
                 "packed_results": results.packed,
+                "packed_details": results.details,
                 "counts": results.counts.model_dump(),
                 "updated_at": utcnow(),
                 **extra,

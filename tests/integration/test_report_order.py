@@ -2,7 +2,9 @@
 and their content is exactly what it was before they were streamed: every cell of every sheet
 is checked against a plain in-memory model of the report. The same job is built with the
 module's own memory bounds and with bounds so small that every row is its own spilled run,
-runs are merged in several passes, and batches are read one query each."""
+runs are merged in several passes, and batches are read one query each; and with batches
+that kept what the report shows of their rows (as batches do when they finish), that did not
+(a failed batch: the report works it out from the rows and results), and a mix."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from store.documents import (
 from store.jobs.states import batch_id
 from store.reports import failed_rows, spill
 from store.reports import rows as batch_reading
+from store.reports.rows import pack_details
 from tests.helpers import csv_bytes, import_form, wait_for_job
 
 HEADER = ["First Name", "Email", "Phone", "Notes"]
@@ -76,8 +79,10 @@ def row_and_result(number: int) -> tuple[BatchRow, RowResultRecord]:
     return row, result
 
 
-async def seed_job() -> ImportJob:
-    """A finished job whose batches interleave: batch seq s holds rows n with n % 3 == s."""
+async def seed_job(details: str = "worked out") -> ImportJob:
+    """A finished job whose batches interleave: batch seq s holds rows n with n % 3 == s.
+    `details`: its batches keep what the report shows of their rows ("kept"), none does
+    ("worked out"), or the first only ("mixed")."""
     pairs = [row_and_result(n) for n in range(1, ROWS + 1)]
     counts = Counts(total=ROWS)
     for _, result in pairs:
@@ -104,6 +109,10 @@ async def seed_job() -> ImportJob:
     await job.insert()
     for seq in range(BATCHES):
         members = [(row, result) for row, result in pairs if row.number % BATCHES == seq]
+        kept = None
+        if details == "kept" or (details == "mixed" and seq == 0):
+            rows = [row.model_dump() for row, _ in members]
+            kept = pack_details(job, rows, [result.model_dump() for _, result in members])
         await ImportBatch(
             id=batch_id(job.id, seq),
             job_id=str(job.id),
@@ -111,6 +120,7 @@ async def seed_job() -> ImportJob:
             rows=[row for row, _ in members],
             results=[result for _, result in members],
             status=BatchStatus.DONE,
+            packed_details=kept,
         ).insert()
     reloaded = await ImportJob.get(job.id)
     assert reloaded is not None
@@ -200,8 +210,13 @@ def bounds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return str(request.param)
 
 
-async def test_report_lists_rows_by_number_with_the_same_cells(database, bounds) -> None:
-    job = await seed_job()
+@pytest.fixture(params=["kept", "worked out", "mixed"])
+def details(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_report_lists_rows_by_number_with_the_same_cells(database, bounds, details) -> None:
+    job = await seed_job(details)
     numbers = [
         [r.number for r in b.rows]
         async for b in ImportBatch.find(ImportBatch.job_id == str(job.id))
@@ -226,8 +241,8 @@ async def test_report_lists_rows_by_number_with_the_same_cells(database, bounds)
     assert stored["metadata"] == {"jobId": str(job.id), "contentType": reports.REPORT_CONTENT_TYPE}
 
 
-async def test_failed_rows_csv_streams_the_same_bytes(database, bounds) -> None:
-    job = await seed_job()
+async def test_failed_rows_csv_streams_the_same_bytes(database, bounds, details) -> None:
+    job = await seed_job(details)
     pieces = [piece async for piece in reports.failed_rows_csv(job)]
     assert b"".join(pieces) == expected_failed_rows_csv()
     if bounds == "tiny bounds":
@@ -272,8 +287,11 @@ async def test_interleaved_batches_of_a_real_import_come_back_in_file_order(
     job = await wait_for_job(api, created.json()["id"], admin_headers)
     assert job["counts"] == {"total": 6, "imported": 3, "updated": 0, "ignored": 1, "failed": 2}
     batches = database["import_batches"].find({"job_id": job["id"]}).sort("seq", 1)
-    numbers = [[r["number"] for r in unpack(b["packed_rows"])] async for b in batches]
+    stored = [b async for b in batches]
+    numbers = [[r["number"] for r in unpack(b["packed_rows"])] for b in stored]
     assert numbers[:2] == [[1, 4], [2, 3]]
+    # Each batch kept what the report shows of its rows: the report reads that.
+    assert [[item["n"] for item in unpack(b["packed_details"])] for b in stored] == numbers
 
     report = await api.get(f"/imports/{job['id']}/report", headers=admin_headers)
     workbook = load_workbook(io.BytesIO(report.content))

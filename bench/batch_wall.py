@@ -22,9 +22,8 @@ from pathlib import Path
 import psutil
 
 from bench.harness import REPLICA_SET, STANDALONE
-from bench.server_profile import case_file, on_own_server, planned_import, run_batches
+from bench.server_profile import CASES, case_file, on_own_server, planned_import, run_batches
 from config import Settings
-from domain.actions import Action
 
 DATABASE = "bcu_batch_wall"
 
@@ -63,8 +62,7 @@ async def measure(case: str, rows: int, settings: Settings, files: Path) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=40_000)
-    cases = ["new", "dup100-replace", *(f"dup50-{a.value}" for a in Action)]
-    parser.add_argument("--case", choices=cases, default="dup100-replace")
+    parser.add_argument("--case", choices=CASES, default="dup100-replace")
     parser.add_argument("--mode", choices=[REPLICA_SET, STANDALONE], default=REPLICA_SET)
     args = parser.parse_args()
     on_own_server(

@@ -31,6 +31,7 @@ from domain.import_config import ImportConfig
 from stack.processes import start_mongo, stop_all
 
 DATABASE = "bcu_profile"
+CASES = ["new", "dup100-replace", *(f"dup50-{a.value}" for a in Action)]  # see case_file
 
 
 class Recorded(NoDispatch):
@@ -138,8 +139,7 @@ async def profile_case(case: str, rows: int, settings: Settings, files: Path, un
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5000)
-    cases = ["new", "dup100-replace", *(f"dup50-{a.value}" for a in Action)]
-    parser.add_argument("--case", choices=cases, default="dup100-replace")
+    parser.add_argument("--case", choices=CASES, default="dup100-replace")
     parser.add_argument("--mode", choices=[REPLICA_SET, STANDALONE], default=REPLICA_SET)
     parser.add_argument("--undo", action="store_true", help="profile the import's revert")
     args = parser.parse_args()

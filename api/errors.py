@@ -10,6 +10,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
+from pymongo.errors import ConnectionFailure
 
 from domain.errors import DomainError, FileRejected, InvalidRequest, Unprocessable
 from domain.schema_changes import ChangeRefused
@@ -133,6 +134,31 @@ def too_deep(_: Request[Any, Any, Any], __: RecursionError) -> Response[dict[str
     return _json(400, "Invalid request: the JSON is nested too deeply")
 
 
+# Seconds a client waits before trying again after the database did not answer: the driver
+# finds a restarted or newly elected server within its next heartbeat or two.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def database_unavailable(
+    request: Request[Any, Any, Any], error: ConnectionFailure
+) -> Response[dict[str, object]]:
+    """The database did not answer (a connection lost, no server reachable): the client can
+    do nothing about it but try again, so a 503 that says so, not a 500."""
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        error.__class__.__name__,
+    )
+    return _json(
+        503,
+        "The database did not answer (connection lost or no server reachable); the request may "
+        "not have completed. Try it again shortly, with the same Idempotency-Key if it creates "
+        "something.",
+        {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def unexpected_error(
     request: Request[Any, Any, Any], error: Exception
 ) -> Response[dict[str, object]]:
@@ -146,5 +172,6 @@ EXCEPTION_HANDLERS = {
     ValidationException: request_validation_error,
     HTTPException: http_error,
     RecursionError: too_deep,
+    ConnectionFailure: database_unavailable,
     Exception: unexpected_error,
 }

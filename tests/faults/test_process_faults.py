@@ -3,6 +3,7 @@ customers, counts and report of a clean run; the recovery time is printed."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -83,6 +84,36 @@ def test_the_database_stopped_for_ten_seconds(
         fault_stack.start_mongo()  # on the same data
 
     survives(fault_stack, clean_run("append"), "database stopped for 10 s", [(0.25, outage)])
+
+
+def test_the_api_while_the_database_is_stopped_answers_503_with_a_reason(
+    fault_stack: FaultStack,
+) -> None:
+    """Requests that need the database get a 503 saying the database did not answer, with a
+    Retry-After, never a 500; once it is back they succeed again without a restart."""
+    fault_stack.reset()
+    job_id = fault_stack.upload(STANDARD_FILE, config("append"))
+    fault_stack.stop("mongodb")
+    try:
+        with fault_stack.client() as client:
+            answers = [
+                client.get(f"/imports/{job_id}"),
+                client.get("/customers"),
+                client.post(
+                    "/imports",
+                    files={"file": ("late.csv", STANDARD_FILE, "text/csv")},
+                    data={"config": json.dumps(config("append"))},
+                ),
+            ]
+    finally:
+        fault_stack.start_mongo()  # on the same data
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"] == "2"
+        assert answer.json()["detail"].startswith("The database did not answer"), answer.text
+    with fault_stack.client() as client:
+        assert client.get(f"/imports/{job_id}").status_code == 200
+    assert fault_stack.wait_finished(job_id)["status"] == "completed"
 
 
 def test_a_worker_killed_while_building_the_report(

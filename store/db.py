@@ -46,6 +46,12 @@ def new_client(settings: Settings, commands_at_once: int | None = None) -> Async
         # A server that closed an idle connection is only noticed by the async driver when
         # the next command on it fails (AutoReconnect, a 500 after a quiet spell).
         maxIdleTimeMS=int(settings.mongodb_max_idle_seconds * 1000),
+        # The monitor asks the server how it is every heartbeat rather than keeping a reply
+        # awaited: an awaited reply outlives its deadline whenever the event loop stands
+        # still longer than that (a laptop asleep under `make run`, a paused container, the
+        # test session between two async tests), and the driver then cancels every command
+        # in flight on the loop's return (tests/integration/test_idle_connections.py).
+        serverMonitoringMode="poll",
         maxPoolSize=commands_at_once or DEFAULT_CONNECTIONS,
         # Connections in the order they were asked for (see store.fair_pool).
         _pool_class=FairPool,

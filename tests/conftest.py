@@ -81,11 +81,10 @@ def workdir() -> Path:
 
 async def _fresh(client: AsyncMongoClient, database: object) -> None:  # type: ignore[type-arg]
     """Empty the test database and set it up again (documents bound, indexes, default
-    schemas). This session's event loop sleeps while synchronous tests run; after minutes of
-    that, the driver's monitor wakes to a connection the server closed as idle and resets the
-    pool, cancelling the command running at that moment (AutoReconnect, or its subclass
-    `_OperationCancelled`), in the drop or in the set-up after it: a few tries of the whole
-    sequence absorb it (each step is idempotent)."""
+    schemas). This session's event loop stands still while synchronous tests run, for minutes
+    at times; a connection lost meanwhile fails the command running at that moment
+    (AutoReconnect): a few tries of the whole sequence absorb it (each step is idempotent).
+    The clients' polling monitor (store.db) no longer cancels commands after a stand-still."""
     from store import db
     from store.customers import lookup
 

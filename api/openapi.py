@@ -23,8 +23,10 @@ REASONS = {
     413: "Over a size limit",
     422: "Well-formed, but against a rule the shape cannot express (the detail says which)",
     429: "Too many requests or running imports for this key; retry after `Retry-After` seconds",
+    503: "The database did not answer; the request may not have completed: retry after "
+    "`Retry-After` seconds",
 }
-_EVERY_ROUTE = (400, 401, 403, 429)
+_EVERY_ROUTE = (400, 401, 403, 429, 503)
 
 
 def errors(*statuses: int, reasons: dict[int, str] | None = None) -> dict[int, ResponseSpec]:

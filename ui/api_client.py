@@ -24,9 +24,6 @@ class SignedOut(Exception):
     handlers of refused requests let it through."""
 
 
-UNAVAILABLE = 503
-
-
 class ApiError(Exception):
     """A request the API refused or could not answer; `str()` is the readable reason."""
 
@@ -50,7 +47,7 @@ def _error_from(response: httpx.Response) -> ApiError:
     missing = body.get("missingRequired") if isinstance(body, dict) else None
     if not detail:
         detail = f"The API answered HTTP {response.status_code} ({response.reason_phrase})."
-    elif response.status_code >= 500 and response.status_code != UNAVAILABLE:
+    elif response.status_code >= 500 and response.status_code != httpx.codes.SERVICE_UNAVAILABLE:
         detail = f"The API failed: {detail}"  # a 503 says itself what happened and what to do
     return ApiError(str(detail), response.status_code, list(missing or []))
 

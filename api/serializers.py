@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.models.imports import ImportSource, Job, JobCounts, JobProgress, RevertCounts, S3Object
+from store import jobs
 from store.documents import ImportJob
 
 
@@ -35,6 +36,7 @@ def job_body(job: ImportJob) -> Job:
         checked_rows=job.checked_rows,
         counts=JobCounts(**job.counts.model_dump()),
         error=job.error,
+        report_status=jobs.report_status(job).value,
         retry_of=job.retry_of,
         retries=job.retries,
         resume_of=job.resume_of,

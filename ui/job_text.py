@@ -131,13 +131,7 @@ def speed_and_time_left(job: dict[str, Any], now: datetime) -> str | None:
     return f"{rate:,.0f} rows/s · about {duration(left)} left"
 
 
-SETTLING_SECONDS = 60
-
-
-def settling(job: dict[str, Any], now: datetime) -> bool:
-    """Still changing: running, or cancelled a moment ago (its report is being built)."""
-    if job["status"] in UNFINISHED:
-        return True
-    finished = job.get("finishedAt")
-    recently = finished is not None and (now - moment(finished)).total_seconds() < SETTLING_SECONDS
-    return job["status"] == "cancelled" and recently
+def settling(job: dict[str, Any]) -> bool:
+    """Still changing: running, or cancelled with its report being built, for as long as the
+    API says it is coming (seconds, unless batches still write or the worker is away)."""
+    return job["status"] in UNFINISHED or job["reportStatus"] == "coming"

@@ -4,7 +4,6 @@ the list links to) in detail."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -44,30 +43,29 @@ def chosen_job(api: ApiClient, jobs: list[dict[str, Any]]) -> dict[str, Any] | N
     return jobs[0] if jobs else None
 
 
-def still_changing(jobs: list[dict[str, Any]], job: dict[str, Any] | None, now: datetime) -> bool:
-    """Any upload listed is running, or the one shown is; or it was cancelled a moment ago
-    and its report is not ready yet."""
+def still_changing(jobs: list[dict[str, Any]], job: dict[str, Any] | None) -> bool:
+    """Any upload listed is running, or the one shown is; or it was cancelled and its report
+    is still coming."""
     if any(j["status"] in UNFINISHED for j in jobs):
         return True
-    return job is not None and settling(job, now) and not report_ready(job)
+    return job is not None and settling(job) and not report_ready(job)
 
 
-def show_notice(job: dict[str, Any] | None, now: datetime) -> bool:
+def show_notice(job: dict[str, Any] | None) -> bool:
     """The confirmation of what the person just did; whether it stays for the next run (while
     the upload it is about settles; else it is shown once)."""
     notice = st.session_state.get(NOTICE_KEY)
     if notice is None:
         return False
     st.success(plain(notice["message"]), icon=":material/check_circle:")  # names a file
-    return job is not None and notice["job"] == job["id"] and settling(job, now)
+    return job is not None and notice["job"] == job["id"] and settling(job)
 
 
 def render_uploads(api: ApiClient, refreshing: bool) -> None:
     chosen = filters()
     jobs, total = page_of_uploads(api, chosen)
     job = chosen_job(api, jobs)
-    now = datetime.now(UTC)
-    keep_notice = show_notice(job, now)
+    keep_notice = show_notice(job)
     if not total:
         st.info(
             "No uploads match these filters."
@@ -88,7 +86,7 @@ def render_uploads(api: ApiClient, refreshing: bool) -> None:
         st.divider()
         render_detail(api, job)
     # Last, so that a button clicked in this run has done its work (and its report is known).
-    if still_changing(jobs, job, now) != refreshing:
+    if still_changing(jobs, job) != refreshing:
         # Start or stop the timed refresh, which is fixed when the fragment is declared.
         st.session_state[REFRESHING_KEY] = not refreshing
         st.rerun()

@@ -107,6 +107,9 @@ class Job(CamelStruct):
     checked_rows: int
     counts: JobCounts
     error: str | None
+    # Whether GET /imports/{id}/report has the report: "ready"; "coming" while the job runs, or
+    # a cancelled import's is being built (wait for it); "none" when none will come.
+    report_status: Literal["ready", "coming", "none"]
     retry_of: str | None  # the import whose corrected failed rows this one imports
     retries: list[str]  # the imports that retried this one's failed rows
     resume_of: str | None  # a resume: the cancelled or failed import whose rows it continues

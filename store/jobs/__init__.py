@@ -23,6 +23,7 @@ from store.jobs.queries import (
     get_job,
     job_schema,
     list_jobs,
+    report_status,
     report_stream,
 )
 from store.jobs.reading import MappingPreview, preview_mapping
@@ -55,6 +56,7 @@ __all__ = [
     "plan_job",
     "preview_mapping",
     "process_batch",
+    "report_status",
     "report_stream",
     "run_revert",
     "start_revert",

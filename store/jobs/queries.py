@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from beanie import SortDirection
@@ -20,7 +21,7 @@ from store import files, reports
 from store.documents import ImportJob, JobStatus, utcnow
 from store.errors import Conflict, Gone, NotFound
 from store.jobs import policy
-from store.jobs.states import FINISHED
+from store.jobs.states import FINISHED, UNFINISHED
 
 
 def job_oid(job_id: str) -> ObjectId:
@@ -120,6 +121,30 @@ def never_read(job: ImportJob) -> bool:
     return job.source is not None and not job.header
 
 
+class ReportStatus(StrEnum):
+    """Whether a job's report can be downloaded: a page or a script waits while it is coming,
+    and stops waiting once it is ready or will not come."""
+
+    READY = "ready"
+    COMING = "coming"  # the job runs, or it was cancelled and its report is being built
+    NONE = "none"  # none will come: expired, never read, ended failed, or given up
+
+
+def report_status(job: ImportJob) -> ReportStatus:
+    if job.status in UNFINISHED:
+        return ReportStatus.COMING
+    if job.file_id is None or never_read(job):  # expired (maintenance), or no rows ever
+        return ReportStatus.NONE
+    if job.report_file_id is not None:
+        return ReportStatus.READY
+    owed = job.status == JobStatus.CANCELLED and not _given_up(job)
+    return ReportStatus.COMING if owed else ReportStatus.NONE
+
+
+def _given_up(job: ImportJob) -> bool:
+    return policy.report_given_up(job.finalize_attempts, job.finished_at, utcnow())
+
+
 async def report_stream(job_id: str, settings: Settings) -> tuple[ImportJob, AsyncIterator[bytes]]:
     job = await get_job(job_id)
     if job.status in FINISHED and never_read(job):
@@ -128,8 +153,7 @@ async def report_stream(job_id: str, settings: Settings) -> tuple[ImportJob, Asy
         )
     if job.status in FINISHED and job.file_id is None:  # see maintenance.delete_expired_files
         raise _deleted("The report was", settings)
-    given_up = policy.report_given_up(job.finalize_attempts, job.finished_at, utcnow())
-    if job.status == JobStatus.CANCELLED and job.report_file_id is None and given_up:
+    if job.status == JobStatus.CANCELLED and job.report_file_id is None and _given_up(job):
         raise Conflict(
             f"The report of this cancelled import could not be built ({job.finalize_attempts} "
             "attempts); its counts are those shown with the import"

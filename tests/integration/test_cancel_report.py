@@ -34,12 +34,14 @@ async def cancelled_midway(api: Any, headers: dict[str, str]) -> str:
     assert lost.finalizes == [job_id]
     refused = await api.get(f"/imports/{job_id}/report", headers=headers)
     assert refused.status_code == 409
+    assert (await api.get(f"/imports/{job_id}", headers=headers)).json()["reportStatus"] == "coming"
     return job_id
 
 
 async def report_summary(api: Any, headers: dict[str, str], job_id: str) -> dict[str, Any]:
     report = await api.get(f"/imports/{job_id}/report", headers=headers)
     assert report.status_code == 200, report.text
+    assert (await api.get(f"/imports/{job_id}", headers=headers)).json()["reportStatus"] == "ready"
     return summary_counts(report.content)
 
 

@@ -14,15 +14,19 @@ alternate the code compared: the machine's own noise is 10-20%.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path
 
 import psutil
 
-from bench.harness import REPLICA_SET, STANDALONE
-from bench.server_profile import CASES, case_file, on_own_server, planned_import, run_batches
+from bench.server_profile import (
+    case_arguments,
+    case_file,
+    on_own_server,
+    planned_import,
+    run_batches,
+)
 from config import Settings
 
 DATABASE = "bcu_batch_wall"
@@ -60,11 +64,7 @@ async def measure(case: str, rows: int, settings: Settings, files: Path) -> None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=40_000)
-    parser.add_argument("--case", choices=CASES, default="dup100-replace")
-    parser.add_argument("--mode", choices=[REPLICA_SET, STANDALONE], default=REPLICA_SET)
-    args = parser.parse_args()
+    args = case_arguments(__doc__, rows=40_000, case="dup100-replace").parse_args()
     on_own_server(
         args.mode, DATABASE, lambda settings, files: measure(args.case, args.rows, settings, files)
     )

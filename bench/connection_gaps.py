@@ -14,7 +14,6 @@ time counts from the driver's started event (its message encoded) to its reply d
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,8 +21,13 @@ from pathlib import Path
 
 from pymongo import monitoring
 
-from bench.harness import REPLICA_SET, STANDALONE
-from bench.server_profile import CASES, case_file, on_own_server, planned_import, run_batches
+from bench.server_profile import (
+    case_arguments,
+    case_file,
+    on_own_server,
+    planned_import,
+    run_batches,
+)
 from config import Settings
 
 DATABASE = "bcu_connection_gaps"
@@ -97,11 +101,7 @@ async def measure(case: str, rows: int, settings: Settings, files: Path) -> None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=40_000)
-    parser.add_argument("--case", choices=CASES, default="new")
-    parser.add_argument("--mode", choices=[REPLICA_SET, STANDALONE], default=REPLICA_SET)
-    args = parser.parse_args()
+    args = case_arguments(__doc__, rows=40_000, case="new").parse_args()
     on_own_server(
         args.mode, DATABASE, lambda settings, files: measure(args.case, args.rows, settings, files)
     )

@@ -16,14 +16,12 @@ the claims read are the same each time). Planning runs on one event loop with
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 from bench import data
-from bench.harness import REPLICA_SET, STANDALONE
 from bench.round_trips import NoDispatch
-from bench.server_profile import Recorded, on_own_server, run_import
+from bench.server_profile import Recorded, case_arguments, on_own_server, run_import
 from config import Settings
 from domain.import_config import ImportConfig
 
@@ -67,10 +65,8 @@ def _first_rows(path: Path, rows: int) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--case", choices=["new", "dup50", "dup100", "lookups"], default="dup50")
-    parser.add_argument("--mode", choices=[REPLICA_SET, STANDALONE], default=REPLICA_SET)
+    cases = ["new", "dup50", "dup100", "lookups"]
+    parser = case_arguments(__doc__, rows=100_000, case="dup50", cases=cases)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     on_own_server(

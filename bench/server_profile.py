@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,11 +136,19 @@ async def profile_case(case: str, rows: int, settings: Settings, files: Path, un
         print(f"  {collection:20} {op:8} {share:5.1f}%  {count[(collection, op)]} commands")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--case", choices=CASES, default="dup100-replace")
+def case_arguments(
+    doc: str, rows: int, case: str, cases: Sequence[str] = CASES
+) -> argparse.ArgumentParser:
+    """The options every one-case tool takes: --rows, --case and the server's --mode."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=rows)
+    parser.add_argument("--case", choices=cases, default=case)
     parser.add_argument("--mode", choices=[REPLICA_SET, STANDALONE], default=REPLICA_SET)
+    return parser
+
+
+def main() -> None:
+    parser = case_arguments(__doc__, rows=5000, case="dup100-replace")
     parser.add_argument("--undo", action="store_true", help="profile the import's revert")
     args = parser.parse_args()
     on_own_server(

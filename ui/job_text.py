@@ -132,6 +132,7 @@ def speed_and_time_left(job: dict[str, Any], now: datetime) -> str | None:
 
 
 def settling(job: dict[str, Any]) -> bool:
-    """Still changing: running, or cancelled with its report being built, for as long as the
-    API says it is coming (seconds, unless batches still write or the worker is away)."""
-    return job["status"] in UNFINISHED or job["reportStatus"] == "coming"
+    """Still changing: the API says its report is coming while the job runs, and after a
+    cancel while its report is built (seconds, unless batches still write or the worker is
+    away)."""
+    return job["reportStatus"] == "coming"

@@ -125,7 +125,7 @@ async def seed_job(rows: int, batch_size: int, details: bool = True) -> str:
     for row, _ in _rows(rows):
         # As planning does: failed rows need no group; the others group by identifiers.
         grouper.add(() if row.errors else [("email", row.values["email"][0])])
-    batch_of_row, sizes, _ = grouper.assign_batches(batch_size)
+    batch_of_row, sizes, _, _ = grouper.assign_batches(batch_size)
     started = utcnow()
     job = ImportJob(
         status=JobStatus.IN_PROGRESS,

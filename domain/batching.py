@@ -5,15 +5,21 @@ number of workers can process them in any order with the same result as row-by-r
 from __future__ import annotations
 
 import heapq
-import struct
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from typing import IO
+from typing import IO, NamedTuple
 
 # Pairs sorted at once: bounds the transient memory of grouping (a few tens of MB).
 SORT_CHUNK = 200_000
-_PAIR = struct.Struct("<qi")  # a value's hash and its row, as a sorted run stores them
+_HASH_BYTES, _ROW_BYTES = array("q").itemsize, array("i").itemsize  # as a spilled run stores them
 _READ_PAIRS = 4096
+
+
+class Batches(NamedTuple):
+    of_row: array[int]  # the batch of each row of the file, in order
+    sizes: list[int]  # the rows of each batch
+    linked: list[int]  # the rows of each batch whose group has a link: they reach its values
+    of_link: array[int]  # each link's batch (see RowGrouper.link), in order; -1: none
 
 
 class RowGrouper:
@@ -42,9 +48,10 @@ class RowGrouper:
 
     def link(self, identifiers: Iterable[Hashable]) -> None:
         """Join the rows that have any of `identifiers` into one group, as a row holding
-        them all would, but with no row of its own in any batch: e.g. the values an existing
-        customer holds, so that rows reaching that customer through different values apply
-        in file order."""
+        them all would, but with no row of its own in any batch: e.g. a value an existing
+        customer holds and that customer, so that rows reaching the customer through
+        different values apply in file order. The link's batch (Batches.of_link) is the
+        batch of the rows that have its first identifier, if any row has it."""
         self._add(identifiers, 0, link=True)
 
     def _add(self, identifiers: Iterable[Hashable], size: int, link: bool) -> int:
@@ -52,26 +59,34 @@ class RowGrouper:
         self._rows += 1
         self._sizes.append(size)
         self._is_link.append(link)
+        # A link's first pair carries its row as ~row (negative): how `_parents` tells which
+        # rows of the file have that value.
+        owner = ~row if link else row
         for ident in identifiers:
             self._hashes.append(hash(ident))
-            self._owners.append(row)
+            self._owners.append(owner)
+            owner = row
         if len(self._hashes) >= SORT_CHUNK:
             self._sort_run()
         return row
 
     def _sort_run(self) -> None:
-        """The pending pairs as one sorted run: spilled to a file, or kept as arrays."""
-        pairs = sorted(zip(self._hashes, self._owners, strict=True))
+        """The pending pairs as one sorted run: spilled to two files (the hashes, the rows),
+        or kept as arrays, in order of their hashes (a stable sort of the hashes alone: sorting
+        the pairs as tuples took twice as long)."""
+        pending_hashes, pending_rows = self._hashes, self._owners
         self._hashes, self._owners = array("q"), array("i")
+        order = sorted(range(len(pending_hashes)), key=pending_hashes.__getitem__)
+        hashes = array("q", map(pending_hashes.__getitem__, order))
+        rows = array("i", map(pending_rows.__getitem__, order))
+        del order, pending_hashes, pending_rows
         if self._spill is None:
-            hashes = array("q", (h for h, _ in pairs))
-            rows = array("i", (r for _, r in pairs))
             self._runs.append(lambda: zip(hashes, rows, strict=True))
             return
-        target = self._spill()
-        for start in range(0, len(pairs), _READ_PAIRS):
-            target.write(b"".join(_PAIR.pack(*pair) for pair in pairs[start : start + _READ_PAIRS]))
-        self._runs.append(lambda: _read_run(target))
+        hash_file, row_file = self._spill(), self._spill()
+        hash_file.write(hashes.tobytes())
+        row_file.write(rows.tobytes())
+        self._runs.append(lambda: _read_run(hash_file, row_file))
 
     def _sorted_runs(self) -> list[Iterator[tuple[int, int]]]:
         if self._hashes:
@@ -80,8 +95,14 @@ class RowGrouper:
         self._runs = []
         return runs
 
-    def _parents(self) -> array[int]:
+    def _parents(self) -> tuple[array[int], array[int]]:
+        """Each row's group (its first row), and for each row whether it is a link whose
+        first value some row of the file has."""
         parent = array("i", range(self._rows))
+        is_link = self._is_link
+        found = array("b", bytes(self._rows))
+        waiting: list[int] = []  # links whose first value is the current hash
+        has_row = False  # a row of the file has the current hash
 
         def find(row: int) -> int:
             root = row
@@ -93,29 +114,40 @@ class RowGrouper:
 
         last_hash: int | None = None
         first_row = -1
-        # Equal hashes arrive together, lowest row first: join each to that first row.
-        for value_hash, row in heapq.merge(*self._sorted_runs()):
+        # Equal hashes arrive together: join each row to the first of them.
+        for value_hash, owner in heapq.merge(*self._sorted_runs()):
+            row = ~owner if owner < 0 else owner
             if value_hash != last_hash:
+                if has_row:
+                    for link in waiting:
+                        found[link] = 1
+                if waiting:
+                    waiting = []
+                has_row = False
                 last_hash, first_row = value_hash, row
-                continue
-            root_a, root_b = find(first_row), find(row)
-            if root_a != root_b:
-                # The earlier row stays the root, so a group's root is its first row.
-                low, high = sorted((root_a, root_b))
-                parent[high] = low
+            else:
+                root_a, root_b = find(first_row), find(row)
+                if root_a != root_b:
+                    # The earlier row stays the root, so a group's root is its first row.
+                    low, high = sorted((root_a, root_b))
+                    parent[high] = low
+            if owner < 0:
+                waiting.append(row)
+            elif not is_link[row]:
+                has_row = True
+        if has_row:
+            for link in waiting:
+                found[link] = 1
         for row in range(self._rows):
             parent[row] = find(row)
-        return parent
+        return parent, found
 
-    def assign_batches(
-        self, batch_size: int, max_bytes: int | None = None
-    ) -> tuple[array[int], list[int], list[int]]:
-        """(batch index of each row of the file, in order; rows of each batch; rows of each
-        batch whose group has a link: rows that reach what the links stand for). A batch is
-        filled with whole groups in order of their first row and closes once it reaches
-        `batch_size` rows, or would pass `max_bytes` with the next group; a group larger
-        than either limit gets a batch of its own. Links take no place in batches."""
-        roots = self._parents()
+    def assign_batches(self, batch_size: int, max_bytes: int | None = None) -> Batches:
+        """The rows in batches (see Batches). A batch is filled with whole groups in order
+        of their first row and closes once it reaches `batch_size` rows, or would pass
+        `max_bytes` with the next group; a group larger than either limit gets a batch of
+        its own. Links take no place in batches."""
+        roots, found = self._parents()
         is_link, self._is_link = self._is_link, array("b")
         group_rows = array("i", bytes(4 * self._rows))
         group_bytes = array("i", bytes(4 * self._rows))
@@ -144,17 +176,23 @@ class RowGrouper:
             linked[-1] += group_rows[root] if group_linked[root] else 0
             batch_bytes += group_bytes[root]
         del group_rows, group_bytes, group_linked
+        of_link = array("i")
         rows = 0
         for row, root in enumerate(roots):  # in place: each row's batch replaces its root
-            if not is_link[row]:
+            if is_link[row]:
+                of_link.append(batch_of_group[root] if found[row] else -1)
+            else:
                 roots[rows] = batch_of_group[root]
                 rows += 1
         del roots[rows:]
-        return roots, sizes, linked
+        return Batches(roots, sizes, linked, of_link)
 
 
-def _read_run(source: IO[bytes]) -> Iterator[tuple[int, int]]:
-    source.seek(0)
-    while block := source.read(_PAIR.size * _READ_PAIRS):
-        yield from _PAIR.iter_unpack(block)
-    source.close()
+def _read_run(hash_file: IO[bytes], row_file: IO[bytes]) -> Iterator[tuple[int, int]]:
+    hash_file.seek(0)
+    row_file.seek(0)
+    while block := hash_file.read(_HASH_BYTES * _READ_PAIRS):
+        hashes = array("q", block)
+        yield from zip(hashes, array("i", row_file.read(_ROW_BYTES * len(hashes))), strict=True)
+    hash_file.close()
+    row_file.close()

@@ -11,6 +11,7 @@ rows (both take seconds for 100,000 rows), instead of one waiting for the other.
 from __future__ import annotations
 
 import asyncio
+from array import array
 from collections.abc import Iterable
 
 from domain.batching import RowGrouper
@@ -35,23 +36,29 @@ class HolderLinks:
     def __init__(self, grouper: RowGrouper, scan: bool, lookup: bool, chunk_size: int) -> None:
         self.grouper, self.scan, self.lookup, self.chunk_size = grouper, scan, lookup, chunk_size
         self.pending: set[IdentifierValue] = set()
-        # Every claim read, by `_id`, while they fit (None after).
+        self.links = 0  # links made, one a claim read: the next one's number
+        # Every claim read, by `_id`, while they fit (None after), and the number of each
+        # one's link, in the same order.
         self.kept: dict[str, claims.Claim] | None = {}
+        self.kept_links = array("i")
+        self._batches: list[list[str]] = []  # the `_id`s of the claims of each batch
         self._reading: asyncio.Task[None] | None = None  # at most one read at a time
 
     @classmethod
     async def for_import(
         cls, grouper: RowGrouper, expected_values: int, chunk_size: int
     ) -> HolderLinks:
-        """Starts the scan at once, if that is the way (see `close`)."""
+        """Decides how the claims are read; `start` begins (see `close`)."""
         held = await claims.collection().estimated_document_count()
         scan = held / SCANNED_PER_SECOND < expected_values / LOOKUPS_PER_SECOND
-        links = cls(
+        return cls(
             grouper, scan=held > 0 and scan, lookup=held > 0 and not scan, chunk_size=chunk_size
         )
-        if links.scan:
-            links._reading = asyncio.create_task(links._scan_all())
-        return links
+
+    def start(self) -> None:
+        """Start the scan, if that is the way, before the first row is added."""
+        if self.scan and self._reading is None:
+            self._reading = asyncio.create_task(self._scan_all())
 
     async def add(self, identifiers: Iterable[IdentifierValue]) -> None:
         """A row's values (before the next row is added to the grouper)."""
@@ -85,32 +92,45 @@ class HolderLinks:
     async def _scan_all(self) -> None:
         yielder = Yielder()  # a page of claims is thousands: let the rows' reading go on
         async for doc in claims.collection().find({}):
-            self._link(claims.ident_of(doc["_id"]), claims.Claim.of(doc))
+            self._link(doc["_id"], claims.ident_of(doc["_id"]), claims.Claim.of(doc))
             await yielder.tick()
 
     async def _look_up(self, values: set[IdentifierValue]) -> None:
         for ident, claim in (await claims.read(values, self.chunk_size)).items():
-            self._link(ident, claim)
+            self._link(claims.claim_id(ident), ident, claim)
 
-    def _link(self, ident: IdentifierValue, claim: claims.Claim) -> None:
-        for holder in claim.candidates:
-            self.grouper.link([ident, (HOLDER, holder)])
-        if self.kept is not None:
-            self.kept[claims.claim_id(ident)] = claim
+    def _link(self, _id: str, ident: IdentifierValue, claim: claims.Claim) -> None:
+        # The value first: the link's batch is then the batch of the rows that have it.
+        self.grouper.link([ident, *((HOLDER, holder) for holder in claim.candidates)])
+        number, self.links = self.links, self.links + 1
+        if self.kept is not None and _id not in self.kept:
+            self.kept[_id] = claim
+            self.kept_links.append(number)
             if len(self.kept) > KEPT_CLAIMS:
-                self.kept = None
+                self.kept, self.kept_links = None, array("i")
 
-    def claims_of(self, idents: Iterable[IdentifierValue]) -> bytes | None:
-        """The claims read of these values, packed for a batch; None if not all were kept."""
+    def sort_into_batches(self, batch_of_link: Iterable[int], batches: int) -> None:
+        """Which batch needs each claim kept: the batch of the rows that have its value
+        (RowGrouper's Batches.of_link), from the batches the rows were put in. Sorted once,
+        so no batch's rows are decoded again for their values."""
+        if not self.kept:
+            return
+        self._batches = [[] for _ in range(batches)]
+        of_link = list(batch_of_link)
+        for _id, link in zip(self.kept, self.kept_links, strict=True):
+            batch = of_link[link]
+            if batch >= 0:
+                self._batches[batch].append(_id)
+
+    def claims_of(self, batch: int) -> bytes | None:
+        """The claims read of a batch's values, packed for it; None if not all were kept."""
         if self.kept is None:
             return None
         if not self.kept:  # no value of the file is held (an all-new file): nothing to look up
             return _NO_CLAIMS
         found = []
-        for ident in idents:
-            _id = claims.claim_id(ident)
-            claim = self.kept.get(_id)
-            if claim is not None:
-                held = {"c": claim.holder, "n": claim.next_holder, "w": claim.writer}
-                found.append({"_id": _id, **held})
+        for _id in self._batches[batch]:
+            claim = self.kept[_id]
+            found.append({"_id": _id, "c": claim.holder, "n": claim.next_holder, "w": claim.writer})
+        self._batches[batch] = []
         return pack(found)

@@ -8,15 +8,13 @@ import contextlib
 import logging
 import tempfile
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import bson
 from gridfs.errors import NoFile
 
 from config import Settings
 from domain.batching import RowGrouper
-from domain.resolution import IdentifierValue, identifier_values
+from domain.resolution import identifier_values
 from domain.tabular import open_table
 from store import files
 from store.documents import ImportBatch, ImportJob, pack_encoded, utcnow
@@ -96,6 +94,9 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
         lines = array("q")  # each row's line, for its batch's row range
         await files.download_to(files.uploads(), job.file_id, source)
         source.seek(0)
+        # Only now: a scan of the claims started before the download holds it up (2.2 s
+        # instead of 0.05 s for 100,000 rows on one connection, bench.planning --case dup100).
+        holders.start()
         reader = open_table(
             source,
             delimiter=job.delimiter,
@@ -126,9 +127,10 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
             spool.add(row)
             lines.append(csv_row.line)
         await holders.finish()
-        batch_of_row, sizes, held_rows = grouper.assign_batches(
+        batch_of_row, sizes, held_rows, batch_of_link = grouper.assign_batches(
             job.batch_size or settings.batch_size, BATCH_MAX_BYTES
         )
+        holders.sort_into_batches(batch_of_link, len(sizes))
         pending: dict[int, tuple[int, list[bytes]]] = {}  # seq: its first row, its rows
         collection = ImportBatch.get_pymongo_collection()
         for index, encoded in enumerate(spool.rows()):
@@ -146,7 +148,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
                     first_row=lines[first],
                     last_row=lines[index],
                     held_rows=held_rows[seq],
-                    packed_claims=holders.claims_of(_identifiers(rows, identifier_keys)),
+                    packed_claims=holders.claims_of(seq),
                 )
                 document = batch.model_dump(by_alias=True, mode="python")
                 await collection.replace_one({"_id": batch.id}, document, upsert=True)
@@ -165,13 +167,3 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
     if updated is None:  # cancelled while planning
         return
     await enqueue_unfinished(ImportJob.model_validate(updated), dispatcher)
-
-
-def _identifiers(
-    rows: Iterable[bytes], identifier_keys: Sequence[str]
-) -> Iterator[IdentifierValue]:
-    """The identifier values of a batch's rows that write (decoded only if asked for)."""
-    for encoded in rows:
-        row = bson.decode(encoded)
-        if not row["errors"]:
-            yield from identifier_values(row["values"], identifier_keys)

@@ -90,3 +90,31 @@ async def test_a_value_taken_after_planning_is_not_inserted_twice(
     await run_to_the_end(job_id, batches)
     [bob] = await holding(database, "bob@example.com")
     assert bob["attributes"]["firstName"] == "Bob" and bob["attributes"]["city"] == "Rome"
+
+
+async def test_each_claim_goes_to_the_batch_of_the_rows_with_its_value(
+    api, database, admin_headers
+) -> None:
+    """Planning sorts the claims it read into batches by the rows that have their values,
+    a claim that names no customer (its writer died before writing one) among them."""
+    await bulk(api, admin_headers, "ignore", **ANN)
+    [ann] = await holding(database, "ann@example.com")
+    await database["identifier_claims"].insert_one(
+        {"_id": "email:zoe@example.com", "c": None, "w": "64b7f0000000000000000000-9"}
+    )
+    rows = [
+        ["Zoe", "", "zoe@example.com", "", ""],
+        ["Max", "", "max@example.com", "", ""],
+        ["Ann", "", "", "+12025550143", "Rome"],
+    ]
+    _, batches = await held_import(HEADER, rows, "update", batch_size=1)
+    planned = []
+    for batch in batches:
+        stored = await database["import_batches"].find_one({"_id": batch})
+        planned.append(sorted((c["_id"], c["c"]) for c in unpack(stored["packed_claims"])))
+    # Ann's row has her phone, not her email: only the phone's claim is the batch's.
+    assert planned == [
+        [("email:zoe@example.com", None)],
+        [],
+        [("phoneNumber:+12025550143", str(ann["_id"]))],
+    ]

@@ -41,7 +41,7 @@ def test_batches_keep_groups_whole_and_fill_in_order(rows, batch_size, chunk, sp
         grouper = RowGrouper(spill)
         for values in rows:
             grouper.add(values)
-        batch_of_row, sizes, linked = grouper.assign_batches(batch_size)
+        batch_of_row, sizes, linked, _ = grouper.assign_batches(batch_size)
     finally:
         batching.SORT_CHUNK = 200_000
     groups = reference_groups(rows)
@@ -81,7 +81,7 @@ def test_grouping_with_a_spill_holds_one_sort_chunk_whatever_the_rows() -> None:
     tracemalloc.stop()
     # The rows' sizes (4 bytes a row) and at most SORT_CHUNK unsorted pairs.
     assert held < 200_000 * 4 + batching.SORT_CHUNK * 12 + 1024 * 1024, held
-    batch_of_row, sizes, _ = grouper.assign_batches(1000)
+    batch_of_row, sizes, _, _ = grouper.assign_batches(1000)
     assert sizes == [1000] * 200 and list(batch_of_row[999:1001]) == [0, 1]
 
 
@@ -91,27 +91,45 @@ def test_batches_close_by_bytes_but_never_split_a_group() -> None:
     groups = [{1}, {2}, {3}, {3}, {4}, {5}]  # rows 2 and 3 share a value
     for values, size in zip(groups, sizes_in, strict=True):
         grouper.add(values, size)
-    batch_of_row, sizes, _ = grouper.assign_batches(batch_size=100, max_bytes=10)
+    batch_of_row, sizes, _, _ = grouper.assign_batches(batch_size=100, max_bytes=10)
     # 5+5 fills one batch; the group of rows 2-3 (10 bytes) its own; 20 alone; then 5.
     assert list(batch_of_row) == [0, 0, 1, 1, 2, 3]
     assert sizes == [2, 2, 1, 1]
 
 
-@settings(max_examples=200, deadline=None)
-@given(rows=ROWS, links=ROWS, batch_size=st.integers(1, 8))
-def test_links_join_rows_and_take_no_place_in_batches(rows, links, batch_size) -> None:
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=ROWS,
+    links=ROWS,
+    batch_size=st.integers(1, 8),
+    chunk=st.sampled_from([1, 3, 1000]),
+    spill=st.sampled_from([None, io.BytesIO]),
+)
+def test_links_join_rows_and_take_no_place_in_batches(rows, links, batch_size, chunk, spill):
     """A link (an existing customer's values) joins the rows that have any of its values,
-    as a row holding them all would, wherever it is added; batches hold the file's rows."""
-    grouper = RowGrouper()
-    for values in links[: len(links) // 2]:
-        grouper.link(values)
-    for values in rows:
-        grouper.add(values)
-    for values in links[len(links) // 2 :]:
-        grouper.link(values)
-    batch_of_row, sizes, linked = grouper.assign_batches(batch_size)
+    as a row holding them all would, wherever it is added; batches hold the file's rows.
+    A link's batch is the batch of the rows that have its first value, if any has it."""
+    links = [sorted(values) for values in links]
+    batching.SORT_CHUNK = chunk
+    try:
+        grouper = RowGrouper(spill)
+        for values in links[: len(links) // 2]:
+            grouper.link(values)
+        for values in rows:
+            grouper.add(values)
+        for values in links[len(links) // 2 :]:
+            grouper.link(values)
+        batch_of_row, sizes, linked, of_link = grouper.assign_batches(batch_size)
+    finally:
+        batching.SORT_CHUNK = 200_000
+    assert list(of_link) == [
+        next((batch_of_row[row] for row, have in enumerate(rows) if values[0] in have), -1)
+        if values
+        else -1
+        for values in links
+    ]
 
-    everything = reference_groups([*rows, *links])
+    everything = reference_groups([*rows, *(set(values) for values in links)])
     groups = everything[: len(rows)]
     assert len(batch_of_row) == len(rows) == sum(sizes)
     # A row is linked when its group holds a link that has a value: what it reaches.

@@ -104,6 +104,13 @@ class RowGrouper:
         waiting: list[int] = []  # links whose first value is the current hash
         has_row = False  # a row of the file has the current hash
 
+        def settle(run_has_row: bool) -> None:
+            """The links waiting on a run of equal hashes: found if a row of the file has it."""
+            if run_has_row:
+                for link in waiting:
+                    found[link] = 1
+            waiting.clear()
+
         def find(row: int) -> int:
             root = row
             while parent[root] != root:
@@ -118,11 +125,8 @@ class RowGrouper:
         for value_hash, owner in heapq.merge(*self._sorted_runs()):
             row = ~owner if owner < 0 else owner
             if value_hash != last_hash:
-                if has_row:
-                    for link in waiting:
-                        found[link] = 1
                 if waiting:
-                    waiting = []
+                    settle(has_row)
                 has_row = False
                 last_hash, first_row = value_hash, row
             else:
@@ -135,9 +139,7 @@ class RowGrouper:
                 waiting.append(row)
             elif not is_link[row]:
                 has_row = True
-        if has_row:
-            for link in waiting:
-                found[link] = 1
+        settle(has_row)
         for row in range(self._rows):
             parent[row] = find(row)
         return parent, found

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from domain.batching import RowGrouper
 from domain.resolution import IdentifierValue
@@ -109,16 +109,15 @@ class HolderLinks:
             if len(self.kept) > KEPT_CLAIMS:
                 self.kept, self.kept_links = None, array("i")
 
-    def sort_into_batches(self, batch_of_link: Iterable[int], batches: int) -> None:
+    def sort_into_batches(self, batch_of_link: Sequence[int], batches: int) -> None:
         """Which batch needs each claim kept: the batch of the rows that have its value
         (RowGrouper's Batches.of_link), from the batches the rows were put in. Sorted once,
         so no batch's rows are decoded again for their values."""
         if not self.kept:
             return
         self._batches = [[] for _ in range(batches)]
-        of_link = list(batch_of_link)
         for _id, link in zip(self.kept, self.kept_links, strict=True):
-            batch = of_link[link]
+            batch = batch_of_link[link]
             if batch >= 0:
                 self._batches[batch].append(_id)
 

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from bson import ObjectId
 from pydantic import ValidationError
 
 from config import Settings
@@ -36,7 +37,7 @@ from store.jobs import policy, step_run
 from store.jobs.dispatch import Dispatcher
 from store.jobs.progress import count_batch, finish_if_complete
 from store.jobs.queries import get_job, job_oid, job_schema
-from store.jobs.states import UNFINISHED, batch_ids
+from store.jobs.states import UNFINISHED, batch_ids, job_of_batch
 from store.jobs.steps import BATCH, Document
 from store.reports.rows import pack_details
 from store.retry import Contended
@@ -70,7 +71,8 @@ async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Setting
         await _mark_failed(batch_id, stored, error, attempts)
 
     pending = {"_id": batch_id, "status": BatchStatus.PENDING}
-    await step_run.run(BATCH, pending, settings, take, give_up, wanted)
+    if not await _of_stopped_job(batch_id):
+        await step_run.run(BATCH, pending, settings, take, give_up, wanted)
     finished = await ImportBatch.get_pymongo_collection().find_one({"_id": batch_id}, SUMMARY)
     if finished is None:
         raise NotFound(f"No batch {batch_id!r}")
@@ -78,6 +80,21 @@ async def process_batch(batch_id: str, dispatcher: Dispatcher, settings: Setting
         # Finished by this delivery or an earlier one, which may have died before counting.
         await _count(finished, dispatcher)
     # Else a live delivery holds it: it finishes it, or its lease runs out.
+
+
+async def _of_stopped_job(batch_id: str) -> bool:
+    """Whether the batch's job has ended (cancelled, mostly) before this delivery: it then
+    leaves without taking the batch's lease. A cancelled import's report waits while any
+    batch lease is held (`wait_for_writers`), and its hundreds of batch messages still come
+    one by one: each taking the lease only to skip would hold the report up for all of them.
+    A job that ends after this read is seen by `wanted`, under the lease."""
+    job_id = job_of_batch(batch_id)
+    if not ObjectId.is_valid(job_id):
+        return False  # no such job: the delivery fails the batch as any other would
+    job = await ImportJob.get_pymongo_collection().find_one(
+        {"_id": ObjectId(job_id)}, {"status": 1}
+    )
+    return job is not None and job["status"] not in UNFINISHED
 
 
 async def _count(batch: dict[str, Any], dispatcher: Dispatcher) -> None:

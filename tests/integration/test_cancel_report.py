@@ -14,7 +14,7 @@ from bson import ObjectId
 from config import get_settings
 from store import jobs, reports
 from store.documents import Role, utcnow
-from store.jobs import policy
+from store.jobs import leases, policy
 from store.principal import Principal
 from tests.helpers import RecordingDispatcher, held_import, summary_counts
 from workers.backlog import RedisBacklog
@@ -194,3 +194,32 @@ async def test_the_report_counts_a_batch_finished_but_not_counted_yet(
     summary = await report_summary(api, admin_headers, job_id)
     job = (await api.get(f"/imports/{job_id}", headers=admin_headers)).json()
     assert summary["Imported"] == job["counts"]["imported"] == 4
+
+
+async def test_late_batch_messages_of_a_cancelled_import_take_no_lease(
+    api, database, admin_headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a cancel, the batch messages not yet run are still delivered, one by one. Each
+    must leave without taking its batch's lease: the report waits while any is held, and a
+    big import's hundreds of late deliveries held it up for minutes."""
+    job_id = await cancelled_midway(api, admin_headers)
+    pending = {"job_id": job_id, "status": "pending"}
+    late = [b["_id"] async for b in database["import_batches"].find(pending, {"_id": 1})]
+    assert len(late) == 2
+    leases_taken: list[str] = []
+    take = leases.take
+
+    async def counted_take(collection: Any, condition: Any, *args: Any, **kw: Any) -> Any:
+        leases_taken.append(str(condition.get("_id")))
+        return await take(collection, condition, *args, **kw)
+
+    monkeypatch.setattr(leases, "take", counted_take)
+    for batch in late:
+        await jobs.process_batch(batch, RecordingDispatcher(), get_settings())
+
+    assert leases_taken == []
+    untouched = {"attempts": 0, "lease_until": None}  # no delivery counted
+    assert await database["import_batches"].count_documents({**pending, **untouched}) == 2
+    monkeypatch.undo()
+    await jobs.finalize_job(job_id, get_settings())
+    assert (await report_summary(api, admin_headers, job_id))["Imported"] == 2

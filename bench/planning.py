@@ -2,13 +2,14 @@
 claims of the file's values, store the batches), on a SecantusDB of its own.
 
     .venv/bin/python -m bench.planning [--rows 100000] [--case new|dup50|dup100|lookups]
-        [--mode "replica set" | standalone] [--repeat 3]
+        [--mode "replica set" | standalone] [--repeat 3] [--file-rows N]
 
 `new` plans an all-new file on an empty database; `dup50` imports the seed of rows/2 first
 (batches and all), then plans the 50%-duplicates file (planning scans the claims: the
 customer base is small for the file); `dup100` imports the all-new file, then plans the
 all-matching one; `lookups` imports the all-new file, then plans the first fifth of the
-all-matching one (a customer base large for the file: planning looks its values up).
+all-matching one, or its first `--file-rows` (a customer base large for the file: planning
+looks its values up).
 Each repeat plans a new job of the same file (planning writes nothing but its batches, so
 the claims read are the same each time). Planning runs on one event loop with
 `WORKER_DATABASE_COMMANDS` connections, as in a worker process.
@@ -40,7 +41,9 @@ async def plan_once(path: Path, settings: Settings) -> float:
     return time.perf_counter() - started
 
 
-async def run(case: str, rows: int, repeat: int, settings: Settings, files: Path) -> None:
+async def run(
+    case: str, rows: int, repeat: int, file_rows: int | None, settings: Settings, files: Path
+) -> None:
     if case == "new":
         path = data.all_new_file(files, rows)
     elif case == "dup50":
@@ -50,10 +53,11 @@ async def run(case: str, rows: int, repeat: int, settings: Settings, files: Path
         await run_import(data.all_new_file(files, rows), "ignore", settings, profile=False)
         path = data.all_matching_file(files, rows)
         if case == "lookups":
-            path = _first_rows(path, rows // 5)
+            path = _first_rows(path, file_rows or rows // 5)
     for attempt in range(1, repeat + 1):
         seconds = await plan_once(path, settings)
-        print(f"{case}, {rows:,} rows, planning {attempt}: {seconds:.2f} s", flush=True)
+        planned = "" if file_rows is None else f" (planned: the first {file_rows:,})"
+        print(f"{case}, {rows:,} rows{planned}, planning {attempt}: {seconds:.2f} s", flush=True)
 
 
 def _first_rows(path: Path, rows: int) -> Path:
@@ -68,11 +72,14 @@ def main() -> None:
     cases = ["new", "dup50", "dup100", "lookups"]
     parser = case_arguments(__doc__, rows=100_000, case="dup50", cases=cases)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--file-rows", type=int, help="of the file planned, for `lookups`")
     args = parser.parse_args()
     on_own_server(
         args.mode,
         DATABASE,
-        lambda settings, files: run(args.case, args.rows, args.repeat, settings, files),
+        lambda settings, files: run(
+            args.case, args.rows, args.repeat, args.file_rows, settings, files
+        ),
     )
 
 

@@ -25,14 +25,35 @@ ROWS = [
 
 
 @pytest.mark.parametrize(
-    ("others", "lookup_values"),
-    [(0, holders.LOOKUP_VALUES), (3000, holders.LOOKUP_VALUES), (3000, 1)],
-    ids=["scan", "lookups", "lookups-while-reading"],  # the last: a lookup after each row
+    ("others", "lookup_values", "uncounted_seconds", "read_by"),
+    [
+        (0, holders.LOOKUP_VALUES, 0, "scan"),
+        (3000, holders.LOOKUP_VALUES, 0, "lookups"),
+        (3000, 1, 0, "lookups"),
+        (0, holders.LOOKUP_VALUES, holders.UNCOUNTED_LOOKUP_SECONDS, "lookups"),
+    ],
+    # The third: a lookup after each row. The last: a small file is looked up without
+    # counting the claims first, though a count would have chosen the scan.
+    ids=["scan", "lookups", "lookups-while-reading", "small-file-uncounted"],
 )
 async def test_rows_reaching_one_customer_share_a_batch(
-    database, sync_db, others, lookup_values, monkeypatch
+    database, sync_db, others, lookup_values, uncounted_seconds, read_by, monkeypatch
 ) -> None:
     monkeypatch.setattr(holders, "LOOKUP_VALUES", lookup_values)
+    monkeypatch.setattr(holders, "UNCOUNTED_LOOKUP_SECONDS", uncounted_seconds)
+    reads: list[str] = []
+    scan_all, look_up = holders.HolderLinks._scan_all, holders.HolderLinks._look_up
+
+    async def scan(self: holders.HolderLinks) -> None:
+        reads.append("scan")
+        await scan_all(self)
+
+    async def lookups(self: holders.HolderLinks, values: set[tuple[str, str]]) -> None:
+        reads.append("lookups")
+        await look_up(self, values)
+
+    monkeypatch.setattr(holders.HolderLinks, "_scan_all", scan)
+    monkeypatch.setattr(holders.HolderLinks, "_look_up", lookups)
     seed_customers_sync(
         sync_db,
         [
@@ -56,3 +77,4 @@ async def test_rows_reaching_one_customer_share_a_batch(
 
     batches = await ImportBatch.find(ImportBatch.job_id == str(job.id)).sort("seq").to_list()
     assert [[row.number for row in b.rows] for b in batches] == [[1, 2], [3, 5], [4]]
+    assert set(reads) == {read_by}

@@ -46,18 +46,16 @@ async def read(
         found = {ident: planned[ident] for ident in unknown if ident in planned}
     if not request.dry_run:
         await _wait_for_live_writers(request.writer, found.values())
-    found |= taken
-    candidates: set[str] = set()
+    # This writer's own customers exist only if an earlier run of it wrote them: within one
+    # run, a round that fails does so before its inserts.
+    candidates: set[str] = set(own_ids) if request.resumed else set()
     for claim in found.values():
         candidates |= claim.candidates
-    # This writer's own customers exist only if an earlier run of it wrote them: within one
-    # run, a round that fails does so before its inserts. So a first run does not read them,
-    # though the claims it took in a round that failed name them (a batch of new rows with a
-    # few already held: a thousand reads that would find nothing).
-    if request.resumed:
-        candidates |= own_ids
-    else:
-        candidates -= own_ids
+    # The claims this run took just now name the customers it is about to insert: none is
+    # written yet (a batch of new rows with a few values held: a thousand reads of nothing).
+    for claim in taken.values():
+        candidates |= claim.candidates - own_ids
+    found |= taken
     docs = await _customers(candidates, request.lookup_chunk_size)
     own = {cid: doc for cid, doc in docs.items() if cid in own_ids}
     starts = await _states_before_this_import(request, docs, own_ids)

@@ -56,7 +56,7 @@ async def run(
             path = _first_rows(path, file_rows or rows // 5)
     for attempt in range(1, repeat + 1):
         seconds = await plan_once(path, settings)
-        planned = "" if file_rows is None else f" (planned: the first {file_rows:,})"
+        planned = f" (planned: the first {file_rows:,})" if case == "lookups" and file_rows else ""
         print(f"{case}, {rows:,} rows{planned}, planning {attempt}: {seconds:.2f} s", flush=True)
 
 

@@ -14,7 +14,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
 
 from config import logs
-from store.jobs.states import job_of_batch
+from store.jobs.states import batch_parts
 from store.jobs.steps import STEPS
 
 log = logging.getLogger("workers.steps")
@@ -37,9 +37,8 @@ def context_of(message: Message[Any] | MessageProxy) -> dict[str, Any]:
     if message.actor_name in JOB_STEPS:
         fields["importId"] = subject
     elif message.actor_name in BATCH_STEPS and "-" in subject:
-        number = subject.rsplit("-", 1)[1]
-        fields["importId"] = job_of_batch(subject)
-        fields["batch"] = int(number) if number.isdigit() else number
+        job_id, number = batch_parts(subject)
+        fields["importId"], fields["batch"] = job_id, int(number) if number.isdigit() else number
     return fields
 
 

@@ -37,7 +37,7 @@ from store.jobs import policy, step_run
 from store.jobs.dispatch import Dispatcher
 from store.jobs.progress import count_batch, finish_if_complete
 from store.jobs.queries import get_job, job_oid, job_schema
-from store.jobs.states import UNFINISHED, batch_ids, job_of_batch
+from store.jobs.states import UNFINISHED, batch_ids, batch_parts
 from store.jobs.steps import BATCH, Document
 from store.reports.rows import pack_details
 from store.retry import Contended
@@ -88,7 +88,7 @@ async def _of_stopped_job(batch_id: str) -> bool:
     batch lease is held (`wait_for_writers`), and its hundreds of batch messages still come
     one by one: each taking the lease only to skip would hold the report up for all of them.
     A job that ends after this read is seen by `wanted`, under the lease."""
-    job_id = job_of_batch(batch_id)
+    job_id, _ = batch_parts(batch_id)
     if not ObjectId.is_valid(job_id):
         return False  # no such job: the delivery fails the batch as any other would
     job = await ImportJob.get_pymongo_collection().find_one(

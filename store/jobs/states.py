@@ -28,9 +28,11 @@ def batch_id(job_id: object, seq: int) -> str:
     return f"{job_id}-{seq:06d}"
 
 
-def job_of_batch(batch: str) -> str:
-    """The id of the job whose batch is `batch` (the inverse of `batch_id`)."""
-    return batch.rsplit("-", 1)[0]
+def batch_parts(batch: str) -> tuple[str, str]:
+    """The id of the job whose batch is `batch`, and the batch's number as written (the
+    inverse of `batch_id`)."""
+    job_id, _, seq = batch.rpartition("-")
+    return job_id, seq
 
 
 def batch_ids(job: ImportJob) -> list[str]:

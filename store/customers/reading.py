@@ -10,12 +10,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from domain.actions import Action
 from domain.resolution import CustomerState, IdentifierValue, identifier_values
 from store.customers import claims, preimages, writers
 from store.customers.ids import customer_oid
 from store.customers.request import Commit
 from store.documents import Customer
 from store.retry import Contended
+
+# The `rev` of a customer known only by trusted claims: an `ignore` resolution never writes
+# a customer it matches, so this is never a condition of a write.
+HELD_UNREAD_REV = -1
 
 
 @dataclass
@@ -40,16 +45,19 @@ async def read(
     """The claims of `wanted` (but those this writer has just `taken`, known already; and
     `planned`, when given: what planning read of them) and the customers they name."""
     unknown = wanted - set(taken)
+    trusted: dict[IdentifierValue, claims.Claim] = {}
     if planned is None:
         found = await claims.read(unknown, request.lookup_chunk_size)
     else:
         found = {ident: planned[ident] for ident in unknown if ident in planned}
+        trusted = await _trusted(request, found)
+    untrusted = [claim for ident, claim in found.items() if ident not in trusted]
     if not request.dry_run:
-        await _wait_for_live_writers(request.writer, found.values())
+        await _wait_for_live_writers(request.writer, untrusted)
     # This writer's own customers exist only if an earlier run of it wrote them: within one
     # run, a round that fails does so before its inserts.
     candidates: set[str] = set(own_ids) if request.resumed else set()
-    for claim in found.values():
+    for claim in untrusted:
         candidates |= claim.candidates
     # The claims this run took just now name the customers it is about to insert: none is
     # written yet (a batch of new rows with a few values held: a thousand reads of nothing).
@@ -63,7 +71,52 @@ async def read(
     existing, holders = await asyncio.to_thread(
         _states_and_holders, docs, starts, own_ids, identifier_keys
     )
+    for cid, values in _held_unread(trusted, docs, holders).items():
+        existing.append(CustomerState(cid, values, rev=HELD_UNREAD_REV))
+        holders.update((ident, cid) for ident in identifier_values(values, identifier_keys))
     return Snapshot(found, existing, docs, own, holders)
+
+
+async def _trusted(
+    request: Commit, planned: Mapping[IdentifierValue, claims.Claim]
+) -> dict[IdentifierValue, claims.Claim]:
+    """The planned claims an `ignore` writer takes for what they say: each names the one
+    customer holding its value, and its writer (or none: claims made from the customers,
+    claims.backfill and schema changes) had finished before planning read it. Such a claim
+    said the truth when read (a finished writer has written the customers its claims name,
+    and settled the claims that moved), so resolving against it is resolving against the
+    customers as they were then; `ignore` writes no customer it matches, so it needs
+    nothing newer. A value a row would take is still claimed by a conditional write, as
+    any other (an insert refused if someone took it meanwhile)."""
+    if request.action is not Action.IGNORE or request.claims_read_at is None:
+        return {}
+    settled = {
+        ident: claim
+        for ident, claim in planned.items()
+        if claim.holder is not None and claim.next_holder is None
+    }
+    named = {claim.writer for claim in settled.values() if claim.writer is not None}
+    finished = await writers.finished_before(named, request.claims_read_at)
+    return {
+        ident: claim
+        for ident, claim in settled.items()
+        if claim.writer is None or claim.writer in finished
+    }
+
+
+def _held_unread(
+    trusted: Mapping[IdentifierValue, claims.Claim],
+    docs: Mapping[str, dict[str, Any]],
+    holders: Mapping[IdentifierValue, str],
+) -> dict[str, dict[str, Any]]:
+    """The customers known only by trusted claims (not read): each as the values the claims
+    say it holds, the only part of it an `ignore` resolution looks at. A customer read all
+    the same (another value's claim named it) is as read, and so is a value it holds."""
+    held: dict[str, dict[str, Any]] = {}
+    for (key, value), claim in sorted(trusted.items(), key=lambda item: str(item[0])):
+        if claim.holder is not None and claim.holder not in docs and (key, value) not in holders:
+            held.setdefault(claim.holder, {}).setdefault(key, []).append(value)
+    return held
 
 
 def _states_and_holders(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from domain.actions import Action
 from domain.resolution import IdentifierValue, ProfileBounds, RowInput
@@ -35,3 +36,7 @@ class Commit:
     # the first round that reads resolves with these instead. A claim changed since makes
     # the claim write conditional on it fail, and the writer reads afresh. None: read them.
     planned_claims: Mapping[IdentifierValue, Claim] | None = None
+    # When planning began reading them, by the server's clock: an `ignore` writer takes a
+    # planned claim whose writer had finished by then for what it says, without reading its
+    # customer (store.customers.reading). None: it reads them.
+    claims_read_at: datetime | None = None

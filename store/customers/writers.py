@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -44,8 +44,12 @@ async def hold(writer_id: str, lease_seconds: float) -> None:
 
 
 async def finish(writer_id: str) -> None:
+    # When, by the server's clock (as `server_now`): a reader can tell whether the writer
+    # had finished before it read the writer's claims (finished_before).
     await _collection().update_one(
-        {"_id": writer_id}, {"$set": {"lease_until": None, "done": True}}, upsert=True
+        {"_id": writer_id},
+        {"$set": {"lease_until": None, "done": True}, "$currentDate": {"finished_at": True}},
+        upsert=True,
     )
     _remember_done(writer_id)
 
@@ -69,6 +73,25 @@ async def live(writer_ids: Iterable[str]) -> set[str]:
         elif doc.get("lease_until") is not None and doc["lease_until"] > now:
             found.add(doc["_id"])
     return found
+
+
+async def finished_before(writer_ids: Iterable[str], when: datetime) -> set[str]:
+    """The writers among `writer_ids` that had finished before `when` (server time) and have
+    not run again since. Read afresh, never from the cache of done writers: a writer run
+    again (a redelivered batch) is done again only once that run has finished."""
+    ids = list(set(writer_ids))
+    if not ids:
+        return set()
+    query = {"_id": {"$in": ids}, "done": True, "finished_at": {"$lt": when}}
+    return {doc["_id"] async for doc in _collection().find(query, {"_id": 1})}
+
+
+async def server_now() -> datetime:
+    """The database server's clock, the one `finish` records by: comparing the two needs no
+    agreement between the clocks of the processes."""
+    reply = await _collection().database.command("hello")
+    now: datetime = reply["localTime"]
+    return now
 
 
 async def others_live(writer_prefix: str) -> bool:

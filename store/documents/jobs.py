@@ -201,6 +201,9 @@ class ImportBatch(Document):
     # items; a value without one had no claim then): the batch's first round resolves with
     # them instead of reading them again (store.customers.reading). None: not kept.
     packed_claims: bytes | None = None
+    # When planning began reading those claims, by the server's clock (None: planned before
+    # it was kept): a claim whose writer had finished by then said the truth when read.
+    claims_read_at: datetime | None = None
     status: BatchStatus = BatchStatus.PENDING
     attempts: int = 0
     lease_until: datetime | None = None  # until when a worker holds it (store.jobs.leases)

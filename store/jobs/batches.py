@@ -127,6 +127,7 @@ async def _commit_batch(document: Document, job: ImportJob, settings: Settings) 
             or batch.held_rows <= HELD_FOR_READING_FIRST * len(rows),
             bounds=settings.profile_bounds,
             planned_claims=planned,
+            claims_read_at=batch.claims_read_at,
         )
     )
     packed = await asyncio.to_thread(_packed_results, job, stored_rows, resolution.results)

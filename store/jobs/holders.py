@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 from array import array
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from domain.batching import RowGrouper
 from domain.resolution import IdentifierValue
-from store.customers import claims
+from store.customers import claims, writers
 from store.documents import pack
 from store.jobs.leases import Yielder
 
@@ -39,8 +40,13 @@ _NO_CLAIMS = pack([])
 
 
 class HolderLinks:
-    def __init__(self, grouper: RowGrouper, scan: bool, lookup: bool, chunk_size: int) -> None:
+    def __init__(
+        self, grouper: RowGrouper, scan: bool, lookup: bool, chunk_size: int, read_from: datetime
+    ) -> None:
         self.grouper, self.scan, self.lookup, self.chunk_size = grouper, scan, lookup, chunk_size
+        # The server's time before any claim was read: what the batches are told of when
+        # their claims were read (store.customers.reading trusts some of them by it).
+        self.read_from = read_from
         self.pending: set[IdentifierValue] = set()
         self.links = 0  # links made, one a claim read: the next one's number
         # Every claim read, by `_id`, while they fit (None after), and the number of each
@@ -55,14 +61,13 @@ class HolderLinks:
         cls, grouper: RowGrouper, expected_values: int, chunk_size: int
     ) -> HolderLinks:
         """Decides how the claims are read; `start` begins (see `close`)."""
+        read_from = await writers.server_now()
         lookups_seconds = expected_values / LOOKUPS_PER_SECOND
         if lookups_seconds <= UNCOUNTED_LOOKUP_SECONDS:
-            return cls(grouper, scan=False, lookup=True, chunk_size=chunk_size)
+            return cls(grouper, False, True, chunk_size, read_from)
         held = await claims.collection().estimated_document_count()
         scan = held / SCANNED_PER_SECOND < lookups_seconds
-        return cls(
-            grouper, scan=held > 0 and scan, lookup=held > 0 and not scan, chunk_size=chunk_size
-        )
+        return cls(grouper, held > 0 and scan, held > 0 and not scan, chunk_size, read_from)
 
     def start(self) -> None:
         """Start the scan, if that is the way, before the first row is added."""

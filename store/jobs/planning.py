@@ -149,6 +149,7 @@ async def _plan_job(job_id: str, dispatcher: Dispatcher, settings: Settings) -> 
                     last_row=lines[index],
                     held_rows=held_rows[seq],
                     packed_claims=holders.claims_of(seq),
+                    claims_read_at=holders.read_from,
                 )
                 document = batch.model_dump(by_alias=True, mode="python")
                 await collection.replace_one({"_id": batch.id}, document, upsert=True)

@@ -10,13 +10,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bson import ObjectId
+
 from domain.actions import Action
 from domain.resolution import CustomerState, IdentifierValue, identifier_values
 from store.customers import claims, preimages, writers
 from store.customers.ids import customer_oid
 from store.customers.request import Commit
-from store.documents import Customer
+from store.documents import Customer, ImportJob
 from store.retry import Contended
+from store.schema_changes import versions
 
 # The `rev` of a customer known only by trusted claims: an `ignore` resolution never writes
 # a customer it matches, so this is never a condition of a write.
@@ -87,8 +90,18 @@ async def _trusted(
     and settled the claims that moved), so resolving against it is resolving against the
     customers as they were then; `ignore` writes no customer it matches, so it needs
     nothing newer. A value a row would take is still claimed by a conditional write, as
-    any other (an insert refused if someone took it meanwhile)."""
+    any other (an insert refused if someone took it meanwhile).
+
+    None when the schema's channel identifiers are no longer the import's: a schema change
+    unsets (or converts) the values of an identifier it removes (or reshapes) before it
+    releases their claims. Nor the claims of an import that is being, or was, reverted: a
+    revert changes or deletes the import's customers first and releases the values they
+    lose after (and if it dies in between, those claims stay as they were, naming customers
+    that lost the value)."""
     if request.action is not Action.IGNORE or request.claims_read_at is None:
+        return {}
+    current = await versions.load(request.schema.record_type)
+    if current.schema.channel_identifiers != request.schema.channel_identifiers:
         return {}
     settled = {
         ident: claim
@@ -97,11 +110,28 @@ async def _trusted(
     }
     named = {claim.writer for claim in settled.values() if claim.writer is not None}
     finished = await writers.finished_before(named, request.claims_read_at)
+    finished -= await _batches_of_reverted_imports(finished)
     return {
         ident: claim
         for ident, claim in settled.items()
         if claim.writer is None or claim.writer in finished
     }
+
+
+async def _batches_of_reverted_imports(writer_ids: set[str]) -> set[str]:
+    """The writers among `writer_ids` that are batches ("<job id>-<seq>") of an import that
+    has a revert (reserved before the revert writes anything)."""
+    imports = {w.rpartition("-")[0] for w in writer_ids}
+    oids = [ObjectId(i) for i in imports if ObjectId.is_valid(i)]
+    if not oids:
+        return set()
+    query = {"_id": {"$in": oids}}
+    reverted = {
+        str(doc["_id"])
+        async for doc in ImportJob.get_pymongo_collection().find(query, {"revert_id": 1})
+        if doc.get("revert_id") is not None
+    }
+    return {w for w in writer_ids if w.rpartition("-")[0] in reverted}
 
 
 def _held_unread(

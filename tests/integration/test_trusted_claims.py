@@ -10,14 +10,17 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from pymongo.errors import ConnectionFailure
 
 from config import get_settings
 from store import jobs
-from store.customers import reading, writers
-from store.documents import unpack
+from store.customers import claims, reading, writers
+from store.documents import Role, unpack
+from store.principal import Principal
 from tests.helpers import RecordingDispatcher, held_import
 
 HEADER = ["firstName", "email", "city"]
+ADMIN = Principal("admin", Role.ADMIN, "test")
 
 
 async def bulk_ignore(api: Any, headers: dict[str, str], *people: tuple[str, str]) -> None:
@@ -161,3 +164,64 @@ async def test_a_finished_claim_read_by_planning_is_what_it_said_then(
 
     assert await results(database, job_id) == [(1, "ignored", ann), (2, "ignored", dan)]
     assert await database["customers"].count_documents({}) == 2
+
+
+async def test_the_claims_of_an_import_being_reverted_are_checked(
+    database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revert deletes the customers its import inserted, then releases their values: one
+    that dies in between leaves their claims naming customers that are gone."""
+    seeding, batches = await held_import(HEADER, [["Ann", "ann@example.com", ""]], "ignore")
+    await run_batches(batches)
+    await jobs.finalize_job(seeding, get_settings())
+    ann = await customer_id(database, "ann@example.com")
+    real = claims.collection
+
+    class DiesBeforeReleasing:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real(), name)
+
+        async def bulk_write(self, *args: Any, **kwargs: Any) -> Any:
+            raise ConnectionFailure("the worker died")
+
+    with monkeypatch.context() as dying:
+        dying.setattr(claims, "collection", DiesBeforeReleasing)
+        revert = await jobs.start_revert(seeding, ADMIN, RecordingDispatcher())
+        with pytest.raises(ConnectionFailure):
+            await jobs.run_revert(str(revert.id), get_settings())
+    await writers.release(f"{revert.id}-revert")  # its lease ran out
+    assert await database["customers"].count_documents({}) == 0
+    claim = await database["identifier_claims"].find_one({"_id": "email:ann@example.com"})
+    assert claim["c"] == ann  # not released
+    job_id, batches = await held_import(HEADER, [["Ann", "ann@example.com", "Rome"]], "ignore")
+    read = recorded_reads(monkeypatch)
+
+    await run_batches(batches)
+
+    assert read == [ann]
+    again = await customer_id(database, "ann@example.com")
+    assert await results(database, job_id) == [(1, "imported", again)]
+
+
+async def test_after_a_change_of_the_schema_s_identifiers_the_claims_are_checked(
+    api, database, admin_headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change that removes or reshapes an identifier moves the customers' values before it
+    releases their claims."""
+    await bulk_ignore(api, admin_headers, ("Ann", "ann@example.com"))
+    ann = await customer_id(database, "ann@example.com")
+    job_id, batches = await held_import(HEADER, [["Ann", "ann@example.com", ""]], "ignore")
+    schema = "/record-types/customers/schema"
+    attributes = (await api.get(schema, headers=admin_headers)).json()["attributes"]
+    assert any(a["key"] == "telegram" and a["channelIdentifier"] for a in attributes)
+    unflagged = [
+        {**a, "channelIdentifier": False} if a["key"] == "telegram" else a for a in attributes
+    ]
+    changed = await api.put(schema, headers=admin_headers, json={"attributes": unflagged})
+    assert changed.status_code == 200, changed.text
+    read = recorded_reads(monkeypatch)
+
+    await run_batches(batches)
+
+    assert read == [ann]
+    assert await results(database, job_id) == [(1, "ignored", ann)]

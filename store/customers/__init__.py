@@ -5,7 +5,9 @@ One writer (a batch of an import, a bulk request, a revert) writes in this order
 
 1. Read claims (`reading`): the claims of the rows' identifier values (`claims`), waiting
    while a live writer holds one (`writers`: writer leases, wait-die), and the customers
-   they name. The first round skips this and assumes every value is free.
+   they name (an import's `ignore` batch takes the claims planning read of writers that had
+   finished by then for what they say, and reads no customer for them). The first round
+   skips this and assumes every value is free.
 2. Resolve: `domain.resolution` decides each row's outcome against those customers.
 3. Take claims (`writing`, planned by `claims.plan_writes`): insert or change the claims of
    the values that change hands, conditionally on what was read.

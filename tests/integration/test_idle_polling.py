@@ -5,6 +5,8 @@ sleeps are recorded instead of slept."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from dramatiq.brokers import redis as dramatiq_redis
 from dramatiq.brokers.redis import RedisBroker
@@ -17,9 +19,20 @@ LOOKS = 20  # enough misses for Dramatiq's backoff to reach its cap
 
 def idle_sleeps(broker: RedisBroker, monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The seconds an idle consumer sleeps between its looks at an empty queue, as a worker
-    creates it (its timeout: Dramatiq's worker timeout)."""
+    creates it (its timeout: Dramatiq's worker timeout). `time.sleep` is the whole
+    process's: only this thread's sleeps are recorded, another thread's (one left by an
+    earlier test in this process) still sleep, instead of looping on a sleep that returns
+    at once."""
     sleeps: list[float] = []
-    monkeypatch.setattr(dramatiq_redis.time, "sleep", sleeps.append)
+    this_thread, sleep = threading.get_ident(), dramatiq_redis.time.sleep
+
+    def recorded(seconds: float) -> None:
+        if threading.get_ident() == this_thread:
+            sleeps.append(seconds)
+        else:
+            sleep(seconds)
+
+    monkeypatch.setattr(dramatiq_redis.time, "sleep", recorded)
     broker.declare_queue("idle")
     consumer = broker.consume("idle", prefetch=1, timeout=WORKER_TIMEOUT)
     for _ in range(LOOKS):

@@ -14,12 +14,12 @@ from bson import ObjectId
 
 from domain.actions import Action
 from domain.resolution import CustomerState, IdentifierValue, identifier_values
+from store import schemas
 from store.customers import claims, preimages, writers
 from store.customers.ids import customer_oid
 from store.customers.request import Commit
 from store.documents import Customer, ImportJob
 from store.retry import Contended
-from store.schema_changes import versions
 
 # The `rev` of a customer known only by trusted claims: an `ignore` resolution never writes
 # a customer it matches, so this is never a condition of a write.
@@ -100,14 +100,16 @@ async def _trusted(
     that lost the value)."""
     if request.action is not Action.IGNORE or request.claims_read_at is None:
         return {}
-    current = await versions.load(request.schema.record_type)
-    if current.schema.channel_identifiers != request.schema.channel_identifiers:
-        return {}
     settled = {
         ident: claim
         for ident, claim in planned.items()
         if claim.holder is not None and claim.next_holder is None
     }
+    if not settled:  # nothing to trust: no read of the schema or the writers
+        return {}
+    current = await schemas.get_schema(request.schema.record_type)
+    if current.channel_identifiers != request.schema.channel_identifiers:
+        return {}
     named = {claim.writer for claim in settled.values() if claim.writer is not None}
     finished = await writers.finished_before(named, request.claims_read_at)
     finished -= await _batches_of_reverted_imports(finished)
@@ -121,8 +123,8 @@ async def _trusted(
 async def _batches_of_reverted_imports(writer_ids: set[str]) -> set[str]:
     """The writers among `writer_ids` that are batches ("<job id>-<seq>") of an import that
     has a revert (reserved before the revert writes anything)."""
-    imports = {w.rpartition("-")[0] for w in writer_ids}
-    oids = [ObjectId(i) for i in imports if ObjectId.is_valid(i)]
+    import_of = {w: w.rpartition("-")[0] for w in writer_ids}
+    oids = [ObjectId(i) for i in set(import_of.values()) if ObjectId.is_valid(i)]
     if not oids:
         return set()
     query = {"_id": {"$in": oids}}
@@ -131,7 +133,7 @@ async def _batches_of_reverted_imports(writer_ids: set[str]) -> set[str]:
         async for doc in ImportJob.get_pymongo_collection().find(query, {"revert_id": 1})
         if doc.get("revert_id") is not None
     }
-    return {w for w in writer_ids if w.rpartition("-")[0] in reverted}
+    return {w for w, import_id in import_of.items() if import_id in reverted}
 
 
 def _held_unread(

@@ -80,6 +80,15 @@ def report(spans: list[tuple[float, float, str]], wall: float) -> None:
     for pair, seconds in idle.most_common(SHOWN):
         share = 100 * seconds / wall
         print(f"  {seconds:6.2f} s {share:5.1f}%  {idle_count[pair]:5d} gaps  {pair}")
+    out: Counter[str] = Counter()
+    out_count: Counter[str] = Counter()
+    for begin, end, what in spans:
+        out[what] += end - begin
+        out_count[what] += 1
+    print("time out by command (overlapping commands each count in full):")
+    for what, seconds in out.most_common(SHOWN):
+        share = 100 * seconds / wall
+        print(f"  {seconds:6.2f} s {share:5.1f}%  {out_count[what]:5d} commands  {what}")
 
 
 async def measure(case: str, rows: int, settings: Settings, files: Path) -> None:

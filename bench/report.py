@@ -156,7 +156,7 @@ async def seed_job(rows: int, batch_size: int, details: bool = True) -> str:
             continue
         del pending[seq]
         results = [result for _, result in members]
-        counts = Counts.of(results)
+        counts = Counts.of([r.outcome for r in results])
         for name, value in counts.model_dump().items():
             setattr(total, name, getattr(total, name) + value)
         stored_rows = [row for row, _ in members]

@@ -3,6 +3,7 @@ packed (`pack`), one compressed blob per batch."""
 
 from __future__ import annotations
 
+import collections
 import struct
 import zlib
 from collections.abc import Sequence
@@ -35,11 +36,13 @@ class Counts(BaseModel):
     failed: int = 0
 
     @classmethod
-    def of(cls, results: Sequence[RowResultRecord]) -> Counts:
-        counts = cls(total=len(results))
-        for result in results:
-            setattr(counts, result.outcome, getattr(counts, result.outcome) + 1)
-        return counts
+    def of(cls, outcomes: Sequence[str]) -> Counts:
+        """The counts of rows with these `outcomes` (RowResultRecord.outcome values)."""
+        counted = collections.Counter(outcomes)
+        unknown = set(counted) - set(cls.model_fields)
+        if unknown:
+            raise ValueError(f"not an outcome: {', '.join(sorted(unknown))}")
+        return cls(total=len(outcomes), **counted)
 
 
 class JobKind(StrEnum):

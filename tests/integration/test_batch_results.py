@@ -4,28 +4,12 @@
 from __future__ import annotations
 
 import pytest
-from bson import ObjectId
 
 from domain.resolution import Outcome, RowResult
-from domain.schema import DEFAULT_CUSTOMER_SCHEMA
-from store.documents import Counts, ImportJob, pack
+from store.documents import Counts, pack
 from store.jobs.batches import _packed_results
 from store.reports.rows import pack_details
-from tests.integration.test_report_order import HEADER, MAPPING, ROWS, row_and_result
-
-
-def _job() -> ImportJob:
-    return ImportJob(
-        file_name="people.csv",
-        file_id=ObjectId(),
-        action="append",
-        deduplication_keys=["email"],
-        mapping=MAPPING,
-        header=HEADER,
-        schema_attributes=[
-            a.model_dump(by_alias=True, mode="json") for a in DEFAULT_CUSTOMER_SCHEMA.attributes
-        ],
-    )
+from tests.integration.test_report_order import ROWS, report_job, row_and_result
 
 
 async def test_packed_results_are_the_records_dumps(database) -> None:
@@ -42,7 +26,7 @@ async def test_packed_results_are_the_records_dumps(database) -> None:
         )
         for r in records
     ]
-    job = _job()
+    job = report_job()
 
     packed = _packed_results(job, rows, results)
 

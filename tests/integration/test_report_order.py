@@ -79,17 +79,9 @@ def row_and_result(number: int) -> tuple[BatchRow, RowResultRecord]:
     return row, result
 
 
-async def seed_job(details: str = "worked out") -> ImportJob:
-    """A finished job whose batches interleave: batch seq s holds rows n with n % 3 == s.
-    `details`: its batches keep what the report shows of their rows ("kept"), none does
-    ("worked out"), or the first only ("mixed")."""
-    pairs = [row_and_result(n) for n in range(1, ROWS + 1)]
-    counts = Counts(total=ROWS)
-    for _, result in pairs:
-        setattr(counts, result.outcome, getattr(counts, result.outcome) + 1)
-    started = utcnow() - timedelta(minutes=3)
-    job = ImportJob(
-        status=JobStatus.COMPLETED,
+def report_job(**fields: Any) -> ImportJob:
+    """A job of the seeded file (HEADER, MAPPING, the default schema), not stored."""
+    return ImportJob(
         file_name="people.csv",
         file_id=ObjectId(),
         action="append",
@@ -99,6 +91,21 @@ async def seed_job(details: str = "worked out") -> ImportJob:
         schema_attributes=[
             a.model_dump(by_alias=True, mode="json") for a in DEFAULT_CUSTOMER_SCHEMA.attributes
         ],
+        **fields,
+    )
+
+
+async def seed_job(details: str = "worked out") -> ImportJob:
+    """A finished job whose batches interleave: batch seq s holds rows n with n % 3 == s.
+    `details`: its batches keep what the report shows of their rows ("kept"), none does
+    ("worked out"), or the first only ("mixed")."""
+    pairs = [row_and_result(n) for n in range(1, ROWS + 1)]
+    counts = Counts(total=ROWS)
+    for _, result in pairs:
+        setattr(counts, result.outcome, getattr(counts, result.outcome) + 1)
+    started = utcnow() - timedelta(minutes=3)
+    job = report_job(
+        status=JobStatus.COMPLETED,
         started_at=started,
         finished_at=started + timedelta(seconds=75.25),
         total_rows=ROWS,

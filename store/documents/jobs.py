@@ -39,7 +39,7 @@ class Counts(BaseModel):
     def of(cls, outcomes: Sequence[str]) -> Counts:
         """The counts of rows with these `outcomes` (RowResultRecord.outcome values)."""
         counted = collections.Counter(outcomes)
-        unknown = set(counted) - set(cls.model_fields)
+        unknown = set(counted) - (set(cls.model_fields) - {"total"})
         if unknown:
             raise ValueError(f"not an outcome: {', '.join(sorted(unknown))}")
         return cls(total=len(outcomes), **counted)

@@ -40,3 +40,5 @@ def test_counts_refuse_an_outcome_they_do_not_count() -> None:
     assert Counts.of(["imported", "failed", "imported"]) == Counts(total=3, imported=2, failed=1)
     with pytest.raises(ValueError, match="not an outcome: unknown"):
         Counts.of(["imported", "unknown"])
+    with pytest.raises(ValueError, match="not an outcome: total"):
+        Counts.of(["total"])

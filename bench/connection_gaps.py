@@ -10,7 +10,9 @@ The cases are bench.server_profile's; the batches run 4 at a time on one event l
 `WORKER_DATABASE_COMMANDS` connections, as in a worker process. With one connection (the
 default), a gap is time the server could have spent on this import and did not; a command's
 time counts from the driver's started event (its message encoded) to its reply decoded.
-"""
+Then each kind of command's time out, summed: more than the same command alone on the
+server takes is time its reply waited for this process (its event loop busy with another
+batch's work) or the server's own background work."""
 
 from __future__ import annotations
 

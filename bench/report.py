@@ -52,6 +52,7 @@ from store.documents import (
 )
 from store.jobs.states import batch_id
 from store.reports.rows import pack_details
+from store.schema_changes.versions import attributes_json
 
 DATABASE = "bcu_bench"
 HEADER = ["First Name", "Last Name", "Email", "Phone", "City", "Notes"]
@@ -135,9 +136,7 @@ async def seed_job(rows: int, batch_size: int, details: bool = True) -> str:
         deduplication_keys=["email"],
         mapping=MAPPING,
         header=HEADER,
-        schema_attributes=[
-            a.model_dump(by_alias=True, mode="json") for a in DEFAULT_CUSTOMER_SCHEMA.attributes
-        ],
+        schema_attributes=attributes_json(DEFAULT_CUSTOMER_SCHEMA),
         started_at=started,
         total_rows=rows,
         batch_count=len(sizes),

@@ -26,6 +26,7 @@ from store.jobs.file_check import CheckedFile, check_file
 from store.jobs.queries import get_job, job_schema
 from store.jobs.reading import remembered_for
 from store.principal import Principal
+from store.schema_changes.versions import attributes_json
 from store.schemas import get_schema
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def new_job(
         record_type=config.record_type,
         action=config.action.value,
         deduplication_keys=config.deduplication_keys,
-        schema_attributes=[a.model_dump(by_alias=True, mode="json") for a in schema.attributes],
+        schema_attributes=attributes_json(schema),
         phone_default_region=config.phone_default_region,
         multi_value_separator=config.multi_value_separator,
         sheet=config.sheet,

@@ -35,6 +35,7 @@ from store.jobs.states import batch_id
 from store.reports import failed_rows, spill
 from store.reports import rows as batch_reading
 from store.reports.rows import pack_details
+from store.schema_changes.versions import attributes_json
 from tests.helpers import csv_bytes, import_form, wait_for_job
 
 HEADER = ["First Name", "Email", "Phone", "Notes"]
@@ -88,9 +89,7 @@ def report_job(**fields: Any) -> ImportJob:
         deduplication_keys=["email"],
         mapping=MAPPING,
         header=HEADER,
-        schema_attributes=[
-            a.model_dump(by_alias=True, mode="json") for a in DEFAULT_CUSTOMER_SCHEMA.attributes
-        ],
+        schema_attributes=attributes_json(DEFAULT_CUSTOMER_SCHEMA),
         **fields,
     )
 
